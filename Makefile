@@ -1,0 +1,90 @@
+# docpipe — SQLite extension for near-duplicate documents.
+#
+#   make            dist/docpipe.so (installs missing Debian build packages)
+#   make demo       build, then run sql/demo.sql in the sqlite3 shell
+#   make test       every test: C kernel tests + Tcl suites; last line "N passed, N failed"
+#   make asan       the whole suite with AddressSanitizer + UBSan
+#   make valgrind   the whole suite under valgrind memcheck
+#   make bench      benchmarks (installs peers from npm into build/bench)
+#   make clean
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+DP_CFLAGS = -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden
+# utf8proc is linked statically so docpipe.so needs only libc at run time;
+# --exclude-libs keeps its symbols from being exported next to ours.
+UTF8PROC_A := $(shell $(CC) -print-file-name=libutf8proc.a)
+DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
+
+SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
+      ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c
+HDR = ext/docpipe.h
+
+TCLSH ?= tclsh
+
+.PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
+        bench bench-kernel clean
+
+all: dist/docpipe.so
+
+deps:
+	@sh tools/deps.sh build
+deps-test:
+	@sh tools/deps.sh test
+deps-bench:
+	@sh tools/deps.sh bench
+
+# One object directory per flavour: plain, sanitized, and SQLITE_CORE for
+# programs that link SQLite themselves (the C tests).
+build/obj/%.o: ext/%.c $(HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DP_CFLAGS) -c $< -o $@
+
+build/asan/%.o: ext/%.c $(HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all $(DP_CFLAGS) -c $< -o $@
+
+build/core/%.o: ext/%.c $(HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DP_CFLAGS) -DSQLITE_CORE -c $< -o $@
+
+OBJ      = $(SRC:ext/%.c=build/obj/%.o)
+ASAN_OBJ = $(SRC:ext/%.c=build/asan/%.o)
+CORE_OBJ = $(SRC:ext/%.c=build/core/%.o)
+
+dist/docpipe.so: $(OBJ)
+	@mkdir -p dist
+	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(UTF8PROC_A) -lm
+
+build/asan/docpipe.so: $(ASAN_OBJ)
+	$(CC) -fsanitize=address,undefined -shared -Wl,--exclude-libs,ALL \
+	  -o $@ $(ASAN_OBJ) $(UTF8PROC_A) -lm
+
+build/kernels_test: test/kernels.c $(CORE_OBJ) | deps-test
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  test/kernels.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+demo: dist/docpipe.so | deps-test
+	sqlite3 :memory: < sql/demo.sql
+
+test: dist/docpipe.so build/kernels_test | deps-test
+	$(TCLSH) test/all.tcl
+
+asan: build/asan/docpipe.so build/kernels_test | deps-test
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
+	  $(TCLSH) test/all.tcl
+
+valgrind: dist/docpipe.so build/kernels_test | deps-test
+	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
+
+bench: bench-kernel
+
+bench-kernel: dist/docpipe.so | deps-bench
+	sh bench/kernel.sh
+
+clean:
+	rm -rf build dist

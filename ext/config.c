@@ -1,0 +1,245 @@
+/*
+** config.c — the option syntax shared by every docpipe entry point.
+**
+**   SELECT embed('some text', 'dim=256, tokenize=words, hashing=seed');
+**   CREATE VIRTUAL TABLE docs USING docpipe(dim=512, threshold=0.9,
+**                                           on_duplicate='ignore', title TEXT);
+**
+** How it works: an option is one word "key=value"; the value may be quoted
+** with '...' or "..." (doubling the quote inside it).  embed() and tokenize()
+** take a list of such words separated by commas or spaces; the virtual table
+** gets them one per CREATE argument.  Keys and values are matched without
+** regard to case.  Unknown keys and bad values are errors that name them: an
+** option silently ignored is a setting the user believes in and does not get.
+**
+**   key           values                         group
+**   dim           integer 8..8192                 embed
+**   tokenize      words | shingle N (1..16)       embed
+**   hashing       signed | seed                   embed
+**   threshold     real in (0, 1]                  table
+**   on_duplicate  keep | ignore | abort           table
+*/
+#include "docpipe.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dpOptionsDefault(DpOptions *p){
+  p->nDim = DP_DIM_DEFAULT;
+  p->nShingle = DP_SHINGLE_DEFAULT;
+  p->eHashing = DP_HASH_SIGNED;
+  p->rThreshold = DP_THRESHOLD_DEFAULT;
+  p->eOnDup = DP_ONDUP_KEEP;
+}
+
+/* Copy of z[0..n) with surrounding blanks removed and one level of quotes
+** undone; NULL on OOM. */
+static char *dequoteWord(const char *z, int n){
+  char *zOut;
+  int i, j;
+  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
+  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  zOut = sqlite3_malloc64((sqlite3_int64)n + 1);
+  if( zOut==0 ) return 0;
+  if( n>=2 && (z[0]=='\'' || z[0]=='"') && z[n-1]==z[0] ){
+    char q = z[0];
+    for(i=1, j=0; i<n-1; i++){
+      zOut[j++] = z[i];
+      if( z[i]==q && i+1<n-1 && z[i+1]==q ) i++;
+    }
+    zOut[j] = 0;
+  }else{
+    memcpy(zOut, z, n);
+    zOut[n] = 0;
+  }
+  return zOut;
+}
+
+/* Parse a whole decimal integer; 1 on success. */
+static int parseInt(const char *z, long *pOut){
+  char *zEnd = 0;
+  long v;
+  if( *z==0 ) return 0;
+  v = strtol(z, &zEnd, 10);
+  if( zEnd==z || *zEnd!=0 ) return 0;
+  *pOut = v;
+  return 1;
+}
+
+static int parseReal(const char *z, double *pOut){
+  char *zEnd = 0;
+  double v;
+  if( *z==0 ) return 0;
+  v = strtod(z, &zEnd);
+  if( zEnd==z || *zEnd!=0 ) return 0;
+  *pOut = v;
+  return 1;
+}
+
+/* Apply key=value. zKey and zVal are already dequoted. */
+static int applyOption(DpOptions *p, int mGroups, const char *zKey,
+                       const char *zVal, char **pzErr){
+  long iv;
+  double rv;
+  if( sqlite3_stricmp(zKey, "dim")==0 && (mGroups & DP_OPT_EMBED) ){
+    if( !parseInt(zVal, &iv) || iv<DP_DIM_MIN || iv>DP_DIM_MAX ){
+      *pzErr = sqlite3_mprintf("option dim must be an integer from %d to %d,"
+                               " not '%s'", DP_DIM_MIN, DP_DIM_MAX, zVal);
+      return SQLITE_ERROR;
+    }
+    p->nDim = (int)iv;
+    return SQLITE_OK;
+  }
+  if( sqlite3_stricmp(zKey, "tokenize")==0 && (mGroups & DP_OPT_EMBED) ){
+    if( sqlite3_stricmp(zVal, "words")==0 ){
+      p->nShingle = 1;
+      return SQLITE_OK;
+    }
+    if( sqlite3_strnicmp(zVal, "shingle", 7)==0 ){
+      const char *zN = zVal + 7;
+      while( isspace((unsigned char)*zN) ) zN++;
+      if( *zN==0 ){
+        p->nShingle = DP_SHINGLE_DEFAULT;
+        return SQLITE_OK;
+      }
+      if( zN>zVal+7 && parseInt(zN, &iv) && iv>=1 && iv<=DP_SHINGLE_MAX ){
+        p->nShingle = (int)iv;
+        return SQLITE_OK;
+      }
+    }
+    *pzErr = sqlite3_mprintf("option tokenize must be 'words' or 'shingle N'"
+                             " with N from 1 to %d, not '%s'",
+                             DP_SHINGLE_MAX, zVal);
+    return SQLITE_ERROR;
+  }
+  if( sqlite3_stricmp(zKey, "hashing")==0 && (mGroups & DP_OPT_EMBED) ){
+    if( sqlite3_stricmp(zVal, "signed")==0 ){
+      p->eHashing = DP_HASH_SIGNED;
+    }else if( sqlite3_stricmp(zVal, "seed")==0 ){
+      p->eHashing = DP_HASH_SEED;
+    }else{
+      *pzErr = sqlite3_mprintf("option hashing must be 'signed' or 'seed',"
+                               " not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
+  if( sqlite3_stricmp(zKey, "threshold")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( !parseReal(zVal, &rv) || !(rv>0.0 && rv<=1.0) ){
+      *pzErr = sqlite3_mprintf("option threshold must be a number in (0, 1],"
+                               " not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    p->rThreshold = rv;
+    return SQLITE_OK;
+  }
+  if( sqlite3_stricmp(zKey, "on_duplicate")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( sqlite3_stricmp(zVal, "keep")==0 ){
+      p->eOnDup = DP_ONDUP_KEEP;
+    }else if( sqlite3_stricmp(zVal, "ignore")==0 ){
+      p->eOnDup = DP_ONDUP_IGNORE;
+    }else if( sqlite3_stricmp(zVal, "abort")==0 ){
+      p->eOnDup = DP_ONDUP_ABORT;
+    }else{
+      *pzErr = sqlite3_mprintf("option on_duplicate must be 'keep', 'ignore'"
+                               " or 'abort', not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
+  *pzErr = sqlite3_mprintf("unknown option '%s'", zKey);
+  return SQLITE_ERROR;
+}
+
+int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord,
+                   char **pzErr){
+  const char *zEq = strchr(zWord, '=');
+  char *zKey, *zVal;
+  int rc;
+  *pzErr = 0;
+  if( zEq==0 ) return SQLITE_EMPTY;
+  zKey = dequoteWord(zWord, (int)(zEq - zWord));
+  zVal = dequoteWord(zEq+1, (int)strlen(zEq+1));
+  if( zKey==0 || zVal==0 ){
+    rc = SQLITE_NOMEM;
+  }else{
+    rc = applyOption(p, mGroups, zKey, zVal, pzErr);
+  }
+  sqlite3_free(zKey);
+  sqlite3_free(zVal);
+  return rc;
+}
+
+/* 1 when the blank run at z is followed by a new "key=..." word: the next
+** run of non-blank characters holds an '=' (or is followed by one). Blanks
+** around '=' and inside a value such as "shingle 3" stay in their word. */
+static int blankStartsNewWord(const char *zStart, const char *z){
+  const char *y = z, *w;
+  const char *zPrev = z;
+  while( isspace((unsigned char)*y) ) y++;
+  if( *y=='=' || *y==0 || *y==',' ) return 0;
+  while( zPrev>zStart && isspace((unsigned char)zPrev[-1]) ) zPrev--;
+  if( zPrev>zStart && zPrev[-1]=='=' ) return 0;
+  for(w=y; *w && *w!=',' && !isspace((unsigned char)*w); w++){
+    if( *w=='=' ) return 1;
+  }
+  while( isspace((unsigned char)*w) ) w++;
+  return *w=='=';
+}
+
+/* Parse a list of key=value words separated by commas or blanks. */
+int dpOptionsParse(DpOptions *p, int mGroups, const char *zList,
+                   char **pzErr){
+  int rc = SQLITE_OK;
+  const char *z = zList;
+  *pzErr = 0;
+  while( rc==SQLITE_OK && *z ){
+    const char *zStart;
+    char q = 0;
+    char *zWord;
+    while( *z==',' || isspace((unsigned char)*z) ) z++;
+    if( *z==0 ) break;
+    zStart = z;
+    for(; *z; z++){
+      if( q ){
+        if( *z==q ){
+          if( z[1]==q ){ z++; continue; }
+          q = 0;
+        }
+      }else if( *z=='\'' || *z=='"' ){
+        q = *z;
+      }else if( *z==',' ){
+        break;
+      }else if( isspace((unsigned char)*z) && blankStartsNewWord(zStart, z) ){
+        break;
+      }
+    }
+    zWord = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
+    if( zWord==0 ) return SQLITE_NOMEM;
+    rc = dpOptionsApply(p, mGroups, zWord, pzErr);
+    if( rc==SQLITE_EMPTY ){
+      *pzErr = sqlite3_mprintf("expected key=value, not '%s'", zWord);
+      rc = SQLITE_ERROR;
+    }
+    sqlite3_free(zWord);
+  }
+  return rc;
+}
+
+char *dpOptionsTokenizeText(const DpOptions *p){
+  if( p->nShingle==1 ) return sqlite3_mprintf("words");
+  return sqlite3_mprintf("shingle %d", p->nShingle);
+}
+
+const char *dpOptionsHashingText(const DpOptions *p){
+  return p->eHashing==DP_HASH_SEED ? "seed" : "signed";
+}
+
+const char *dpOptionsOnDupText(const DpOptions *p){
+  switch( p->eOnDup ){
+    case DP_ONDUP_IGNORE: return "ignore";
+    case DP_ONDUP_ABORT:  return "abort";
+    default:              return "keep";
+  }
+}

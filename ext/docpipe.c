@@ -1,0 +1,38 @@
+/*
+** docpipe.c — entry point of the extension.
+**
+**   .load ./dist/docpipe
+**   SELECT docpipe_version(), docpipe_simd();
+**
+** sqlite3_docpipe_init is the only symbol docpipe.so exports.  It chooses
+** the kernel row once (simd.c) and registers every function and module; a
+** failure names what could not be registered.
+*/
+#include "docpipe.h"
+
+SQLITE_EXTENSION_INIT1
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+__attribute__((visibility("default")))
+int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
+                         const sqlite3_api_routines *pApi){
+  int rc;
+  SQLITE_EXTENSION_INIT2(pApi);
+  if( dpKernels==0 ){
+    char *zErr = 0;
+    rc = dpSimdInit(&zErr);
+    if( rc!=SQLITE_OK ){
+      *pzErrMsg = zErr;
+      return rc;
+    }
+  }
+  rc = dpRegisterFuncs(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register its SQL functions"
+                                " (%s)", sqlite3_errstr(rc));
+    return rc;
+  }
+  return SQLITE_OK;
+}

@@ -1,0 +1,167 @@
+/*
+** docpipe.h — the one internal header of docpipe.
+**
+** Every dependency between the files in ext/ is declared here, one section
+** per file ("Interface to code in X.c"), so the whole shape of the extension
+** can be read in one place.  Nothing here is exported from docpipe.so: the
+** build uses -fvisibility=hidden and only sqlite3_docpipe_init is public.
+*/
+#ifndef DOCPIPE_H
+#define DOCPIPE_H
+
+#include <sqlite3ext.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every file that calls sqlite3_* goes through the routine table that the
+** loader hands to sqlite3_docpipe_init (see docpipe.c). */
+SQLITE_EXTENSION_INIT3
+
+#define DOCPIPE_VERSION "0.1.0"
+
+#define DP_DIM_MIN      8
+#define DP_DIM_MAX      8192
+#define DP_DIM_DEFAULT  1024
+#define DP_SHINGLE_MAX  16
+#define DP_SHINGLE_DEFAULT 5
+#define DP_THRESHOLD_DEFAULT 0.8
+
+/**************************************************************************
+** Interface to code in config.c — the key=value option syntax shared by
+** embed(), tokenize() and CREATE VIRTUAL TABLE ... USING docpipe(...).
+*/
+typedef enum DpHashing { DP_HASH_SIGNED = 0, DP_HASH_SEED = 1 } DpHashing;
+typedef enum DpOnDup {
+  DP_ONDUP_KEEP = 0,      /* store the row and flag it */
+  DP_ONDUP_IGNORE = 1,    /* skip the row, the statement goes on */
+  DP_ONDUP_ABORT = 2      /* SQLITE_CONSTRAINT naming the earlier document */
+} DpOnDup;
+
+typedef struct DpOptions DpOptions;
+struct DpOptions {
+  int nDim;               /* buckets of the embedding, DP_DIM_MIN..DP_DIM_MAX */
+  int nShingle;           /* tokens per feature: 1 = 'words', else 'shingle N' */
+  DpHashing eHashing;     /* 'signed' (xxh3, default) or 'seed' (prototype) */
+  double rThreshold;      /* cosine at or above which a document is a duplicate */
+  DpOnDup eOnDup;         /* what INSERT does with a duplicate */
+};
+
+/* Option groups: which keys a caller accepts. */
+#define DP_OPT_EMBED  0x01   /* dim, tokenize, hashing */
+#define DP_OPT_TABLE  0x02   /* threshold, on_duplicate */
+
+void dpOptionsDefault(DpOptions *p);
+/* Apply one "key=value" (or key='value') word. Returns SQLITE_OK, SQLITE_EMPTY
+** when the word is not an option (no '=' and not a known key: the vtab reads
+** it as a column declaration), or SQLITE_ERROR with *pzErr set (sqlite3_free). */
+int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
+/* Parse a whole comma- or space-separated option string, as given to embed(). */
+int dpOptionsParse(DpOptions *p, int mGroups, const char *zList, char **pzErr);
+/* Canonical "key=value" text of one option, for the _config table. */
+char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
+const char *dpOptionsHashingText(const DpOptions *p);
+const char *dpOptionsOnDupText(const DpOptions *p);
+
+/**************************************************************************
+** Interface to code in tokenize.c — Unicode tokens of a text.
+*/
+typedef struct DpToken DpToken;
+struct DpToken {
+  int iOut;               /* first byte of the lowercased token in DpTokens.zOut */
+  int nOut;               /* bytes of the lowercased token */
+  int iStart;             /* first byte of the token in the input text */
+  int iEnd;               /* one past its last byte in the input text */
+};
+
+typedef struct DpTokens DpTokens;
+struct DpTokens {
+  DpToken *aTok;          /* tokens in text order */
+  int nTok;               /* number of tokens in aTok */
+  int nTokAlloc;          /* allocated slots of aTok */
+  char *zOut;             /* lowercased UTF-8 bytes of every token, concatenated */
+  int nOut;               /* bytes used in zOut */
+  int nOutAlloc;          /* bytes allocated for zOut */
+  uint64_t *aHash;        /* per-token hash scratch for embed.c, nTokAlloc slots */
+};
+
+void dpTokensInit(DpTokens *p);
+void dpTokensFree(DpTokens *p);
+/* Split z[0..n) into lowercased letter runs. bSplitWide: each letter of a
+** script written without spaces is a token of its own. SQLITE_OK or NOMEM. */
+int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide);
+
+/**************************************************************************
+** Interface to code in embed.c — features, feature hashing, normalisation.
+*/
+/* Number of features (shingles) nTok tokens give with shingle size nShingle. */
+int dpFeatureCount(int nTok, int nShingle);
+/* Text of feature iFeat (tokens joined by one space), into a new string the
+** caller frees with sqlite3_free; NULL on OOM. */
+char *dpFeatureText(const DpTokens *pTok, int nShingle, int iFeat);
+/* Fill pTok->aHash with per-token hashes (no-op for hashing='seed'). */
+void dpHashTokens(const DpOptions *pOpt, DpTokens *pTok);
+/* Bucket and sign (+1/-1) of feature iFeat; needs dpHashTokens() first. */
+void dpFeatureBucket(const DpOptions *pOpt, const DpTokens *pTok, int iFeat,
+                     int *piBucket, int *piSign);
+/* Embed tokens into aOut[0..nDim) (L2-normalised; all zero when no token).
+** Writes per-token hashes into pTok->aHash. */
+void dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
+/* Tokenize and embed in one call, reusing the tokens buffer. */
+int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
+                const unsigned char *z, int n, float *aOut);
+
+/**************************************************************************
+** Interface to code in simd.c — the kernel dispatch table.
+*/
+typedef struct DpKernels DpKernels;
+struct DpKernels {
+  const char *zName;      /* "scalar", "avx2", "avx512" */
+  /* dot product of two f32 vectors of n elements, any alignment */
+  float (*xDot)(const float *a, const float *b, int n);
+  /* dot, |a|^2 and |b|^2 in one pass (for cosine of unnormalised vectors) */
+  void (*xDot3)(const float *a, const float *b, int n,
+                float *pDot, float *pNormA, float *pNormB);
+};
+
+/* The row chosen at load (CPU features, or DOCPIPE_SIMD). Never NULL after
+** dpSimdInit() succeeded. */
+extern const DpKernels *dpKernels;
+/* Choose the row. SQLITE_ERROR with *pzErr when DOCPIPE_SIMD names a path
+** this CPU cannot run or that does not exist. */
+int dpSimdInit(char **pzErr);
+/* Every row this CPU can run, scalar first; for tests and benchmarks. */
+int dpSimdAvailable(const DpKernels **aOut, int nMax);
+/* Cosine of two vectors through the chosen kernel; returns 0 and sets
+** *pbZero when either vector is all zeros. */
+double dpCosine(const float *a, const float *b, int n, int *pbZero);
+
+/* Rows built in simd_*.c (each compiled for its own ISA with target attributes). */
+extern const DpKernels dpKernelsScalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const DpKernels dpKernelsAvx2;
+extern const DpKernels dpKernelsAvx512;
+#endif
+
+/**************************************************************************
+** Interface to code in funcs.c — cosine(), embed(), tokenize(), ...
+*/
+int dpRegisterFuncs(sqlite3 *db);
+/* Read an f32 vector from a blob or a JSON array text into a new array
+** (sqlite3_free). On error *pzErr names the problem without the function
+** name; the caller prefixes it. *pnDim receives the element count. */
+int dpVectorFromValue(sqlite3_value *pVal, float **paOut, int *pnDim,
+                      char **pzErr);
+
+/**************************************************************************
+** Interface to code in util.c — small shared helpers.
+*/
+/* Set an error on a function context, prefixed "NAME(): ". */
+void dpResultError(sqlite3_context *ctx, const char *zFunc,
+                   const char *zFmt, ...);
+/* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
+** failure, leaving *pa and *pnAlloc unchanged. */
+int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
+/* Monotonic clock in nanoseconds. */
+sqlite3_int64 dpNowNs(void);
+
+#endif /* DOCPIPE_H */

@@ -1,0 +1,538 @@
+/*
+** funcs.c — the scalar SQL functions and the tokenize() table function.
+**
+**   SELECT cosine(embed('the cat sat on the mat'), embed('the cat sat on a mat'));
+**   SELECT cosine('[1, 0, 0]', '[0.5, 0.5, 0]');
+**   SELECT token, start, end FROM tokenize('Hello, wide world', 'tokenize=words');
+**   SELECT docpipe_version(), docpipe_simd();
+**
+** How it works: a vector is a float32 blob (little-endian, as docpipe stores
+** them) or a JSON array of numbers.  Blobs are read in place — the kernels
+** take unaligned pointers — so cosine() of two stored vectors copies
+** nothing.  Non-finite elements are found without a separate pass: any of
+** them makes the squared norm non-finite, and only then is the vector
+** scanned to tell a NaN/Inf element from a sum that overflowed float.
+**
+** tokenize() is an eponymous table-valued function over hidden columns
+** (text, options); its rows are the features embed() would hash: tokens, or
+** shingles when the option says so, with their byte span in the input and
+** the bucket and sign they add to.
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Name of a value's type, for messages. */
+static const char *typeName(int eType){
+  switch( eType ){
+    case SQLITE_INTEGER: return "integer";
+    case SQLITE_FLOAT:   return "real";
+    case SQLITE_TEXT:    return "text";
+    case SQLITE_BLOB:    return "blob";
+    default:             return "null";
+  }
+}
+
+/* Parse a JSON array of numbers into a new float array. */
+static int parseJsonVector(const char *z, float **paOut, int *pnDim,
+                           char **pzErr){
+  float *a = 0;
+  int n = 0, nAlloc = 0;
+  const char *p = z;
+  while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
+  if( *p!='[' ){
+    *pzErr = sqlite3_mprintf("text is not a JSON array of numbers");
+    return SQLITE_ERROR;
+  }
+  p++;
+  for(;;){
+    char *zEnd = 0;
+    double v;
+    while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
+    if( *p==']' && n==0 ){ p++; break; }
+    v = strtod(p, &zEnd);
+    if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9')) ){
+      sqlite3_free(a);
+      *pzErr = sqlite3_mprintf("JSON array element %d is not a number", n);
+      return SQLITE_ERROR;
+    }
+    if( !isfinite(v) || !isfinite((float)v) ){
+      sqlite3_free(a);
+      *pzErr = sqlite3_mprintf("element %d is not a finite float32", n);
+      return SQLITE_ERROR;
+    }
+    if( dpGrow((void**)&a, &nAlloc, n+1, sizeof(float)) ){
+      sqlite3_free(a);
+      return SQLITE_NOMEM;
+    }
+    a[n++] = (float)v;
+    p = zEnd;
+    while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
+    if( *p==',' ){ p++; continue; }
+    if( *p==']' ){ p++; break; }
+    sqlite3_free(a);
+    *pzErr = sqlite3_mprintf("malformed JSON array after element %d", n-1);
+    return SQLITE_ERROR;
+  }
+  while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
+  if( *p ){
+    sqlite3_free(a);
+    *pzErr = sqlite3_mprintf("text after the end of the JSON array");
+    return SQLITE_ERROR;
+  }
+  if( n==0 ){
+    sqlite3_free(a);
+    *pzErr = sqlite3_mprintf("empty vector");
+    return SQLITE_ERROR;
+  }
+  *paOut = a;
+  *pnDim = n;
+  return SQLITE_OK;
+}
+
+/*
+** Vector argument: *pa points into the blob (no copy) or to a parsed JSON
+** array that is also returned in *paFree (sqlite3_free it).  Messages name
+** the argument but not the function.
+*/
+static int vectorArg(sqlite3_value *pVal, int iArg, const float **pa,
+                     int *pnDim, float **paFree, char **pzErr){
+  int eType = sqlite3_value_type(pVal);
+  *paFree = 0;
+  if( eType==SQLITE_BLOB ){
+    int nByte = sqlite3_value_bytes(pVal);
+    const void *p = sqlite3_value_blob(pVal);
+    if( nByte==0 ){
+      *pzErr = sqlite3_mprintf("argument %d is an empty vector", iArg);
+      return SQLITE_ERROR;
+    }
+    if( nByte % 4 ){
+      *pzErr = sqlite3_mprintf("argument %d: blob of %d bytes is not a float32"
+                               " vector (length not a multiple of 4)",
+                               iArg, nByte);
+      return SQLITE_ERROR;
+    }
+    if( p==0 ) return SQLITE_NOMEM;
+    *pa = (const float*)p;
+    *pnDim = nByte/4;
+    return SQLITE_OK;
+  }
+  if( eType==SQLITE_TEXT ){
+    const char *z = (const char*)sqlite3_value_text(pVal);
+    char *zErr = 0;
+    int rc;
+    if( z==0 ) return SQLITE_NOMEM;
+    rc = parseJsonVector(z, paFree, pnDim, &zErr);
+    if( rc==SQLITE_ERROR ){
+      *pzErr = sqlite3_mprintf("argument %d: %s", iArg, zErr);
+      sqlite3_free(zErr);
+    }
+    *pa = *paFree;
+    return rc;
+  }
+  *pzErr = sqlite3_mprintf("argument %d must be a float32 blob or a JSON"
+                           " array, not %s", iArg, typeName(eType));
+  return SQLITE_ERROR;
+}
+
+int dpVectorFromValue(sqlite3_value *pVal, float **paOut, int *pnDim,
+                      char **pzErr){
+  const float *a = 0;
+  float *aFree = 0;
+  int rc = vectorArg(pVal, 1, &a, pnDim, &aFree, pzErr);
+  if( rc!=SQLITE_OK ) return rc;
+  if( aFree==0 ){
+    aFree = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)*pnDim);
+    if( aFree==0 ) return SQLITE_NOMEM;
+    memcpy(aFree, a, sizeof(float)*(size_t)*pnDim);
+  }
+  *paOut = aFree;
+  return SQLITE_OK;
+}
+
+/* Index of the first non-finite element of a (read unaligned), or -1. */
+static int firstNonFinite(const float *a, int n){
+  int i;
+  for(i=0; i<n; i++){
+    float f;
+    memcpy(&f, &a[i], sizeof f);
+    if( !isfinite(f) ) return i;
+  }
+  return -1;
+}
+
+/* Cosine in double precision, for vectors whose float sums overflowed. */
+static double cosineWide(const float *a, const float *b, int n, int *pbZero){
+  double d = 0, na = 0, nb = 0;
+  int i;
+  for(i=0; i<n; i++){
+    float x, y;
+    memcpy(&x, &a[i], sizeof x);
+    memcpy(&y, &b[i], sizeof y);
+    d += (double)x*y; na += (double)x*x; nb += (double)y*y;
+  }
+  *pbZero = (na==0.0 || nb==0.0);
+  if( *pbZero ) return 0.0;
+  d = d / (sqrt(na)*sqrt(nb));
+  return d>1.0 ? 1.0 : (d<-1.0 ? -1.0 : d);
+}
+
+/* cosine(a, b) */
+static void cosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  const float *a = 0, *b = 0;
+  float *aFree = 0, *bFree = 0;
+  int nA = 0, nB = 0, bZero = 0;
+  char *zErr = 0;
+  int rc;
+  float d, na, nb;
+  (void)argc;
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL
+   || sqlite3_value_type(argv[1])==SQLITE_NULL ){
+    return;   /* NULL in, NULL out */
+  }
+  rc = vectorArg(argv[0], 1, &a, &nA, &aFree, &zErr);
+  if( rc==SQLITE_OK ) rc = vectorArg(argv[1], 2, &b, &nB, &bFree, &zErr);
+  if( rc==SQLITE_OK && nA!=nB ){
+    zErr = sqlite3_mprintf("vectors have different dimensions (%d and %d)",
+                           nA, nB);
+    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    dpKernels->xDot3(a, b, nA, &d, &na, &nb);
+    if( !isfinite(na) || !isfinite(nb) || !isfinite(d) ){
+      int iBad = firstNonFinite(a, nA);
+      int iArg = 1;
+      if( iBad<0 ){ iBad = firstNonFinite(b, nB); iArg = 2; }
+      if( iBad>=0 ){
+        zErr = sqlite3_mprintf("argument %d has a non-finite value (NaN or"
+                               " Inf) at element %d", iArg, iBad);
+        rc = SQLITE_ERROR;
+      }else{
+        double r = cosineWide(a, b, nA, &bZero);
+        if( !bZero ) sqlite3_result_double(ctx, r);
+      }
+    }else if( na>0.0f && nb>0.0f ){
+      double r = (double)d / sqrt((double)na * (double)nb);
+      sqlite3_result_double(ctx, r>1.0 ? 1.0 : (r<-1.0 ? -1.0 : r));
+    }
+    /* else a zero vector: NULL, there is no angle */
+  }
+  if( rc==SQLITE_NOMEM ){
+    sqlite3_result_error_nomem(ctx);
+  }else if( rc!=SQLITE_OK ){
+    dpResultError(ctx, "cosine", "%s", zErr);
+  }
+  sqlite3_free(zErr);
+  sqlite3_free(aFree);
+  sqlite3_free(bFree);
+}
+
+/* Options of argument iArg into *pOut, parsed once per statement and kept
+** as auxdata.  Returns 0 after setting the error on ctx. */
+static int optionsArg(sqlite3_context *ctx, sqlite3_value **argv, int argc,
+                      int iArg, const char *zFunc, DpOptions *pOut){
+  const DpOptions *pCached;
+  DpOptions *pCopy;
+  char *zErr = 0;
+  int rc;
+  dpOptionsDefault(pOut);
+  if( iArg>=argc ) return 1;
+  pCached = (const DpOptions*)sqlite3_get_auxdata(ctx, iArg);
+  if( pCached ){
+    *pOut = *pCached;
+    return 1;
+  }
+  if( sqlite3_value_type(argv[iArg])!=SQLITE_TEXT ){
+    dpResultError(ctx, zFunc, "options must be text such as 'dim=512',"
+                  " not %s", typeName(sqlite3_value_type(argv[iArg])));
+    return 0;
+  }
+  rc = dpOptionsParse(pOut, DP_OPT_EMBED,
+                      (const char*)sqlite3_value_text(argv[iArg]), &zErr);
+  if( rc!=SQLITE_OK ){
+    if( rc==SQLITE_NOMEM ) sqlite3_result_error_nomem(ctx);
+    else dpResultError(ctx, zFunc, "%s", zErr);
+    sqlite3_free(zErr);
+    return 0;
+  }
+  /* Caching is an optimisation: without memory for it, parse again next row. */
+  pCopy = sqlite3_malloc64(sizeof(*pCopy));
+  if( pCopy ){
+    *pCopy = *pOut;
+    sqlite3_set_auxdata(ctx, iArg, pCopy, sqlite3_free);
+  }
+  return 1;
+}
+
+/* embed(text [, options]) */
+static void embedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  DpOptions opt;
+  DpTokens tok;
+  float *aVec;
+  int eType = sqlite3_value_type(argv[0]);
+  int rc;
+  if( eType==SQLITE_NULL ) return;
+  if( eType!=SQLITE_TEXT ){
+    dpResultError(ctx, "embed", "argument 1 must be text, not %s",
+                  typeName(eType));
+    return;
+  }
+  if( !optionsArg(ctx, argv, argc, 1, "embed", &opt) ) return;
+  aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)opt.nDim);
+  if( aVec==0 ){
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  dpTokensInit(&tok);
+  {
+    const unsigned char *zText = sqlite3_value_text(argv[0]);
+    int nText = sqlite3_value_bytes(argv[0]);   /* after _text(): see docs */
+    rc = zText ? dpEmbedText(&opt, &tok, zText, nText, aVec) : SQLITE_NOMEM;
+  }
+  dpTokensFree(&tok);
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(aVec);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_blob(ctx, aVec, (int)sizeof(float)*opt.nDim, sqlite3_free);
+}
+
+static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  (void)argc; (void)argv;
+  sqlite3_result_text(ctx, DOCPIPE_VERSION, -1, SQLITE_STATIC);
+}
+
+static void simdFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  (void)argc; (void)argv;
+  sqlite3_result_text(ctx, dpKernels->zName, -1, SQLITE_STATIC);
+}
+
+/**************************************************************************
+** tokenize(text [, options]) — eponymous table-valued function.
+*/
+typedef struct TokVtab TokVtab;
+struct TokVtab {
+  sqlite3_vtab base;      /* base class, must be first */
+};
+
+typedef struct TokCursor TokCursor;
+struct TokCursor {
+  sqlite3_vtab_cursor base; /* base class, must be first */
+  DpOptions opt;            /* options of this scan */
+  DpTokens tok;             /* tokens of the text */
+  int nFeat;                /* features (rows) in this scan */
+  int iFeat;                /* current row, 0-based */
+};
+
+#define TOK_COL_TOKEN   0
+#define TOK_COL_START   1
+#define TOK_COL_END     2
+#define TOK_COL_BUCKET  3
+#define TOK_COL_SIGN    4
+#define TOK_COL_TEXT    5   /* hidden: argument 1 */
+#define TOK_COL_OPTIONS 6   /* hidden: argument 2 */
+
+static int tokConnect(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  TokVtab *p;
+  int rc;
+  (void)pAux; (void)argc; (void)argv; (void)pzErr;
+  *ppVtab = 0;
+  rc = sqlite3_declare_vtab(db,
+      "CREATE TABLE x(token TEXT, start INTEGER, end INTEGER, bucket INTEGER,"
+      " sign INTEGER, text HIDDEN, options HIDDEN)");
+  if( rc!=SQLITE_OK ) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int tokDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/* idxNum bit 1: text given (argv[0]); bit 2: options given (next argv). */
+static int tokBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  int iText = -1, iOpt = -1, i, n = 0;
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->iColumn!=TOK_COL_TEXT && c->iColumn!=TOK_COL_OPTIONS ) continue;
+    if( !c->usable ) return SQLITE_CONSTRAINT;
+    if( c->op!=SQLITE_INDEX_CONSTRAINT_EQ ) continue;
+    if( c->iColumn==TOK_COL_TEXT ) iText = i; else iOpt = i;
+  }
+  if( iText<0 ){
+    sqlite3_free(pVtab->zErrMsg);
+    pVtab->zErrMsg = sqlite3_mprintf("tokenize(): the text argument is"
+                                     " required");
+    return SQLITE_ERROR;
+  }
+  pInfo->aConstraintUsage[iText].argvIndex = ++n;
+  pInfo->aConstraintUsage[iText].omit = 1;
+  pInfo->idxNum = 1;
+  if( iOpt>=0 ){
+    pInfo->aConstraintUsage[iOpt].argvIndex = ++n;
+    pInfo->aConstraintUsage[iOpt].omit = 1;
+    pInfo->idxNum |= 2;
+  }
+  pInfo->estimatedCost = 100.0;
+  pInfo->estimatedRows = 100;
+  return SQLITE_OK;
+}
+
+static int tokOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  TokCursor *p = sqlite3_malloc64(sizeof(*p));
+  (void)pVtab;
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  dpTokensInit(&p->tok);
+  *ppCur = &p->base;
+  return SQLITE_OK;
+}
+
+static int tokClose(sqlite3_vtab_cursor *pCur){
+  TokCursor *p = (TokCursor*)pCur;
+  dpTokensFree(&p->tok);
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+static int tokSetError(sqlite3_vtab_cursor *pCur, const char *zMsg){
+  sqlite3_vtab *pVtab = pCur->pVtab;
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = sqlite3_mprintf("tokenize(): %s", zMsg);
+  return SQLITE_ERROR;
+}
+
+static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
+                     const char *idxStr, int argc, sqlite3_value **argv){
+  TokCursor *p = (TokCursor*)pCur;
+  int rc;
+  (void)idxStr; (void)argc;
+  p->nFeat = 0;
+  p->iFeat = 0;
+  dpOptionsDefault(&p->opt);
+  if( idxNum & 2 ){
+    char *zErr = 0;
+    if( sqlite3_value_type(argv[1])!=SQLITE_TEXT ){
+      return tokSetError(pCur, "options must be text such as 'dim=512'");
+    }
+    rc = dpOptionsParse(&p->opt, DP_OPT_EMBED,
+                        (const char*)sqlite3_value_text(argv[1]), &zErr);
+    if( rc!=SQLITE_OK ){
+      if( zErr ) rc = tokSetError(pCur, zErr);
+      sqlite3_free(zErr);
+      return rc;
+    }
+  }
+  switch( sqlite3_value_type(argv[0]) ){
+    case SQLITE_NULL: return SQLITE_OK;       /* no rows */
+    case SQLITE_TEXT: break;
+    default: return tokSetError(pCur, "argument 1 must be text");
+  }
+  {
+    const unsigned char *zText = sqlite3_value_text(argv[0]);
+    int nText = sqlite3_value_bytes(argv[0]);   /* after _text(): see docs */
+    if( zText==0 ) return SQLITE_NOMEM;
+    rc = dpTokenize(&p->tok, zText, nText, p->opt.eHashing!=DP_HASH_SEED);
+  }
+  if( rc!=SQLITE_OK ) return rc;
+  dpHashTokens(&p->opt, &p->tok);
+  p->nFeat = dpFeatureCount(p->tok.nTok, p->opt.nShingle);
+  return SQLITE_OK;
+}
+
+static int tokNext(sqlite3_vtab_cursor *pCur){
+  ((TokCursor*)pCur)->iFeat++;
+  return SQLITE_OK;
+}
+
+static int tokEof(sqlite3_vtab_cursor *pCur){
+  TokCursor *p = (TokCursor*)pCur;
+  return p->iFeat>=p->nFeat;
+}
+
+static int tokColumn(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx,
+                     int iCol){
+  TokCursor *p = (TokCursor*)pCur;
+  int nLen = p->tok.nTok < p->opt.nShingle ? p->tok.nTok : p->opt.nShingle;
+  const DpToken *pFirst = &p->tok.aTok[p->iFeat];
+  const DpToken *pLast = &p->tok.aTok[p->iFeat + nLen - 1];
+  int iBucket, iSign;
+  switch( iCol ){
+    case TOK_COL_TOKEN: {
+      char *z = dpFeatureText(&p->tok, p->opt.nShingle, p->iFeat);
+      if( z==0 ) return SQLITE_NOMEM;
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+      break;
+    }
+    case TOK_COL_START: sqlite3_result_int(ctx, pFirst->iStart); break;
+    case TOK_COL_END:   sqlite3_result_int(ctx, pLast->iEnd); break;
+    case TOK_COL_BUCKET:
+    case TOK_COL_SIGN:
+      dpFeatureBucket(&p->opt, &p->tok, p->iFeat, &iBucket, &iSign);
+      sqlite3_result_int(ctx, iCol==TOK_COL_BUCKET ? iBucket : iSign);
+      break;
+    default: break;   /* hidden columns read back as NULL */
+  }
+  return SQLITE_OK;
+}
+
+static int tokRowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid){
+  *pRowid = ((TokCursor*)pCur)->iFeat + 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module tokenizeModule = {
+  .iVersion    = 0,
+  .xCreate     = 0,          /* eponymous only: no CREATE VIRTUAL TABLE */
+  .xConnect    = tokConnect,
+  .xBestIndex  = tokBestIndex,
+  .xDisconnect = tokDisconnect,
+  .xOpen       = tokOpen,
+  .xClose      = tokClose,
+  .xFilter     = tokFilter,
+  .xNext       = tokNext,
+  .xEof        = tokEof,
+  .xColumn     = tokColumn,
+  .xRowid      = tokRowid,
+};
+
+/**************************************************************************
+** Registration.
+*/
+int dpRegisterFuncs(sqlite3 *db){
+  static const struct {
+    const char *zName;
+    int nArg;
+    int mFlags;
+    void (*xFunc)(sqlite3_context*, int, sqlite3_value**);
+  } aFunc[] = {
+    /* Pure functions of their arguments: safe in indexes, CHECKs, views. */
+    { "cosine",          2, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, cosineFunc },
+    { "embed",           1, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, embedFunc },
+    { "embed",           2, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, embedFunc },
+    { "docpipe_version", 0, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, versionFunc },
+    /* Not deterministic across processes: DOCPIPE_SIMD may differ. */
+    { "docpipe_simd",    0, SQLITE_INNOCUOUS,                      simdFunc },
+  };
+  int rc = SQLITE_OK;
+  size_t i;
+  for(i=0; rc==SQLITE_OK && i<sizeof(aFunc)/sizeof(aFunc[0]); i++){
+    rc = sqlite3_create_function(db, aFunc[i].zName, aFunc[i].nArg,
+                                 SQLITE_UTF8|aFunc[i].mFlags, 0,
+                                 aFunc[i].xFunc, 0, 0);
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_create_module(db, "tokenize", &tokenizeModule, 0);
+  }
+  return rc;
+}

@@ -1,0 +1,53 @@
+/*
+** util.c — small helpers shared by the other files: error messages that
+** name their function, array growth with checked sizes, the clock.
+*/
+#include "docpipe.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+void dpResultError(sqlite3_context *ctx, const char *zFunc,
+                   const char *zFmt, ...){
+  va_list ap;
+  char *zMsg;
+  va_start(ap, zFmt);
+  zMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if( zMsg==0 ){
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  {
+    char *zFull = sqlite3_mprintf("%s(): %s", zFunc, zMsg);
+    if( zFull==0 ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      sqlite3_result_error(ctx, zFull, -1);
+    }
+    sqlite3_free(zFull);
+  }
+  sqlite3_free(zMsg);
+}
+
+int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem){
+  sqlite3_int64 nNew;
+  void *aNew;
+  if( nNeed<=*pnAlloc ) return SQLITE_OK;
+  nNew = (sqlite3_int64)*pnAlloc * 2;
+  if( nNew<nNeed ) nNew = nNeed;
+  if( nNew<16 ) nNew = 16;
+  if( nNew>0x7fffffff ) nNew = 0x7fffffff;
+  if( nNew<nNeed ) return SQLITE_NOMEM;
+  aNew = sqlite3_realloc64(*pa, (sqlite3_uint64)nNew * szElem);
+  if( aNew==0 ) return SQLITE_NOMEM;
+  *pa = aNew;
+  *pnAlloc = (int)nNew;
+  return SQLITE_OK;
+}
+
+sqlite3_int64 dpNowNs(void){
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (sqlite3_int64)ts.tv_sec*1000000000 + ts.tv_nsec;
+}
