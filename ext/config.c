@@ -148,7 +148,12 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     }
     return SQLITE_OK;
   }
-  *pzErr = sqlite3_mprintf("unknown option '%s'", zKey);
+  if( sqlite3_stricmp(zKey, "threshold")==0
+   || sqlite3_stricmp(zKey, "on_duplicate")==0 ){
+    *pzErr = sqlite3_mprintf("option %s applies to docpipe tables only", zKey);
+  }else{
+    *pzErr = sqlite3_mprintf("unknown option '%s'", zKey);
+  }
   return SQLITE_ERROR;
 }
 

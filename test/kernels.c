@@ -1,0 +1,133 @@
+/*
+** kernels.c — every kernel path this CPU has against the scalar reference.
+**
+** For each path and each length 1..4096, at byte offsets 0..3 from float
+** alignment (SQLite blobs have no alignment), dot and dot3 must agree
+** with a double-precision sum.  Tolerance, from the standard bound on a
+** float sum of n products in any order: |err| <= n * 2^-24 * sum|a_i*b_i|
+** (per kernel), plus 1e-30 for sums of tiny values.  Each vector also ends
+** right before a page that cannot be read, so a tail that reads one float
+** too far crashes the test.
+**
+** Prints "N passed, N failed"; a test is one (path, kernel, offset) over all
+** lengths.
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NMAX 4096
+
+static int nPass = 0, nFail = 0;
+
+/* Buffer of nByte readable bytes followed by an unreadable page. */
+static unsigned char *guardedBuffer(size_t nByte, size_t *pnMap){
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t nData = (nByte + pg - 1) / pg * pg;
+  unsigned char *p = mmap(0, nData + pg, PROT_READ|PROT_WRITE,
+                          MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+  if( p==MAP_FAILED ){ perror("mmap"); exit(2); }
+  if( mprotect(p + nData, pg, PROT_NONE) ){ perror("mprotect"); exit(2); }
+  *pnMap = nData + pg;
+  return p + nData;   /* end of readable memory */
+}
+
+static float randf(unsigned *s){
+  *s = *s * 1103515245u + 12345u;
+  return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static int within(double got, double ref, double bound){
+  return fabs(got - ref) <= bound;
+}
+
+static void check(const char *zWhat, const char *zPath, const char *zOff,
+                  int bOk, int nBad){
+  if( bOk ){
+    nPass++;
+  }else{
+    nFail++;
+    printf("! %s on %s at offset %s: first bad length %d\n",
+           zWhat, zPath, zOff, nBad);
+  }
+}
+
+int main(void){
+  const DpKernels *aPath[4];
+  int nPath = dpSimdAvailable(aPath, 4);
+  size_t nMapA, nMapB;
+  unsigned char *pEndA = guardedBuffer(NMAX*4 + 64, &nMapA);
+  unsigned char *pEndB = guardedBuffer(NMAX*4 + 64, &nMapB);
+  static float src[2][NMAX];
+  unsigned seed = 42;
+  int iPath, i;
+  /* Gap in bytes between the end of a vector and the guard page. */
+  static const int aOff[] = { 0, 1, 2, 3 };
+
+  for(i=0; i<NMAX; i++){ src[0][i] = randf(&seed); src[1][i] = randf(&seed); }
+  printf("kernel paths: ");
+  for(iPath=0; iPath<nPath; iPath++) printf("%s ", aPath[iPath]->zName);
+  printf("\n");
+
+  for(iPath=0; iPath<nPath; iPath++){
+    const DpKernels *k = aPath[iPath];
+    size_t o;
+    for(o=0; o<sizeof(aOff)/sizeof(aOff[0]); o++){
+      int badDot = 0, badDot3 = 0, n;
+      char zOff[16];
+      snprintf(zOff, sizeof zOff, "%d bytes", aOff[o]);
+      for(n=1; n<=NMAX; n++){
+        /* Both vectors end aOff bytes before the guard page: at offset 0 a
+        ** read past the end faults; other offsets leave the start off float
+        ** alignment, and the 16/32/64-byte alignment varies with n. */
+        unsigned char *pa = pEndA - (size_t)n*4 - (size_t)aOff[o];
+        unsigned char *pb = pEndB - (size_t)n*4 - (size_t)aOff[o];
+        double ref = 0, refAbs = 0, refA = 0, refB = 0, bound;
+        float d, d3, na, nb;
+        int j;
+        memcpy(pa, src[0], (size_t)n*4);
+        memcpy(pb, src[1], (size_t)n*4);
+        for(j=0; j<n; j++){
+          double x = src[0][j], y = src[1][j];
+          ref += x*y; refAbs += fabs(x*y); refA += x*x; refB += y*y;
+        }
+        bound = (double)n * ldexp(1.0, -24) * refAbs + 1e-30;
+        d = k->xDot((const float*)pa, (const float*)pb, n);
+        k->xDot3((const float*)pa, (const float*)pb, n, &d3, &na, &nb);
+        if( !badDot && !within(d, ref, bound) ) badDot = n;
+        if( !badDot3 && !( within(d3, ref, bound)
+                        && within(na, refA, (double)n*ldexp(1.0,-24)*refA + 1e-30)
+                        && within(nb, refB, (double)n*ldexp(1.0,-24)*refB + 1e-30)) ){
+          badDot3 = n;
+        }
+      }
+      check("dot", k->zName, zOff, badDot==0, badDot);
+      check("dot3", k->zName, zOff, badDot3==0, badDot3);
+    }
+  }
+
+  /* The scalar row is always there and the chosen row is one of the rows. */
+  {
+    char *zErr = 0;
+    int rc = dpSimdInit(&zErr);
+    int bFound = 0;
+    for(iPath=0; iPath<nPath; iPath++) bFound |= (aPath[iPath]==dpKernels);
+    if( rc==SQLITE_OK && nPath>=1 && aPath[0]==&dpKernelsScalar && bFound ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("! dispatch: rc=%d %s\n", rc, zErr ? zErr : "");
+    }
+    sqlite3_free(zErr);
+  }
+
+  munmap(pEndA - (nMapA - (size_t)sysconf(_SC_PAGESIZE)), nMapA);
+  munmap(pEndB - (nMapB - (size_t)sysconf(_SC_PAGESIZE)), nMapB);
+  printf("%d passed, %d failed\n", nPass, nFail);
+  return nFail ? 1 : 0;
+}
