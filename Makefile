@@ -72,7 +72,7 @@ test: dist/docpipe.so build/kernels_test | deps-test
 	$(TCLSH) test/all.tcl
 
 asan: build/asan/docpipe.so build/kernels_test | deps-test
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
@@ -88,3 +88,7 @@ bench-kernel: dist/docpipe.so | deps-bench
 
 clean:
 	rm -rf build dist
+
+build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm

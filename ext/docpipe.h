@@ -121,6 +121,9 @@ struct DpKernels {
   /* dot, |a|^2 and |b|^2 in one pass (for cosine of unnormalised vectors) */
   void (*xDot3)(const float *a, const float *b, int n,
                 float *pDot, float *pNormA, float *pNormB);
+  /* dot and |a|^2, when |b| is already known (a constant query vector) */
+  void (*xDot2)(const float *a, const float *b, int n,
+                float *pDot, float *pNormA);
 };
 
 /* The row chosen at load (CPU features, or DOCPIPE_SIMD). Never NULL after

@@ -179,6 +179,30 @@ static double cosineWide(const float *a, const float *b, int n, int *pbZero){
   return d>1.0 ? 1.0 : (d<-1.0 ? -1.0 : d);
 }
 
+/*
+** Squared norm of vector argument iArg when it is a bound parameter, kept
+** as auxdata: in "cosine(v, ?1)" over many rows only v changes, so |?1|^2
+** is summed once per statement and each row runs the two-sum kernel.
+** Returns 0 (nothing cached) for other arguments, or without memory.
+*/
+static int boundNorm(sqlite3_context *ctx, sqlite3_value **argv, int iArg,
+                     const float *a, int n, float *pNorm){
+  float *pCached;
+  if( !sqlite3_value_frombind(argv[iArg]) ) return 0;
+  pCached = (float*)sqlite3_get_auxdata(ctx, iArg);
+  if( pCached==0 ){
+    float dummy;
+    pCached = sqlite3_malloc64(sizeof(float));
+    if( pCached==0 ) return 0;
+    dpKernels->xDot2(a, a, n, &dummy, pCached);
+    *pNorm = *pCached;
+    sqlite3_set_auxdata(ctx, iArg, pCached, sqlite3_free);
+    return 1;
+  }
+  *pNorm = *pCached;
+  return 1;
+}
+
 /* cosine(a, b) */
 static void cosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   const float *a = 0, *b = 0;
@@ -200,7 +224,13 @@ static void cosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = SQLITE_ERROR;
   }
   if( rc==SQLITE_OK ){
-    dpKernels->xDot3(a, b, nA, &d, &na, &nb);
+    if( boundNorm(ctx, argv, 1, b, nB, &nb) ){
+      dpKernels->xDot2(a, b, nA, &d, &na);
+    }else if( boundNorm(ctx, argv, 0, a, nA, &na) ){
+      dpKernels->xDot2(b, a, nA, &d, &nb);
+    }else{
+      dpKernels->xDot3(a, b, nA, &d, &na, &nb);
+    }
     if( !isfinite(na) || !isfinite(nb) || !isfinite(d) ){
       int iBad = firstNonFinite(a, nA);
       int iArg = 1;

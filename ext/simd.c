@@ -45,7 +45,21 @@ static void scalarDot3(const float *a, const float *b, int n,
   *pNormB = nb;
 }
 
-const DpKernels dpKernelsScalar = { "scalar", scalarDot, scalarDot3 };
+static void scalarDot2(const float *a, const float *b, int n,
+                       float *pDot, float *pNormA){
+  float d = 0.0f, na = 0.0f;
+  int i;
+  for(i=0; i<n; i++){
+    d += a[i]*b[i];
+    na += a[i]*a[i];
+  }
+  *pDot = d;
+  *pNormA = na;
+}
+
+const DpKernels dpKernelsScalar = {
+  "scalar", scalarDot, scalarDot3, scalarDot2
+};
 
 /* 1 when this CPU (and OS) can run row p. */
 static int cpuCanRun(const DpKernels *p){

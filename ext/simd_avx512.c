@@ -61,5 +61,27 @@ TARGET static void avx512Dot3(const float *a, const float *b, int n,
   *pNormB = _mm512_reduce_add_ps(nb);
 }
 
-const DpKernels dpKernelsAvx512 = { "avx512", avx512Dot, avx512Dot3 };
+TARGET static void avx512Dot2(const float *a, const float *b, int n,
+                              float *pDot, float *pNormA){
+  __m512 d0 = _mm512_setzero_ps(), d1 = d0, na0 = d0, na1 = d0;
+  int i = 0;
+  for(; i+32<=n; i+=32){
+    __m512 x0 = _mm512_loadu_ps(a+i), y0 = _mm512_loadu_ps(b+i);
+    __m512 x1 = _mm512_loadu_ps(a+i+16), y1 = _mm512_loadu_ps(b+i+16);
+    d0 = _mm512_fmadd_ps(x0, y0, d0);  na0 = _mm512_fmadd_ps(x0, x0, na0);
+    d1 = _mm512_fmadd_ps(x1, y1, d1);  na1 = _mm512_fmadd_ps(x1, x1, na1);
+  }
+  for(; i<n; i+=16){
+    __mmask16 m = n-i>=16 ? (__mmask16)0xFFFF : tailMask(n-i);
+    __m512 x = _mm512_maskz_loadu_ps(m, a+i), y = _mm512_maskz_loadu_ps(m, b+i);
+    d0 = _mm512_fmadd_ps(x, y, d0);
+    na0 = _mm512_fmadd_ps(x, x, na0);
+  }
+  *pDot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+  *pNormA = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
+}
+
+const DpKernels dpKernelsAvx512 = {
+  "avx512", avx512Dot, avx512Dot3, avx512Dot2
+};
 #endif

@@ -9,7 +9,8 @@
 ** every other code point — digits, punctuation, marks, blanks — ends it.
 ** Bytes that are not valid UTF-8 end a token too: a document is never
 ** rejected for its encoding.  ASCII is handled without calling utf8proc,
-** which is most of the work on English text.
+** which is most of the work on English text; runs of sixteen ASCII bytes
+** are classified at once with SSE2 (see the loop).
 **
 ** Scripts written without spaces between words would otherwise give one
 ** token per sentence.  With bSplitWide each letter of such a script is a
@@ -20,14 +21,18 @@
 ** Unicode blocks, listed in isUnspacedSea()).  Fullwidth Latin letters are
 ** Lu/Ll, so they still form words.
 **
-** Output: DpTokens.zOut holds every lowercased token back to back and
-** DpTokens.aTok the spans, in zOut and in the input.  Buffers are reused
+** Output: DpTokens.zOut holds the lowercased bytes of every token (with
+** whatever lies between tokens, which no span covers) and DpTokens.aTok the
+** spans, in zOut and in the input.  Buffers are reused
 ** from call to call.
 */
 #include "docpipe.h"
 
 #include <string.h>
 #include <utf8proc.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void dpTokensInit(DpTokens *p){
   memset(p, 0, sizeof(*p));
@@ -59,32 +64,25 @@ static int isUnspacedLetter(utf8proc_int32_t c, utf8proc_category_t cat){
       && utf8proc_charwidth(c)==2;
 }
 
-/* Close the current token, if any, at input offset iEnd. */
-static void endToken(DpTokens *p, int *pInTok, int iEnd){
-  if( *pInTok ){
-    DpToken *t = &p->aTok[p->nTok++];
-    t->nOut = p->nOut - t->iOut;
-    t->iEnd = iEnd;
-    *pInTok = 0;
-  }
-}
-
-/* Open a token at input offset iStart. The caller has made room in aTok. */
-static void startToken(DpTokens *p, int *pInTok, int iStart){
-  DpToken *t = &p->aTok[p->nTok];
-  t->iOut = p->nOut;
-  t->iStart = iStart;
-  *pInTok = 1;
+static inline int isAsciiLetter(unsigned char c){
+  return (unsigned char)((c|0x20) - 'a') < 26;
 }
 
 int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
   int i = 0;
-  int inTok = 0;
+  int nTok = 0;            /* tokens closed so far */
+  int nOut = 0;            /* bytes written to zOut */
+  int inTok = 0;           /* 1 while a token is open */
+  int curStart = 0;        /* input offset of the open token */
+  int curOut = 0;          /* zOut offset of the open token */
+  DpToken *aTok;
+  char *zOut;
+  /* Tokens are separated by at least one byte, so there are at most n/2+1;
+  ** zOut receives at most 4 bytes per input byte (a lowercased code point
+  ** is at most 4 UTF-8 bytes; the block path copies 1 for 1).  Size both
+  ** buffers once for the worst case so the loop never checks. */
   p->nTok = 0;
   p->nOut = 0;
-  /* Tokens are separated by at least one byte, so there are at most n/2+1;
-  ** a lowercased code point takes at most 4 UTF-8 bytes per input byte.
-  ** Size both buffers once for the worst case so the loop never checks. */
   if( n/2 + 1 > p->nTokAlloc ){
     int nHashAlloc = p->nTokAlloc;
     if( dpGrow((void**)&p->aHash, &nHashAlloc, n/2 + 1, sizeof(uint64_t)) ){
@@ -96,15 +94,60 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
    || dpGrow((void**)&p->zOut, &p->nOutAlloc, 4*n + 16, 1) ){
     return SQLITE_NOMEM;
   }
+  aTok = p->aTok;
+  zOut = p->zOut;
+
+#define START_TOKEN(iAt, iOutAt) \
+  if( !inTok ){ curStart = (iAt); curOut = (iOutAt); inTok = 1; }
+#define END_TOKEN(iAt, iOutAt) \
+  if( inTok ){ DpToken *t = &aTok[nTok++]; t->iOut = curOut; \
+               t->nOut = (iOutAt) - curOut; t->iStart = curStart; \
+               t->iEnd = (iAt); inTok = 0; }
+
   while( i<n ){
     unsigned char c = z[i];
+#if defined(__SSE2__)
+    /* Sixteen ASCII bytes at a time (SSE2 is part of x86-64): the block is
+    ** copied to zOut with letters lowercased, and token boundaries come
+    ** from the bit mask of letters, one step per boundary rather than a
+    ** data-dependent branch per byte.  Separators copied along are never
+    ** inside a token's span, so they do no harm. */
+    if( c<0x80 && i+16<=n ){
+      __m128i v = _mm_loadu_si128((const __m128i*)(z+i));
+      if( _mm_movemask_epi8(v)==0 ){
+        /* (c|0x20) - 'a' < 26, as a signed compare after moving 'a' to -128 */
+        __m128i x = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                 _mm_set1_epi8((char)(0x80 - 'a')));
+        __m128i isL = _mm_cmplt_epi8(x, _mm_set1_epi8((char)(-128 + 26)));
+        unsigned mL = (unsigned)_mm_movemask_epi8(isL);
+        unsigned mPrev = ((mL << 1) | (unsigned)inTok) & 0xFFFF;
+        unsigned mStart = mL & ~mPrev;
+        unsigned mEnd = ~mL & mPrev & 0xFFFF;
+        unsigned mEvent = mStart | mEnd;
+        _mm_storeu_si128((__m128i*)(zOut+nOut),
+            _mm_or_si128(v, _mm_and_si128(isL, _mm_set1_epi8(0x20))));
+        while( mEvent ){
+          int b = __builtin_ctz(mEvent);
+          if( (mStart >> b) & 1 ){
+            START_TOKEN(i+b, nOut+b);
+          }else{
+            END_TOKEN(i+b, nOut+b);
+          }
+          mEvent &= mEvent - 1;
+        }
+        inTok = (int)(mL >> 15);
+        i += 16;
+        nOut += 16;
+        continue;
+      }
+    }
+#endif
     if( c<0x80 ){
-      /* ASCII fast path */
-      if( (unsigned char)((c|0x20) - 'a') < 26 ){
-        if( !inTok ) startToken(p, &inTok, i);
-        p->zOut[p->nOut++] = (char)(c | 0x20);
+      if( isAsciiLetter(c) ){
+        START_TOKEN(i, nOut);
+        zOut[nOut++] = (char)(c | 0x20);
       }else{
-        endToken(p, &inTok, i);
+        END_TOKEN(i, nOut);
       }
       i++;
     }else{
@@ -112,25 +155,28 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
       utf8proc_ssize_t nb = utf8proc_iterate(z+i, n-i, &cp);
       if( nb<=0 || cp<0 ){
         /* invalid byte: a separator */
-        endToken(p, &inTok, i);
+        END_TOKEN(i, nOut);
         i++;
-        continue;
       }else{
         utf8proc_category_t cat = utf8proc_category(cp);
         if( isLetterCategory(cat) ){
           int bAlone = bSplitWide && isUnspacedLetter(cp, cat);
-          if( bAlone ) endToken(p, &inTok, i);
-          if( !inTok ) startToken(p, &inTok, i);
-          p->nOut += (int)utf8proc_encode_char(utf8proc_tolower(cp),
-                                (utf8proc_uint8_t*)&p->zOut[p->nOut]);
-          if( bAlone ) endToken(p, &inTok, i + (int)nb);
+          if( bAlone ){ END_TOKEN(i, nOut); }
+          START_TOKEN(i, nOut);
+          nOut += (int)utf8proc_encode_char(utf8proc_tolower(cp),
+                                            (utf8proc_uint8_t*)&zOut[nOut]);
+          if( bAlone ){ END_TOKEN(i + (int)nb, nOut); }
         }else{
-          endToken(p, &inTok, i);
+          END_TOKEN(i, nOut);
         }
         i += (int)nb;
       }
     }
   }
-  endToken(p, &inTok, n);
+  END_TOKEN(n, nOut);
+#undef START_TOKEN
+#undef END_TOKEN
+  p->nTok = nTok;
+  p->nOut = nOut;
   return SQLITE_OK;
 }

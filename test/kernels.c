@@ -78,7 +78,7 @@ int main(void){
     const DpKernels *k = aPath[iPath];
     size_t o;
     for(o=0; o<sizeof(aOff)/sizeof(aOff[0]); o++){
-      int badDot = 0, badDot3 = 0, n;
+      int badDot = 0, badDot3 = 0, badDot2 = 0, n;
       char zOff[16];
       snprintf(zOff, sizeof zOff, "%d bytes", aOff[o]);
       for(n=1; n<=NMAX; n++){
@@ -88,7 +88,7 @@ int main(void){
         unsigned char *pa = pEndA - (size_t)n*4 - (size_t)aOff[o];
         unsigned char *pb = pEndB - (size_t)n*4 - (size_t)aOff[o];
         double ref = 0, refAbs = 0, refA = 0, refB = 0, bound;
-        float d, d3, na, nb;
+        float d, d3, na, nb, d2, na2;
         int j;
         memcpy(pa, src[0], (size_t)n*4);
         memcpy(pb, src[1], (size_t)n*4);
@@ -99,7 +99,12 @@ int main(void){
         bound = (double)n * ldexp(1.0, -24) * refAbs + 1e-30;
         d = k->xDot((const float*)pa, (const float*)pb, n);
         k->xDot3((const float*)pa, (const float*)pb, n, &d3, &na, &nb);
+        k->xDot2((const float*)pa, (const float*)pb, n, &d2, &na2);
         if( !badDot && !within(d, ref, bound) ) badDot = n;
+        if( !badDot2 && !( within(d2, ref, bound)
+                        && within(na2, refA, (double)n*ldexp(1.0,-24)*refA + 1e-30)) ){
+          badDot2 = n;
+        }
         if( !badDot3 && !( within(d3, ref, bound)
                         && within(na, refA, (double)n*ldexp(1.0,-24)*refA + 1e-30)
                         && within(nb, refB, (double)n*ldexp(1.0,-24)*refB + 1e-30)) ){
@@ -108,6 +113,7 @@ int main(void){
       }
       check("dot", k->zName, zOff, badDot==0, badDot);
       check("dot3", k->zName, zOff, badDot3==0, badDot3);
+      check("dot2", k->zName, zOff, badDot2==0, badDot2);
     }
   }
 
