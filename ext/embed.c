@@ -8,10 +8,10 @@
 ** tokens when there are fewer).  Each feature adds +1 or -1 to one of nDim
 ** buckets, both chosen from a 64-bit hash h of the feature:
 **
-**   hashing='signed' (default)  h = xxh3 of the feature; bucket = h % nDim,
-**       sign from bit 63, independent of the bucket for any nDim.  A token
-**       is hashed once; a shingle's hash is xxh3 over the nShingle token
-**       hashes, so the cost per feature does not grow with nShingle.
+**   hashing='signed' (default)  each token is hashed once with xxh3; a
+**       shingle's hash mixes its tokens' hashes (combineHashes), so the cost
+**       per feature does not grow with the token lengths; bucket = h % nDim,
+**       sign from bit 63, independent of the bucket for any nDim.
 **   hashing='seed'  h = FNV-1a 64 of the feature's UTF-8 bytes (tokens joined
 **       by one space), bucket = h % nDim, sign -1 when h & 1: the Go
 **       prototype's rule.  At even nDim the sign equals bucket parity, so
@@ -87,18 +87,37 @@ void dpHashTokens(const DpOptions *pOpt, DpTokens *pTok){
   }
 }
 
+/* Hash of a run of token hashes.  They are xxh3 outputs already, so a
+** multiply-rotate chain (order-sensitive) and xxh3's final avalanche mix
+** them well at a fraction of the cost of hashing their 8*n bytes again. */
+static inline uint64_t combineHashes(const uint64_t *a, int n){
+  uint64_t h = 0x9E3779B185EBCA87ULL ^ (uint64_t)n;
+  int i;
+  for(i=0; i<n; i++){
+    h = XXH_rotl64(h ^ a[i], 31) * XXH_PRIME64_1;
+  }
+  return XXH3_avalanche(h);
+}
+
 static inline uint64_t featureHash(const DpOptions *pOpt,
                                    const DpTokens *pTok, int iFeat){
   int iFirst, nLen;
   featureSpan(pTok->nTok, pOpt->nShingle, iFeat, &iFirst, &nLen);
   if( pOpt->eHashing==DP_HASH_SEED ) return seedFeatureHash(pTok, iFirst, nLen);
   if( pOpt->nShingle==1 ) return pTok->aHash[iFirst];
-  return XXH3_64bits(&pTok->aHash[iFirst], sizeof(uint64_t)*(size_t)nLen);
+  return combineHashes(&pTok->aHash[iFirst], nLen);
+}
+
+/* h % nDim, with a mask when nDim is a power of two (the usual case): a
+** 64-bit division per feature is a visible share of the embed time. */
+static inline int bucketOf(uint64_t h, int nDim){
+  if( (nDim & (nDim-1))==0 ) return (int)(h & (uint64_t)(nDim-1));
+  return (int)(h % (uint64_t)nDim);
 }
 
 static inline void bucketSign(const DpOptions *pOpt, uint64_t h,
                               int *piBucket, int *piSign){
-  *piBucket = (int)(h % (uint64_t)pOpt->nDim);
+  *piBucket = bucketOf(h, pOpt->nDim);
   if( pOpt->eHashing==DP_HASH_SEED ){
     *piSign = (h & 1) ? -1 : 1;
   }else{
@@ -122,14 +141,23 @@ void dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
   dpHashTokens(pOpt, pTok);
   for(i=0; i<nFeat; i++){
     int iBucket, iSign;
+    float fOld;
     bucketSign(pOpt, featureHash(pOpt, pTok, i), &iBucket, &iSign);
-    aOut[iBucket] += (float)iSign;
+    fOld = aOut[iBucket];
+    aOut[iBucket] = fOld + (float)iSign;
+    /* (x+s)^2 - x^2 = 2sx + 1: the sum of squares kept as we go, exact
+    ** because bucket sums are small integers (exact in float and double). */
+    ss += 2.0 * (double)iSign * (double)fOld + 1.0;
   }
-  /* Bucket sums are small integers, held exactly in float. */
-  for(i=0; i<nDim; i++) ss += (double)aOut[i] * (double)aOut[i];
   if( ss>0.0 ){
-    double norm = sqrt(ss);
-    for(i=0; i<nDim; i++) aOut[i] = (float)((double)aOut[i] / norm);
+    /* One float multiply per bucket, eight per step so that -O2 turns each
+    ** step into vector multiplies (nDim >= 8; the tail is scalar). */
+    float fInv = (float)(1.0 / sqrt(ss));
+    for(i=0; i+8<=nDim; i+=8){
+      aOut[i]   *= fInv; aOut[i+1] *= fInv; aOut[i+2] *= fInv; aOut[i+3] *= fInv;
+      aOut[i+4] *= fInv; aOut[i+5] *= fInv; aOut[i+6] *= fInv; aOut[i+7] *= fInv;
+    }
+    for(; i<nDim; i++) aOut[i] *= fInv;
   }
 }
 
