@@ -17,7 +17,8 @@ UTF8PROC_A := $(shell $(CC) -print-file-name=libutf8proc.a)
 DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
-      ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c
+      ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
+      ext/index.c ext/vtab.c
 HDR = ext/docpipe.h
 
 TCLSH ?= tclsh

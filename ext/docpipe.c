@@ -34,5 +34,11 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
                                 " (%s)", sqlite3_errstr(rc));
     return rc;
   }
+  rc = dpRegisterVtab(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register the docpipe module"
+                                " (%s)", sqlite3_errstr(rc));
+    return rc;
+  }
   return SQLITE_OK;
 }

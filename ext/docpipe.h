@@ -146,6 +146,58 @@ extern const DpKernels dpKernelsAvx512;
 #endif
 
 /**************************************************************************
+** Interface to code in index.c — the in-memory search structure.
+*/
+#define DP_ENTRY_INDEXED 0x01   /* takes part in near-duplicate decisions */
+
+typedef struct DpIndex DpIndex;
+struct DpIndex {
+  int nDim;               /* floats per vector */
+  int nWord;              /* 64-bit words per half sketch */
+  int nEntry;             /* entries in use */
+  int nAlloc;             /* entries allocated */
+  sqlite3_int64 *aId;     /* rowid of each entry */
+  unsigned char *aFlag;   /* DP_ENTRY_* of each entry */
+  float *aVec;            /* nEntry * nDim floats, as stored */
+  uint64_t *aSketch;      /* per entry: nWord words non-zero, nWord words negative */
+};
+
+typedef struct DpHit DpHit;
+struct DpHit {
+  sqlite3_int64 iId;      /* rowid */
+  double rScore;          /* cosine with the query */
+};
+
+typedef struct DpSearchStats DpSearchStats;
+struct DpSearchStats {
+  sqlite3_int64 nBound;   /* entries bounded by their sketch */
+  sqlite3_int64 nExact;   /* entries scored exactly */
+};
+
+void dpIndexInit(DpIndex *p, int nDim);
+void dpIndexClear(DpIndex *p);           /* drop entries, keep memory */
+void dpIndexFree(DpIndex *p);
+int dpIndexAdd(DpIndex *p, sqlite3_int64 iId, const float *aVec, int bIndexed);
+int dpIndexFind(const DpIndex *p, sqlite3_int64 iId);   /* position or -1 */
+int dpIndexRemove(DpIndex *p, sqlite3_int64 iId);       /* 1 if it was there */
+/* The cosine used for every decision: exactly what cosine() returns. */
+double dpScore(const float *a, const float *b, int n, int *pbZero);
+/* Best indexed entry with score >= rThreshold (ties: lowest rowid).
+** SQLITE_ROW with *piId and *prScore set, SQLITE_DONE when none, or an error. */
+int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
+                sqlite3_int64 *piId, double *prScore, DpSearchStats *pStats);
+/* The k best entries (all entries, indexed or not) with score >= rMin that
+** xAccept (if not NULL) accepts, best first.  *paHit is sqlite3_malloc'd. */
+int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
+                   int (*xAccept)(void*, sqlite3_int64), void *pAcceptCtx,
+                   DpHit **paHit, int *pnHit);
+
+/**************************************************************************
+** Interface to code in vtab.c — the docpipe virtual table.
+*/
+int dpRegisterVtab(sqlite3 *db);
+
+/**************************************************************************
 ** Interface to code in funcs.c — cosine(), embed(), tokenize(), ...
 */
 int dpRegisterFuncs(sqlite3 *db);

@@ -1,0 +1,343 @@
+/*
+** index.c — the in-memory search structure of one docpipe table.
+**
+**   INSERT INTO docs(body) VALUES ('...');       -- dpIndexBest, dpIndexAdd
+**   SELECT rowid, score FROM docs WHERE docs MATCH 'text' AND k = 5;
+**                                                -- dpIndexNearest
+**
+** How it works: every stored document with a non-zero vector has one entry:
+** its rowid, a flag saying whether it takes part in near-duplicate
+** decisions (it does unless it was itself flagged a duplicate), and its
+** vector in one contiguous float array, nDim floats per entry, in the order
+** the entries were added.  The structure is a cache: vtab.c fills it from
+** the shadow tables when it is first needed and throws it away when a
+** transaction rolls back or another connection commits, so it never has to
+** undo anything itself.
+**
+** Scores are the cosine exactly as the SQL function cosine() computes it
+** (dot and both squared norms from one pass of the chosen kernel, then
+** d / sqrt(na*nb) in double), so a brute-force reference written with
+** cosine() in SQL gives the same decisions bit for bit.
+**
+** dpIndexBest does not compute that score for every entry.  Each entry
+** also has a sketch (see "Sketches" below) from which an upper bound of
+** its cosine with the query follows in a few popcounts; only entries whose
+** bound reaches the threshold are scored exactly.  The bound is rigorous,
+** so the decision is the one a full scan makes.
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/**************************************************************************
+** Sketches.
+**
+** For a stored vector v and the query q (any real vectors):
+**
+**   cos(q, v) = sum_i q_i v_i / (|q| |v|)
+**            <= sum_{i in P} |q_i| |v_i| / (|q| |v|)
+**
+** where P is the set of buckets where v_i != 0 and sign(v_i) = sign(q_i):
+** the other terms are zero or negative.  By Cauchy-Schwarz over P,
+**
+**   sum_{i in P} |q_i| |v_i| <= sqrt(sum_{i in P} q_i^2) * |v|
+**
+** so cos(q, v) <= sqrt(sum_{i in P} q_i^2) / |q|.
+**
+** The sketch of v is two bit sets: NZ (v_i != 0) and NEG (v_i < 0).  For
+** the query we precompute its own bit sets, split by magnitude into
+** DP_LEVELS levels: level l holds the buckets whose q_i^2/|q|^2 lies in
+** (lo_l, hi_l], and we keep hi_l.  Then
+**
+**   sum_{i in P} q_i^2 / |q|^2 <= sum_l hi_l * popcount(P & LEVEL_l)
+**
+** and P = NZ_v & ~(NEG_v ^ NEG_q) & NZ_q.  Each step only rounds up (hi_l is
+** the largest value of its level, popcounts are exact, and the bound is
+** compared with a margin, boundSlack(), larger than the float rounding of
+** the exact score), so an entry whose bound is below the
+** threshold cannot reach it, and skipping it changes no decision.
+**
+** Embeddings from embed() are normalised bucket counts, so q takes very
+** few distinct magnitudes (counts 1, 2, 3, ...) and the levels are nearly
+** exact.  A 1024-d sketch is 256 bytes against 4096 for the vector, so a
+** scan reads 16 times less memory.
+*/
+#define DP_LEVELS 4
+
+/* Margin added to a bound before it is compared with the threshold: more
+** than the float rounding of the exact score, whose dot and norms each err
+** by at most nDim * 2^-24 relative (the standard bound for a float sum). */
+static double boundSlack(int nDim){ return 4.0 * nDim * ldexp(1.0, -24) + 1e-6; }
+
+/* Bits per sketch word and words per sketch half. */
+#define WORD_BITS 64
+static int sketchWords(int nDim){ return (nDim + WORD_BITS - 1) / WORD_BITS; }
+
+void dpIndexInit(DpIndex *p, int nDim){
+  memset(p, 0, sizeof(*p));
+  p->nDim = nDim;
+  p->nWord = sketchWords(nDim);
+}
+
+void dpIndexClear(DpIndex *p){
+  p->nEntry = 0;
+}
+
+void dpIndexFree(DpIndex *p){
+  sqlite3_free(p->aId);
+  sqlite3_free(p->aFlag);
+  sqlite3_free(p->aVec);
+  sqlite3_free(p->aSketch);
+  dpIndexInit(p, p->nDim);
+}
+
+/* Make room for one more entry. */
+static int growEntries(DpIndex *p){
+  int nNew;
+  sqlite3_int64 nVecBytes, nSkBytes;
+  void *pNew;
+  if( p->nEntry < p->nAlloc ) return SQLITE_OK;
+  if( p->nAlloc > 0x3fffffff ) return SQLITE_NOMEM;
+  nNew = p->nAlloc ? p->nAlloc*2 : 64;
+  nVecBytes = (sqlite3_int64)nNew * p->nDim * (sqlite3_int64)sizeof(float);
+  nSkBytes = (sqlite3_int64)nNew * 2 * p->nWord * (sqlite3_int64)sizeof(uint64_t);
+  pNew = sqlite3_realloc64(p->aId, (sqlite3_uint64)nNew * sizeof(sqlite3_int64));
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aId = pNew;
+  pNew = sqlite3_realloc64(p->aFlag, (sqlite3_uint64)nNew);
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aFlag = pNew;
+  pNew = sqlite3_realloc64(p->aVec, (sqlite3_uint64)nVecBytes);
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aVec = pNew;
+  pNew = sqlite3_realloc64(p->aSketch, (sqlite3_uint64)nSkBytes);
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aSketch = pNew;
+  p->nAlloc = nNew;
+  return SQLITE_OK;
+}
+
+/* NZ and NEG bit sets of v into aNz[nWord], aNeg[nWord]. */
+static void sketchOf(const float *v, int nDim, uint64_t *aNz, uint64_t *aNeg){
+  int nWord = sketchWords(nDim), i;
+  memset(aNz, 0, sizeof(uint64_t)*(size_t)nWord);
+  memset(aNeg, 0, sizeof(uint64_t)*(size_t)nWord);
+  for(i=0; i<nDim; i++){
+    uint64_t bit = (uint64_t)1 << (i % WORD_BITS);
+    if( v[i]!=0.0f ) aNz[i/WORD_BITS] |= bit;
+    if( v[i]<0.0f ) aNeg[i/WORD_BITS] |= bit;
+  }
+}
+
+int dpIndexAdd(DpIndex *p, sqlite3_int64 iId, const float *aVec,
+               int bIndexed){
+  int rc = growEntries(p);
+  uint64_t *pSk;
+  if( rc!=SQLITE_OK ) return rc;
+  p->aId[p->nEntry] = iId;
+  p->aFlag[p->nEntry] = bIndexed ? DP_ENTRY_INDEXED : 0;
+  memcpy(&p->aVec[(sqlite3_int64)p->nEntry * p->nDim], aVec,
+         sizeof(float)*(size_t)p->nDim);
+  pSk = &p->aSketch[(sqlite3_int64)p->nEntry * 2 * p->nWord];
+  sketchOf(aVec, p->nDim, pSk, pSk + p->nWord);
+  p->nEntry++;
+  return SQLITE_OK;
+}
+
+int dpIndexFind(const DpIndex *p, sqlite3_int64 iId){
+  int i;
+  for(i=0; i<p->nEntry; i++){
+    if( p->aId[i]==iId ) return i;
+  }
+  return -1;
+}
+
+/* Remove entry iId if present: the last entry moves into its place (the
+** order of entries carries no meaning; ties are broken by rowid). */
+int dpIndexRemove(DpIndex *p, sqlite3_int64 iId){
+  int i = dpIndexFind(p, iId);
+  int iLast = p->nEntry - 1;
+  if( i<0 ) return 0;
+  if( i!=iLast ){
+    p->aId[i] = p->aId[iLast];
+    p->aFlag[i] = p->aFlag[iLast];
+    memcpy(&p->aVec[(sqlite3_int64)i * p->nDim],
+           &p->aVec[(sqlite3_int64)iLast * p->nDim],
+           sizeof(float)*(size_t)p->nDim);
+    memcpy(&p->aSketch[(sqlite3_int64)i * 2 * p->nWord],
+           &p->aSketch[(sqlite3_int64)iLast * 2 * p->nWord],
+           sizeof(uint64_t)*2*(size_t)p->nWord);
+  }
+  p->nEntry--;
+  return 1;
+}
+
+double dpScore(const float *a, const float *b, int n, int *pbZero){
+  return dpCosine(a, b, n, pbZero);
+}
+
+/* 1 when hit (s1, id1) ranks before (s2, id2): higher score, then lower id. */
+static int ranksBefore(double s1, sqlite3_int64 id1,
+                       double s2, sqlite3_int64 id2){
+  return s1>s2 || (s1==s2 && id1<id2);
+}
+
+/* Query side of the sketch bound. */
+typedef struct QuerySketch QuerySketch;
+struct QuerySketch {
+  uint64_t *aNeg;         /* nWord: q_i < 0 */
+  uint64_t *aLevel;       /* DP_LEVELS * nWord: buckets of each level */
+  double aHi[DP_LEVELS];  /* largest q_i^2/|q|^2 in each level */
+};
+
+/* Split q's non-zero buckets into levels by q_i^2/|q|^2.  Level l takes
+** values above aHi[0]/4^(l+1)... geometrically from the largest, the last
+** level takes everything below.  Returns 0 when q is all zeros. */
+static int querySketch(const float *q, int nDim, int nWord, QuerySketch *pQs){
+  double ss = 0.0, rMax = 0.0;
+  int i, l;
+  for(i=0; i<nDim; i++){
+    double x = (double)q[i]*q[i];
+    ss += x;
+    if( x>rMax ) rMax = x;
+  }
+  if( ss==0.0 ) return 0;
+  memset(pQs->aNeg, 0, sizeof(uint64_t)*(size_t)nWord);
+  memset(pQs->aLevel, 0, sizeof(uint64_t)*(size_t)nWord*DP_LEVELS);
+  for(l=0; l<DP_LEVELS; l++) pQs->aHi[l] = 0.0;
+  for(i=0; i<nDim; i++){
+    double x = (double)q[i]*q[i];
+    uint64_t bit = (uint64_t)1 << (i % WORD_BITS);
+    double lim = rMax;
+    if( x==0.0 ) continue;
+    if( q[i]<0.0f ) pQs->aNeg[i/WORD_BITS] |= bit;
+    /* level l: (rMax/4^(l+1), rMax/4^l]; the last level has no floor */
+    for(l=0; l<DP_LEVELS-1; l++){
+      if( x > lim*0.25 ) break;
+      lim *= 0.25;
+    }
+    pQs->aLevel[(size_t)l*nWord + i/WORD_BITS] |= bit;
+    if( x/ss > pQs->aHi[l] ) pQs->aHi[l] = x/ss;
+  }
+  return 1;
+}
+
+/* Upper bound of cos(q, v) from v's sketch. */
+static double sketchBound(const QuerySketch *pQs, const uint64_t *aNz,
+                          const uint64_t *aNeg, int nWord){
+  int aCount[DP_LEVELS] = {0};
+  double s = 0.0;
+  int w, l;
+  for(w=0; w<nWord; w++){
+    uint64_t agree = aNz[w] & ~(aNeg[w] ^ pQs->aNeg[w]);
+    for(l=0; l<DP_LEVELS; l++){
+      aCount[l] += __builtin_popcountll(agree & pQs->aLevel[(size_t)l*nWord + w]);
+    }
+  }
+  for(l=0; l<DP_LEVELS; l++) s += pQs->aHi[l] * aCount[l];
+  return sqrt(s);
+}
+
+int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
+                sqlite3_int64 *piId, double *prScore, DpSearchStats *pStats){
+  QuerySketch qs;
+  uint64_t *aBuf;
+  int i, bFound = 0;
+  sqlite3_int64 iBest = 0;
+  double rBest = 0.0;
+  const int nWord = p->nWord;
+  const double rSlack = boundSlack(p->nDim);
+  aBuf = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_int64)nWord*(DP_LEVELS+1));
+  if( aBuf==0 ) return SQLITE_NOMEM;
+  qs.aNeg = aBuf;
+  qs.aLevel = aBuf + nWord;
+  if( querySketch(q, p->nDim, nWord, &qs) ){
+    for(i=0; i<p->nEntry; i++){
+      const uint64_t *pSk = &p->aSketch[(sqlite3_int64)i * 2 * nWord];
+      double rBound;
+      if( (p->aFlag[i] & DP_ENTRY_INDEXED)==0 ) continue;
+      rBound = sketchBound(&qs, pSk, pSk + nWord, nWord);
+      if( pStats ) pStats->nBound++;
+      if( rBound + rSlack >= rThreshold ){
+        int bZero = 0;
+        double r = dpScore(q, &p->aVec[(sqlite3_int64)i * p->nDim], p->nDim,
+                           &bZero);
+        if( pStats ) pStats->nExact++;
+        if( !bZero && r>=rThreshold
+         && (!bFound || ranksBefore(r, p->aId[i], rBest, iBest)) ){
+          bFound = 1;
+          iBest = p->aId[i];
+          rBest = r;
+        }
+      }
+    }
+  }
+  sqlite3_free(aBuf);
+  *piId = iBest;
+  *prScore = rBest;
+  return bFound ? SQLITE_ROW : SQLITE_DONE;
+}
+
+/* Min-heap of the k best hits so far; the root is the worst of them. */
+static void heapSiftDown(DpHit *a, int n, int i){
+  for(;;){
+    int l = 2*i+1, r = l+1, w = i;
+    if( l<n && ranksBefore(a[w].rScore, a[w].iId, a[l].rScore, a[l].iId) ) w = l;
+    if( r<n && ranksBefore(a[w].rScore, a[w].iId, a[r].rScore, a[r].iId) ) w = r;
+    if( w==i ) return;
+    { DpHit t = a[i]; a[i] = a[w]; a[w] = t; }
+    i = w;
+  }
+}
+
+static void heapSiftUp(DpHit *a, int i){
+  while( i>0 ){
+    int up = (i-1)/2;
+    if( !ranksBefore(a[up].rScore, a[up].iId, a[i].rScore, a[i].iId) ) return;
+    { DpHit t = a[i]; a[i] = a[up]; a[up] = t; }
+    i = up;
+  }
+}
+
+static int cmpHit(const void *pa, const void *pb){
+  const DpHit *a = pa, *b = pb;
+  if( ranksBefore(a->rScore, a->iId, b->rScore, b->iId) ) return -1;
+  if( ranksBefore(b->rScore, b->iId, a->rScore, a->iId) ) return 1;
+  return 0;
+}
+
+int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
+                   int (*xAccept)(void*, sqlite3_int64), void *pAcceptCtx,
+                   DpHit **paHit, int *pnHit){
+  DpHit *aHit;
+  int nHit = 0, i;
+  int nCap = k < p->nEntry ? k : p->nEntry;
+  *paHit = 0;
+  *pnHit = 0;
+  if( nCap<=0 ) return SQLITE_OK;
+  aHit = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_int64)nCap);
+  if( aHit==0 ) return SQLITE_NOMEM;
+  for(i=0; i<p->nEntry; i++){
+    int bZero = 0;
+    double r;
+    if( xAccept && !xAccept(pAcceptCtx, p->aId[i]) ) continue;
+    r = dpScore(q, &p->aVec[(sqlite3_int64)i * p->nDim], p->nDim, &bZero);
+    if( bZero || r<rMin ) continue;
+    if( nHit<nCap ){
+      aHit[nHit].iId = p->aId[i];
+      aHit[nHit].rScore = r;
+      heapSiftUp(aHit, nHit);
+      nHit++;
+    }else if( ranksBefore(r, p->aId[i], aHit[0].rScore, aHit[0].iId) ){
+      aHit[0].iId = p->aId[i];
+      aHit[0].rScore = r;
+      heapSiftDown(aHit, nHit, 0);
+    }
+  }
+  qsort(aHit, (size_t)nHit, sizeof(DpHit), cmpHit);
+  *paHit = aHit;
+  *pnHit = nHit;
+  return SQLITE_OK;
+}

@@ -1,0 +1,1632 @@
+/*
+** vtab.c — the docpipe virtual table.
+**
+**   CREATE VIRTUAL TABLE docs USING docpipe(dim=1024, threshold=0.8,
+**                                           title TEXT, lang TEXT);
+**   INSERT INTO docs(body, title) VALUES ('some text', 'a title');
+**   SELECT rowid, is_duplicate, duplicate_of, similarity FROM docs;
+**   SELECT rowid, score FROM docs WHERE docs MATCH 'query text' AND k = 5;
+**   INSERT INTO docs(docs) VALUES ('integrity-check');   -- or 'rebuild'
+**
+** How it works.
+**
+** Columns (in order): body, embedding, is_duplicate, duplicate_of,
+** similarity, the extra columns declared in CREATE, then hidden score, k
+** and a hidden column named like the table (the MATCH and command column,
+** as in FTS5).
+**
+** Shadow tables (xShadowName protects them under SQLITE_DBCONFIG_DEFENSIVE):
+**   %_config(k PRIMARY KEY, v) WITHOUT ROWID   options and format version;
+**                 the options a reopened database uses come from here.
+**   %_docs(id INTEGER PRIMARY KEY, body, is_duplicate, duplicate_of,
+**          similarity, own_vector, c0, c1, ...)   one row per document;
+**                 own_vector is 1 when the caller supplied the embedding.
+**   %_vectors(id INTEGER PRIMARY KEY, v BLOB)   the f32 vector, 4*dim bytes.
+** DELETE removes the rows (SQLite reuses the pages): no tombstones.
+**
+** INSERT tokenizes and embeds the body (or takes the given embedding),
+** asks the in-memory index (index.c) for the best indexed document with
+** cosine >= threshold, writes both shadow rows, and adds the vector to the
+** index (flagged "indexed" unless it is a duplicate).  UPDATE of body or
+** embedding decides again as if the row were inserted now; UPDATE of
+** extra columns keeps the decision.
+**
+** The index is a cache of the shadow tables.  It is rebuilt from them when
+** first needed, after any ROLLBACK or ROLLBACK TO (xRollback, xRollbackTo
+** and any error inside xUpdate mark it stale), and when PRAGMA
+** data_version says another connection has committed.  So it follows
+** transactions without an undo log of its own.
+**
+** xBestIndex plans (idxNum):
+**   PLAN_SCAN   full scan in rowid order
+**   PLAN_ROWID  rowid = ?
+**   PLAN_MATCH  <table> MATCH ?, with optional k = ?, score >= ? (or >),
+**               LIMIT ?, and constraints on stored columns, which filter
+**               inside the search (idxStr lists them: "col op" per argv).
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DP_FORMAT_VERSION 1
+#define DP_K_DEFAULT 10
+#define DP_K_MAX 1000000
+
+/* Fixed columns. */
+#define COL_BODY      0
+#define COL_EMBEDDING 1
+#define COL_ISDUP     2
+#define COL_DUPOF     3
+#define COL_SIM       4
+#define COL_EXTRA0    5
+/* then: extras, score, k, <table> */
+
+/* idxNum plans and flags. */
+#define PLAN_SCAN   0
+#define PLAN_ROWID  1
+#define PLAN_MATCH  2
+#define PLAN_MASK   0x0F
+#define HAS_K       0x10
+#define HAS_SCORE   0x20   /* score >= ? */
+#define HAS_SCOREGT 0x40   /* score > ? */
+#define HAS_LIMIT   0x80
+#define HAS_OFFSET  0x100
+
+/* Cached statements on the shadow tables. */
+enum {
+  STMT_DOC_WRITE = 0,   /* REPLACE INTO %_docs(...) VALUES(...) */
+  STMT_DOC_DELETE,      /* DELETE FROM %_docs WHERE id=?1 */
+  STMT_DOC_GET,         /* SELECT ... FROM %_docs WHERE id=?1 */
+  STMT_VEC_WRITE,       /* REPLACE INTO %_vectors(id, v) VALUES(?1, ?2) */
+  STMT_VEC_DELETE,      /* DELETE FROM %_vectors WHERE id=?1 */
+  STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
+  STMT_LOAD,            /* every document with its vector */
+  STMT_DATA_VERSION,    /* PRAGMA data_version */
+  N_STMT
+};
+
+typedef struct DpTable DpTable;
+struct DpTable {
+  sqlite3_vtab base;      /* base class, must be first */
+  sqlite3 *db;            /* connection */
+  char *zDb;              /* schema name ("main", ...) */
+  char *zName;            /* table name */
+  DpOptions opt;          /* options, from %_config */
+  int nExtra;             /* number of extra columns */
+  char **azExtraName;     /* their names */
+  char *zExtraDecl;       /* their declarations, "title TEXT, lang TEXT" */
+  sqlite3_stmt *aStmt[N_STMT]; /* prepared lazily, finalized on disconnect */
+  DpIndex index;          /* in-memory vectors (index.c) */
+  int bIndexValid;        /* index matches the shadow tables */
+  sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
+  DpTokens tok;           /* tokenizer scratch */
+  float *aVec;            /* nDim floats of scratch */
+};
+
+typedef struct DpCursor DpCursor;
+struct DpCursor {
+  sqlite3_vtab_cursor base; /* base class, must be first */
+  int ePlan;              /* PLAN_* */
+  sqlite3_stmt *pStmt;    /* scan: the scan; MATCH/rowid: lookup by id */
+  int bEof;               /* no current row */
+  DpHit *aHit;            /* MATCH results, best first */
+  int nHit;               /* entries in aHit */
+  int iHit;               /* current entry */
+  int nK;                 /* k of this MATCH */
+};
+
+/* Column numbers after the extras. */
+static int colScore(const DpTable *p){ return COL_EXTRA0 + p->nExtra; }
+static int colK(const DpTable *p){ return COL_EXTRA0 + p->nExtra + 1; }
+static int colCmd(const DpTable *p){ return COL_EXTRA0 + p->nExtra + 2; }
+
+/* Set the vtab error message, prefixed with the table name. */
+static int tableError(DpTable *p, int rc, const char *zFmt, ...){
+  va_list ap;
+  char *zMsg;
+  va_start(ap, zFmt);
+  zMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = zMsg ? sqlite3_mprintf("%s: %s", p->zName, zMsg) : 0;
+  sqlite3_free(zMsg);
+  return rc;
+}
+
+/**************************************************************************
+** Shadow tables and cached statements.
+*/
+static const char *const azShadow[] = { "config", "docs", "vectors", "stats" };
+
+static int shadowName(const char *zName){
+  size_t i;
+  for(i=0; i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
+    if( sqlite3_stricmp(zName, azShadow[i])==0 ) return 1;
+  }
+  return 0;
+}
+
+/* Run one statement built from a printf format; names are quoted by the
+** caller with %w. */
+static int execf(sqlite3 *db, char **pzErr, const char *zFmt, ...){
+  va_list ap;
+  char *zSql;
+  int rc;
+  va_start(ap, zFmt);
+  zSql = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* ", c0, c1, ..." or ", ?7, ?8, ..." for the extra columns. */
+static char *extraList(const DpTable *p, const char *zFmt, int iFirst){
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i;
+  for(i=0; i<p->nExtra; i++) sqlite3_str_appendf(s, zFmt, i + iFirst);
+  return sqlite3_str_finish(s);
+}
+
+static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
+  int rc = SQLITE_OK;
+  if( p->aStmt[eStmt]==0 ){
+    char *zCols = 0, *zVals = 0, *zSql = 0;
+    const char *zDb = p->zDb, *zName = p->zName;
+    switch( eStmt ){
+      case STMT_DOC_WRITE:
+        zCols = extraList(p, ", c%d", 0);
+        zVals = extraList(p, ", ?%d", 7);
+        if( zCols && zVals ){
+          zSql = sqlite3_mprintf("REPLACE INTO \"%w\".\"%w_docs\"(id, body,"
+              " is_duplicate, duplicate_of, similarity, own_vector%s)"
+              " VALUES(?1, ?2, ?3, ?4, ?5, ?6%s)", zDb, zName, zCols, zVals);
+        }
+        break;
+      case STMT_DOC_DELETE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_docs\" WHERE id=?1",
+                               zDb, zName);
+        break;
+      case STMT_DOC_GET:
+        zCols = extraList(p, ", c%d", 0);
+        if( zCols ){
+          zSql = sqlite3_mprintf("SELECT body, is_duplicate, duplicate_of,"
+              " similarity, own_vector%s FROM \"%w\".\"%w_docs\" WHERE id=?1",
+              zCols, zDb, zName);
+        }
+        break;
+      case STMT_VEC_WRITE:
+        zSql = sqlite3_mprintf("REPLACE INTO \"%w\".\"%w_vectors\"(id, v)"
+                               " VALUES(?1, ?2)", zDb, zName);
+        break;
+      case STMT_VEC_DELETE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_vectors\" WHERE id=?1",
+                               zDb, zName);
+        break;
+      case STMT_VEC_GET:
+        zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_vectors\" WHERE id=?1",
+                               zDb, zName);
+        break;
+      case STMT_LOAD:
+        zSql = sqlite3_mprintf("SELECT d.id, d.is_duplicate, v.v"
+            " FROM \"%w\".\"%w_docs\" AS d LEFT JOIN \"%w\".\"%w_vectors\" AS v"
+            " ON v.id=d.id", zDb, zName, zDb, zName);
+        break;
+      case STMT_DATA_VERSION:
+        zSql = sqlite3_mprintf("PRAGMA \"%w\".data_version", zDb);
+        break;
+    }
+    if( zSql==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &p->aStmt[eStmt], 0);
+      if( rc!=SQLITE_OK ){
+        tableError(p, rc, "cannot prepare a statement on its shadow tables"
+                   " (%s)", sqlite3_errmsg(p->db));
+      }
+    }
+    sqlite3_free(zCols);
+    sqlite3_free(zVals);
+    sqlite3_free(zSql);
+  }
+  *ppStmt = p->aStmt[eStmt];
+  return rc;
+}
+
+static void finalizeStmts(DpTable *p){
+  int i;
+  for(i=0; i<N_STMT; i++){
+    sqlite3_finalize(p->aStmt[i]);
+    p->aStmt[i] = 0;
+  }
+}
+
+/* Step a write statement to completion and reset it. */
+static int stepWrite(DpTable *p, sqlite3_stmt *pStmt){
+  int rc = sqlite3_step(pStmt);
+  int rc2 = sqlite3_reset(pStmt);
+  if( rc==SQLITE_DONE ) return SQLITE_OK;
+  rc = rc2!=SQLITE_OK ? rc2 : rc;
+  return tableError(p, rc, "writing its shadow tables failed: %s",
+                    sqlite3_errmsg(p->db));
+}
+
+/**************************************************************************
+** Options and column declarations: CREATE arguments and %_config.
+*/
+static int isReservedColumn(const DpTable *p, const char *zName){
+  static const char *const az[] = {
+    "body", "embedding", "is_duplicate", "duplicate_of", "similarity",
+    "score", "k", "rowid", "oid", "_rowid_"
+  };
+  size_t i;
+  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
+    if( sqlite3_stricmp(zName, az[i])==0 ) return 1;
+  }
+  return sqlite3_stricmp(zName, p->zName)==0;
+}
+
+/* Parse "name [type]" of an extra column and append it to p. */
+static int addExtraColumn(DpTable *p, const char *zArg, char **pzErr){
+  const char *z = zArg;
+  const char *zNameStart, *zType;
+  int nName, i;
+  char *zName, **azNew, *zDecl;
+  while( *z==' ' || *z=='\t' || *z=='\n' ) z++;
+  zNameStart = z;
+  if( !((*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_') ){
+    *pzErr = sqlite3_mprintf("docpipe: '%s' is neither an option (key=value)"
+                             " nor a column declaration (name [type])", zArg);
+    return SQLITE_ERROR;
+  }
+  while( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_'
+      || (*z>='0' && *z<='9') ) z++;
+  nName = (int)(z - zNameStart);
+  zType = z;
+  /* The type may hold letters, digits, blanks and parentheses only: it is
+  ** copied into CREATE TABLE statements. */
+  for(; *z; z++){
+    if( !((*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || (*z>='0' && *z<='9')
+       || *z==' ' || *z=='\t' || *z=='\n' || *z=='(' || *z==')' || *z==',') ){
+      *pzErr = sqlite3_mprintf("docpipe: column declaration '%s' may hold only"
+                               " a name and a type", zArg);
+      return SQLITE_ERROR;
+    }
+  }
+  zName = sqlite3_mprintf("%.*s", nName, zNameStart);
+  if( zName==0 ) return SQLITE_NOMEM;
+  if( isReservedColumn(p, zName) ){
+    *pzErr = sqlite3_mprintf("docpipe: column name '%s' is reserved", zName);
+    sqlite3_free(zName);
+    return SQLITE_ERROR;
+  }
+  for(i=0; i<p->nExtra; i++){
+    if( sqlite3_stricmp(p->azExtraName[i], zName)==0 ){
+      *pzErr = sqlite3_mprintf("docpipe: duplicate column name '%s'", zName);
+      sqlite3_free(zName);
+      return SQLITE_ERROR;
+    }
+  }
+  azNew = sqlite3_realloc64(p->azExtraName, sizeof(char*)*(p->nExtra+1));
+  if( azNew==0 ){
+    sqlite3_free(zName);
+    return SQLITE_NOMEM;
+  }
+  p->azExtraName = azNew;
+  p->azExtraName[p->nExtra++] = zName;
+  while( *zType==' ' || *zType=='\t' || *zType=='\n' ) zType++;
+  zDecl = sqlite3_mprintf("%s%s%s%s%s", p->zExtraDecl ? p->zExtraDecl : "",
+                          p->zExtraDecl ? ", " : "", zName,
+                          *zType ? " " : "", zType);
+  if( zDecl==0 ) return SQLITE_NOMEM;
+  sqlite3_free(p->zExtraDecl);
+  p->zExtraDecl = zDecl;
+  return SQLITE_OK;
+}
+
+/* Split a stored declaration list on top-level commas. */
+static int addExtraColumns(DpTable *p, const char *zList, char **pzErr){
+  int rc = SQLITE_OK;
+  const char *z = zList;
+  while( rc==SQLITE_OK && *z ){
+    const char *zStart = z;
+    int depth = 0;
+    char *zOne;
+    for(; *z && (depth>0 || *z!=','); z++){
+      if( *z=='(' ) depth++;
+      if( *z==')' ) depth--;
+    }
+    zOne = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
+    if( zOne==0 ) return SQLITE_NOMEM;
+    rc = addExtraColumn(p, zOne, pzErr);
+    sqlite3_free(zOne);
+    if( *z==',' ) z++;
+  }
+  return rc;
+}
+
+/* Type of extra column i, for the %_docs declaration. */
+static const char *extraType(const DpTable *p, int i, char **pzFree){
+  /* Find declaration i in zExtraDecl and return what follows the name. */
+  const char *z = p->zExtraDecl;
+  int iCol = 0, depth = 0;
+  const char *zStart = z;
+  *pzFree = 0;
+  for(; z && *z; z++){
+    if( *z=='(' ) depth++;
+    if( *z==')' ) depth--;
+    if( *z==',' && depth==0 ){
+      if( iCol==i ) break;
+      iCol++;
+      zStart = z+1;
+    }
+  }
+  if( zStart==0 ) return "";
+  while( *zStart==' ' ) zStart++;
+  zStart += strlen(p->azExtraName[i]);
+  *pzFree = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
+  return *pzFree ? *pzFree : "";
+}
+
+static int declareVtab(DpTable *p){
+  int rc;
+  char *zSql = sqlite3_mprintf("CREATE TABLE x(body TEXT, embedding BLOB,"
+      " is_duplicate INTEGER, duplicate_of INTEGER, similarity REAL%s%s,"
+      " score REAL HIDDEN, k INTEGER HIDDEN, \"%w\" HIDDEN)",
+      p->zExtraDecl ? ", " : "", p->zExtraDecl ? p->zExtraDecl : "", p->zName);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_declare_vtab(p->db, zSql);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+static int createShadowTables(DpTable *p, char **pzErr){
+  const char *zDb = p->zDb, *zName = p->zName;
+  char *zTok = dpOptionsTokenizeText(&p->opt);
+  sqlite3_str *s;
+  char *zDocs;
+  char zThreshold[32];
+  int rc, i;
+  if( zTok==0 ) return SQLITE_NOMEM;
+  /* 17 significant digits read back as the same double; SQLite's own
+  ** printf stops at 16. */
+  snprintf(zThreshold, sizeof zThreshold, "%.17g", p->opt.rThreshold);
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_docs\"(id INTEGER PRIMARY"
+      " KEY, body, is_duplicate INTEGER, duplicate_of INTEGER,"
+      " similarity REAL, own_vector INTEGER", zDb, zName);
+  for(i=0; i<p->nExtra; i++){
+    char *zFree = 0;
+    const char *zType = extraType(p, i, &zFree);
+    sqlite3_str_appendf(s, ", c%d %s", i, zType);
+    sqlite3_free(zFree);
+  }
+  sqlite3_str_appendall(s, ")");
+  zDocs = sqlite3_str_finish(s);
+  if( zDocs==0 ){
+    sqlite3_free(zTok);
+    return SQLITE_NOMEM;
+  }
+  rc = execf(p->db, pzErr,
+      "CREATE TABLE \"%w\".\"%w_config\"(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+      "INSERT INTO \"%w\".\"%w_config\" VALUES"
+      " ('version', %d), ('dim', %d), ('threshold', %Q),"
+      " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
+      " ('columns', %Q);"
+      "%s;"
+      "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
+      zDb, zName, zDb, zName, DP_FORMAT_VERSION, p->opt.nDim,
+      zThreshold, zTok, dpOptionsHashingText(&p->opt),
+      dpOptionsOnDupText(&p->opt), p->zExtraDecl ? p->zExtraDecl : "",
+      zDocs, zDb, zName);
+  sqlite3_free(zTok);
+  sqlite3_free(zDocs);
+  return rc;
+}
+
+/* Read options and columns from %_config; a damaged table is corruption. */
+static int readConfig(DpTable *p, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc, nSeen = 0, bVersion = 0;
+  zSql = sqlite3_mprintf("SELECT k, v FROM \"%w\".\"%w_config\"",
+                         p->zDb, p->zName);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("docpipe: table %s: cannot read %s_config: %s",
+                             p->zName, p->zName, sqlite3_errmsg(p->db));
+    return SQLITE_CORRUPT_VTAB;
+  }
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *zKey = (const char*)sqlite3_column_text(pStmt, 0);
+    const char *zVal = (const char*)sqlite3_column_text(pStmt, 1);
+    char *zErr = 0;
+    if( zKey==0 || zVal==0 ){
+      rc = SQLITE_CORRUPT_VTAB;
+    }else if( strcmp(zKey, "version")==0 ){
+      if( sqlite3_column_int(pStmt, 1)!=DP_FORMAT_VERSION ){
+        *pzErr = sqlite3_mprintf("docpipe: table %s: format version %s is"
+            " not %d (made by another docpipe version?)", p->zName, zVal,
+            DP_FORMAT_VERSION);
+        rc = SQLITE_CORRUPT_VTAB;
+      }
+      bVersion = 1;
+    }else if( strcmp(zKey, "columns")==0 ){
+      rc = addExtraColumns(p, zVal, &zErr);
+      if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ) rc = SQLITE_CORRUPT_VTAB;
+    }else{
+      char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
+      if( zWord==0 ){
+        rc = SQLITE_NOMEM;
+      }else{
+        rc = dpOptionsApply(&p->opt, DP_OPT_EMBED|DP_OPT_TABLE, zWord, &zErr);
+        if( rc==SQLITE_EMPTY || rc==SQLITE_ERROR ) rc = SQLITE_CORRUPT_VTAB;
+        nSeen++;
+      }
+      sqlite3_free(zWord);
+    }
+    if( rc==SQLITE_CORRUPT_VTAB && *pzErr==0 ){
+      *pzErr = sqlite3_mprintf("docpipe: table %s: bad %s_config entry"
+                               " '%s'%s%s", p->zName, p->zName,
+                               zKey ? zKey : "NULL", zErr ? ": " : "",
+                               zErr ? zErr : "");
+    }
+    sqlite3_free(zErr);
+  }
+  sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK && (!bVersion || nSeen!=5) ){
+    *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
+                             p->zName, p->zName);
+    rc = SQLITE_CORRUPT_VTAB;
+  }
+  return rc;
+}
+
+static void tableFree(DpTable *p){
+  int i;
+  if( p==0 ) return;
+  finalizeStmts(p);
+  dpIndexFree(&p->index);
+  dpTokensFree(&p->tok);
+  for(i=0; i<p->nExtra; i++) sqlite3_free(p->azExtraName[i]);
+  sqlite3_free(p->azExtraName);
+  sqlite3_free(p->zExtraDecl);
+  sqlite3_free(p->aVec);
+  sqlite3_free(p->zDb);
+  sqlite3_free(p->zName);
+  sqlite3_free(p->base.zErrMsg);
+  sqlite3_free(p);
+}
+
+static int tableInit(sqlite3 *db, int bCreate, int argc,
+                     const char *const *argv, sqlite3_vtab **ppVtab,
+                     char **pzErr){
+  DpTable *p;
+  int rc = SQLITE_OK, i;
+  *ppVtab = 0;
+  p = sqlite3_malloc64(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  p->zDb = sqlite3_mprintf("%s", argv[1]);
+  p->zName = sqlite3_mprintf("%s", argv[2]);
+  dpOptionsDefault(&p->opt);
+  dpTokensInit(&p->tok);
+  if( p->zDb==0 || p->zName==0 ) rc = SQLITE_NOMEM;
+
+  if( rc==SQLITE_OK && bCreate ){
+    for(i=3; rc==SQLITE_OK && i<argc; i++){
+      char *zErr = 0;
+      rc = dpOptionsApply(&p->opt, DP_OPT_EMBED|DP_OPT_TABLE, argv[i], &zErr);
+      if( rc==SQLITE_EMPTY ){
+        rc = addExtraColumn(p, argv[i], pzErr);
+      }else if( rc==SQLITE_ERROR ){
+        *pzErr = sqlite3_mprintf("docpipe: %s", zErr);
+      }
+      sqlite3_free(zErr);
+    }
+    if( rc==SQLITE_OK ) rc = createShadowTables(p, pzErr);
+  }else if( rc==SQLITE_OK ){
+    rc = readConfig(p, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    p->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
+    if( p->aVec==0 ) rc = SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK ) rc = declareVtab(p);
+  if( rc==SQLITE_OK ){
+    sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+    dpIndexInit(&p->index, p->opt.nDim);
+    *ppVtab = &p->base;
+  }else{
+    tableFree(p);
+  }
+  return rc;
+}
+
+static int dpCreate(sqlite3 *db, void *pAux, int argc,
+                    const char *const *argv, sqlite3_vtab **ppVtab,
+                    char **pzErr){
+  (void)pAux;
+  return tableInit(db, 1, argc, argv, ppVtab, pzErr);
+}
+
+static int dpConnect(sqlite3 *db, void *pAux, int argc,
+                     const char *const *argv, sqlite3_vtab **ppVtab,
+                     char **pzErr){
+  (void)pAux;
+  return tableInit(db, 0, argc, argv, ppVtab, pzErr);
+}
+
+static int dpDisconnect(sqlite3_vtab *pVtab){
+  tableFree((DpTable*)pVtab);
+  return SQLITE_OK;
+}
+
+static int dpDestroy(sqlite3_vtab *pVtab){
+  DpTable *p = (DpTable*)pVtab;
+  int rc;
+  size_t i;
+  finalizeStmts(p);
+  for(i=0, rc=SQLITE_OK; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
+    rc = execf(p->db, 0, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
+               p->zDb, p->zName, azShadow[i]);
+  }
+  if( rc==SQLITE_OK ) tableFree(p);
+  return rc;
+}
+
+static int dpRename(sqlite3_vtab *pVtab, const char *zNew){
+  DpTable *p = (DpTable*)pVtab;
+  int rc = SQLITE_OK;
+  size_t i;
+  char *zNewName;
+  finalizeStmts(p);
+  for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
+    sqlite3_stmt *pStmt = 0;
+    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
+                                 " WHERE name='%q_%q'", p->zDb, p->zName,
+                                 azShadow[i]);
+    int bExists;
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    bExists = rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW;
+    sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK && bExists ){
+      rc = execf(p->db, &p->base.zErrMsg,
+                 "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO \"%w_%s\"",
+                 p->zDb, p->zName, azShadow[i], zNew, azShadow[i]);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    zNewName = sqlite3_mprintf("%s", zNew);
+    if( zNewName==0 ) return SQLITE_NOMEM;
+    sqlite3_free(p->zName);
+    p->zName = zNewName;
+  }
+  return rc;
+}
+
+/**************************************************************************
+** The in-memory index: built from the shadow tables when stale.
+*/
+static int readDataVersion(DpTable *p, sqlite3_int64 *piVersion){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_DATA_VERSION, &pStmt);
+  if( rc!=SQLITE_OK ) return rc;
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    *piVersion = sqlite3_column_int64(pStmt, 0);
+  }
+  return sqlite3_reset(pStmt);
+}
+
+/* 1 when the blob holds nDim finite floats. */
+static int vectorIsValid(const void *pBlob, int nByte, int nDim, float *aOut){
+  int i;
+  if( pBlob==0 || nByte!=4*nDim ) return 0;
+  memcpy(aOut, pBlob, (size_t)nByte);
+  for(i=0; i<nDim; i++){
+    if( !isfinite(aOut[i]) ) return 0;
+  }
+  return 1;
+}
+
+static int vectorIsZero(const float *a, int n){
+  int i;
+  for(i=0; i<n; i++){
+    if( a[i]!=0.0f ) return 0;
+  }
+  return 1;
+}
+
+/* Fill idx from the shadow tables; SQLITE_CORRUPT_VTAB on bad rows. */
+static int loadIndex(DpTable *p, DpIndex *idx){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_LOAD, &pStmt);
+  dpIndexClear(idx);
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    int bDup = sqlite3_column_int(pStmt, 1);
+    const void *pBlob = sqlite3_column_blob(pStmt, 2);
+    int nByte = sqlite3_column_bytes(pStmt, 2);
+    if( sqlite3_column_type(pStmt, 2)==SQLITE_NULL ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
+                      " %s_vectors", iId, p->zName);
+    }else if( !vectorIsValid(pBlob, nByte, p->opt.nDim, p->aVec) ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                      " damaged (%d bytes, expected %d finite float32)",
+                      iId, nByte, p->opt.nDim);
+    }else if( !vectorIsZero(p->aVec, p->opt.nDim) ){
+      rc = dpIndexAdd(idx, iId, p->aVec, bDup==0);
+    }
+  }
+  {
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  if( rc!=SQLITE_OK ) dpIndexClear(idx);
+  return rc;
+}
+
+/* Make the index match the shadow tables. */
+static int ensureIndex(DpTable *p){
+  sqlite3_int64 iVersion = 0;
+  int rc = readDataVersion(p, &iVersion);
+  if( rc!=SQLITE_OK ) return rc;
+  if( p->bIndexValid && iVersion==p->iDataVersion ) return SQLITE_OK;
+  rc = loadIndex(p, &p->index);
+  if( rc==SQLITE_OK ){
+    p->bIndexValid = 1;
+    p->iDataVersion = iVersion;
+  }
+  return rc;
+}
+
+/**************************************************************************
+** Writes: INSERT, UPDATE, DELETE and commands.
+*/
+
+/* Vector of a row: the caller's embedding (checked) or embed(body). */
+static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
+                     int *pbOwn){
+  const int nDim = p->opt.nDim;
+  *pbOwn = 0;
+  if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
+    const void *pBlob;
+    int nByte;
+    if( sqlite3_value_type(pEmb)!=SQLITE_BLOB ){
+      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+                        " blob of %d values", nDim);
+    }
+    pBlob = sqlite3_value_blob(pEmb);
+    nByte = sqlite3_value_bytes(pEmb);
+    if( nByte!=4*nDim ){
+      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+                        " blob of %d values (%d bytes), not %d bytes",
+                        nDim, 4*nDim, nByte);
+    }
+    if( !vectorIsValid(pBlob, nByte, nDim, p->aVec) ){
+      return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
+                        " value (NaN or Inf)");
+    }
+    *pbOwn = 1;
+    return SQLITE_OK;
+  }
+  switch( sqlite3_value_type(pBody) ){
+    case SQLITE_NULL:
+      memset(p->aVec, 0, sizeof(float)*(size_t)nDim);
+      return SQLITE_OK;
+    case SQLITE_TEXT: {
+      const unsigned char *z = sqlite3_value_text(pBody);
+      int n = sqlite3_value_bytes(pBody);
+      if( z==0 ) return SQLITE_NOMEM;
+      return dpEmbedText(&p->opt, &p->tok, z, n, p->aVec);
+    }
+    default:
+      return tableError(p, SQLITE_MISMATCH, "body must be text");
+  }
+}
+
+/* Decision of the vector in p->aVec against the indexed documents. */
+typedef struct Decision Decision;
+struct Decision {
+  int bDup;               /* near-duplicate of an indexed document */
+  sqlite3_int64 iDupOf;   /* which one (bDup) */
+  double rSim;            /* cosine with it (bDup) */
+};
+
+static int decide(DpTable *p, Decision *pDec){
+  int rc;
+  memset(pDec, 0, sizeof(*pDec));
+  if( vectorIsZero(p->aVec, p->opt.nDim) ) return SQLITE_OK;
+  rc = dpIndexBest(&p->index, p->aVec, p->opt.rThreshold, &pDec->iDupOf,
+                   &pDec->rSim, 0);
+  if( rc==SQLITE_ROW ){
+    pDec->bDup = 1;
+    rc = SQLITE_OK;
+  }else if( rc==SQLITE_DONE ){
+    rc = SQLITE_OK;
+  }
+  return rc;
+}
+
+/* Write both shadow rows of document iId and add it to the index. */
+static int writeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
+                    sqlite3_value *pBody, int bOwn, const Decision *pDec,
+                    sqlite3_value **apExtra){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_DOC_WRITE, &pStmt);
+  int i;
+  if( rc!=SQLITE_OK ) return rc;
+  if( bHasId ) sqlite3_bind_int64(pStmt, 1, *piId);
+  else sqlite3_bind_null(pStmt, 1);
+  sqlite3_bind_value(pStmt, 2, pBody);
+  sqlite3_bind_int(pStmt, 3, pDec->bDup);
+  if( pDec->bDup ){
+    sqlite3_bind_int64(pStmt, 4, pDec->iDupOf);
+    sqlite3_bind_double(pStmt, 5, pDec->rSim);
+  }else{
+    sqlite3_bind_null(pStmt, 4);
+    sqlite3_bind_null(pStmt, 5);
+  }
+  sqlite3_bind_int(pStmt, 6, bOwn);
+  for(i=0; i<p->nExtra; i++) sqlite3_bind_value(pStmt, 7+i, apExtra[i]);
+  rc = stepWrite(p, pStmt);
+  if( rc!=SQLITE_OK ) return rc;
+  if( !bHasId ) *piId = sqlite3_last_insert_rowid(p->db);
+
+  rc = getStmt(p, STMT_VEC_WRITE, &pStmt);
+  if( rc!=SQLITE_OK ) return rc;
+  sqlite3_bind_int64(pStmt, 1, *piId);
+  sqlite3_bind_blob(pStmt, 2, p->aVec, 4*p->opt.nDim, SQLITE_STATIC);
+  rc = stepWrite(p, pStmt);
+  if( rc!=SQLITE_OK ) return rc;
+
+  dpIndexRemove(&p->index, *piId);
+  if( !vectorIsZero(p->aVec, p->opt.nDim) ){
+    rc = dpIndexAdd(&p->index, *piId, p->aVec, !pDec->bDup);
+  }
+  return rc;
+}
+
+static int deleteDoc(DpTable *p, sqlite3_int64 iId){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_DOC_DELETE, &pStmt);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pStmt, 1, iId);
+    rc = stepWrite(p, pStmt);
+  }
+  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_VEC_DELETE, &pStmt);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pStmt, 1, iId);
+    rc = stepWrite(p, pStmt);
+  }
+  if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
+  return rc;
+}
+
+/* SQLITE_ROW when document iId exists (leaves STMT_DOC_GET on its row:
+** the caller resets it), SQLITE_DONE when not. */
+static int seekDoc(DpTable *p, sqlite3_int64 iId, sqlite3_stmt **ppStmt){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_DOC_GET, &pStmt);
+  if( rc!=SQLITE_OK ) return rc;
+  sqlite3_bind_int64(pStmt, 1, iId);
+  rc = sqlite3_step(pStmt);
+  if( rc!=SQLITE_ROW ){
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
+  }
+  *ppStmt = pStmt;
+  return rc;
+}
+
+static int docExists(DpTable *p, sqlite3_int64 iId, int *pbExists){
+  sqlite3_stmt *pStmt;
+  int rc = seekDoc(p, iId, &pStmt);
+  *pbExists = rc==SQLITE_ROW;
+  if( rc==SQLITE_ROW ) rc = sqlite3_reset(pStmt);
+  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* 'integrity-check': shadow tables agree with each other, with the options
+** and with the in-memory index. */
+static int integrityCheck(DpTable *p){
+  DpIndex fresh;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc, i;
+  rc = ensureIndex(p);
+  if( rc!=SQLITE_OK ) return rc;
+  dpIndexInit(&fresh, p->opt.nDim);
+  rc = loadIndex(p, &fresh);
+  if( rc==SQLITE_OK && fresh.nEntry!=p->index.nEntry ){
+    rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index has %d entries,"
+                    " the shadow tables %d", p->index.nEntry, fresh.nEntry);
+  }
+  for(i=0; rc==SQLITE_OK && i<fresh.nEntry; i++){
+    int j = dpIndexFind(&p->index, fresh.aId[i]);
+    if( j<0 || p->index.aFlag[j]!=fresh.aFlag[i]
+     || memcmp(&p->index.aVec[(sqlite3_int64)j*fresh.nDim],
+               &fresh.aVec[(sqlite3_int64)i*fresh.nDim],
+               sizeof(float)*(size_t)fresh.nDim) ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index differs from"
+                      " the shadow tables at document %lld", fresh.aId[i]);
+    }
+  }
+  dpIndexFree(&fresh);
+  /* Vectors without a document; decisions out of range; vectors that are
+  ** not embed(body) although the body produced them. */
+  if( rc==SQLITE_OK ){
+    zSql = sqlite3_mprintf(
+        "SELECT 'vector without document', v.id FROM \"%w\".\"%w_vectors\" v"
+        " WHERE NOT EXISTS (SELECT 1 FROM \"%w\".\"%w_docs\" d WHERE d.id=v.id)"
+        " UNION ALL SELECT 'bad decision', id FROM \"%w\".\"%w_docs\""
+        " WHERE is_duplicate NOT IN (0,1)"
+        "  OR (is_duplicate=1 AND (typeof(duplicate_of)<>'integer'"
+        "      OR NOT (similarity BETWEEN -1 AND 1)))"
+        "  OR (is_duplicate=0 AND (duplicate_of IS NOT NULL"
+        "      OR similarity IS NOT NULL))"
+        "  OR own_vector NOT IN (0,1)"
+        " LIMIT 1", p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "%s (rowid %lld)",
+                      sqlite3_column_text(pStmt, 0),
+                      sqlite3_column_int64(pStmt, 1));
+    }
+    sqlite3_finalize(pStmt);
+  }
+  if( rc==SQLITE_OK ){
+    zSql = sqlite3_mprintf("SELECT d.id, d.body, v.v FROM \"%w\".\"%w_docs\" d"
+        " JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id WHERE d.own_vector=0",
+        p->zDb, p->zName, p->zDb, p->zName);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+      const void *pStored = sqlite3_column_blob(pStmt, 2);
+      int nStored = sqlite3_column_bytes(pStmt, 2);
+      rc = rowVector(p, sqlite3_column_value(pStmt, 1), 0, &i);
+      if( rc==SQLITE_OK && (nStored!=4*p->opt.nDim
+                            || memcmp(pStored, p->aVec, (size_t)nStored)) ){
+        rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                        " not the embedding of its body", iId);
+      }
+    }
+    sqlite3_finalize(pStmt);
+  }
+  return rc;
+}
+
+/* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
+** then the index again from the shadow tables. */
+static int rebuild(DpTable *p){
+  sqlite3_stmt *pStmt = 0, *pWrite;
+  char *zSql = sqlite3_mprintf("SELECT id, body FROM \"%w\".\"%w_docs\""
+                               " WHERE own_vector=0", p->zDb, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_VEC_WRITE, &pWrite);
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    int bOwn;
+    rc = rowVector(p, sqlite3_column_value(pStmt, 1), 0, &bOwn);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pWrite, 1, sqlite3_column_int64(pStmt, 0));
+      sqlite3_bind_blob(pWrite, 2, p->aVec, 4*p->opt.nDim, SQLITE_STATIC);
+      rc = stepWrite(p, pWrite);
+    }
+  }
+  sqlite3_finalize(pStmt);
+  p->bIndexValid = 0;
+  if( rc==SQLITE_OK ) rc = ensureIndex(p);
+  return rc;
+}
+
+static int runCommand(DpTable *p, sqlite3_value *pCmd){
+  const char *zCmd = (const char*)sqlite3_value_text(pCmd);
+  if( zCmd==0 ) return SQLITE_NOMEM;
+  if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
+  if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
+  return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
+                    " rebuild)", zCmd);
+}
+
+static const char *columnName(const DpTable *p, int iCol){
+  static const char *const az[] = {
+    "body", "embedding", "is_duplicate", "duplicate_of", "similarity"
+  };
+  if( iCol<COL_EXTRA0 ) return az[iCol];
+  if( iCol<colScore(p) ) return p->azExtraName[iCol-COL_EXTRA0];
+  if( iCol==colScore(p) ) return "score";
+  if( iCol==colK(p) ) return "k";
+  return p->zName;
+}
+
+/* On INSERT, the computed and hidden columns must be NULL. */
+static int checkNotWritten(DpTable *p, sqlite3_value **apCol){
+  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+  size_t i;
+  for(i=0; i<sizeof(aRo)/sizeof(aRo[0]); i++){
+    if( sqlite3_value_type(apCol[aRo[i]])!=SQLITE_NULL ){
+      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+                        columnName(p, aRo[i]));
+    }
+  }
+  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
+    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+                      " MATCH queries only");
+  }
+  return SQLITE_OK;
+}
+
+static int duplicateError(DpTable *p, const Decision *pDec){
+  return tableError(p, SQLITE_CONSTRAINT, "document is a near-duplicate of"
+                    " rowid %lld (similarity %.4f >= threshold %g,"
+                    " on_duplicate=abort)", pDec->iDupOf, pDec->rSim,
+                    p->opt.rThreshold);
+}
+
+static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
+                    sqlite3_int64 *piRowid){
+  Decision dec;
+  int bOwn = 0, bHasId = 0, rc;
+  sqlite3_int64 iId = 0;
+
+  rc = checkNotWritten(p, apCol);
+  if( rc==SQLITE_OK ) rc = rowVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], &bOwn);
+  if( rc!=SQLITE_OK ) return rc;
+  if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
+    int bExists;
+    if( sqlite3_value_type(pRowid)!=SQLITE_INTEGER ){
+      return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+    }
+    iId = sqlite3_value_int64(pRowid);
+    bHasId = 1;
+    rc = docExists(p, iId, &bExists);
+    if( rc!=SQLITE_OK ) return rc;
+    if( bExists ){
+      switch( sqlite3_vtab_on_conflict(p->db) ){
+        case SQLITE_IGNORE:  return SQLITE_OK;
+        case SQLITE_REPLACE:
+          rc = deleteDoc(p, iId);
+          if( rc!=SQLITE_OK ) return rc;
+          break;
+        default:
+          return tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+                            " %s.rowid", p->zName);
+      }
+    }
+  }
+  rc = decide(p, &dec);
+  if( rc!=SQLITE_OK ) return rc;
+  if( dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
+    if( p->opt.eOnDup==DP_ONDUP_IGNORE
+     || sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ){
+      return SQLITE_OK;             /* not stored; the statement goes on */
+    }
+    return duplicateError(p, &dec);
+  }
+  rc = writeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
+                &apCol[COL_EXTRA0]);
+  *piRowid = iId;
+  return rc;
+}
+
+/* Values equal as SQL would store them (for read-only column checks). */
+static int sameValue(sqlite3_value *a, sqlite3_stmt *pStmt, int iCol){
+  int t = sqlite3_value_type(a);
+  if( t!=sqlite3_column_type(pStmt, iCol) ) return 0;
+  switch( t ){
+    case SQLITE_NULL:    return 1;
+    case SQLITE_INTEGER: return sqlite3_value_int64(a)==sqlite3_column_int64(pStmt, iCol);
+    case SQLITE_FLOAT:   return sqlite3_value_double(a)==sqlite3_column_double(pStmt, iCol);
+    default: {
+      int n = sqlite3_value_bytes(a);
+      return n==sqlite3_column_bytes(pStmt, iCol)
+          && memcmp(sqlite3_value_blob(a), sqlite3_column_blob(pStmt, iCol), n)==0;
+    }
+  }
+}
+
+static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
+                    sqlite3_value **apCol, sqlite3_int64 *piRowid){
+  sqlite3_stmt *pGet;
+  sqlite3_value *pBody = apCol[COL_BODY];
+  int bBodySet = !sqlite3_value_nochange(apCol[COL_BODY]);
+  int bEmbSet = !sqlite3_value_nochange(apCol[COL_EMBEDDING]);
+  int bOldOwn = 0, bOwn = 0, rc, i;
+  sqlite3_int64 iNew;
+  Decision dec;
+  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+
+  if( sqlite3_value_type(pNewRowid)!=SQLITE_INTEGER ){
+    return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+  }
+  iNew = sqlite3_value_int64(pNewRowid);
+  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
+    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+                      " MATCH queries only");
+  }
+  rc = seekDoc(p, iOld, &pGet);
+  if( rc==SQLITE_DONE ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld vanished", iOld);
+  }
+  if( rc!=SQLITE_ROW ) return rc;
+  /* Columns of STMT_DOC_GET: body, is_duplicate, duplicate_of, similarity,
+  ** own_vector, extras.  Read-only columns may be "set" to their value. */
+  for(i=0; i<3; i++){
+    if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
+      sqlite3_reset(pGet);
+      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+                        columnName(p, aRo[i]));
+    }
+  }
+  if( bBodySet && sameValue(pBody, pGet, 0) ) bBodySet = 0;
+  if( bEmbSet ){
+    /* "Set" to the stored vector (e.g. read for a WHERE clause): not a change. */
+    sqlite3_stmt *pVec;
+    rc = getStmt(p, STMT_VEC_GET, &pVec);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pVec, 1, iOld);
+      if( sqlite3_step(pVec)==SQLITE_ROW
+       && sameValue(apCol[COL_EMBEDDING], pVec, 0) ){
+        bEmbSet = 0;
+      }
+      rc = sqlite3_reset(pVec);
+    }
+    if( rc!=SQLITE_OK ){
+      sqlite3_reset(pGet);
+      return rc;
+    }
+  }
+  bOldOwn = sqlite3_column_int(pGet, 4);
+  dec.bDup = sqlite3_column_int(pGet, 1);
+  dec.iDupOf = sqlite3_column_int64(pGet, 2);
+  dec.rSim = sqlite3_column_double(pGet, 3);
+  if( !bBodySet ){
+    /* keep the stored body: copy it before the statement is reset */
+    pBody = sqlite3_value_dup(sqlite3_column_value(pGet, 0));
+    if( pBody==0 ){
+      sqlite3_reset(pGet);
+      return SQLITE_NOMEM;
+    }
+  }
+  sqlite3_reset(pGet);
+
+  /* The vector: a new embedding, a new body's, or the stored one. */
+  if( bEmbSet ){
+    rc = rowVector(p, pBody, apCol[COL_EMBEDDING], &bOwn);
+  }else if( bBodySet ){
+    rc = rowVector(p, pBody, 0, &bOwn);
+  }else{
+    sqlite3_stmt *pVec;
+    rc = getStmt(p, STMT_VEC_GET, &pVec);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pVec, 1, iOld);
+      if( sqlite3_step(pVec)!=SQLITE_ROW
+       || !vectorIsValid(sqlite3_column_blob(pVec, 0),
+                         sqlite3_column_bytes(pVec, 0), p->opt.nDim, p->aVec) ){
+        rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                        " missing or damaged", iOld);
+      }
+      sqlite3_reset(pVec);
+    }
+    bOwn = bOldOwn;
+  }
+  if( rc==SQLITE_OK && iNew!=iOld ){
+    int bExists;
+    rc = docExists(p, iNew, &bExists);
+    if( rc==SQLITE_OK && bExists ){
+      if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
+        rc = deleteDoc(p, iNew);
+      }else{
+        rc = tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+                        " %s.rowid", p->zName);
+      }
+    }
+  }
+  if( rc==SQLITE_OK && (bBodySet || bEmbSet) ){
+    /* Decide again, as if inserted now, against every other document. */
+    dpIndexRemove(&p->index, iOld);
+    rc = decide(p, &dec);
+    if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
+      rc = duplicateError(p, &dec);
+    }
+  }
+  if( rc==SQLITE_OK && iNew!=iOld ) rc = deleteDoc(p, iOld);
+  if( rc==SQLITE_OK ){
+    rc = writeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0]);
+  }
+  if( !bBodySet ) sqlite3_value_free(pBody);
+  *piRowid = iNew;
+  return rc;
+}
+
+static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                    sqlite3_int64 *piRowid){
+  DpTable *p = (DpTable*)pVtab;
+  int rc = ensureIndex(p);
+  if( rc!=SQLITE_OK ) return rc;
+  if( argc==1 ){
+    rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
+  }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
+    rc = runCommand(p, argv[2+colCmd(p)]);
+  }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
+    rc = doInsert(p, argv[1], &argv[2], piRowid);
+  }else{
+    rc = doUpdate(p, sqlite3_value_int64(argv[0]), argv[1], &argv[2], piRowid);
+  }
+  /* A failed write may have changed the index but not, after SQLite rolls
+  ** the statement back, the shadow tables: rebuild it next time. */
+  if( rc!=SQLITE_OK ) p->bIndexValid = 0;
+  return rc;
+}
+
+/**************************************************************************
+** Transactions: the index is a cache, so undo means "rebuild".
+*/
+static int dpBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
+static int dpSync(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
+static int dpCommit(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
+
+static int dpRollback(sqlite3_vtab *pVtab){
+  ((DpTable*)pVtab)->bIndexValid = 0;
+  return SQLITE_OK;
+}
+
+static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
+  (void)pVtab; (void)iSavepoint;
+  return SQLITE_OK;
+}
+
+static int dpRelease(sqlite3_vtab *pVtab, int iSavepoint){
+  (void)pVtab; (void)iSavepoint;
+  return SQLITE_OK;
+}
+
+static int dpRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
+  (void)iSavepoint;
+  ((DpTable*)pVtab)->bIndexValid = 0;
+  return SQLITE_OK;
+}
+
+/**************************************************************************
+** Reads: xBestIndex, cursors.
+*/
+/* Operators that can filter inside a MATCH search, as SQL text. */
+static const char *filterOp(int op){
+  switch( op ){
+    case SQLITE_INDEX_CONSTRAINT_EQ:    return "=";
+    case SQLITE_INDEX_CONSTRAINT_GT:    return ">";
+    case SQLITE_INDEX_CONSTRAINT_LE:    return "<=";
+    case SQLITE_INDEX_CONSTRAINT_LT:    return "<";
+    case SQLITE_INDEX_CONSTRAINT_GE:    return ">=";
+    case SQLITE_INDEX_CONSTRAINT_NE:    return "<>";
+    case SQLITE_INDEX_CONSTRAINT_IS:    return "IS";
+    case SQLITE_INDEX_CONSTRAINT_ISNOT: return "IS NOT";
+    case SQLITE_INDEX_CONSTRAINT_LIKE:  return "LIKE";
+    case SQLITE_INDEX_CONSTRAINT_GLOB:  return "GLOB";
+    default: return 0;
+  }
+}
+
+static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  DpTable *p = (DpTable*)pVtab;
+  int iMatch = -1, iK = -1, iScore = -1, iRowid = -1, iLimit = -1;
+  int iOffset = -1;
+  int bScoreGt = 0, i, n = 0;
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->iColumn==colCmd(p) && c->op==SQLITE_INDEX_CONSTRAINT_MATCH ){
+      if( !c->usable ) return SQLITE_CONSTRAINT;
+      iMatch = i;
+    }else if( !c->usable ){
+      continue;
+    }else if( c->iColumn==colK(p) && c->op==SQLITE_INDEX_CONSTRAINT_EQ ){
+      iK = i;
+    }else if( c->iColumn==colScore(p) && (c->op==SQLITE_INDEX_CONSTRAINT_GE
+                                       || c->op==SQLITE_INDEX_CONSTRAINT_GT) ){
+      iScore = i;
+      bScoreGt = c->op==SQLITE_INDEX_CONSTRAINT_GT;
+    }else if( c->iColumn==-1 && c->op==SQLITE_INDEX_CONSTRAINT_EQ ){
+      iRowid = i;
+    }else if( c->op==SQLITE_INDEX_CONSTRAINT_LIMIT ){
+      iLimit = i;
+    }else if( c->op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
+      iOffset = i;
+    }
+  }
+  if( iMatch>=0 ){
+    sqlite3_str *s = sqlite3_str_new(0);
+    pInfo->idxNum = PLAN_MATCH;
+    pInfo->aConstraintUsage[iMatch].argvIndex = ++n;
+    pInfo->aConstraintUsage[iMatch].omit = 1;
+    if( iK>=0 ){
+      pInfo->idxNum |= HAS_K;
+      pInfo->aConstraintUsage[iK].argvIndex = ++n;
+      pInfo->aConstraintUsage[iK].omit = 1;
+    }else if( iLimit>=0 ){
+      /* No k: LIMIT (plus OFFSET) says how many rows are wanted. */
+      pInfo->idxNum |= HAS_LIMIT;
+      pInfo->aConstraintUsage[iLimit].argvIndex = ++n;
+      if( iOffset>=0 ){
+        pInfo->idxNum |= HAS_OFFSET;
+        pInfo->aConstraintUsage[iOffset].argvIndex = ++n;
+      }
+    }
+    if( iScore>=0 ){
+      pInfo->idxNum |= bScoreGt ? HAS_SCOREGT : HAS_SCORE;
+      pInfo->aConstraintUsage[iScore].argvIndex = ++n;
+    }
+    /* Stored columns: filter inside the search.  SQLite checks them again
+    ** afterwards (omit stays 0), which costs little and keeps NULL and
+    ** affinity rules exactly SQLite's. */
+    for(i=0; i<pInfo->nConstraint; i++){
+      const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+      const char *zOp = filterOp(c->op);
+      if( !c->usable || zOp==0 || c->iColumn<0 || c->iColumn==COL_EMBEDDING
+       || c->iColumn>=colScore(p) ){
+        continue;
+      }
+      pInfo->aConstraintUsage[i].argvIndex = ++n;
+      sqlite3_str_appendf(s, "%d %s;", c->iColumn, zOp);
+    }
+    pInfo->idxStr = sqlite3_str_finish(s);
+    pInfo->needToFreeIdxStr = 1;
+    if( pInfo->idxStr==0 && n>0 && sqlite3_errcode(p->db)==SQLITE_NOMEM ){
+      return SQLITE_NOMEM;
+    }
+    if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==colScore(p)
+     && pInfo->aOrderBy[0].desc ){
+      pInfo->orderByConsumed = 1;
+    }
+    pInfo->estimatedCost = 1000.0;
+    pInfo->estimatedRows = DP_K_DEFAULT;
+    return SQLITE_OK;
+  }
+  if( iRowid>=0 ){
+    pInfo->idxNum = PLAN_ROWID;
+    pInfo->aConstraintUsage[iRowid].argvIndex = 1;
+    pInfo->aConstraintUsage[iRowid].omit = 1;
+    pInfo->estimatedCost = 10.0;
+    pInfo->estimatedRows = 1;
+    pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    return SQLITE_OK;
+  }
+  pInfo->idxNum = PLAN_SCAN;
+  pInfo->estimatedCost = 1e6;
+  if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==-1
+   && !pInfo->aOrderBy[0].desc ){
+    pInfo->orderByConsumed = 1;
+  }
+  return SQLITE_OK;
+}
+
+static int dpOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  DpCursor *pCur = sqlite3_malloc64(sizeof(*pCur));
+  (void)pVtab;
+  if( pCur==0 ) return SQLITE_NOMEM;
+  memset(pCur, 0, sizeof(*pCur));
+  pCur->bEof = 1;
+  *ppCur = &pCur->base;
+  return SQLITE_OK;
+}
+
+static void cursorReset(DpCursor *pCur){
+  sqlite3_finalize(pCur->pStmt);
+  pCur->pStmt = 0;
+  sqlite3_free(pCur->aHit);
+  pCur->aHit = 0;
+  pCur->nHit = pCur->iHit = 0;
+  pCur->bEof = 1;
+}
+
+static int dpClose(sqlite3_vtab_cursor *pCur){
+  cursorReset((DpCursor*)pCur);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/* Statement on %_docs selecting the cursor's columns, by id or all. */
+static int cursorPrepare(DpTable *p, DpCursor *pCur, const char *zWhere){
+  char *zCols = extraList(p, ", c%d", 0);
+  char *zSql;
+  int rc;
+  if( zCols==0 ) return SQLITE_NOMEM;
+  zSql = sqlite3_mprintf("SELECT id, body, is_duplicate, duplicate_of,"
+                         " similarity%s FROM \"%w\".\"%w_docs\" %s",
+                         zCols, p->zDb, p->zName, zWhere);
+  sqlite3_free(zCols);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCur->pStmt, 0);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* Position the lookup statement on the current MATCH hit. */
+static int cursorSeekHit(DpCursor *pCur){
+  int rc;
+  sqlite3_reset(pCur->pStmt);
+  if( pCur->iHit>=pCur->nHit ){
+    pCur->bEof = 1;
+    return SQLITE_OK;
+  }
+  sqlite3_bind_int64(pCur->pStmt, 1, pCur->aHit[pCur->iHit].iId);
+  rc = sqlite3_step(pCur->pStmt);
+  if( rc==SQLITE_ROW ){
+    pCur->bEof = 0;
+    return SQLITE_OK;
+  }
+  rc = sqlite3_reset(pCur->pStmt);
+  if( rc==SQLITE_OK ){
+    DpTable *p = (DpTable*)pCur->base.pVtab;
+    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld is in the index"
+                      " but not in %s_docs", pCur->aHit[pCur->iHit].iId,
+                      p->zName);
+  }
+  return rc;
+}
+
+/* Accepted ids of a filtered MATCH, sorted, for binary search. */
+typedef struct IdSet IdSet;
+struct IdSet {
+  sqlite3_int64 *aId;
+  int nId;
+};
+
+static int idSetHas(void *pCtx, sqlite3_int64 iId){
+  const IdSet *s = (const IdSet*)pCtx;
+  int lo = 0, hi = s->nId - 1;
+  while( lo<=hi ){
+    int mid = lo + (hi-lo)/2;
+    if( s->aId[mid]==iId ) return 1;
+    if( s->aId[mid]<iId ) lo = mid+1; else hi = mid-1;
+  }
+  return 0;
+}
+
+/* Run the column filters of idxStr on %_docs into pSet. */
+static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
+                       IdSet *pSet){
+  sqlite3_str *s = sqlite3_str_new(0);
+  sqlite3_stmt *pStmt = 0;
+  const char *z = zFilter;
+  char *zSql;
+  int rc, nArg = 0, nAlloc = 0;
+  sqlite3_str_appendf(s, "SELECT id FROM \"%w\".\"%w_docs\" WHERE 1",
+                      p->zDb, p->zName);
+  while( *z ){
+    int iCol = atoi(z);
+    const char *zOp = strchr(z, ' ') + 1;
+    const char *zEnd = strchr(zOp, ';');
+    static const char *const azFixed[] = {
+      "body", "", "is_duplicate", "duplicate_of", "similarity"
+    };
+    if( iCol<COL_EXTRA0 ){
+      sqlite3_str_appendf(s, " AND %s %.*s ?%d", azFixed[iCol],
+                          (int)(zEnd-zOp), zOp, ++nArg);
+    }else{
+      sqlite3_str_appendf(s, " AND c%d %.*s ?%d", iCol-COL_EXTRA0,
+                          (int)(zEnd-zOp), zOp, ++nArg);
+    }
+    z = zEnd + 1;
+  }
+  sqlite3_str_appendall(s, " ORDER BY id");
+  zSql = sqlite3_str_finish(s);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK ){
+    int i;
+    for(i=0; i<nArg; i++) sqlite3_bind_value(pStmt, i+1, apArg[i]);
+  }
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    rc = dpGrow((void**)&pSet->aId, &nAlloc, pSet->nId+1, sizeof(sqlite3_int64));
+    if( rc==SQLITE_OK ) pSet->aId[pSet->nId++] = sqlite3_column_int64(pStmt, 0);
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  else sqlite3_finalize(pStmt);
+  return rc;
+}
+
+static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
+                       const char *idxStr, int argc, sqlite3_value **argv){
+  sqlite3_value *pQuery = argv[0];
+  int iArg = 1, rc, bOwn;
+  sqlite3_int64 nK = DP_K_DEFAULT;
+  double rMin = -2.0;
+  IdSet set = {0, 0};
+  (void)argc;
+  if( idxNum & (HAS_K|HAS_LIMIT) ){
+    sqlite3_value *pK = argv[iArg++];
+    if( sqlite3_value_numeric_type(pK)!=SQLITE_INTEGER ){
+      return tableError(p, SQLITE_ERROR, "k must be an integer from 1 to %d",
+                        DP_K_MAX);
+    }
+    nK = sqlite3_value_int64(pK);
+    if( (nK<1 || nK>DP_K_MAX) && (idxNum & HAS_K) ){
+      return tableError(p, SQLITE_ERROR, "k must be an integer from 1 to %d,"
+                        " not %lld", DP_K_MAX, nK);
+    }
+    if( nK<0 || nK>DP_K_MAX ) nK = DP_K_MAX;   /* LIMIT -1: no limit */
+    if( idxNum & HAS_OFFSET ){
+      sqlite3_int64 nOff = sqlite3_value_int64(argv[iArg++]);
+      if( nOff>0 ) nK = nK + nOff > DP_K_MAX ? DP_K_MAX : nK + nOff;
+    }
+  }
+  if( idxNum & (HAS_SCORE|HAS_SCOREGT) ){
+    sqlite3_value *pS = argv[iArg++];
+    int t = sqlite3_value_numeric_type(pS);
+    if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ){
+      return tableError(p, SQLITE_ERROR, "score must be compared with a number");
+    }
+    rMin = sqlite3_value_double(pS);
+    if( idxNum & HAS_SCOREGT ) rMin = nextafter(rMin, 2.0);
+  }
+  /* The query: text embedded with the table's options, or a vector. */
+  switch( sqlite3_value_type(pQuery) ){
+    case SQLITE_TEXT:
+      rc = rowVector(p, pQuery, 0, &bOwn);
+      break;
+    case SQLITE_BLOB:
+      rc = rowVector(p, 0, pQuery, &bOwn);
+      break;
+    case SQLITE_NULL:
+      return SQLITE_OK;      /* no rows */
+    default:
+      return tableError(p, SQLITE_MISMATCH, "MATCH needs text or a float32"
+                        " blob of %d values", p->opt.nDim);
+  }
+  if( rc==SQLITE_OK ) rc = ensureIndex(p);
+  if( rc==SQLITE_OK && idxStr && idxStr[0] ){
+    rc = buildFilter(p, idxStr, &argv[iArg], &set);
+  }
+  if( rc==SQLITE_OK && !vectorIsZero(p->aVec, p->opt.nDim) ){
+    rc = dpIndexNearest(&p->index, p->aVec, (int)nK, rMin,
+                        (idxStr && idxStr[0]) ? idSetHas : 0, &set,
+                        &pCur->aHit, &pCur->nHit);
+  }
+  sqlite3_free(set.aId);
+  pCur->nK = (int)nK;
+  if( rc==SQLITE_OK ) rc = cursorPrepare(p, pCur, "WHERE id=?1");
+  if( rc==SQLITE_OK ) rc = cursorSeekHit(pCur);
+  return rc;
+}
+
+static int dpFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                    const char *idxStr, int argc, sqlite3_value **argv){
+  DpCursor *pCur = (DpCursor*)pCursor;
+  DpTable *p = (DpTable*)pCursor->pVtab;
+  int rc;
+  cursorReset(pCur);
+  pCur->ePlan = idxNum & PLAN_MASK;
+  switch( pCur->ePlan ){
+    case PLAN_MATCH:
+      return matchFilter(p, pCur, idxNum, idxStr, argc, argv);
+    case PLAN_ROWID:
+      rc = cursorPrepare(p, pCur, "WHERE id=?1");
+      if( rc==SQLITE_OK ) sqlite3_bind_value(pCur->pStmt, 1, argv[0]);
+      break;
+    default:
+      rc = cursorPrepare(p, pCur, "ORDER BY id");
+      break;
+  }
+  if( rc!=SQLITE_OK ) return rc;
+  rc = sqlite3_step(pCur->pStmt);
+  if( rc==SQLITE_ROW ){
+    pCur->bEof = 0;
+    return SQLITE_OK;
+  }
+  pCur->bEof = 1;
+  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int dpNext(sqlite3_vtab_cursor *pCursor){
+  DpCursor *pCur = (DpCursor*)pCursor;
+  int rc;
+  if( pCur->ePlan==PLAN_MATCH ){
+    pCur->iHit++;
+    return cursorSeekHit(pCur);
+  }
+  rc = sqlite3_step(pCur->pStmt);
+  if( rc==SQLITE_ROW ) return SQLITE_OK;
+  pCur->bEof = 1;
+  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int dpEof(sqlite3_vtab_cursor *pCursor){
+  return ((DpCursor*)pCursor)->bEof;
+}
+
+static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                    int iCol){
+  DpCursor *pCur = (DpCursor*)pCursor;
+  DpTable *p = (DpTable*)pCursor->pVtab;
+  sqlite3_stmt *pStmt = pCur->pStmt;
+  /* In an UPDATE, columns that keep their value are not fetched: the large
+  ** ones cost a copy, the computed ones must not look "set". */
+  if( sqlite3_vtab_nochange(ctx)
+   && (iCol==COL_BODY || iCol==COL_EMBEDDING || iCol==COL_ISDUP
+       || iCol==COL_DUPOF || iCol==COL_SIM) ){
+    return SQLITE_OK;
+  }
+  if( iCol<COL_EMBEDDING ){
+    sqlite3_result_value(ctx, sqlite3_column_value(pStmt, 1));
+  }else if( iCol==COL_EMBEDDING ){
+    sqlite3_stmt *pVec;
+    int rc = getStmt(p, STMT_VEC_GET, &pVec);
+    if( rc!=SQLITE_OK ) return rc;
+    sqlite3_bind_int64(pVec, 1, sqlite3_column_int64(pStmt, 0));
+    if( sqlite3_step(pVec)==SQLITE_ROW ){
+      sqlite3_result_value(ctx, sqlite3_column_value(pVec, 0));
+    }
+    rc = sqlite3_reset(pVec);
+    if( rc!=SQLITE_OK ) return rc;
+  }else if( iCol<colScore(p) ){
+    /* is_duplicate .. similarity, extras: statement columns 2.. */
+    sqlite3_result_value(ctx, sqlite3_column_value(pStmt, iCol));
+  }else if( iCol==colScore(p) ){
+    if( pCur->ePlan==PLAN_MATCH ){
+      sqlite3_result_double(ctx, pCur->aHit[pCur->iHit].rScore);
+    }
+  }else if( iCol==colK(p) ){
+    if( pCur->ePlan==PLAN_MATCH ) sqlite3_result_int(ctx, pCur->nK);
+  }
+  return SQLITE_OK;
+}
+
+static int dpRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
+  *piRowid = sqlite3_column_int64(((DpCursor*)pCursor)->pStmt, 0);
+  return SQLITE_OK;
+}
+
+static int dpShadowName(const char *zName){
+  return shadowName(zName);
+}
+
+static const sqlite3_module docpipeModule = {
+  .iVersion     = 3,
+  .xCreate      = dpCreate,
+  .xConnect     = dpConnect,
+  .xBestIndex   = dpBestIndex,
+  .xDisconnect  = dpDisconnect,
+  .xDestroy     = dpDestroy,
+  .xOpen        = dpOpen,
+  .xClose       = dpClose,
+  .xFilter      = dpFilter,
+  .xNext        = dpNext,
+  .xEof         = dpEof,
+  .xColumn      = dpColumn,
+  .xRowid       = dpRowid,
+  .xUpdate      = dpUpdate,
+  .xBegin       = dpBegin,
+  .xSync        = dpSync,
+  .xCommit      = dpCommit,
+  .xRollback    = dpRollback,
+  .xRename      = dpRename,
+  .xSavepoint   = dpSavepoint,
+  .xRelease     = dpRelease,
+  .xRollbackTo  = dpRollbackTo,
+  .xShadowName  = dpShadowName,
+};
+
+int dpRegisterVtab(sqlite3 *db){
+  return sqlite3_create_module(db, "docpipe", &docpipeModule, 0);
+}
