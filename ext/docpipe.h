@@ -216,6 +216,9 @@ void dpResultError(sqlite3_context *ctx, const char *zFunc,
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
+/* sqlite3_str_finish() that returns "" (not NULL) for an empty string;
+** NULL only on OOM. */
+char *dpStrFinish(sqlite3_str *p);
 /* Monotonic clock in nanoseconds. */
 sqlite3_int64 dpNowNs(void);
 

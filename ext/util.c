@@ -51,3 +51,10 @@ sqlite3_int64 dpNowNs(void){
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (sqlite3_int64)ts.tv_sec*1000000000 + ts.tv_nsec;
 }
+
+char *dpStrFinish(sqlite3_str *p){
+  int rc = sqlite3_str_errcode(p);
+  char *z = sqlite3_str_finish(p);
+  if( z==0 && rc==SQLITE_OK ) z = sqlite3_mprintf("%s", "");
+  return z;
+}

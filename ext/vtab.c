@@ -170,7 +170,7 @@ static char *extraList(const DpTable *p, const char *zFmt, int iFirst){
   sqlite3_str *s = sqlite3_str_new(0);
   int i;
   for(i=0; i<p->nExtra; i++) sqlite3_str_appendf(s, zFmt, i + iFirst);
-  return sqlite3_str_finish(s);
+  return dpStrFinish(s);
 }
 
 static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
@@ -408,7 +408,7 @@ static int createShadowTables(DpTable *p, char **pzErr){
     sqlite3_free(zFree);
   }
   sqlite3_str_appendall(s, ")");
-  zDocs = sqlite3_str_finish(s);
+  zDocs = dpStrFinish(s);
   if( zDocs==0 ){
     sqlite3_free(zTok);
     return SQLITE_NOMEM;
@@ -1288,11 +1288,9 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       pInfo->aConstraintUsage[i].argvIndex = ++n;
       sqlite3_str_appendf(s, "%d %s;", c->iColumn, zOp);
     }
-    pInfo->idxStr = sqlite3_str_finish(s);
+    pInfo->idxStr = dpStrFinish(s);
     pInfo->needToFreeIdxStr = 1;
-    if( pInfo->idxStr==0 && n>0 && sqlite3_errcode(p->db)==SQLITE_NOMEM ){
-      return SQLITE_NOMEM;
-    }
+    if( pInfo->idxStr==0 ) return SQLITE_NOMEM;
     if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==colScore(p)
      && pInfo->aOrderBy[0].desc ){
       pInfo->orderByConsumed = 1;
@@ -1429,7 +1427,7 @@ static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
     z = zEnd + 1;
   }
   sqlite3_str_appendall(s, " ORDER BY id");
-  zSql = sqlite3_str_finish(s);
+  zSql = dpStrFinish(s);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
