@@ -124,4 +124,14 @@ proc finish_test {} {
   exit [expr {$::nFail > 0}]
 }
 
+
+# Primary result code name of the last error on a connection.
+proc sqlite3_errcode_of {d} {
+  set c [$d errorcode]
+  set names {1 SQLITE_ERROR 11 SQLITE_CORRUPT 19 SQLITE_CONSTRAINT 20 SQLITE_MISMATCH 7 SQLITE_NOMEM}
+  set p [expr {$c & 0xff}]
+  if {[dict exists $names $p]} { return [dict get $names $p] }
+  return $c
+}
+
 reset_db
