@@ -873,7 +873,7 @@ static int integrityCheck(DpTable *p){
         " UNION ALL SELECT 'bad decision', id FROM \"%w\".\"%w_docs\""
         " WHERE is_duplicate NOT IN (0,1)"
         "  OR (is_duplicate=1 AND (typeof(duplicate_of)<>'integer'"
-        "      OR NOT (similarity BETWEEN -1 AND 1)))"
+        "      OR similarity IS NULL OR NOT (similarity BETWEEN -1 AND 1)))"
         "  OR (is_duplicate=0 AND (duplicate_of IS NOT NULL"
         "      OR similarity IS NOT NULL))"
         "  OR own_vector NOT IN (0,1)"
