@@ -11,15 +11,16 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 DP_CFLAGS = -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden
-# utf8proc is linked statically so docpipe.so needs only libc at run time;
+# utf8proc is linked statically so docpipe.so needs only libc at run time
+# (evaluated late, with "=", after "deps" may have installed it);
 # --exclude-libs keeps its symbols from being exported next to ours.
-UTF8PROC_A := $(shell $(CC) -print-file-name=libutf8proc.a)
+UTF8PROC_A = $(shell $(CC) -print-file-name=libutf8proc.a)
 DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
       ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
       ext/index.c ext/vtab.c
-HDR = ext/docpipe.h
+HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
 

@@ -113,6 +113,17 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
 /**************************************************************************
 ** Interface to code in simd.c — the kernel dispatch table.
 */
+/* Query side of the sketch bound of index.c: the query's negative buckets
+** and its non-zero buckets split into DP_LEVELS magnitude levels, with the
+** largest q_i^2/|q|^2 of each level. */
+#define DP_LEVELS 4
+typedef struct DpQuerySketch DpQuerySketch;
+struct DpQuerySketch {
+  uint64_t *aNeg;           /* nWord words: q_i < 0 */
+  uint64_t *aLevel;         /* DP_LEVELS * nWord words: buckets per level */
+  double aHi[DP_LEVELS];    /* largest q_i^2/|q|^2 in each level */
+};
+
 typedef struct DpKernels DpKernels;
 struct DpKernels {
   const char *zName;      /* "scalar", "avx2", "avx512" */
@@ -124,6 +135,11 @@ struct DpKernels {
   /* dot and |a|^2, when |b| is already known (a constant query vector) */
   void (*xDot2)(const float *a, const float *b, int n,
                 float *pDot, float *pNormA);
+  /* sketch filter of index.c: positions of the entries whose bound may
+  ** reach the threshold (simd_sketch.h) */
+  int (*xSketchFilter)(const uint64_t *aSketch, const unsigned char *aFlag,
+                       int nEntry, int nWord, unsigned char mFlag,
+                       const DpQuerySketch *pQ, double rMin2, int *aOut);
 };
 
 /* The row chosen at load (CPU features, or DOCPIPE_SIMD). Never NULL after

@@ -64,8 +64,6 @@
 ** exact.  A 1024-d sketch is 256 bytes against 4096 for the vector, so a
 ** scan reads 16 times less memory.
 */
-#define DP_LEVELS 4
-
 /* Margin added to a bound before it is compared with the threshold: more
 ** than the float rounding of the exact score, whose dot and norms each err
 ** by at most nDim * 2^-24 relative (the standard bound for a float sum). */
@@ -184,18 +182,11 @@ static int ranksBefore(double s1, sqlite3_int64 id1,
   return s1>s2 || (s1==s2 && id1<id2);
 }
 
-/* Query side of the sketch bound. */
-typedef struct QuerySketch QuerySketch;
-struct QuerySketch {
-  uint64_t *aNeg;         /* nWord: q_i < 0 */
-  uint64_t *aLevel;       /* DP_LEVELS * nWord: buckets of each level */
-  double aHi[DP_LEVELS];  /* largest q_i^2/|q|^2 in each level */
-};
-
 /* Split q's non-zero buckets into levels by q_i^2/|q|^2.  Level l takes
 ** values above aHi[0]/4^(l+1)... geometrically from the largest, the last
 ** level takes everything below.  Returns 0 when q is all zeros. */
-static int querySketch(const float *q, int nDim, int nWord, QuerySketch *pQs){
+static int querySketch(const float *q, int nDim, int nWord,
+                       DpQuerySketch *pQs){
   double ss = 0.0, rMax = 0.0;
   int i, l;
   for(i=0; i<nDim; i++){
@@ -224,47 +215,45 @@ static int querySketch(const float *q, int nDim, int nWord, QuerySketch *pQs){
   return 1;
 }
 
-/* Upper bound of cos(q, v) from v's sketch. */
-static double sketchBound(const QuerySketch *pQs, const uint64_t *aNz,
-                          const uint64_t *aNeg, int nWord){
-  int aCount[DP_LEVELS] = {0};
-  double s = 0.0;
-  int w, l;
-  for(w=0; w<nWord; w++){
-    uint64_t agree = aNz[w] & ~(aNeg[w] ^ pQs->aNeg[w]);
-    for(l=0; l<DP_LEVELS; l++){
-      aCount[l] += __builtin_popcountll(agree & pQs->aLevel[(size_t)l*nWord + w]);
-    }
-  }
-  for(l=0; l<DP_LEVELS; l++) s += pQs->aHi[l] * aCount[l];
-  return sqrt(s);
-}
+/* Entries scanned per call of the sketch filter: bounds the candidate
+** buffer and keeps the sketches of a chunk warm for the exact re-check. */
+#define FILTER_CHUNK 4096
 
 int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
                 sqlite3_int64 *piId, double *prScore, DpSearchStats *pStats){
-  QuerySketch qs;
+  DpQuerySketch qs;
   uint64_t *aBuf;
-  int i, bFound = 0;
+  int *aCand;
+  int iChunk, bFound = 0;
   sqlite3_int64 iBest = 0;
   double rBest = 0.0;
   const int nWord = p->nWord;
-  const double rSlack = boundSlack(p->nDim);
-  aBuf = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_int64)nWord*(DP_LEVELS+1));
+  const double rMin = rThreshold - boundSlack(p->nDim);
+  /* bound >= rMin  <=>  bound^2 >= rMin^2, when rMin > 0 */
+  const double rMin2 = rMin>0.0 ? rMin*rMin : -1.0;
+  aBuf = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_int64)nWord*(DP_LEVELS+1)
+                          + sizeof(int)*FILTER_CHUNK);
   if( aBuf==0 ) return SQLITE_NOMEM;
   qs.aNeg = aBuf;
   qs.aLevel = aBuf + nWord;
+  aCand = (int*)(aBuf + (size_t)nWord*(DP_LEVELS+1));
   if( querySketch(q, p->nDim, nWord, &qs) ){
-    for(i=0; i<p->nEntry; i++){
-      const uint64_t *pSk = &p->aSketch[(sqlite3_int64)i * 2 * nWord];
-      double rBound;
-      if( (p->aFlag[i] & DP_ENTRY_INDEXED)==0 ) continue;
-      rBound = sketchBound(&qs, pSk, pSk + nWord, nWord);
-      if( pStats ) pStats->nBound++;
-      if( rBound + rSlack >= rThreshold ){
+    for(iChunk=0; iChunk<p->nEntry; iChunk+=FILTER_CHUNK){
+      int nChunk = p->nEntry - iChunk;
+      int nCand, j;
+      if( nChunk>FILTER_CHUNK ) nChunk = FILTER_CHUNK;
+      nCand = dpKernels->xSketchFilter(
+          &p->aSketch[(sqlite3_int64)iChunk * 2 * nWord], &p->aFlag[iChunk],
+          nChunk, nWord, DP_ENTRY_INDEXED, &qs, rMin2, aCand);
+      if( pStats ){
+        pStats->nBound += nChunk;
+        pStats->nExact += nCand;
+      }
+      for(j=0; j<nCand; j++){
+        int i = iChunk + aCand[j];
         int bZero = 0;
         double r = dpScore(q, &p->aVec[(sqlite3_int64)i * p->nDim], p->nDim,
                            &bZero);
-        if( pStats ) pStats->nExact++;
         if( !bZero && r>=rThreshold
          && (!bFound || ranksBefore(r, p->aId[i], rBest, iBest)) ){
           bFound = 1;

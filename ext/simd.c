@@ -57,8 +57,12 @@ static void scalarDot2(const float *a, const float *b, int n,
   *pNormA = na;
 }
 
+#define SKETCH_TARGET
+#define SKETCH_NAME scalarSketchFilter
+#include "simd_sketch.h"
+
 const DpKernels dpKernelsScalar = {
-  "scalar", scalarDot, scalarDot3, scalarDot2
+  "scalar", scalarDot, scalarDot3, scalarDot2, scalarSketchFilter
 };
 
 /* 1 when this CPU (and OS) can run row p. */

@@ -111,5 +111,11 @@ TARGET static void avx2Dot2(const float *a, const float *b, int n,
                                _mm256_add_ps(na2, na3)));
 }
 
-const DpKernels dpKernelsAvx2 = { "avx2", avx2Dot, avx2Dot3, avx2Dot2 };
+#define SKETCH_TARGET __attribute__((target("avx2,fma,popcnt")))
+#define SKETCH_NAME avx2SketchFilter
+#include "simd_sketch.h"
+
+const DpKernels dpKernelsAvx2 = {
+  "avx2", avx2Dot, avx2Dot3, avx2Dot2, avx2SketchFilter
+};
 #endif

@@ -81,7 +81,11 @@ TARGET static void avx512Dot2(const float *a, const float *b, int n,
   *pNormA = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
 }
 
+#define SKETCH_TARGET __attribute__((target("avx512f,popcnt")))
+#define SKETCH_NAME avx512SketchFilter
+#include "simd_sketch.h"
+
 const DpKernels dpKernelsAvx512 = {
-  "avx512", avx512Dot, avx512Dot3, avx512Dot2
+  "avx512", avx512Dot, avx512Dot3, avx512Dot2, avx512SketchFilter
 };
 #endif
