@@ -112,8 +112,74 @@ TARGET static void avx2Dot2(const float *a, const float *b, int n,
 }
 
 #define SKETCH_TARGET __attribute__((target("avx2,fma,popcnt")))
-#define SKETCH_NAME avx2SketchFilter
+#define SKETCH_NAME avx2SketchFilterWords
 #include "simd_sketch.h"
+
+/* Per-byte popcount of a 256-bit vector: a 16-entry table looked up with
+** vpshufb for each nibble (AVX2 has no vector popcount instruction). */
+TARGET static __m256i popcountBytes(__m256i v){
+  const __m256i lut = _mm256_setr_epi8(0,1,1,2,1,2,2,3,1,2,2,3,2,3,3,4,
+                                       0,1,1,2,1,2,2,3,1,2,2,3,2,3,3,4);
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  __m256i lo = _mm256_and_si256(v, nib);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo),
+                         _mm256_shuffle_epi8(lut, hi));
+}
+
+TARGET static uint64_t hsum64(__m256i v){
+  __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v),
+                            _mm256_extracti128_si256(v, 1));
+  return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
+}
+
+/* The same filter as simd_sketch.h, four words at a time: per-byte counts
+** add up in byte lanes (at most 8 per step, flushed to 64-bit lanes with
+** vpsadbw every 16 steps, before a byte can overflow). */
+TARGET static int avx2SketchFilter(
+  const uint64_t *aSketch, const unsigned char *aFlag, int nEntry, int nWord,
+  unsigned char mFlag, const DpQuerySketch *pQ, double rMin2, int *aOut
+){
+  const uint64_t *l0 = pQ->aLevel, *l1 = l0 + nWord;
+  const uint64_t *l2 = l1 + nWord, *l3 = l2 + nWord;
+  const __m256i zero = _mm256_setzero_si256();
+  int i, w, n = 0;
+  if( nWord % 4 ){
+    return avx2SketchFilterWords(aSketch, aFlag, nEntry, nWord, mFlag, pQ,
+                                 rMin2, aOut);
+  }
+  for(i=0; i<nEntry; i++){
+    const uint64_t *nz = aSketch + (size_t)i*2*nWord;
+    const uint64_t *neg = nz + nWord;
+    __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero;   /* 64-bit lanes */
+    __m256i b0 = zero, b1 = zero, b2 = zero, b3 = zero;   /* byte lanes */
+    int nStep = 0;
+    if( (aFlag[i] & mFlag)!=mFlag ) continue;
+    for(w=0; w<nWord; w+=4){
+      __m256i vNz = _mm256_loadu_si256((const __m256i*)(nz + w));
+      __m256i vNeg = _mm256_loadu_si256((const __m256i*)(neg + w));
+      __m256i vQn = _mm256_loadu_si256((const __m256i*)(pQ->aNeg + w));
+      __m256i agree = _mm256_andnot_si256(_mm256_xor_si256(vNeg, vQn), vNz);
+#define LEVEL(b, l) b = _mm256_add_epi8(b, popcountBytes(_mm256_and_si256(agree, \
+                          _mm256_loadu_si256((const __m256i*)(l + w)))))
+      LEVEL(b0, l0); LEVEL(b1, l1); LEVEL(b2, l2); LEVEL(b3, l3);
+#undef LEVEL
+      if( ++nStep==16 || w+4>=nWord ){
+        s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
+        s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
+        s2 = _mm256_add_epi64(s2, _mm256_sad_epu8(b2, zero));
+        s3 = _mm256_add_epi64(s3, _mm256_sad_epu8(b3, zero));
+        b0 = b1 = b2 = b3 = zero;
+        nStep = 0;
+      }
+    }
+    if( pQ->aHi[0]*(double)hsum64(s0) + pQ->aHi[1]*(double)hsum64(s1)
+      + pQ->aHi[2]*(double)hsum64(s2) + pQ->aHi[3]*(double)hsum64(s3)>=rMin2 ){
+      aOut[n++] = i;
+    }
+  }
+  return n;
+}
 
 const DpKernels dpKernelsAvx2 = {
   "avx2", avx2Dot, avx2Dot3, avx2Dot2, avx2SketchFilter

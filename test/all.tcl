@@ -6,6 +6,7 @@
 # Each .test file runs in its own tclsh, so a crash is one failure and not
 # the end of the run.  Files whose first lines say "# kernels: all" run once
 # per kernel path this CPU has (DOCPIPE_SIMD=scalar, avx2, avx512).
+# Test files are UTF-8 whatever the locale (-encoding utf-8).
 # DOCPIPE_WRAP prefixes each child command (valgrind), DOCPIPE_NO_C_TESTS
 # skips the C test binaries (the sanitizer run has its own build).
 set testdir [file dirname [file normalize [info script]]]
@@ -74,11 +75,11 @@ foreach f [lsort [glob [file join $testdir *.test]]] {
   if {[string match "*# kernels: all*" $head]} {
     foreach p $paths {
       set env(DOCPIPE_SIMD) $p
-      run_child "$name ($p)" [list {*}$wrap $tclsh $f]
+      run_child "$name ($p)" [list {*}$wrap $tclsh -encoding utf-8 $f]
     }
     unset env(DOCPIPE_SIMD)
   } else {
-    run_child $name [list {*}$wrap $tclsh $f]
+    run_child $name [list {*}$wrap $tclsh -encoding utf-8 $f]
   }
 }
 
