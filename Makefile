@@ -25,7 +25,7 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel clean
+        bench bench-kernel bench-insert clean
 
 all: dist/docpipe.so
 
@@ -83,10 +83,14 @@ valgrind: dist/docpipe.so build/kernels_test | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
 
-bench: bench-kernel
+bench: bench-kernel bench-insert
 
 bench-kernel: dist/docpipe.so | deps-bench
 	sh bench/kernel.sh
+
+# BENCH_DOCS documents (default 101,000: the 100k row of the table).
+bench-insert: dist/docpipe.so | deps-bench
+	sh bench/insert.sh $(BENCH_DOCS)
 
 clean:
 	rm -rf build dist
@@ -94,3 +98,6 @@ clean:
 build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+build/insert_bench: bench/insert_bench.c
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm

@@ -18,7 +18,8 @@ clang:/usr/bin/clang
 libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a"
 bench="gnuplot-nox:/usr/bin/gnuplot
 nodejs:/usr/bin/node
-npm:/usr/bin/npm"
+npm:/usr/bin/npm
+bible-kjv:/usr/bin/bible"
 
 want=""
 for group in "$@"; do

@@ -1,0 +1,19 @@
+#!/bin/sh
+# insert.sh — insert throughput and nearest-document queries (insert_bench.c)
+# on King James Bible verses from Debian's bible-kjv, with sqlite-vec from
+# npm installed into build/bench at bench time (never vendored).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=$top/build/bench
+n=${1:-101000}
+mkdir -p "$dir"
+if [ ! -f "$dir/node_modules/sqlite-vec-linux-x64/vec0.so" ]; then
+  (cd "$dir" && npm install --no-save --no-audit --no-fund --silent sqlite-vec-linux-x64 >&2)
+fi
+[ -s "$dir/kjv.txt" ] || bible -f "Gen1:1-Rev22:21" > "$dir/kjv.txt"
+make -s -C "$top" build/insert_bench
+echo "# docpipe insert benchmark — $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $n documents"
+echo
+cd "$top"
+"$top/build/insert_bench" "$top/dist/docpipe.so" "$dir/kjv.txt" "$n" \
+  "$dir/node_modules/sqlite-vec-linux-x64/vec0.so"
