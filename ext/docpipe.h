@@ -140,6 +140,10 @@ struct DpKernels {
   int (*xSketchFilter)(const uint64_t *aSketch, const unsigned char *aFlag,
                        int nEntry, int nWord, unsigned char mFlag,
                        const DpQuerySketch *pQ, double rMin2, int *aOut);
+  /* many-vs-many: C[i*nB + j] = dot(A row i, B row j), rows of n floats
+  ** stored contiguously; the blocked kernel of dedup_index() */
+  void (*xDotBlock)(const float *A, int nA, const float *B, int nB, int n,
+                    float *C);
 };
 
 /* The row chosen at load (CPU features, or DOCPIPE_SIMD). Never NULL after
@@ -212,6 +216,14 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 ** Interface to code in vtab.c — the docpipe virtual table.
 */
 int dpRegisterVtab(sqlite3 *db);
+/* Margin above float rounding for prefilters that compare a fast score or
+** bound with a threshold (index.c, dedup.c). */
+double dpScoreSlack(int nDim);
+
+/**************************************************************************
+** Interface to code in dedup.c — dedup_index().
+*/
+int dpRegisterDedup(sqlite3 *db);
 
 /**************************************************************************
 ** Interface to code in funcs.c — cosine(), embed(), tokenize(), ...

@@ -55,7 +55,7 @@
 **
 ** and P = NZ_v & ~(NEG_v ^ NEG_q) & NZ_q.  Each step only rounds up (hi_l is
 ** the largest value of its level, popcounts are exact, and the bound is
-** compared with a margin, boundSlack(), larger than the float rounding of
+** compared with a margin, dpScoreSlack(), larger than the float rounding of
 ** the exact score), so an entry whose bound is below the
 ** threshold cannot reach it, and skipping it changes no decision.
 **
@@ -67,7 +67,7 @@
 /* Margin added to a bound before it is compared with the threshold: more
 ** than the float rounding of the exact score, whose dot and norms each err
 ** by at most nDim * 2^-24 relative (the standard bound for a float sum). */
-static double boundSlack(int nDim){ return 4.0 * nDim * ldexp(1.0, -24) + 1e-6; }
+double dpScoreSlack(int nDim){ return 4.0 * nDim * ldexp(1.0, -24) + 1e-6; }
 
 /* Bits per sketch word and words per sketch half. */
 #define WORD_BITS 64
@@ -228,7 +228,7 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
   sqlite3_int64 iBest = 0;
   double rBest = 0.0;
   const int nWord = p->nWord;
-  const double rMin = rThreshold - boundSlack(p->nDim);
+  const double rMin = rThreshold - dpScoreSlack(p->nDim);
   /* bound >= rMin  <=>  bound^2 >= rMin^2, when rMin > 0 */
   const double rMin2 = rMin>0.0 ? rMin*rMin : -1.0;
   aBuf = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_int64)nWord*(DP_LEVELS+1)

@@ -57,12 +57,23 @@ static void scalarDot2(const float *a, const float *b, int n,
   *pNormA = na;
 }
 
+static void scalarDotBlock(const float *A, int nA, const float *B, int nB,
+                           int n, float *C){
+  int i, j;
+  for(i=0; i<nA; i++){
+    for(j=0; j<nB; j++){
+      C[(size_t)i*nB + j] = scalarDot(A + (size_t)i*n, B + (size_t)j*n, n);
+    }
+  }
+}
+
 #define SKETCH_TARGET
 #define SKETCH_NAME scalarSketchFilter
 #include "simd_sketch.h"
 
 const DpKernels dpKernelsScalar = {
-  "scalar", scalarDot, scalarDot3, scalarDot2, scalarSketchFilter
+  "scalar", scalarDot, scalarDot3, scalarDot2, scalarSketchFilter,
+  scalarDotBlock
 };
 
 /* 1 when this CPU (and OS) can run row p. */

@@ -791,7 +791,8 @@ static int writeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
   rc = stepWrite(p, pStmt);
   if( rc!=SQLITE_OK ) return rc;
 
-  dpIndexRemove(&p->index, *piId);
+  /* An existing entry was removed by the caller (UPDATE, REPLACE); a new
+  ** rowid has none: no search of the index here, it is O(entries). */
   if( !vectorIsZero(p->aVec, p->opt.nDim) ){
     rc = dpIndexAdd(&p->index, *piId, p->aVec, !pDec->bDup);
   }
@@ -1142,9 +1143,9 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
       }
     }
   }
+  if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iOld);
   if( rc==SQLITE_OK && (bBodySet || bEmbSet) ){
     /* Decide again, as if inserted now, against every other document. */
-    dpIndexRemove(&p->index, iOld);
     rc = decide(p, &dec);
     if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
       rc = duplicateError(p, &dec);

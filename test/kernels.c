@@ -117,6 +117,43 @@ int main(void){
     }
   }
 
+  /* xDotBlock: every pair of an nA x nB block equals that path's xDot
+  ** within the same bound, for block shapes that hit every tail. */
+  for(iPath=0; iPath<nPath; iPath++){
+    const DpKernels *k = aPath[iPath];
+    static const int aN[] = { 1, 7, 8, 9, 31, 64, 100, 1024, 1031 };
+    int bad = 0;
+    size_t t;
+    for(t=0; t<sizeof(aN)/sizeof(aN[0]) && !bad; t++){
+      int n = aN[t], nA, nB;
+      for(nA=1; nA<=9 && !bad; nA++){
+        for(nB=1; nB<=7 && !bad; nB++){
+          static float A[9*1031], B[7*1031], C[9*7];
+          int i, j;
+          for(i=0; i<nA*n; i++) A[i] = randf(&seed);
+          for(i=0; i<nB*n; i++) B[i] = randf(&seed);
+          k->xDotBlock(A, nA, B, nB, n, C);
+          for(i=0; i<nA && !bad; i++){
+            for(j=0; j<nB && !bad; j++){
+              double ref = 0, refAbs = 0;
+              int e;
+              for(e=0; e<n; e++){
+                ref += (double)A[i*n+e]*B[j*n+e];
+                refAbs += fabs((double)A[i*n+e]*B[j*n+e]);
+              }
+              if( !within(C[i*nB+j], ref, n*ldexp(1.0,-24)*refAbs + 1e-30) ){
+                bad = 1;
+                printf("! dotblock on %s: n=%d %dx%d pair (%d,%d)\n",
+                       k->zName, n, nA, nB, i, j);
+              }
+            }
+          }
+        }
+      }
+    }
+    if( bad ) nFail++; else nPass++;
+  }
+
   /* The scalar row is always there and the chosen row is one of the rows. */
   {
     char *zErr = 0;
