@@ -34,6 +34,12 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
                                 " (%s)", sqlite3_errstr(rc));
     return rc;
   }
+  rc = dpRegisterDedup(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register dedup_index (%s)",
+                                sqlite3_errstr(rc));
+    return rc;
+  }
   rc = dpRegisterVtab(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("docpipe: cannot register the docpipe module"

@@ -1,0 +1,754 @@
+/*
+** dedup.c — dedup_index(): near-duplicate detection over a whole table or
+** any query, in one batch.
+**
+**   SELECT * FROM dedup_index('docs');                      -- its threshold
+**   SELECT id, is_duplicate, duplicate_of FROM dedup_index('docs', 0.9);
+**   SELECT id, other_id, similarity
+**     FROM dedup_index('SELECT id, embed(body) FROM mytable', 0.8, 'pairs');
+**   SELECT id, cluster_id FROM dedup_index('docs', 0.8, 'clusters');
+**
+** Arguments: source, threshold (default: the docpipe table's, or 0.8 for a
+** query), mode ('first', 'pairs' or 'clusters').  Output columns: id,
+** is_duplicate, duplicate_of, similarity, other_id, cluster_id; each mode
+** fills its own and leaves the others NULL:
+**   first     one row per input row in id order: the keep-first rule of the
+**             docpipe table (DESIGN 1.4) applied in id order: a row is a
+**             duplicate of the best earlier non-duplicate with cosine >=
+**             threshold (ties: lowest id); zero vectors never are.
+**   pairs     (id, other_id, similarity) for every pair with cosine >=
+**             threshold, id < other_id, ordered by id then other_id.
+**   clusters  (id, cluster_id) for every row: connected components of the
+**             pairs graph, named by their smallest id.
+**
+** How it works: the input is loaded once (ids sorted, vectors kept as given
+** plus an L2-normalised copy).  Scores come from the blocked many-vs-many
+** kernel of the dispatch table (xDotBlock) over tiles of 64 x 64 rows of
+** the normalised copy, which stay in L1/L2 while 4096 dot products are
+** made of them; no n x n matrix is ever held.  A tiled dot product differs
+** from cosine() only by float rounding, so every pair it puts within
+** dpScoreSlack() of the threshold is scored again exactly (dpScore, the
+** cosine() computation): the decisions are those of a brute-force scan
+** with cosine().  'first' walks blocks of rows in id order, scoring each
+** block against the rows already kept and then within itself; 'pairs' is
+** computed one block of rows at a time as the cursor advances; 'clusters'
+** unions the pairs as they are found.  Between tiles the work checks
+** sqlite3_interrupt() (by stepping a tiny statement, which returns
+** SQLITE_INTERRUPT once the connection is interrupted).
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TILE 64                 /* rows per tile of the blocked kernel */
+#define MODE_FIRST    0
+#define MODE_PAIRS    1
+#define MODE_CLUSTERS 2
+
+#define COL_ID        0
+#define COL_ISDUP     1
+#define COL_DUPOF     2
+#define COL_SIM       3
+#define COL_OTHER     4
+#define COL_CLUSTER   5
+#define COL_SOURCE    6         /* hidden: argument 1 */
+#define COL_THRESHOLD 7         /* hidden: argument 2 */
+#define COL_MODE      8         /* hidden: argument 3 */
+
+/* The input rows, sorted by id. */
+typedef struct DedupInput DedupInput;
+struct DedupInput {
+  int n;                  /* rows */
+  int nDim;               /* floats per vector */
+  sqlite3_int64 *aId;     /* ids, ascending */
+  float *aVec;            /* n * nDim, as given */
+  float *aUnit;           /* n * nDim, L2-normalised (zero rows stay zero) */
+  unsigned char *aZero;   /* 1 for an all-zero vector */
+};
+
+/* One output pair (mode 'pairs'). */
+typedef struct DedupPair DedupPair;
+struct DedupPair {
+  int i, j;               /* row positions, i < j */
+  double r;               /* exact cosine */
+};
+
+typedef struct DedupVtab DedupVtab;
+struct DedupVtab {
+  sqlite3_vtab base;      /* base class, must be first */
+  sqlite3 *db;            /* the connection, for the source query */
+};
+
+typedef struct DedupCursor DedupCursor;
+struct DedupCursor {
+  sqlite3_vtab_cursor base; /* base class, must be first */
+  sqlite3 *db;            /* for interrupts and queries */
+  sqlite3_stmt *pPoll;    /* "SELECT 1": SQLITE_INTERRUPT once interrupted */
+  int eMode;              /* MODE_* */
+  double rThreshold;      /* cosine at or above which rows are duplicates */
+  DedupInput in;          /* the rows */
+  int iRow;               /* current output row (first, clusters) */
+  /* mode first */
+  unsigned char *aDup;    /* 1 when row is a duplicate */
+  int *aDupOf;            /* row position of its original */
+  double *aSim;           /* cosine with it */
+  /* mode clusters */
+  int *aParent;           /* union-find forest over row positions */
+  /* mode pairs, one block of rows at a time */
+  int iBlock;             /* first row of the next block to compute */
+  DedupPair *aPair;       /* pairs of the current block, sorted */
+  int nPair, nPairAlloc;  /* pairs in use, allocated */
+  int iPair;              /* current pair */
+  float *aTile;           /* TILE * TILE scores of the blocked kernel */
+};
+
+static void setError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
+  va_list ap;
+  char *zMsg;
+  sqlite3_vtab *pVtab = pCur->pVtab;
+  va_start(ap, zFmt);
+  zMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = zMsg ? sqlite3_mprintf("dedup_index(): %s", zMsg) : 0;
+  sqlite3_free(zMsg);
+}
+
+static void inputFree(DedupInput *p){
+  sqlite3_free(p->aId);
+  sqlite3_free(p->aVec);
+  sqlite3_free(p->aUnit);
+  sqlite3_free(p->aZero);
+  memset(p, 0, sizeof(*p));
+}
+
+/**************************************************************************
+** Loading the input.
+*/
+typedef struct RowRef RowRef;
+struct RowRef { sqlite3_int64 iId; int iPos; };
+
+static int cmpRowRef(const void *a, const void *b){
+  const RowRef *x = a, *y = b;
+  return (x->iId > y->iId) - (x->iId < y->iId);
+}
+
+/* Read (id, vector) rows from pStmt into pIn, sorted by id. */
+static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
+                    DedupInput *pIn){
+  sqlite3_int64 *aId = 0;
+  float *aVec = 0;
+  int nAlloc = 0, nVecAlloc = 0, n = 0, nDim = 0, rc = SQLITE_OK, i, d;
+  RowRef *aRef = 0;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const void *pBlob;
+    int nByte;
+    sqlite3_int64 iId;
+    if( sqlite3_column_type(pStmt, 0)!=SQLITE_INTEGER ){
+      setError(pCur, "row %d: id must be an integer", n+1);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    iId = sqlite3_column_int64(pStmt, 0);
+    if( sqlite3_column_type(pStmt, 1)!=SQLITE_BLOB ){
+      setError(pCur, "id %lld: vector must be a float32 blob", iId);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    pBlob = sqlite3_column_blob(pStmt, 1);
+    nByte = sqlite3_column_bytes(pStmt, 1);
+    if( nByte==0 || nByte%4 ){
+      setError(pCur, "id %lld: blob of %d bytes is not a float32 vector",
+               iId, nByte);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    if( n==0 ) nDim = nByte/4;
+    if( nByte/4!=nDim ){
+      setError(pCur, "id %lld: vector has %d values, earlier vectors %d",
+               iId, nByte/4, nDim);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    if( dpGrow((void**)&aId, &nAlloc, n+1, sizeof(sqlite3_int64))
+     || (sqlite3_int64)(n+1)*nDim > 0x7fffffff
+     || dpGrow((void**)&aVec, &nVecAlloc, (n+1)*nDim, sizeof(float)) ){
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    aId[n] = iId;
+    memcpy(&aVec[(size_t)n*nDim], pBlob, (size_t)nByte);
+    for(d=0; d<nDim; d++){
+      if( !isfinite(aVec[(size_t)n*nDim + d]) ){
+        setError(pCur, "id %lld: vector has a non-finite value (NaN or Inf)",
+                 iId);
+        rc = SQLITE_ERROR;
+        break;
+      }
+    }
+    n++;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc!=SQLITE_OK ){
+      setError(pCur, "%s", sqlite3_errmsg(sqlite3_db_handle(pStmt)));
+    }
+  }
+  /* Sort by id through a permutation, then lay the vectors out in order. */
+  if( rc==SQLITE_OK && n>0 ){
+    aRef = sqlite3_malloc64(sizeof(RowRef)*(sqlite3_int64)n);
+    pIn->aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_int64)n);
+    pIn->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+    pIn->aUnit = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+    pIn->aZero = sqlite3_malloc64(n);
+    if( !aRef || !pIn->aId || !pIn->aVec || !pIn->aUnit || !pIn->aZero ){
+      rc = SQLITE_NOMEM;
+    }
+  }
+  if( rc==SQLITE_OK && n>0 ){
+    for(i=0; i<n; i++){ aRef[i].iId = aId[i]; aRef[i].iPos = i; }
+    qsort(aRef, (size_t)n, sizeof(RowRef), cmpRowRef);
+    for(i=0; rc==SQLITE_OK && i<n; i++){
+      const float *src = &aVec[(size_t)aRef[i].iPos*nDim];
+      float *dst = &pIn->aVec[(size_t)i*nDim];
+      float *unit = &pIn->aUnit[(size_t)i*nDim];
+      double ss = 0.0;
+      if( i>0 && aRef[i].iId==aRef[i-1].iId ){
+        setError(pCur, "id %lld appears twice", aRef[i].iId);
+        rc = SQLITE_ERROR;
+        break;
+      }
+      pIn->aId[i] = aRef[i].iId;
+      memcpy(dst, src, sizeof(float)*(size_t)nDim);
+      for(d=0; d<nDim; d++) ss += (double)dst[d]*dst[d];
+      pIn->aZero[i] = ss==0.0;
+      for(d=0; d<nDim; d++){
+        unit[d] = ss==0.0 ? 0.0f : (float)(dst[d] / sqrt(ss));
+      }
+    }
+  }
+  pIn->n = n;
+  pIn->nDim = nDim;
+  sqlite3_free(aRef);
+  sqlite3_free(aId);
+  sqlite3_free(aVec);
+  return rc;
+}
+
+/* 1 when z (after blanks) starts a query rather than naming a table. */
+static int looksLikeQuery(const char *z){
+  while( *z==' ' || *z=='\t' || *z=='\n' || *z=='\r' || *z=='(' ) z++;
+  return sqlite3_strnicmp(z, "select", 6)==0
+      || sqlite3_strnicmp(z, "with", 4)==0
+      || sqlite3_strnicmp(z, "values", 6)==0;
+}
+
+/* Load the source; *prThreshold gets the table's threshold when a docpipe
+** table is named (left alone otherwise). */
+static int loadSource(DedupCursor *pCur, const char *zSource,
+                      double *prThreshold){
+  sqlite3 *db = pCur->db;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = 0;
+  int rc;
+  if( looksLikeQuery(zSource) ){
+    rc = sqlite3_prepare_v2(db, zSource, -1, &pStmt, 0);
+    if( rc!=SQLITE_OK ){
+      setError(&pCur->base, "the query does not compile: %s",
+               sqlite3_errmsg(db));
+      return SQLITE_ERROR;
+    }
+    if( sqlite3_column_count(pStmt)!=2 ){
+      setError(&pCur->base, "the query must return 2 columns (id, vector),"
+               " not %d", sqlite3_column_count(pStmt));
+      sqlite3_finalize(pStmt);
+      return SQLITE_ERROR;
+    }
+  }else{
+    /* A docpipe table of the main schema: its stored vectors. */
+    const char *zCreate = 0;
+    rc = sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema"
+                            " WHERE type='table' AND name=?1", -1, &pStmt, 0);
+    if( rc!=SQLITE_OK ) return rc;
+    sqlite3_bind_text(pStmt, 1, zSource, -1, SQLITE_STATIC);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      zCreate = (const char*)sqlite3_column_text(pStmt, 0);
+    }
+    if( zCreate==0 ){
+      setError(&pCur->base, "no table named '%s' (or pass a query:"
+               " SELECT id, vector FROM ...)", zSource);
+      sqlite3_finalize(pStmt);
+      return SQLITE_ERROR;
+    }
+    if( sqlite3_strlike("%using docpipe%", zCreate, 0)!=0 ){
+      setError(&pCur->base, "'%s' is not a docpipe table (pass a query:"
+               " SELECT id, vector FROM %s)", zSource, zSource);
+      sqlite3_finalize(pStmt);
+      return SQLITE_ERROR;
+    }
+    sqlite3_finalize(pStmt);
+    zSql = sqlite3_mprintf("SELECT v FROM \"%w_config\" WHERE k='threshold'",
+                           zSource);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      *prThreshold = sqlite3_column_double(pStmt, 0);
+    }
+    sqlite3_finalize(pStmt);
+    if( rc!=SQLITE_OK ){
+      setError(&pCur->base, "cannot read %s_config: %s", zSource,
+               sqlite3_errmsg(db));
+      return SQLITE_ERROR;
+    }
+    zSql = sqlite3_mprintf("SELECT id, v FROM \"%w_vectors\"", zSource);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ){
+      setError(&pCur->base, "cannot read %s_vectors: %s", zSource,
+               sqlite3_errmsg(db));
+      return SQLITE_ERROR;
+    }
+  }
+  rc = loadRows(&pCur->base, pStmt, &pCur->in);
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/**************************************************************************
+** The blocked computation.
+*/
+
+/* SQLITE_INTERRUPT once sqlite3_interrupt() was called on the connection. */
+static int pollInterrupt(DedupCursor *pCur){
+  int rc;
+  if( pCur->pPoll==0 ){
+    rc = sqlite3_prepare_v2(pCur->db, "SELECT 1", -1, &pCur->pPoll, 0);
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  rc = sqlite3_step(pCur->pPoll);
+  sqlite3_reset(pCur->pPoll);
+  return rc==SQLITE_ROW ? SQLITE_OK : SQLITE_INTERRUPT;
+}
+
+/* 1 when (r1, id1) ranks before (r2, id2): higher score, then lower id. */
+static int ranksBefore(double r1, sqlite3_int64 id1, double r2,
+                       sqlite3_int64 id2){
+  return r1>r2 || (r1==r2 && id1<id2);
+}
+
+/*
+** For every pair (row a of [a0, a0+nA), row b of aRowB[0..nB)) whose tiled
+** score may reach the threshold, call xPair(pCtx, a, b, exact cosine) when
+** the exact cosine reaches it.  aRowB lists row positions; bUpper keeps
+** only pairs with b > a.  Tiles of TILE x TILE; polls for interrupts.
+*/
+typedef void (*PairFn)(DedupCursor*, int a, int b, double r);
+
+static int scanPairs(DedupCursor *pCur, int a0, int nA, const int *aRowB,
+                     const float *aUnitB, int nB, int bUpper, PairFn xPair){
+  const DedupInput *in = &pCur->in;
+  const int nDim = in->nDim;
+  const double rMin = pCur->rThreshold - dpScoreSlack(nDim);
+  int b0, rc = SQLITE_OK, nTile = 0;
+  for(b0=0; rc==SQLITE_OK && b0<nB; b0+=TILE){
+    int nBt = nB - b0 < TILE ? nB - b0 : TILE;
+    int x, y;
+    if( bUpper && aRowB[b0 + nBt - 1] <= a0 ) continue;   /* all below */
+    dpKernels->xDotBlock(&in->aUnit[(size_t)a0*nDim], nA,
+                         &aUnitB[(size_t)b0*nDim], nBt, nDim, pCur->aTile);
+    for(x=0; x<nA; x++){
+      const float *row = &pCur->aTile[(size_t)x*nBt];
+      for(y=0; y<nBt; y++){
+        int a = a0 + x, b = aRowB[b0 + y];
+        if( row[y]>=rMin && (!bUpper || b>a) && !in->aZero[a] && !in->aZero[b] ){
+          int bZero = 0;
+          double r = dpScore(&in->aVec[(size_t)a*nDim], &in->aVec[(size_t)b*nDim],
+                             nDim, &bZero);
+          if( !bZero && r>=pCur->rThreshold ) xPair(pCur, a, b, r);
+        }
+      }
+    }
+    if( (++nTile & 15)==0 ) rc = pollInterrupt(pCur);
+  }
+  return rc;
+}
+
+/* mode first: a pair (a in the current block, b kept earlier) is a
+** candidate original of a. */
+static void firstPair(DedupCursor *pCur, int a, int b, double r){
+  const sqlite3_int64 *aId = pCur->in.aId;
+  if( !pCur->aDup[a] || ranksBefore(r, aId[b], pCur->aSim[a], aId[pCur->aDupOf[a]]) ){
+    pCur->aDup[a] = 1;
+    pCur->aDupOf[a] = b;
+    pCur->aSim[a] = r;
+  }
+}
+
+static int runFirst(DedupCursor *pCur){
+  DedupInput *in = &pCur->in;
+  const int n = in->n, nDim = in->nDim;
+  int *aKept = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  float *aKeptUnit = sqlite3_malloc64(sizeof(float)*((sqlite3_int64)n*nDim+1));
+  int nKept = 0, j0, rc = SQLITE_OK;
+  pCur->aDup = sqlite3_malloc64((sqlite3_int64)n+1);
+  pCur->aDupOf = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
+  if( !aKept || !aKeptUnit || !pCur->aDup || !pCur->aDupOf
+   || !pCur->aSim ){
+    rc = SQLITE_NOMEM;
+  }else{
+    memset(pCur->aDup, 0, (size_t)n);
+  }
+  for(j0=0; rc==SQLITE_OK && j0<n; j0+=TILE){
+    int nJ = n - j0 < TILE ? n - j0 : TILE;
+    int j;
+    /* 1. against every row kept before this block */
+    rc = scanPairs(pCur, j0, nJ, aKept, aKeptUnit, nKept, 0, firstPair);
+    if( rc!=SQLITE_OK ) break;
+    /* 2. within the block, in id order: its earlier rows may be originals */
+    dpKernels->xDotBlock(&in->aUnit[(size_t)j0*nDim], nJ,
+                         &in->aUnit[(size_t)j0*nDim], nJ, nDim, pCur->aTile);
+    for(j=j0; j<j0+nJ; j++){
+      int i;
+      for(i=j0; i<j; i++){
+        if( pCur->aDup[i] || in->aZero[i] || in->aZero[j] ) continue;
+        if( pCur->aTile[(size_t)(j-j0)*nJ + (i-j0)]
+              >= pCur->rThreshold - dpScoreSlack(nDim) ){
+          int bZero = 0;
+          double r = dpScore(&in->aVec[(size_t)j*nDim], &in->aVec[(size_t)i*nDim],
+                             nDim, &bZero);
+          if( !bZero && r>=pCur->rThreshold ) firstPair(pCur, j, i, r);
+        }
+      }
+      if( !pCur->aDup[j] && !in->aZero[j] ){
+        aKept[nKept] = j;
+        memcpy(&aKeptUnit[(size_t)nKept*nDim], &in->aUnit[(size_t)j*nDim],
+               sizeof(float)*(size_t)nDim);
+        nKept++;
+      }
+    }
+  }
+  sqlite3_free(aKept);
+  sqlite3_free(aKeptUnit);
+  return rc;
+}
+
+/* mode pairs: collect the pairs of the current block. */
+static void collectPair(DedupCursor *pCur, int a, int b, double r){
+  if( pCur->nPair>=pCur->nPairAlloc ){
+    if( dpGrow((void**)&pCur->aPair, &pCur->nPairAlloc, pCur->nPair+1,
+               sizeof(DedupPair)) ){
+      return;   /* noticed by the caller: nPair did not grow */
+    }
+  }
+  pCur->aPair[pCur->nPair].i = a;
+  pCur->aPair[pCur->nPair].j = b;
+  pCur->aPair[pCur->nPair].r = r;
+  pCur->nPair++;
+}
+
+static int cmpPair(const void *pa, const void *pb){
+  const DedupPair *a = pa, *b = pb;
+  if( a->i!=b->i ) return (a->i > b->i) - (a->i < b->i);
+  return (a->j > b->j) - (a->j < b->j);
+}
+
+/* Row positions 0..n-1, the "B" side of an all-rows scan. */
+static int *allRows(int n){
+  int *a = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  int i;
+  if( a ) for(i=0; i<n; i++) a[i] = i;
+  return a;
+}
+
+/* Compute the pairs of the next block of rows that has any. */
+static int nextPairBlock(DedupCursor *pCur){
+  int *aRows = allRows(pCur->in.n);
+  int rc = SQLITE_OK;
+  if( aRows==0 ) return SQLITE_NOMEM;
+  pCur->nPair = 0;
+  pCur->iPair = 0;
+  while( rc==SQLITE_OK && pCur->nPair==0 && pCur->iBlock<pCur->in.n ){
+    int a0 = pCur->iBlock;
+    int nA = pCur->in.n - a0 < TILE ? pCur->in.n - a0 : TILE;
+    /* only rows from a0 on can pair with rows of this block as b > a */
+    rc = scanPairs(pCur, a0, nA, aRows + a0,
+                   &pCur->in.aUnit[(size_t)a0*pCur->in.nDim],
+                   pCur->in.n - a0, 1, collectPair);
+    pCur->iBlock += nA;
+  }
+  sqlite3_free(aRows);
+  if( rc==SQLITE_OK ){
+    qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DedupPair), cmpPair);
+  }
+  return rc;
+}
+
+/* mode clusters: union-find with the smaller root kept (= smaller id). */
+static int findRoot(int *aParent, int x){
+  while( aParent[x]!=x ){
+    aParent[x] = aParent[aParent[x]];
+    x = aParent[x];
+  }
+  return x;
+}
+
+static void unionPair(DedupCursor *pCur, int a, int b, double r){
+  int ra = findRoot(pCur->aParent, a), rb = findRoot(pCur->aParent, b);
+  (void)r;
+  if( ra<rb ) pCur->aParent[rb] = ra;
+  else if( rb<ra ) pCur->aParent[ra] = rb;
+}
+
+static int runClusters(DedupCursor *pCur){
+  const int n = pCur->in.n;
+  int *aRows = allRows(n);
+  int a0, i, rc = SQLITE_OK;
+  pCur->aParent = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  if( aRows==0 || pCur->aParent==0 ){
+    sqlite3_free(aRows);
+    return SQLITE_NOMEM;
+  }
+  for(i=0; i<n; i++) pCur->aParent[i] = i;
+  for(a0=0; rc==SQLITE_OK && a0<n; a0+=TILE){
+    int nA = n - a0 < TILE ? n - a0 : TILE;
+    rc = scanPairs(pCur, a0, nA, aRows + a0,
+                   &pCur->in.aUnit[(size_t)a0*pCur->in.nDim], n - a0, 1,
+                   unionPair);
+  }
+  sqlite3_free(aRows);
+  return rc;
+}
+
+/**************************************************************************
+** The table-valued function.
+*/
+static int ddConnect(sqlite3 *db, void *pAux, int argc,
+                     const char *const *argv, sqlite3_vtab **ppVtab,
+                     char **pzErr){
+  DedupVtab *p;
+  int rc;
+  (void)pAux; (void)argc; (void)argv; (void)pzErr;
+  *ppVtab = 0;
+  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER, is_duplicate"
+      " INTEGER, duplicate_of INTEGER, similarity REAL, other_id INTEGER,"
+      " cluster_id INTEGER, source HIDDEN, threshold HIDDEN, mode HIDDEN)");
+  if( rc!=SQLITE_OK ) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  /* It runs the query it is given: never from a schema object. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int ddDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/* idxNum bits: 1 source, 2 threshold, 4 mode (in that argv order). */
+static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  int aIdx[3] = { -1, -1, -1 };
+  int i, n = 0;
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    int k = c->iColumn - COL_SOURCE;
+    if( k<0 || k>2 ) continue;
+    if( !c->usable ) return SQLITE_CONSTRAINT;
+    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
+  }
+  if( aIdx[0]<0 ){
+    sqlite3_free(pVtab->zErrMsg);
+    pVtab->zErrMsg = sqlite3_mprintf("dedup_index(): the source argument"
+                                     " (a docpipe table or a query) is required");
+    return SQLITE_ERROR;
+  }
+  pInfo->idxNum = 0;
+  for(i=0; i<3; i++){
+    if( aIdx[i]<0 ) continue;
+    pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
+    pInfo->aConstraintUsage[aIdx[i]].omit = 1;
+    pInfo->idxNum |= 1<<i;
+  }
+  pInfo->estimatedCost = 1e6;
+  return SQLITE_OK;
+}
+
+static int ddOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  DedupCursor *p = sqlite3_malloc64(sizeof(*p));
+  (void)pVtab;
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  *ppCur = &p->base;
+  return SQLITE_OK;
+}
+
+static void cursorClear(DedupCursor *p){
+  inputFree(&p->in);
+  sqlite3_free(p->aDup);
+  sqlite3_free(p->aDupOf);
+  sqlite3_free(p->aSim);
+  sqlite3_free(p->aParent);
+  sqlite3_free(p->aPair);
+  sqlite3_free(p->aTile);
+  p->aDup = 0; p->aDupOf = 0; p->aSim = 0; p->aParent = 0;
+  p->aPair = 0; p->aTile = 0;
+  p->nPair = p->nPairAlloc = p->iPair = p->iBlock = p->iRow = 0;
+}
+
+static int ddClose(sqlite3_vtab_cursor *pCur){
+  DedupCursor *p = (DedupCursor*)pCur;
+  cursorClear(p);
+  sqlite3_finalize(p->pPoll);
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                    const char *idxStr, int argc, sqlite3_value **argv){
+  DedupCursor *pCur = (DedupCursor*)pCursor;
+  int iArg = 0, rc;
+  const char *zSource;
+  sqlite3_value *pThreshold = 0, *pMode = 0;
+  double rTable = DP_THRESHOLD_DEFAULT;
+  (void)idxStr; (void)argc;
+  cursorClear(pCur);
+  pCur->db = ((DedupVtab*)pCursor->pVtab)->db;
+  if( idxNum & 1 ) iArg++;
+  if( idxNum & 2 ) pThreshold = argv[iArg++];
+  if( idxNum & 4 ) pMode = argv[iArg++];
+  if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+    setError(pCursor, "source must be a docpipe table name or a query");
+    return SQLITE_ERROR;
+  }
+  zSource = (const char*)sqlite3_value_text(argv[0]);
+  pCur->eMode = MODE_FIRST;
+  if( pMode && sqlite3_value_type(pMode)!=SQLITE_NULL ){
+    const char *zMode = (const char*)sqlite3_value_text(pMode);
+    if( zMode && sqlite3_stricmp(zMode, "first")==0 ) pCur->eMode = MODE_FIRST;
+    else if( zMode && sqlite3_stricmp(zMode, "pairs")==0 ) pCur->eMode = MODE_PAIRS;
+    else if( zMode && sqlite3_stricmp(zMode, "clusters")==0 ) pCur->eMode = MODE_CLUSTERS;
+    else{
+      setError(pCursor, "mode must be 'first', 'pairs' or 'clusters', not"
+               " '%s'", zMode ? zMode : "");
+      return SQLITE_ERROR;
+    }
+  }
+  if( pThreshold && sqlite3_value_type(pThreshold)!=SQLITE_NULL ){
+    int t = sqlite3_value_numeric_type(pThreshold);
+    double r = sqlite3_value_double(pThreshold);
+    if( (t!=SQLITE_INTEGER && t!=SQLITE_FLOAT) || !(r>0.0 && r<=1.0) ){
+      setError(pCursor, "threshold must be a number in (0, 1], not '%s'",
+               sqlite3_value_text(pThreshold));
+      return SQLITE_ERROR;
+    }
+    pCur->rThreshold = r;
+  }else{
+    pCur->rThreshold = -1.0;   /* the table's, once known */
+  }
+  rc = loadSource(pCur, zSource, &rTable);
+  if( rc!=SQLITE_OK ) return rc;
+  if( pCur->rThreshold<0.0 ) pCur->rThreshold = rTable;
+  pCur->aTile = sqlite3_malloc64(sizeof(float)*TILE*TILE);
+  if( pCur->aTile==0 ) return SQLITE_NOMEM;
+  switch( pCur->eMode ){
+    case MODE_FIRST:    rc = runFirst(pCur); break;
+    case MODE_CLUSTERS: rc = runClusters(pCur); break;
+    default:            rc = nextPairBlock(pCur); break;
+  }
+  if( rc==SQLITE_INTERRUPT ) setError(pCursor, "interrupted");
+  return rc;
+}
+
+static int ddNext(sqlite3_vtab_cursor *pCursor){
+  DedupCursor *pCur = (DedupCursor*)pCursor;
+  if( pCur->eMode==MODE_PAIRS ){
+    pCur->iPair++;
+    if( pCur->iPair>=pCur->nPair ){
+      int rc = nextPairBlock(pCur);
+      if( rc==SQLITE_INTERRUPT ) setError(pCursor, "interrupted");
+      return rc;
+    }
+    return SQLITE_OK;
+  }
+  pCur->iRow++;
+  return SQLITE_OK;
+}
+
+static int ddEof(sqlite3_vtab_cursor *pCursor){
+  DedupCursor *pCur = (DedupCursor*)pCursor;
+  if( pCur->eMode==MODE_PAIRS ) return pCur->iPair>=pCur->nPair;
+  return pCur->iRow>=pCur->in.n;
+}
+
+static int ddColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                    int iCol){
+  DedupCursor *pCur = (DedupCursor*)pCursor;
+  const sqlite3_int64 *aId = pCur->in.aId;
+  if( pCur->eMode==MODE_PAIRS ){
+    const DedupPair *p = &pCur->aPair[pCur->iPair];
+    switch( iCol ){
+      case COL_ID:    sqlite3_result_int64(ctx, aId[p->i]); break;
+      case COL_OTHER: sqlite3_result_int64(ctx, aId[p->j]); break;
+      case COL_SIM:   sqlite3_result_double(ctx, p->r); break;
+      default: break;
+    }
+    return SQLITE_OK;
+  }
+  switch( iCol ){
+    case COL_ID: sqlite3_result_int64(ctx, aId[pCur->iRow]); break;
+    case COL_ISDUP:
+      if( pCur->eMode==MODE_FIRST ) sqlite3_result_int(ctx, pCur->aDup[pCur->iRow]);
+      break;
+    case COL_DUPOF:
+      if( pCur->eMode==MODE_FIRST && pCur->aDup[pCur->iRow] ){
+        sqlite3_result_int64(ctx, aId[pCur->aDupOf[pCur->iRow]]);
+      }
+      break;
+    case COL_SIM:
+      if( pCur->eMode==MODE_FIRST && pCur->aDup[pCur->iRow] ){
+        sqlite3_result_double(ctx, pCur->aSim[pCur->iRow]);
+      }
+      break;
+    case COL_CLUSTER:
+      if( pCur->eMode==MODE_CLUSTERS ){
+        sqlite3_result_int64(ctx, aId[findRoot(pCur->aParent, pCur->iRow)]);
+      }
+      break;
+    default: break;
+  }
+  return SQLITE_OK;
+}
+
+static int ddRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *pRowid){
+  DedupCursor *pCur = (DedupCursor*)pCursor;
+  *pRowid = pCur->eMode==MODE_PAIRS ? pCur->iPair : pCur->iRow;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module dedupModule = {
+  .iVersion    = 0,
+  .xCreate     = 0,          /* eponymous only */
+  .xConnect    = ddConnect,
+  .xBestIndex  = ddBestIndex,
+  .xDisconnect = ddDisconnect,
+  .xOpen       = ddOpen,
+  .xClose      = ddClose,
+  .xFilter     = ddFilter,
+  .xNext       = ddNext,
+  .xEof        = ddEof,
+  .xColumn     = ddColumn,
+  .xRowid      = ddRowid,
+};
+
+int dpRegisterDedup(sqlite3 *db){
+  return sqlite3_create_module(db, "dedup_index", &dedupModule, 0);
+}
