@@ -103,6 +103,7 @@ struct DedupCursor {
   int nPair, nPairAlloc;  /* pairs in use, allocated */
   int iPair;              /* current pair */
   float *aTile;           /* TILE * TILE scores of the blocked kernel */
+  int rcPair;             /* error raised inside a PairFn (out of memory) */
 };
 
 static void setError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
@@ -373,7 +374,8 @@ static int scanPairs(DedupCursor *pCur, int a0, int nA, const int *aRowB,
         }
       }
     }
-    if( (++nTile & 15)==0 ) rc = pollInterrupt(pCur);
+    if( pCur->rcPair ) rc = pCur->rcPair;
+    else if( (++nTile & 15)==0 ) rc = pollInterrupt(pCur);
   }
   return rc;
 }
@@ -443,7 +445,8 @@ static void collectPair(DedupCursor *pCur, int a, int b, double r){
   if( pCur->nPair>=pCur->nPairAlloc ){
     if( dpGrow((void**)&pCur->aPair, &pCur->nPairAlloc, pCur->nPair+1,
                sizeof(DedupPair)) ){
-      return;   /* noticed by the caller: nPair did not grow */
+      pCur->rcPair = SQLITE_NOMEM;   /* scanPairs stops with it */
+      return;
     }
   }
   pCur->aPair[pCur->nPair].i = a;
@@ -483,7 +486,7 @@ static int nextPairBlock(DedupCursor *pCur){
     pCur->iBlock += nA;
   }
   sqlite3_free(aRows);
-  if( rc==SQLITE_OK ){
+  if( rc==SQLITE_OK && pCur->nPair>1 ){
     qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DedupPair), cmpPair);
   }
   return rc;
@@ -602,6 +605,7 @@ static void cursorClear(DedupCursor *p){
   p->aDup = 0; p->aDupOf = 0; p->aSim = 0; p->aParent = 0;
   p->aPair = 0; p->aTile = 0;
   p->nPair = p->nPairAlloc = p->iPair = p->iBlock = p->iRow = 0;
+  p->rcPair = SQLITE_OK;
 }
 
 static int ddClose(sqlite3_vtab_cursor *pCur){
