@@ -25,7 +25,7 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel bench-insert clean
+        bench bench-kernel bench-dedup bench-insert clean
 
 all: dist/docpipe.so
 
@@ -83,10 +83,14 @@ valgrind: dist/docpipe.so build/kernels_test | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
 
-bench: bench-kernel bench-insert
+bench: bench-kernel bench-dedup bench-insert
 
 bench-kernel: dist/docpipe.so | deps-bench
 	sh bench/kernel.sh
+
+bench-dedup: dist/docpipe.so build/dedup_bench | deps-bench
+	sh bench/insert.sh --kjv-only
+	build/dedup_bench dist/docpipe.so build/bench/kjv.txt 10000
 
 # BENCH_DOCS documents (default 101,000: the 100k row of the table).
 bench-insert: dist/docpipe.so | deps-bench
@@ -101,3 +105,6 @@ build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 
 build/insert_bench: bench/insert_bench.c
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
+
+build/dedup_bench: bench/dedup_bench.c
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/dedup_bench.c -lsqlite3

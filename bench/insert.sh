@@ -7,6 +7,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$top/build/bench
 n=${1:-101000}
 mkdir -p "$dir"
+if [ "$n" = --kjv-only ]; then      # just make the verse file (bench-dedup)
+  [ -s "$dir/kjv.txt" ] || bible -f "Gen1:1-Rev22:21" > "$dir/kjv.txt"
+  exit 0
+fi
 if [ ! -f "$dir/node_modules/sqlite-vec-linux-x64/vec0.so" ]; then
   (cd "$dir" && npm install --no-save --no-audit --no-fund --silent sqlite-vec-linux-x64 >&2)
 fi

@@ -200,9 +200,13 @@ TARGET static void avx2DotBlock(const float *A, int nA, const float *B,
       for(k=0; k<n8; k+=8){
         y0 = _mm256_loadu_ps(b0+k); y1 = _mm256_loadu_ps(b1+k);
         x0 = _mm256_loadu_ps(a0+k); x1 = _mm256_loadu_ps(a1+k);
+        /* keep each load in a register: folded into both FMAs as a memory
+        ** operand it would be loaded twice, and loads are the bottleneck */
+        __asm__("" : "+x"(x0), "+x"(x1));
         c00 = _mm256_fmadd_ps(x0, y0, c00); c01 = _mm256_fmadd_ps(x0, y1, c01);
         c10 = _mm256_fmadd_ps(x1, y0, c10); c11 = _mm256_fmadd_ps(x1, y1, c11);
         x2 = _mm256_loadu_ps(a2+k); x3 = _mm256_loadu_ps(a3+k);
+        __asm__("" : "+x"(x2), "+x"(x3));
         c20 = _mm256_fmadd_ps(x2, y0, c20); c21 = _mm256_fmadd_ps(x2, y1, c21);
         c30 = _mm256_fmadd_ps(x3, y0, c30); c31 = _mm256_fmadd_ps(x3, y1, c31);
       }
