@@ -108,14 +108,9 @@ struct DedupCursor {
 
 static void setError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
   va_list ap;
-  char *zMsg;
-  sqlite3_vtab *pVtab = pCur->pVtab;
   va_start(ap, zFmt);
-  zMsg = sqlite3_vmprintf(zFmt, ap);
+  dpVtabErrorV(pCur->pVtab, "dedup_index(): ", zFmt, ap);
   va_end(ap);
-  sqlite3_free(pVtab->zErrMsg);
-  pVtab->zErrMsg = zMsg ? sqlite3_mprintf("dedup_index(): %s", zMsg) : 0;
-  sqlite3_free(zMsg);
 }
 
 static void inputFree(DedupInput *p){

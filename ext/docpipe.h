@@ -10,6 +10,7 @@
 #define DOCPIPE_H
 
 #include <sqlite3ext.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -241,6 +242,9 @@ int dpVectorFromValue(sqlite3_value *pVal, float **paOut, int *pnDim,
 /* Set an error on a function context, prefixed "NAME(): ". */
 void dpResultError(sqlite3_context *ctx, const char *zFunc,
                    const char *zFmt, ...);
+/* Set a virtual table's error message: zPrefix, then the formatted text. */
+void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
+                  const char *zFmt, va_list ap);
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);

@@ -435,10 +435,11 @@ static int tokClose(sqlite3_vtab_cursor *pCur){
   return SQLITE_OK;
 }
 
-static int tokSetError(sqlite3_vtab_cursor *pCur, const char *zMsg){
-  sqlite3_vtab *pVtab = pCur->pVtab;
-  sqlite3_free(pVtab->zErrMsg);
-  pVtab->zErrMsg = sqlite3_mprintf("tokenize(): %s", zMsg);
+static int tokSetError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  dpVtabErrorV(pCur->pVtab, "tokenize(): ", zFmt, ap);
+  va_end(ap);
   return SQLITE_ERROR;
 }
 
@@ -458,7 +459,7 @@ static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
     rc = dpOptionsParse(&p->opt, DP_OPT_EMBED,
                         (const char*)sqlite3_value_text(argv[1]), &zErr);
     if( rc!=SQLITE_OK ){
-      if( zErr ) rc = tokSetError(pCur, zErr);
+      if( zErr ) rc = tokSetError(pCur, "%s", zErr);
       sqlite3_free(zErr);
       return rc;
     }

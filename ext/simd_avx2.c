@@ -135,50 +135,67 @@ TARGET static uint64_t hsum64(__m256i v){
 
 /* The same filter as simd_sketch.h, four words at a time: per-byte counts
 ** add up in byte lanes (at most 8 per step, flushed to 64-bit lanes with
-** vpsadbw every 16 steps, before a byte can overflow). */
-TARGET static int avx2SketchFilter(
+** vpsadbw every 16 steps, before a byte can overflow).  Levels with no
+** bucket cost nothing: the body is inlined once per number of levels in
+** use (nLev, a constant in each copy), and most queries use two or three. */
+TARGET static inline __attribute__((always_inline)) int sketchFilterLevels(
   const uint64_t *aSketch, const unsigned char *aFlag, int nEntry, int nWord,
-  unsigned char mFlag, const DpQuerySketch *pQ, double rMin2, int *aOut
+  unsigned char mFlag, const DpQuerySketch *pQ, double rMin2, int *aOut,
+  const int nLev
 ){
-  const uint64_t *l0 = pQ->aLevel, *l1 = l0 + nWord;
-  const uint64_t *l2 = l1 + nWord, *l3 = l2 + nWord;
   const __m256i zero = _mm256_setzero_si256();
-  int i, w, n = 0;
-  if( nWord % 4 ){
-    return avx2SketchFilterWords(aSketch, aFlag, nEntry, nWord, mFlag, pQ,
-                                 rMin2, aOut);
-  }
+  int i, w, l, n = 0;
   for(i=0; i<nEntry; i++){
     const uint64_t *nz = aSketch + (size_t)i*2*nWord;
     const uint64_t *neg = nz + nWord;
-    __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero;   /* 64-bit lanes */
-    __m256i b0 = zero, b1 = zero, b2 = zero, b3 = zero;   /* byte lanes */
+    __m256i s[DP_LEVELS], b[DP_LEVELS];   /* 64-bit lanes, byte lanes */
+    double r = 0.0;
     int nStep = 0;
     if( (aFlag[i] & mFlag)!=mFlag ) continue;
+    _Pragma("GCC unroll 4") for(l=0; l<nLev; l++){ s[l] = zero; b[l] = zero; }
     for(w=0; w<nWord; w+=4){
       __m256i vNz = _mm256_loadu_si256((const __m256i*)(nz + w));
       __m256i vNeg = _mm256_loadu_si256((const __m256i*)(neg + w));
       __m256i vQn = _mm256_loadu_si256((const __m256i*)(pQ->aNeg + w));
       __m256i agree = _mm256_andnot_si256(_mm256_xor_si256(vNeg, vQn), vNz);
-#define LEVEL(b, l) b = _mm256_add_epi8(b, popcountBytes(_mm256_and_si256(agree, \
-                          _mm256_loadu_si256((const __m256i*)(l + w)))))
-      LEVEL(b0, l0); LEVEL(b1, l1); LEVEL(b2, l2); LEVEL(b3, l3);
-#undef LEVEL
+      _Pragma("GCC unroll 4") for(l=0; l<nLev; l++){
+        __m256i lev = _mm256_loadu_si256((const __m256i*)(pQ->aLevel + (size_t)l*nWord + w));
+        b[l] = _mm256_add_epi8(b[l], popcountBytes(_mm256_and_si256(agree, lev)));
+      }
       if( ++nStep==16 || w+4>=nWord ){
-        s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
-        s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
-        s2 = _mm256_add_epi64(s2, _mm256_sad_epu8(b2, zero));
-        s3 = _mm256_add_epi64(s3, _mm256_sad_epu8(b3, zero));
-        b0 = b1 = b2 = b3 = zero;
+        _Pragma("GCC unroll 4") for(l=0; l<nLev; l++){
+          s[l] = _mm256_add_epi64(s[l], _mm256_sad_epu8(b[l], zero));
+          b[l] = zero;
+        }
         nStep = 0;
       }
     }
-    if( pQ->aHi[0]*(double)hsum64(s0) + pQ->aHi[1]*(double)hsum64(s1)
-      + pQ->aHi[2]*(double)hsum64(s2) + pQ->aHi[3]*(double)hsum64(s3)>=rMin2 ){
-      aOut[n++] = i;
-    }
+    for(l=0; l<nLev; l++) r += pQ->aHi[l] * (double)hsum64(s[l]);
+    if( r>=rMin2 ) aOut[n++] = i;
   }
   return n;
+}
+
+TARGET static int avx2SketchFilter(
+  const uint64_t *aSketch, const unsigned char *aFlag, int nEntry, int nWord,
+  unsigned char mFlag, const DpQuerySketch *pQ, double rMin2, int *aOut
+){
+  int nLev = DP_LEVELS;
+  if( nWord % 4 ){
+    return avx2SketchFilterWords(aSketch, aFlag, nEntry, nWord, mFlag, pQ,
+                                 rMin2, aOut);
+  }
+  while( nLev>1 && pQ->aHi[nLev-1]==0.0 ) nLev--;
+  switch( nLev ){
+    case 1: return sketchFilterLevels(aSketch, aFlag, nEntry, nWord, mFlag,
+                                      pQ, rMin2, aOut, 1);
+    case 2: return sketchFilterLevels(aSketch, aFlag, nEntry, nWord, mFlag,
+                                      pQ, rMin2, aOut, 2);
+    case 3: return sketchFilterLevels(aSketch, aFlag, nEntry, nWord, mFlag,
+                                      pQ, rMin2, aOut, 3);
+    default: return sketchFilterLevels(aSketch, aFlag, nEntry, nWord, mFlag,
+                                       pQ, rMin2, aOut, 4);
+  }
 }
 
 /* C = A * B^T for rows of n floats.  Register block of 4 rows of A by 2

@@ -30,6 +30,14 @@ void dpResultError(sqlite3_context *ctx, const char *zFunc,
   sqlite3_free(zMsg);
 }
 
+void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
+                  const char *zFmt, va_list ap){
+  char *zMsg = sqlite3_vmprintf(zFmt, ap);
+  sqlite3_free(pVtab->zErrMsg);
+  pVtab->zErrMsg = zMsg ? sqlite3_mprintf("%s%s", zPrefix, zMsg) : 0;
+  sqlite3_free(zMsg);
+}
+
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem){
   sqlite3_int64 nNew;
   void *aNew;

@@ -127,13 +127,11 @@ static int colCmd(const DpTable *p){ return COL_EXTRA0 + p->nExtra + 2; }
 /* Set the vtab error message, prefixed with the table name. */
 static int tableError(DpTable *p, int rc, const char *zFmt, ...){
   va_list ap;
-  char *zMsg;
+  char *zPrefix = sqlite3_mprintf("%s: ", p->zName);
   va_start(ap, zFmt);
-  zMsg = sqlite3_vmprintf(zFmt, ap);
+  dpVtabErrorV(&p->base, zPrefix ? zPrefix : "", zFmt, ap);
   va_end(ap);
-  sqlite3_free(p->base.zErrMsg);
-  p->base.zErrMsg = zMsg ? sqlite3_mprintf("%s: %s", p->zName, zMsg) : 0;
-  sqlite3_free(zMsg);
+  sqlite3_free(zPrefix);
   return rc;
 }
 

@@ -3,21 +3,31 @@
 .mode box
 SELECT docpipe_version() AS version, docpipe_simd() AS kernels;
 
--- A few texts: an original, an edited copy, a cropped copy, and unrelated ones.
-CREATE TEMP TABLE t(id INTEGER PRIMARY KEY, body TEXT);
-INSERT INTO t(body) VALUES
-  ('In the beginning God created the heaven and the earth. And the earth was without form, and void; and darkness was upon the face of the deep.'),
-  ('In the beginning God created the heaven and the earth. And the earth was without form and empty; and darkness was upon the face of the deep.'),
-  ('In the beginning God created the heaven and the earth. And the earth was without form, and void;'),
-  ('Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse.'),
-  ('It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness.');
+-- A table that decides on every INSERT (5-word shingles, cosine >= 0.7).
+CREATE VIRTUAL TABLE docs USING docpipe(threshold=0.7, title TEXT);
+INSERT INTO docs(body, title) VALUES
+  ('In the beginning God created the heaven and the earth. And the earth was without form, and void; and darkness was upon the face of the deep.', 'Genesis 1'),
+  ('Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse.', 'Moby-Dick'),
+  ('IN THE BEGINNING God created the heaven and the earth.  And the earth was without form, and void; and darkness was upon the face of the deep!', 'Genesis 1, shouted'),
+  ('In the beginning God created the heaven and the earth. And the earth was without form and empty; and darkness was upon the face of the deep.', 'Genesis 1, edited'),
+  ('It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness.', 'Two Cities');
 
--- Cosine similarity of every pair, on the default embedding (5-word shingles).
-SELECT a.id AS a, b.id AS b, round(cosine(embed(a.body), embed(b.body)), 3) AS cosine
-FROM t a JOIN t b ON a.id < b.id ORDER BY cosine DESC;
+-- The decisions made on insert.
+SELECT rowid, title, is_duplicate, duplicate_of, round(similarity, 3) AS similarity FROM docs;
 
--- The features behind it: word 5-shingles, their bucket and sign.
-SELECT token, bucket, sign FROM tokenize((SELECT body FROM t WHERE id = 3)) LIMIT 4;
+-- Nearest documents to a query text.
+SELECT rowid, title, round(score, 3) AS score
+FROM docs WHERE docs MATCH 'God created the heaven and the earth and darkness was upon the deep' AND k = 3;
 
--- Scripts without spaces become one token per character.
-SELECT group_concat(token, ' | ') AS tokens FROM tokenize('東京タワーに行く', 'tokenize=words');
+-- The same decisions again in batch, at a stricter threshold, and every pair above it.
+SELECT id, is_duplicate, duplicate_of, round(similarity, 3) AS similarity FROM dedup_index('docs', 0.9);
+SELECT id, other_id, round(similarity, 3) AS similarity FROM dedup_index('docs', 0.7, 'pairs');
+
+-- Any table works through a query: embed() gives the vectors.
+CREATE TEMP TABLE notes(id INTEGER PRIMARY KEY, text TEXT);
+INSERT INTO notes(text) SELECT body FROM docs;
+SELECT id, cluster_id FROM dedup_index('SELECT id, embed(text) FROM notes', 0.7, 'clusters');
+
+-- The features behind a vector, and cosine() of two texts.
+SELECT token, bucket, sign FROM tokenize('Call me Ishmael. Some years ago, never mind') LIMIT 3;
+SELECT round(cosine(embed('the cat sat on the mat today'), embed('the cat sat on the mat yesterday')), 3) AS cosine;
