@@ -47,6 +47,9 @@
 #define MODE_FIRST    0
 #define MODE_PAIRS    1
 #define MODE_CLUSTERS 2
+#define KEEP_FIRST    0         /* lowest id kept (rows processed in id order) */
+#define KEEP_LONGEST  1         /* longest document kept */
+#define KEEP_LAST     2         /* highest id kept */
 
 #define COL_ID        0
 #define COL_ISDUP     1
@@ -57,6 +60,7 @@
 #define COL_SOURCE    6         /* hidden: argument 1 */
 #define COL_THRESHOLD 7         /* hidden: argument 2 */
 #define COL_MODE      8         /* hidden: argument 3 */
+#define COL_KEEP      9         /* hidden: argument 4 */
 
 /* The input rows, sorted by id. */
 typedef struct DedupInput DedupInput;
@@ -67,6 +71,7 @@ struct DedupInput {
   float *aVec;            /* n * nDim, as given */
   float *aUnit;           /* n * nDim, L2-normalised (zero rows stay zero) */
   unsigned char *aZero;   /* 1 for an all-zero vector */
+  sqlite3_int64 *aLen;    /* document lengths (keep='longest'), or NULL */
 };
 
 /* One output pair (mode 'pairs'). */
@@ -104,6 +109,8 @@ struct DedupCursor {
   int iPair;              /* current pair */
   float *aTile;           /* TILE * TILE scores of the blocked kernel */
   int rcPair;             /* error raised inside a PairFn (out of memory) */
+  int eKeep;              /* KEEP_*: which member of a group is kept */
+  int *aInv;              /* id-order row -> processing position, or NULL */
 };
 
 static void setError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
@@ -118,6 +125,7 @@ static void inputFree(DedupInput *p){
   sqlite3_free(p->aVec);
   sqlite3_free(p->aUnit);
   sqlite3_free(p->aZero);
+  sqlite3_free(p->aLen);
   memset(p, 0, sizeof(*p));
 }
 
@@ -135,6 +143,9 @@ static int cmpRowRef(const void *a, const void *b){
 /* Read (id, vector) rows from pStmt into pIn, sorted by id. */
 static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
                     DedupInput *pIn){
+  const int bLen = sqlite3_column_count(pStmt)>=3;
+  sqlite3_int64 *aLen = 0;
+  int nLenAlloc = 0;
   sqlite3_int64 *aId = 0;
   float *aVec = 0;
   int nAlloc = 0, nVecAlloc = 0, n = 0, nDim = 0, rc = SQLITE_OK, i, d;
@@ -175,6 +186,11 @@ static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
       rc = SQLITE_NOMEM;
       break;
     }
+    if( bLen && dpGrow((void**)&aLen, &nLenAlloc, n+1, sizeof(sqlite3_int64)) ){
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if( bLen ) aLen[n] = sqlite3_column_int64(pStmt, 2);
     aId[n] = iId;
     memcpy(&aVec[(size_t)n*nDim], pBlob, (size_t)nByte);
     for(d=0; d<nDim; d++){
@@ -200,7 +216,9 @@ static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
     pIn->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
     pIn->aUnit = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
     pIn->aZero = sqlite3_malloc64(n);
-    if( !aRef || !pIn->aId || !pIn->aVec || !pIn->aUnit || !pIn->aZero ){
+    if( bLen ) pIn->aLen = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_int64)n);
+    if( !aRef || !pIn->aId || !pIn->aVec || !pIn->aUnit || !pIn->aZero
+     || (bLen && !pIn->aLen) ){
       rc = SQLITE_NOMEM;
     }
   }
@@ -218,6 +236,7 @@ static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
         break;
       }
       pIn->aId[i] = aRef[i].iId;
+      if( bLen ) pIn->aLen[i] = aLen[aRef[i].iPos];
       memcpy(dst, src, sizeof(float)*(size_t)nDim);
       for(d=0; d<nDim; d++) ss += (double)dst[d]*dst[d];
       pIn->aZero[i] = ss==0.0;
@@ -231,6 +250,7 @@ static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
   sqlite3_free(aRef);
   sqlite3_free(aId);
   sqlite3_free(aVec);
+  sqlite3_free(aLen);
   return rc;
 }
 
@@ -257,9 +277,15 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                sqlite3_errmsg(db));
       return SQLITE_ERROR;
     }
-    if( sqlite3_column_count(pStmt)!=2 ){
-      setError(&pCur->base, "the query must return 2 columns (id, vector),"
-               " not %d", sqlite3_column_count(pStmt));
+    if( sqlite3_column_count(pStmt)<2 || sqlite3_column_count(pStmt)>3 ){
+      setError(&pCur->base, "the query must return 2 or 3 columns (id,"
+               " vector [, length]), not %d", sqlite3_column_count(pStmt));
+      sqlite3_finalize(pStmt);
+      return SQLITE_ERROR;
+    }
+    if( pCur->eKeep==KEEP_LONGEST && sqlite3_column_count(pStmt)<3 ){
+      setError(&pCur->base, "keep='longest' needs a third column, the"
+               " length: SELECT id, vector, length(text) FROM ...");
       sqlite3_finalize(pStmt);
       return SQLITE_ERROR;
     }
@@ -300,7 +326,12 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                sqlite3_errmsg(db));
       return SQLITE_ERROR;
     }
-    zSql = sqlite3_mprintf("SELECT id, v FROM \"%w_vectors\"", zSource);
+    /* with keep='longest', the body's length in bytes as the third column */
+    zSql = pCur->eKeep==KEEP_LONGEST
+      ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(d.body AS BLOB))"
+                        " FROM \"%w_vectors\" v JOIN \"%w_docs\" d ON d.id=v.id",
+                        zSource, zSource)
+      : sqlite3_mprintf("SELECT id, v FROM \"%w_vectors\"", zSource);
     if( zSql==0 ) return SQLITE_NOMEM;
     rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
     sqlite3_free(zSql);
@@ -313,6 +344,65 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
   rc = loadRows(&pCur->base, pStmt, &pCur->in);
   sqlite3_finalize(pStmt);
   return rc;
+}
+
+/* Processing order for keep='longest' (longest first, then lowest id). */
+typedef struct OrderKey OrderKey;
+struct OrderKey { sqlite3_int64 iLen; int iPos; };
+
+static int cmpLongest(const void *pa, const void *pb){
+  const OrderKey *a = pa, *b = pb;
+  if( a->iLen!=b->iLen ) return (a->iLen < b->iLen) - (a->iLen > b->iLen);
+  return (a->iPos > b->iPos) - (a->iPos < b->iPos);
+}
+
+/*
+** Reorder the rows (sorted by id) into the order they are decided in: the
+** keep-first rule keeps whichever member of a group comes first, so keep
+** 'last' processes ids from highest to lowest and 'longest' from longest
+** to shortest.  pCur->aInv maps each id-order row to its new position.
+*/
+static int applyKeepOrder(DedupCursor *pCur){
+  DedupInput *in = &pCur->in, out;
+  const int n = in->n, nDim = in->nDim;
+  OrderKey *aKey;
+  int k;
+  if( pCur->eKeep==KEEP_FIRST || n==0 ) return SQLITE_OK;
+  aKey = sqlite3_malloc64(sizeof(OrderKey)*(sqlite3_int64)n);
+  pCur->aInv = sqlite3_malloc64(sizeof(int)*(sqlite3_int64)n);
+  memset(&out, 0, sizeof(out));
+  out.n = n;
+  out.nDim = nDim;
+  out.aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_int64)n);
+  out.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+  out.aUnit = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+  out.aZero = sqlite3_malloc64(n);
+  if( !aKey || !pCur->aInv || !out.aId || !out.aVec || !out.aUnit || !out.aZero ){
+    sqlite3_free(aKey);
+    inputFree(&out);
+    return SQLITE_NOMEM;
+  }
+  for(k=0; k<n; k++){
+    aKey[k].iPos = pCur->eKeep==KEEP_LAST ? n-1-k : k;
+    aKey[k].iLen = in->aLen ? in->aLen[k] : 0;
+  }
+  if( pCur->eKeep==KEEP_LONGEST ){
+    qsort(aKey, (size_t)n, sizeof(OrderKey), cmpLongest);
+  }
+  for(k=0; k<n; k++){
+    int src = aKey[k].iPos;
+    out.aId[k] = in->aId[src];
+    out.aZero[k] = in->aZero[src];
+    memcpy(&out.aVec[(size_t)k*nDim], &in->aVec[(size_t)src*nDim],
+           sizeof(float)*(size_t)nDim);
+    memcpy(&out.aUnit[(size_t)k*nDim], &in->aUnit[(size_t)src*nDim],
+           sizeof(float)*(size_t)nDim);
+    pCur->aInv[src] = k;
+  }
+  sqlite3_free(aKey);
+  inputFree(in);
+  *in = out;
+  return SQLITE_OK;
 }
 
 /**************************************************************************
@@ -407,7 +497,7 @@ static int runFirst(DedupCursor *pCur){
     /* 1. against every row kept before this block */
     rc = scanPairs(pCur, j0, nJ, aKept, aKeptUnit, nKept, 0, firstPair);
     if( rc!=SQLITE_OK ) break;
-    /* 2. within the block, in id order: its earlier rows may be originals */
+    /* 2. within the block, in processing order: earlier rows may be originals */
     dpKernels->xDotBlock(&in->aUnit[(size_t)j0*nDim], nJ,
                          &in->aUnit[(size_t)j0*nDim], nJ, nDim, pCur->aTile);
     for(j=j0; j<j0+nJ; j++){
@@ -487,7 +577,8 @@ static int nextPairBlock(DedupCursor *pCur){
   return rc;
 }
 
-/* mode clusters: union-find with the smaller root kept (= smaller id). */
+/* mode clusters: union-find whose root is the earliest row in processing
+** order, the member 'keep' chooses (the smallest id by default). */
 static int findRoot(int *aParent, int x){
   while( aParent[x]!=x ){
     aParent[x] = aParent[aParent[x]];
@@ -535,7 +626,8 @@ static int ddConnect(sqlite3 *db, void *pAux, int argc,
   *ppVtab = 0;
   rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER, is_duplicate"
       " INTEGER, duplicate_of INTEGER, similarity REAL, other_id INTEGER,"
-      " cluster_id INTEGER, source HIDDEN, threshold HIDDEN, mode HIDDEN)");
+      " cluster_id INTEGER, source HIDDEN, threshold HIDDEN, mode HIDDEN,"
+      " keep HIDDEN)");
   if( rc!=SQLITE_OK ) return rc;
   p = sqlite3_malloc64(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
@@ -552,14 +644,14 @@ static int ddDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
-/* idxNum bits: 1 source, 2 threshold, 4 mode (in that argv order). */
+/* idxNum bits: 1 source, 2 threshold, 4 mode, 8 keep (in that argv order). */
 static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aIdx[3] = { -1, -1, -1 };
+  int aIdx[4] = { -1, -1, -1, -1 };
   int i, n = 0;
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
     int k = c->iColumn - COL_SOURCE;
-    if( k<0 || k>2 ) continue;
+    if( k<0 || k>3 ) continue;
     if( !c->usable ) return SQLITE_CONSTRAINT;
     if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
   }
@@ -570,7 +662,7 @@ static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     return SQLITE_ERROR;
   }
   pInfo->idxNum = 0;
-  for(i=0; i<3; i++){
+  for(i=0; i<4; i++){
     if( aIdx[i]<0 ) continue;
     pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
     pInfo->aConstraintUsage[aIdx[i]].omit = 1;
@@ -597,8 +689,9 @@ static void cursorClear(DedupCursor *p){
   sqlite3_free(p->aParent);
   sqlite3_free(p->aPair);
   sqlite3_free(p->aTile);
+  sqlite3_free(p->aInv);
   p->aDup = 0; p->aDupOf = 0; p->aSim = 0; p->aParent = 0;
-  p->aPair = 0; p->aTile = 0;
+  p->aPair = 0; p->aTile = 0; p->aInv = 0;
   p->nPair = p->nPairAlloc = p->iPair = p->iBlock = p->iRow = 0;
   p->rcPair = SQLITE_OK;
 }
@@ -616,7 +709,7 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   DedupCursor *pCur = (DedupCursor*)pCursor;
   int iArg = 0, rc;
   const char *zSource;
-  sqlite3_value *pThreshold = 0, *pMode = 0;
+  sqlite3_value *pThreshold = 0, *pMode = 0, *pKeep = 0;
   double rTable = DP_THRESHOLD_DEFAULT;
   (void)idxStr; (void)argc;
   cursorClear(pCur);
@@ -624,6 +717,7 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   if( idxNum & 1 ) iArg++;
   if( idxNum & 2 ) pThreshold = argv[iArg++];
   if( idxNum & 4 ) pMode = argv[iArg++];
+  if( idxNum & 8 ) pKeep = argv[iArg++];
   if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
     setError(pCursor, "source must be a docpipe table name or a query");
     return SQLITE_ERROR;
@@ -638,6 +732,18 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     else{
       setError(pCursor, "mode must be 'first', 'pairs' or 'clusters', not"
                " '%s'", zMode ? zMode : "");
+      return SQLITE_ERROR;
+    }
+  }
+  pCur->eKeep = KEEP_FIRST;
+  if( pKeep && sqlite3_value_type(pKeep)!=SQLITE_NULL ){
+    const char *zKeep = (const char*)sqlite3_value_text(pKeep);
+    if( zKeep && sqlite3_stricmp(zKeep, "first")==0 ) pCur->eKeep = KEEP_FIRST;
+    else if( zKeep && sqlite3_stricmp(zKeep, "longest")==0 ) pCur->eKeep = KEEP_LONGEST;
+    else if( zKeep && sqlite3_stricmp(zKeep, "last")==0 ) pCur->eKeep = KEEP_LAST;
+    else{
+      setError(pCursor, "keep must be 'first', 'longest' or 'last', not"
+               " '%s'", zKeep ? zKeep : "");
       return SQLITE_ERROR;
     }
   }
@@ -656,6 +762,10 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   rc = loadSource(pCur, zSource, &rTable);
   if( rc!=SQLITE_OK ) return rc;
   if( pCur->rThreshold<0.0 ) pCur->rThreshold = rTable;
+  if( pCur->eMode!=MODE_PAIRS ){
+    rc = applyKeepOrder(pCur);
+    if( rc!=SQLITE_OK ) return rc;
+  }
   pCur->aTile = sqlite3_malloc64(sizeof(float)*TILE*TILE);
   if( pCur->aTile==0 ) return SQLITE_NOMEM;
   switch( pCur->eMode ){
@@ -702,27 +812,31 @@ static int ddColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
     }
     return SQLITE_OK;
   }
-  switch( iCol ){
-    case COL_ID: sqlite3_result_int64(ctx, aId[pCur->iRow]); break;
-    case COL_ISDUP:
-      if( pCur->eMode==MODE_FIRST ) sqlite3_result_int(ctx, pCur->aDup[pCur->iRow]);
-      break;
-    case COL_DUPOF:
-      if( pCur->eMode==MODE_FIRST && pCur->aDup[pCur->iRow] ){
-        sqlite3_result_int64(ctx, aId[pCur->aDupOf[pCur->iRow]]);
-      }
-      break;
-    case COL_SIM:
-      if( pCur->eMode==MODE_FIRST && pCur->aDup[pCur->iRow] ){
-        sqlite3_result_double(ctx, pCur->aSim[pCur->iRow]);
-      }
-      break;
-    case COL_CLUSTER:
-      if( pCur->eMode==MODE_CLUSTERS ){
-        sqlite3_result_int64(ctx, aId[findRoot(pCur->aParent, pCur->iRow)]);
-      }
-      break;
-    default: break;
+  {
+    /* rows come out in id order; results live at processing positions */
+    const int r = pCur->aInv ? pCur->aInv[pCur->iRow] : pCur->iRow;
+    switch( iCol ){
+      case COL_ID: sqlite3_result_int64(ctx, aId[r]); break;
+      case COL_ISDUP:
+        if( pCur->eMode==MODE_FIRST ) sqlite3_result_int(ctx, pCur->aDup[r]);
+        break;
+      case COL_DUPOF:
+        if( pCur->eMode==MODE_FIRST && pCur->aDup[r] ){
+          sqlite3_result_int64(ctx, aId[pCur->aDupOf[r]]);
+        }
+        break;
+      case COL_SIM:
+        if( pCur->eMode==MODE_FIRST && pCur->aDup[r] ){
+          sqlite3_result_double(ctx, pCur->aSim[r]);
+        }
+        break;
+      case COL_CLUSTER:
+        if( pCur->eMode==MODE_CLUSTERS ){
+          sqlite3_result_int64(ctx, aId[findRoot(pCur->aParent, r)]);
+        }
+        break;
+      default: break;
+    }
   }
   return SQLITE_OK;
 }
