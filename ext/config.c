@@ -18,6 +18,8 @@
 **   hashing       signed | seed                   embed
 **   threshold     real in (0, 1]                  table
 **   on_duplicate  keep | ignore | abort           table
+**   stats         on | off                        table
+**   stats_keep    integer 1..1000000000           table
 */
 #include "docpipe.h"
 
@@ -31,6 +33,8 @@ void dpOptionsDefault(DpOptions *p){
   p->eHashing = DP_HASH_SIGNED;
   p->rThreshold = DP_THRESHOLD_DEFAULT;
   p->eOnDup = DP_ONDUP_KEEP;
+  p->bStats = 1;
+  p->nStatsKeep = DP_STATS_KEEP_DEFAULT;
 }
 
 /* Copy of z[0..n) with surrounding blanks removed and one level of quotes
@@ -148,8 +152,31 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     }
     return SQLITE_OK;
   }
+  if( sqlite3_stricmp(zKey, "stats")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( sqlite3_stricmp(zVal, "on")==0 ){
+      p->bStats = 1;
+    }else if( sqlite3_stricmp(zVal, "off")==0 ){
+      p->bStats = 0;
+    }else{
+      *pzErr = sqlite3_mprintf("option stats must be 'on' or 'off', not '%s'",
+                               zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
+  if( sqlite3_stricmp(zKey, "stats_keep")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( !parseInt(zVal, &iv) || iv<1 || iv>1000000000 ){
+      *pzErr = sqlite3_mprintf("option stats_keep must be an integer from 1"
+                               " to 1000000000, not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    p->nStatsKeep = (int)iv;
+    return SQLITE_OK;
+  }
   if( sqlite3_stricmp(zKey, "threshold")==0
-   || sqlite3_stricmp(zKey, "on_duplicate")==0 ){
+   || sqlite3_stricmp(zKey, "on_duplicate")==0
+   || sqlite3_stricmp(zKey, "stats")==0
+   || sqlite3_stricmp(zKey, "stats_keep")==0 ){
     *pzErr = sqlite3_mprintf("option %s applies to docpipe tables only", zKey);
   }else{
     *pzErr = sqlite3_mprintf("unknown option '%s'", zKey);

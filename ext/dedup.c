@@ -85,6 +85,7 @@ typedef struct DedupVtab DedupVtab;
 struct DedupVtab {
   sqlite3_vtab base;      /* base class, must be first */
   sqlite3 *db;            /* the connection, for the source query */
+  DpConn *pConn;          /* its docpipe tables, for their statistics */
 };
 
 typedef struct DedupCursor DedupCursor;
@@ -633,6 +634,7 @@ static int ddConnect(sqlite3 *db, void *pAux, int argc,
   if( p==0 ) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->db = db;
+  p->pConn = (DpConn*)pAux;
   /* It runs the query it is given: never from a schema object. */
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   *ppVtab = &p->base;
@@ -710,6 +712,7 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iArg = 0, rc;
   const char *zSource;
   sqlite3_value *pThreshold = 0, *pMode = 0, *pKeep = 0;
+  sqlite3_int64 tStart = dpNowNs(), tSearch;
   double rTable = DP_THRESHOLD_DEFAULT;
   (void)idxStr; (void)argc;
   cursorClear(pCur);
@@ -768,12 +771,20 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   }
   pCur->aTile = sqlite3_malloc64(sizeof(float)*TILE*TILE);
   if( pCur->aTile==0 ) return SQLITE_NOMEM;
+  tSearch = dpNowNs();
   switch( pCur->eMode ){
     case MODE_FIRST:    rc = runFirst(pCur); break;
     case MODE_CLUSTERS: rc = runClusters(pCur); break;
     default:            rc = nextPairBlock(pCur); break;
   }
   if( rc==SQLITE_INTERRUPT ) setError(pCursor, "interrupted");
+  if( rc==SQLITE_OK && !looksLikeQuery(zSource) ){
+    /* a docpipe table: the run goes into its statistics ('pairs' counts
+    ** the work of its first block only; the rest happens as rows are read) */
+    sqlite3_int64 tEnd = dpNowNs();
+    dpTableRecordDedup(((DedupVtab*)pCursor->pVtab)->pConn, zSource,
+                       pCur->in.n, tEnd - tSearch, tEnd - tStart);
+  }
   return rc;
 }
 
@@ -862,6 +873,7 @@ static const sqlite3_module dedupModule = {
   .xRowid      = ddRowid,
 };
 
-int dpRegisterDedup(sqlite3 *db){
-  return sqlite3_create_module(db, "dedup_index", &dedupModule, 0);
+int dpRegisterDedup(sqlite3 *db, DpConn *pConn){
+  return sqlite3_create_module_v2(db, "dedup_index", &dedupModule, pConn,
+                                  dpConnRelease);
 }

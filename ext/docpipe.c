@@ -19,6 +19,7 @@ __attribute__((visibility("default")))
 int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
                          const sqlite3_api_routines *pApi){
   int rc;
+  DpConn *pConn;
   SQLITE_EXTENSION_INIT2(pApi);
   if( dpKernels==0 ){
     char *zErr = 0;
@@ -34,13 +35,24 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
                                 " (%s)", sqlite3_errstr(rc));
     return rc;
   }
-  rc = dpRegisterDedup(db);
+  if( rc==SQLITE_OK ) rc = dpRegisterStats(db);
   if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_latency"
+                                " (%s)", sqlite3_errstr(rc));
+    return rc;
+  }
+  pConn = sqlite3_malloc64(sizeof(*pConn));
+  if( pConn==0 ) return SQLITE_NOMEM;
+  pConn->pTables = 0;
+  pConn->nRef = 2;            /* one for each module below */
+  rc = dpRegisterDedup(db, pConn);
+  if( rc!=SQLITE_OK ){
+    dpConnRelease(pConn);     /* the module's own reference went with it */
     *pzErrMsg = sqlite3_mprintf("docpipe: cannot register dedup_index (%s)",
                                 sqlite3_errstr(rc));
     return rc;
   }
-  rc = dpRegisterVtab(db);
+  rc = dpRegisterVtab(db, pConn);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("docpipe: cannot register the docpipe module"
                                 " (%s)", sqlite3_errstr(rc));

@@ -26,6 +26,7 @@ SQLITE_EXTENSION_INIT3
 #define DP_SHINGLE_MAX  16
 #define DP_SHINGLE_DEFAULT 5
 #define DP_THRESHOLD_DEFAULT 0.8
+#define DP_STATS_KEEP_DEFAULT 10000
 
 /**************************************************************************
 ** Interface to code in config.c — the key=value option syntax shared by
@@ -45,6 +46,8 @@ struct DpOptions {
   DpHashing eHashing;     /* 'signed' (xxh3, default) or 'seed' (prototype) */
   double rThreshold;      /* cosine at or above which a document is a duplicate */
   DpOnDup eOnDup;         /* what INSERT does with a duplicate */
+  int bStats;             /* keep per-statement records in %_stats */
+  int nStatsKeep;         /* how many statements %_stats keeps */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -216,15 +219,91 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 /**************************************************************************
 ** Interface to code in vtab.c — the docpipe virtual table.
 */
-int dpRegisterVtab(sqlite3 *db);
+typedef struct DpTable DpTable;
+/* What the modules of one connection share: its open docpipe tables, so
+** that dedup_index() can record its work in a table's statistics.  Owned
+** by the connection (module client data), freed when the last module that
+** holds it goes. */
+typedef struct DpConn DpConn;
+struct DpConn {
+  DpTable *pTables;       /* open docpipe tables of this connection */
+  int nRef;               /* modules holding this */
+};
+void dpConnRelease(void *pConn);
+int dpRegisterVtab(sqlite3 *db, DpConn *pConn);
+/* Record a dedup_index() run over docpipe table zTable, if it is open on
+** this connection and keeps statistics. */
+void dpTableRecordDedup(DpConn *pConn, const char *zTable, sqlite3_int64 nRows,
+                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs);
 /* Margin above float rounding for prefilters that compare a fast score or
 ** bound with a threshold (index.c, dedup.c). */
 double dpScoreSlack(int nDim);
 
 /**************************************************************************
+** Interface to code in stats.c — statement records, latency histograms.
+*/
+#define DP_STAGE_TOKENIZE 0
+#define DP_STAGE_EMBED    1
+#define DP_STAGE_SEARCH   2
+#define DP_STAGE_STORE    3
+#define DP_N_STAGE        4
+extern const char *const dpStageName[DP_N_STAGE];
+
+#define DP_KIND_INSERT 0
+#define DP_KIND_UPDATE 1
+#define DP_KIND_DELETE 2
+#define DP_KIND_QUERY  3
+#define DP_KIND_DEDUP  4
+
+/* 64 log buckets per power of two from 64 ns; below 128 exact. */
+#define DP_HIST_BUCKETS 2560
+typedef struct DpHist DpHist;
+struct DpHist {
+  unsigned aCount[DP_HIST_BUCKETS]; /* values per bucket */
+  sqlite3_uint64 nCount;  /* values */
+  sqlite3_uint64 nSum;    /* their sum */
+  sqlite3_uint64 nMax;    /* the largest */
+};
+int dpHistBucket(sqlite3_uint64 v);
+sqlite3_uint64 dpHistValue(int iBucket);
+void dpHistAdd(DpHist *h, sqlite3_uint64 v);
+sqlite3_uint64 dpHistQuantile(const DpHist *h, double q);
+int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob);
+
+/* One statement's work on one table. */
+typedef struct DpStatRec DpStatRec;
+struct DpStatRec {
+  sqlite3_stmt *pStmt;    /* the statement (identity only) */
+  int nRun;               /* its SQLITE_STMTSTATUS_RUN when opened */
+  int eKind;              /* DP_KIND_* */
+  char zStarted[32];      /* wall-clock start, UTC */
+  char *zSql;             /* sqlite3_sql() of the statement */
+  sqlite3_int64 nRows;    /* documents (or result rows) processed */
+  sqlite3_int64 aStageNs[DP_N_STAGE]; /* nanoseconds per stage */
+  sqlite3_int64 nTotalNs; /* nanoseconds inside docpipe */
+  DpHist *aHist;          /* per-stage latency per document, while open */
+  void *pBlob;            /* aHist packed, once closed */
+  int nBlob;              /* bytes in pBlob */
+  int iSeq;               /* order of opening, for ROLLBACK TO */
+  int bFailed;            /* failed inside docpipe: never written */
+  DpStatRec *pNext;       /* pending list */
+};
+DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind);
+int dpStatSame(const DpStatRec *r, sqlite3_stmt *pStmt);
+void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs);
+int dpStatClose(DpStatRec *r);
+void dpStatFree(DpStatRec *r);
+sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
+                                int nOurs, int bWrite, const char *zTable);
+int dpStatWrite(sqlite3 *db, const char *zDb, const char *zTable,
+                const DpStatRec *r);
+int dpStatPrune(sqlite3 *db, const char *zDb, const char *zTable, int nKeep);
+int dpRegisterStats(sqlite3 *db);
+
+/**************************************************************************
 ** Interface to code in dedup.c — dedup_index().
 */
-int dpRegisterDedup(sqlite3 *db);
+int dpRegisterDedup(sqlite3 *db, DpConn *pConn);
 
 /**************************************************************************
 ** Interface to code in funcs.c — cosine(), embed(), tokenize(), ...

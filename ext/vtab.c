@@ -89,6 +89,7 @@ enum {
   N_STMT
 };
 
+typedef struct DpCursor DpCursor;
 typedef struct DpTable DpTable;
 struct DpTable {
   sqlite3_vtab base;      /* base class, must be first */
@@ -105,11 +106,22 @@ struct DpTable {
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
   DpTokens tok;           /* tokenizer scratch */
   float *aVec;            /* nDim floats of scratch */
+  DpConn *pConn;          /* connection registry (for dedup_index) */
+  DpTable *pNextTable;    /* next table of the same connection */
+  DpCursor *pCursors;     /* open cursors: their statements are ours */
+  /* statistics (stats.c) */
+  sqlite3_int64 aStageNs[DP_N_STAGE]; /* the current document's stages */
+  DpStatRec *pRec;        /* the record of the statement running now */
+  DpStatRec *pPending;    /* closed write records of this transaction */
+  DpStatRec *pQueries;    /* closed read-only records, for the next write */
+  int iSeq;               /* records opened so far */
+  int *aSvptSeq;          /* iSeq when each savepoint level was opened */
+  int nSvpt;              /* entries in aSvptSeq */
 };
 
-typedef struct DpCursor DpCursor;
 struct DpCursor {
   sqlite3_vtab_cursor base; /* base class, must be first */
+  DpCursor *pNextCursor;  /* next open cursor of the table */
   int ePlan;              /* PLAN_* */
   sqlite3_stmt *pStmt;    /* scan: the scan; MATCH/rowid: lookup by id */
   int bEof;               /* no current row */
@@ -416,13 +428,18 @@ static int createShadowTables(DpTable *p, char **pzErr){
       "INSERT INTO \"%w\".\"%w_config\" VALUES"
       " ('version', %d), ('dim', %d), ('threshold', %Q),"
       " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-      " ('columns', %Q);"
+      " ('stats', %Q), ('stats_keep', %d), ('columns', %Q);"
       "%s;"
-      "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
+      "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);"
+      "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
+      " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
+      " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
+      " latency BLOB);",
       zDb, zName, zDb, zName, DP_FORMAT_VERSION, p->opt.nDim,
       zThreshold, zTok, dpOptionsHashingText(&p->opt),
-      dpOptionsOnDupText(&p->opt), p->zExtraDecl ? p->zExtraDecl : "",
-      zDocs, zDb, zName);
+      dpOptionsOnDupText(&p->opt), p->opt.bStats ? "on" : "off",
+      p->opt.nStatsKeep, p->zExtraDecl ? p->zExtraDecl : "",
+      zDocs, zDb, zName, zDb, zName);
   sqlite3_free(zTok);
   sqlite3_free(zDocs);
   return rc;
@@ -480,7 +497,7 @@ static int readConfig(DpTable *p, char **pzErr){
     sqlite3_free(zErr);
   }
   sqlite3_finalize(pStmt);
-  if( rc==SQLITE_OK && (!bVersion || nSeen!=5) ){
+  if( rc==SQLITE_OK && (!bVersion || nSeen!=7) ){
     *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
                              p->zName, p->zName);
     rc = SQLITE_CORRUPT_VTAB;
@@ -488,9 +505,27 @@ static int readConfig(DpTable *p, char **pzErr){
   return rc;
 }
 
+/* Drop the statistics records not yet written. */
+static void statFreeList(DpStatRec **pp){
+  while( *pp ){
+    DpStatRec *r = *pp;
+    *pp = r->pNext;
+    dpStatFree(r);
+  }
+}
+
 static void tableFree(DpTable *p){
   int i;
   if( p==0 ) return;
+  if( p->pConn ){
+    DpTable **pp = &p->pConn->pTables;
+    while( *pp && *pp!=p ) pp = &(*pp)->pNextTable;
+    if( *pp ) *pp = p->pNextTable;
+  }
+  dpStatFree(p->pRec);
+  statFreeList(&p->pPending);
+  statFreeList(&p->pQueries);
+  sqlite3_free(p->aSvptSeq);
   finalizeStmts(p);
   dpIndexFree(&p->index);
   dpTokensFree(&p->tok);
@@ -504,7 +539,7 @@ static void tableFree(DpTable *p){
   sqlite3_free(p);
 }
 
-static int tableInit(sqlite3 *db, int bCreate, int argc,
+static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr){
   DpTable *p;
@@ -543,6 +578,9 @@ static int tableInit(sqlite3 *db, int bCreate, int argc,
   if( rc==SQLITE_OK ){
     sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
     dpIndexInit(&p->index, p->opt.nDim);
+    p->pConn = pConn;
+    p->pNextTable = pConn->pTables;
+    pConn->pTables = p;
     *ppVtab = &p->base;
   }else{
     tableFree(p);
@@ -553,15 +591,13 @@ static int tableInit(sqlite3 *db, int bCreate, int argc,
 static int dpCreate(sqlite3 *db, void *pAux, int argc,
                     const char *const *argv, sqlite3_vtab **ppVtab,
                     char **pzErr){
-  (void)pAux;
-  return tableInit(db, 1, argc, argv, ppVtab, pzErr);
+  return tableInit(db, (DpConn*)pAux, 1, argc, argv, ppVtab, pzErr);
 }
 
 static int dpConnect(sqlite3 *db, void *pAux, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr){
-  (void)pAux;
-  return tableInit(db, 0, argc, argv, ppVtab, pzErr);
+  return tableInit(db, (DpConn*)pAux, 0, argc, argv, ppVtab, pzErr);
 }
 
 static int dpDisconnect(sqlite3_vtab *pVtab){
@@ -690,6 +726,141 @@ static int ensureIndex(DpTable *p){
 }
 
 /**************************************************************************
+** Statistics (stats.c): which statement runs now, its record, and writing
+** the records with the transaction.
+*/
+
+/* The clock, when statistics are kept (0 otherwise: no cost). */
+static sqlite3_int64 statClock(const DpTable *p){
+  return p->opt.bStats ? dpNowNs() : 0;
+}
+
+/* Statements docpipe itself runs on this table: never the user's. */
+static int ourStatements(DpTable *p, sqlite3_stmt **aOut, int nMax){
+  int n = 0, i;
+  DpCursor *c;
+  for(i=0; i<N_STMT && n<nMax; i++){
+    if( p->aStmt[i] ) aOut[n++] = p->aStmt[i];
+  }
+  for(c=p->pCursors; c && n<nMax; c=c->pNextCursor){
+    if( c->pStmt ) aOut[n++] = c->pStmt;
+  }
+  return n;
+}
+
+/* Close the open record: pack it and queue it for writing (dropped when
+** the statement failed inside docpipe). */
+static void statClose(DpTable *p){
+  DpStatRec *r = p->pRec;
+  if( r==0 ) return;
+  p->pRec = 0;
+  if( r->bFailed || dpStatClose(r)!=SQLITE_OK ){
+    dpStatFree(r);
+    return;
+  }
+  if( r->eKind==DP_KIND_QUERY || r->eKind==DP_KIND_DEDUP ){
+    r->pNext = p->pQueries;
+    p->pQueries = r;
+  }else{
+    r->pNext = p->pPending;
+    p->pPending = r;
+  }
+}
+
+/* The record of the statement running now, opened when it is a new one;
+** NULL when statistics are off (or there is no memory for them). */
+static DpStatRec *statRecord(DpTable *p, int eKind){
+  sqlite3_stmt *aOurs[N_STMT + 32];
+  sqlite3_stmt *pStmt;
+  int nOurs;
+  if( !p->opt.bStats ) return 0;
+  nOurs = ourStatements(p, aOurs, (int)(sizeof(aOurs)/sizeof(aOurs[0])));
+  pStmt = dpStatCurrentStmt(p->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
+                            p->zName);
+  if( p->pRec && dpStatSame(p->pRec, pStmt) ) return p->pRec;
+  statClose(p);
+  p->pRec = dpStatOpen(pStmt, eKind);
+  if( p->pRec ) p->pRec->iSeq = ++p->iSeq;
+  return p->pRec;
+}
+
+/* Drop write records opened at or after sequence number iSeq (all of them
+** for 0): their statements were rolled back. */
+static void statDiscardFrom(DpTable *p, int iSeq){
+  DpStatRec **pp = &p->pPending;
+  if( p->pRec && p->pRec->eKind<=DP_KIND_DELETE && p->pRec->iSeq>=iSeq ){
+    dpStatFree(p->pRec);
+    p->pRec = 0;
+  }
+  while( *pp ){
+    if( (*pp)->iSeq>=iSeq ){
+      DpStatRec *r = *pp;
+      *pp = r->pNext;
+      dpStatFree(r);
+    }else{
+      pp = &(*pp)->pNext;
+    }
+  }
+}
+
+static int cmpRecSeq(const void *a, const void *b){
+  const DpStatRec *x = *(DpStatRec*const*)a, *y = *(DpStatRec*const*)b;
+  return (x->iSeq > y->iSeq) - (x->iSeq < y->iSeq);
+}
+
+/* Write every closed record into %_stats, oldest first, then prune. */
+static int statFlush(DpTable *p){
+  DpStatRec **aRec = 0, *r;
+  int n = 0, i, rc = SQLITE_OK, iFirst;
+  /* the application's last_insert_rowid() is its INSERT's, not ours */
+  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
+  statClose(p);
+  for(r=p->pPending; r; r=r->pNext) n++;
+  for(r=p->pQueries; r; r=r->pNext) n++;
+  if( n==0 ) return SQLITE_OK;
+  aRec = sqlite3_malloc64(sizeof(DpStatRec*)*(sqlite3_int64)n);
+  if( aRec==0 ) return SQLITE_NOMEM;
+  n = 0;
+  for(r=p->pPending; r; r=r->pNext) aRec[n++] = r;
+  for(r=p->pQueries; r; r=r->pNext) aRec[n++] = r;
+  qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
+  /* older ones would be pruned at once */
+  iFirst = n > p->opt.nStatsKeep ? n - p->opt.nStatsKeep : 0;
+  for(i=iFirst; rc==SQLITE_OK && i<n; i++){
+    rc = dpStatWrite(p->db, p->zDb, p->zName, aRec[i]);
+  }
+  sqlite3_free(aRec);
+  statFreeList(&p->pPending);
+  statFreeList(&p->pQueries);
+  if( rc==SQLITE_OK ) rc = dpStatPrune(p->db, p->zDb, p->zName, p->opt.nStatsKeep);
+  sqlite3_set_last_insert_rowid(p->db, iLastRowid);
+  if( rc!=SQLITE_OK ){
+    tableError(p, rc, "writing %s_stats failed: %s", p->zName,
+               sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
+void dpTableRecordDedup(DpConn *pConn, const char *zTable, sqlite3_int64 nRows,
+                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs){
+  DpTable *p;
+  for(p=pConn->pTables; p; p=p->pNextTable){
+    if( sqlite3_stricmp(p->zName, zTable)==0
+     && sqlite3_stricmp(p->zDb, "main")==0 ){
+      DpStatRec *r = statRecord(p, DP_KIND_DEDUP);
+      if( r ){
+        sqlite3_int64 aStage[DP_N_STAGE] = { 0, 0, 0, 0 };
+        aStage[DP_STAGE_SEARCH] = nSearchNs;
+        dpStatDocument(r, aStage);
+        r->nRows += nRows;
+        r->nTotalNs += nTotalNs;
+      }
+      return;
+    }
+  }
+}
+
+/**************************************************************************
 ** Writes: INSERT, UPDATE, DELETE and commands.
 */
 
@@ -726,8 +897,15 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     case SQLITE_TEXT: {
       const unsigned char *z = sqlite3_value_text(pBody);
       int n = sqlite3_value_bytes(pBody);
+      sqlite3_int64 t0 = statClock(p), t1;
+      int rc;
       if( z==0 ) return SQLITE_NOMEM;
-      return dpEmbedText(&p->opt, &p->tok, z, n, p->aVec);
+      rc = dpTokenize(&p->tok, z, n, p->opt.eHashing!=DP_HASH_SEED);
+      t1 = statClock(p);
+      if( rc==SQLITE_OK ) dpEmbedTokens(&p->opt, &p->tok, p->aVec);
+      p->aStageNs[DP_STAGE_TOKENIZE] += t1 - t0;
+      p->aStageNs[DP_STAGE_EMBED] += statClock(p) - t1;
+      return rc;
     }
     default:
       return tableError(p, SQLITE_MISMATCH, "body must be text");
@@ -744,10 +922,12 @@ struct Decision {
 
 static int decide(DpTable *p, Decision *pDec){
   int rc;
+  sqlite3_int64 t0 = statClock(p);
   memset(pDec, 0, sizeof(*pDec));
   if( vectorIsZero(p->aVec, p->opt.nDim) ) return SQLITE_OK;
   rc = dpIndexBest(&p->index, p->aVec, p->opt.rThreshold, &pDec->iDupOf,
                    &pDec->rSim, 0);
+  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - t0;
   if( rc==SQLITE_ROW ){
     pDec->bDup = 1;
     rc = SQLITE_OK;
@@ -758,9 +938,23 @@ static int decide(DpTable *p, Decision *pDec){
 }
 
 /* Write both shadow rows of document iId and add it to the index. */
+static int writeDocStore(DpTable *p, sqlite3_int64 *piId, int bHasId,
+                         sqlite3_value *pBody, int bOwn, const Decision *pDec,
+                         sqlite3_value **apExtra);
+
+/* Timed for the 'store' stage. */
 static int writeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, const Decision *pDec,
                     sqlite3_value **apExtra){
+  sqlite3_int64 t0 = statClock(p);
+  int rc = writeDocStore(p, piId, bHasId, pBody, bOwn, pDec, apExtra);
+  p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
+  return rc;
+}
+
+static int writeDocStore(DpTable *p, sqlite3_int64 *piId, int bHasId,
+                         sqlite3_value *pBody, int bOwn, const Decision *pDec,
+                         sqlite3_value **apExtra){
   sqlite3_stmt *pStmt;
   int rc = getStmt(p, STMT_DOC_WRITE, &pStmt);
   int i;
@@ -799,6 +993,7 @@ static int writeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
 
 static int deleteDoc(DpTable *p, sqlite3_int64 iId){
   sqlite3_stmt *pStmt;
+  sqlite3_int64 t0 = statClock(p);
   int rc = getStmt(p, STMT_DOC_DELETE, &pStmt);
   if( rc==SQLITE_OK ){
     sqlite3_bind_int64(pStmt, 1, iId);
@@ -810,6 +1005,7 @@ static int deleteDoc(DpTable *p, sqlite3_int64 iId){
     rc = stepWrite(p, pStmt);
   }
   if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
+  p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
   return rc;
 }
 
@@ -941,8 +1137,16 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( zCmd==0 ) return SQLITE_NOMEM;
   if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
+  if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
+    dpStatFree(p->pRec);
+    p->pRec = 0;
+    statFreeList(&p->pPending);
+    statFreeList(&p->pQueries);
+    return execf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\"",
+                 p->zDb, p->zName);
+  }
   return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
-                    " rebuild)", zCmd);
+                    " rebuild, stats-reset)", zCmd);
 }
 
 static const char *columnName(const DpTable *p, int iCol){
@@ -1161,8 +1365,22 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
 static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
-  int rc = ensureIndex(p);
-  if( rc!=SQLITE_OK ) return rc;
+  DpStatRec *pRec = 0;
+  sqlite3_int64 t0;
+  int rc;
+  if( argc==1 ){
+    pRec = statRecord(p, DP_KIND_DELETE);
+  }else if( sqlite3_value_type(argv[2+colCmd(p)])==SQLITE_NULL ){
+    pRec = statRecord(p, sqlite3_value_type(argv[0])==SQLITE_NULL
+                         ? DP_KIND_INSERT : DP_KIND_UPDATE);
+  }
+  memset(p->aStageNs, 0, sizeof(p->aStageNs));
+  t0 = statClock(p);
+  rc = ensureIndex(p);
+  if( rc!=SQLITE_OK ){
+    if( pRec ) pRec->bFailed = 1;
+    return rc;
+  }
   if( argc==1 ){
     rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
   }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
@@ -1175,6 +1393,15 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   /* A failed write may have changed the index but not, after SQLite rolls
   ** the statement back, the shadow tables: rebuild it next time. */
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
+  if( pRec ){
+    if( rc==SQLITE_OK ){
+      dpStatDocument(pRec, p->aStageNs);
+      pRec->nRows++;
+      pRec->nTotalNs += statClock(p) - t0;
+    }else{
+      pRec->bFailed = 1;      /* the statement fails: it leaves no record */
+    }
+  }
   return rc;
 }
 
@@ -1182,16 +1409,37 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 ** Transactions: the index is a cache, so undo means "rebuild".
 */
 static int dpBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
-static int dpSync(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
-static int dpCommit(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
+
+/* Statistics records are written with the transaction, as FTS5 writes its
+** pending data. */
+static int dpSync(sqlite3_vtab *pVtab){
+  return statFlush((DpTable*)pVtab);
+}
+
+static int dpCommit(sqlite3_vtab *pVtab){
+  ((DpTable*)pVtab)->nSvpt = 0;
+  return SQLITE_OK;
+}
 
 static int dpRollback(sqlite3_vtab *pVtab){
-  ((DpTable*)pVtab)->bIndexValid = 0;
+  DpTable *p = (DpTable*)pVtab;
+  p->bIndexValid = 0;
+  statDiscardFrom(p, 0);
+  p->nSvpt = 0;
   return SQLITE_OK;
 }
 
 static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
-  (void)pVtab; (void)iSavepoint;
+  DpTable *p = (DpTable*)pVtab;
+  if( iSavepoint<0 ) return SQLITE_OK;
+  if( iSavepoint>=p->nSvpt ){
+    int *aNew = sqlite3_realloc64(p->aSvptSeq, sizeof(int)*(iSavepoint+1));
+    if( aNew==0 ) return SQLITE_NOMEM;
+    p->aSvptSeq = aNew;
+  }
+  /* records opened from now on belong to this savepoint */
+  p->aSvptSeq[iSavepoint] = p->iSeq + 1;
+  p->nSvpt = iSavepoint + 1;
   return SQLITE_OK;
 }
 
@@ -1201,8 +1449,11 @@ static int dpRelease(sqlite3_vtab *pVtab, int iSavepoint){
 }
 
 static int dpRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
-  (void)iSavepoint;
-  ((DpTable*)pVtab)->bIndexValid = 0;
+  DpTable *p = (DpTable*)pVtab;
+  p->bIndexValid = 0;
+  if( iSavepoint>=0 && iSavepoint<p->nSvpt ){
+    statDiscardFrom(p, p->aSvptSeq[iSavepoint]);
+  }
   return SQLITE_OK;
 }
 
@@ -1317,11 +1568,13 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int dpOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  DpTable *p = (DpTable*)pVtab;
   DpCursor *pCur = sqlite3_malloc64(sizeof(*pCur));
-  (void)pVtab;
   if( pCur==0 ) return SQLITE_NOMEM;
   memset(pCur, 0, sizeof(*pCur));
   pCur->bEof = 1;
+  pCur->pNextCursor = p->pCursors;
+  p->pCursors = pCur;
   *ppCur = &pCur->base;
   return SQLITE_OK;
 }
@@ -1336,6 +1589,10 @@ static void cursorReset(DpCursor *pCur){
 }
 
 static int dpClose(sqlite3_vtab_cursor *pCur){
+  DpTable *p = (DpTable*)pCur->pVtab;
+  DpCursor **pp = &p->pCursors;
+  while( *pp && *pp!=(DpCursor*)pCur ) pp = &(*pp)->pNextCursor;
+  if( *pp ) *pp = ((DpCursor*)pCur)->pNextCursor;
   cursorReset((DpCursor*)pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -1448,6 +1705,9 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   sqlite3_value *pQuery = argv[0];
   int iArg = 1, rc, bOwn;
   sqlite3_int64 nK = DP_K_DEFAULT;
+  DpStatRec *pRec = statRecord(p, DP_KIND_QUERY);
+  sqlite3_int64 t0 = statClock(p), tSearch;
+  memset(p->aStageNs, 0, sizeof(p->aStageNs));
   double rMin = -2.0;
   IdSet set = {0, 0};
   (void)argc;
@@ -1491,6 +1751,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
       return tableError(p, SQLITE_MISMATCH, "MATCH needs text or a float32"
                         " blob of %d values", p->opt.nDim);
   }
+  tSearch = statClock(p);
   if( rc==SQLITE_OK ) rc = ensureIndex(p);
   if( rc==SQLITE_OK && idxStr && idxStr[0] ){
     rc = buildFilter(p, idxStr, &argv[iArg], &set);
@@ -1501,6 +1762,16 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
                         &pCur->aHit, &pCur->nHit);
   }
   sqlite3_free(set.aId);
+  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
+  if( pRec ){
+    if( rc==SQLITE_OK ){
+      dpStatDocument(pRec, p->aStageNs);
+      pRec->nRows += pCur->nHit;
+      pRec->nTotalNs += statClock(p) - t0;
+    }else{
+      pRec->bFailed = 1;
+    }
+  }
   pCur->nK = (int)nK;
   if( rc==SQLITE_OK ) rc = cursorPrepare(p, pCur, "WHERE id=?1");
   if( rc==SQLITE_OK ) rc = cursorSeekHit(pCur);
@@ -1624,6 +1895,12 @@ static const sqlite3_module docpipeModule = {
   .xShadowName  = dpShadowName,
 };
 
-int dpRegisterVtab(sqlite3 *db){
-  return sqlite3_create_module(db, "docpipe", &docpipeModule, 0);
+void dpConnRelease(void *pArg){
+  DpConn *pConn = (DpConn*)pArg;
+  if( pConn && --pConn->nRef==0 ) sqlite3_free(pConn);
+}
+
+int dpRegisterVtab(sqlite3 *db, DpConn *pConn){
+  return sqlite3_create_module_v2(db, "docpipe", &docpipeModule, pConn,
+                                  dpConnRelease);
 }

@@ -1,0 +1,508 @@
+/*
+** stats.c — per-statement timing of docpipe tables, and per-document stage
+** latency percentiles.
+**
+**   SELECT id, started, kind, rows, total_ns, sql FROM docs_stats ORDER BY total_ns DESC LIMIT 5;
+**   SELECT * FROM docpipe_latency('docs');          -- every recorded statement
+**   SELECT * FROM docpipe_latency('docs', 10);      -- the last 10 statements
+**   INSERT INTO docs(docs) VALUES ('stats-reset');   -- forget them
+**
+** How it works.
+**
+** A record (DpStatRec) collects one SQL statement's work on one table: the
+** statement is recognised, at each call into the table, as the busy
+** prepared statement that is not one of docpipe's own (a write statement
+** for INSERT/UPDATE/DELETE; preferring one whose text names the table when
+** several are busy), and the pair (statement, SQLITE_STMTSTATUS_RUN) tells
+** one execution from the next.  No trace or profile hook is used: those
+** belong to the application.  While a record is open it keeps, for each
+** stage (tokenize, embed, search, store), the total nanoseconds and a
+** histogram of per-document latencies: log buckets, 64 per power of two
+** (HDR-style, relative error at most 1/128 at the bucket midpoint).  When
+** the next statement arrives the record is closed: its histograms are
+** packed into a small blob (varints of the non-empty buckets) and it waits
+** in a pending list.
+**
+** Records of write statements are part of the transaction: vtab.c writes
+** them into %_stats in xSync (as FTS5 flushes its pending data), throws
+** away those of a rolled-back transaction or savepoint, and a statement
+** that failed inside docpipe leaves none.  Read-only statements (MATCH,
+** dedup_index) must not start a write transaction of their own: their
+** records wait in memory and are written with the next write transaction
+** of the table (or lost when the connection closes first).
+**
+**   %_stats(id INTEGER PRIMARY KEY, started TEXT, kind TEXT, rows INTEGER,
+**           tokenize_ns, embed_ns, search_ns, store_ns, total_ns INTEGER,
+**           sql TEXT, latency BLOB)
+**
+** keeps the last stats_keep statements.  docpipe_latency(table [, n])
+** merges the latency blobs of the last n (default: all kept) statements
+** and returns per stage: count, mean, p50, p95, p99 and max nanoseconds.
+*/
+#include "docpipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const dpStageName[DP_N_STAGE] = {
+  "tokenize", "embed", "search", "store"
+};
+
+/**************************************************************************
+** Histogram.
+*/
+int dpHistBucket(sqlite3_uint64 v){
+  int e, b;
+  if( v<64 ) return (int)v;
+  e = 63 - __builtin_clzll(v);                 /* 6 .. 63 */
+  b = (e-5)*64 + (int)((v >> (e-6)) & 63);
+  return b<DP_HIST_BUCKETS ? b : DP_HIST_BUCKETS-1;
+}
+
+/* Midpoint of bucket b (its exact value below 128). */
+sqlite3_uint64 dpHistValue(int b){
+  int e;
+  sqlite3_uint64 lo, width;
+  if( b<128 ) return (sqlite3_uint64)b;
+  e = b/64 + 5;
+  lo = (sqlite3_uint64)(64 + b%64) << (e-6);
+  width = (sqlite3_uint64)1 << (e-6);
+  return lo + width/2;
+}
+
+void dpHistAdd(DpHist *h, sqlite3_uint64 v){
+  h->aCount[dpHistBucket(v)]++;
+  h->nCount++;
+  h->nSum += v;
+  if( v>h->nMax ) h->nMax = v;
+}
+
+/* Value at quantile q (0..1]: the smallest bucket whose cumulative count
+** reaches ceil(q * count); the exact maximum for the last one. */
+sqlite3_uint64 dpHistQuantile(const DpHist *h, double q){
+  sqlite3_uint64 nRank, nSeen = 0;
+  int b;
+  if( h->nCount==0 ) return 0;
+  nRank = (sqlite3_uint64)(q * (double)h->nCount + 0.999999);
+  if( nRank<1 ) nRank = 1;
+  if( nRank>=h->nCount ) return h->nMax;
+  for(b=0; b<DP_HIST_BUCKETS; b++){
+    nSeen += h->aCount[b];
+    if( nSeen>=nRank ){
+      sqlite3_uint64 v = dpHistValue(b);
+      return v>h->nMax ? h->nMax : v;
+    }
+  }
+  return h->nMax;
+}
+
+/* Varints, 7 bits a byte, low bits first. */
+static void putVarint(sqlite3_str *s, sqlite3_uint64 v){
+  do{
+    unsigned char c = (unsigned char)(v & 0x7f);
+    v >>= 7;
+    if( v ) c |= 0x80;
+    sqlite3_str_appendchar(s, 1, (char)c);
+  }while( v );
+}
+
+static int getVarint(const unsigned char **pp, const unsigned char *pEnd,
+                     sqlite3_uint64 *pv){
+  sqlite3_uint64 v = 0;
+  int shift = 0;
+  while( *pp<pEnd && shift<64 ){
+    unsigned char c = *(*pp)++;
+    v |= (sqlite3_uint64)(c & 0x7f) << shift;
+    if( (c & 0x80)==0 ){ *pv = v; return 1; }
+    shift += 7;
+  }
+  return 0;
+}
+
+/* Blob of DP_N_STAGE histograms: per stage count, sum, max, number of
+** non-empty buckets, then (bucket delta, count) pairs. */
+static int histEncode(const DpHist *aHist, void **ppBlob, int *pnBlob){
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, b;
+  for(i=0; i<DP_N_STAGE; i++){
+    const DpHist *h = &aHist[i];
+    int nNonEmpty = 0, iPrev = 0;
+    for(b=0; b<DP_HIST_BUCKETS; b++) nNonEmpty += h->aCount[b]!=0;
+    putVarint(s, h->nCount);
+    putVarint(s, h->nSum);
+    putVarint(s, h->nMax);
+    putVarint(s, (sqlite3_uint64)nNonEmpty);
+    for(b=0; b<DP_HIST_BUCKETS; b++){
+      if( h->aCount[b]==0 ) continue;
+      putVarint(s, (sqlite3_uint64)(b - iPrev));
+      putVarint(s, h->aCount[b]);
+      iPrev = b;
+    }
+  }
+  *pnBlob = sqlite3_str_length(s);
+  *ppBlob = dpStrFinish(s);
+  return *ppBlob ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Add a blob made by histEncode into aHist; 0 when it is malformed. */
+int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob){
+  const unsigned char *p = pBlob, *pEnd = p + nBlob;
+  int i;
+  for(i=0; i<DP_N_STAGE; i++){
+    DpHist *h = &aHist[i];
+    sqlite3_uint64 nCount, nSum, nMax, nNonEmpty, k, b = 0, d, c;
+    if( !getVarint(&p, pEnd, &nCount) || !getVarint(&p, pEnd, &nSum)
+     || !getVarint(&p, pEnd, &nMax) || !getVarint(&p, pEnd, &nNonEmpty) ){
+      return 0;
+    }
+    for(k=0; k<nNonEmpty; k++){
+      if( !getVarint(&p, pEnd, &d) || !getVarint(&p, pEnd, &c) ) return 0;
+      b += d;
+      if( b>=DP_HIST_BUCKETS ) return 0;
+      h->aCount[b] += (unsigned)c;
+    }
+    h->nCount += nCount;
+    h->nSum += nSum;
+    if( nMax>h->nMax ) h->nMax = nMax;
+  }
+  return p==pEnd;
+}
+
+/**************************************************************************
+** Records.
+*/
+void dpStatFree(DpStatRec *r){
+  if( r==0 ) return;
+  sqlite3_free(r->zSql);
+  sqlite3_free(r->aHist);
+  sqlite3_free(r->pBlob);
+  sqlite3_free(r);
+}
+
+/* Wall-clock time now, "YYYY-MM-DD HH:MM:SS.mmm" UTC. */
+static void wallClock(char *zBuf, int nBuf){
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(zBuf, (size_t)nBuf, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
+           (tm.tm_year+1900) % 10000, (tm.tm_mon+1) % 100, tm.tm_mday % 100,
+           tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
+           (int)(ts.tv_nsec/1000000) % 1000);
+}
+
+DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
+  DpStatRec *r = sqlite3_malloc64(sizeof(*r));
+  if( r==0 ) return 0;
+  memset(r, 0, sizeof(*r));
+  r->pStmt = pStmt;
+  r->nRun = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) : -1;
+  r->eKind = eKind;
+  r->zSql = sqlite3_mprintf("%s", pStmt && sqlite3_sql(pStmt) ? sqlite3_sql(pStmt) : "");
+  r->aHist = sqlite3_malloc64(sizeof(DpHist)*DP_N_STAGE);
+  if( r->zSql==0 || r->aHist==0 ){
+    dpStatFree(r);
+    return 0;
+  }
+  memset(r->aHist, 0, sizeof(DpHist)*DP_N_STAGE);
+  wallClock(r->zStarted, (int)sizeof(r->zStarted));
+  return r;
+}
+
+int dpStatSame(const DpStatRec *r, sqlite3_stmt *pStmt){
+  return r && r->pStmt==pStmt && pStmt
+      && r->nRun==sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0);
+}
+
+void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
+  int i;
+  if( r==0 || r->aHist==0 ) return;
+  for(i=0; i<DP_N_STAGE; i++){
+    r->aStageNs[i] += aStageNs[i];
+    dpHistAdd(&r->aHist[i], (sqlite3_uint64)(aStageNs[i]>0 ? aStageNs[i] : 0));
+  }
+}
+
+int dpStatClose(DpStatRec *r){
+  int rc = SQLITE_OK;
+  if( r->aHist ){
+    rc = histEncode(r->aHist, &r->pBlob, &r->nBlob);
+    sqlite3_free(r->aHist);
+    r->aHist = 0;
+  }
+  return rc;
+}
+
+/* The running statement: busy, not in aOurs, a write statement when
+** bWrite; several candidates: the first whose text names zTable. */
+sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
+                                int nOurs, int bWrite, const char *zTable){
+  sqlite3_stmt *s = 0, *pFirst = 0;
+  while( (s = sqlite3_next_stmt(db, s))!=0 ){
+    int i, bOurs = 0;
+    const char *zSql;
+    if( !sqlite3_stmt_busy(s) ) continue;
+    if( bWrite && sqlite3_stmt_readonly(s) ) continue;
+    for(i=0; i<nOurs && !bOurs; i++) bOurs = aOurs[i]==s;
+    if( bOurs ) continue;
+    zSql = sqlite3_sql(s);
+    if( zSql && zTable ){
+      char *zPat = sqlite3_mprintf("%%%s%%", zTable);
+      int bNames = zPat && sqlite3_strlike(zPat, zSql, 0)==0;
+      sqlite3_free(zPat);
+      if( bNames ) return s;
+    }
+    if( pFirst==0 ) pFirst = s;
+  }
+  return pFirst;
+}
+
+static const char *kindName(int eKind){
+  static const char *const az[] = { "insert", "update", "delete", "query", "dedup" };
+  return (eKind>=0 && eKind<5) ? az[eKind] : "other";
+}
+
+int dpStatWrite(sqlite3 *db, const char *zDb, const char *zTable,
+                const DpStatRec *r){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
+      " rows, tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql,"
+      " latency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", zDb, zTable);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ) return rc;
+  sqlite3_bind_text(pStmt, 1, r->zStarted, -1, SQLITE_STATIC);
+  sqlite3_bind_text(pStmt, 2, kindName(r->eKind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(pStmt, 3, r->nRows);
+  sqlite3_bind_int64(pStmt, 4, r->aStageNs[DP_STAGE_TOKENIZE]);
+  sqlite3_bind_int64(pStmt, 5, r->aStageNs[DP_STAGE_EMBED]);
+  sqlite3_bind_int64(pStmt, 6, r->aStageNs[DP_STAGE_SEARCH]);
+  sqlite3_bind_int64(pStmt, 7, r->aStageNs[DP_STAGE_STORE]);
+  sqlite3_bind_int64(pStmt, 8, r->nTotalNs);
+  sqlite3_bind_text(pStmt, 9, r->zSql, -1, SQLITE_STATIC);
+  if( r->pBlob ) sqlite3_bind_blob(pStmt, 10, r->pBlob, r->nBlob, SQLITE_STATIC);
+  sqlite3_step(pStmt);
+  return sqlite3_finalize(pStmt);
+}
+
+int dpStatPrune(sqlite3 *db, const char *zDb, const char *zTable, int nKeep){
+  char *zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
+      " (SELECT max(id) FROM \"%w\".\"%w_stats\") - %d",
+      zDb, zTable, zDb, zTable, nKeep);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/**************************************************************************
+** docpipe_latency(table [, last_n]) — eponymous table-valued function.
+*/
+typedef struct LatCursor LatCursor;
+struct LatCursor {
+  sqlite3_vtab_cursor base; /* base class, must be first */
+  DpHist *aHist;            /* merged histograms, one per stage */
+  int iStage;               /* current row */
+};
+
+typedef struct LatVtab LatVtab;
+struct LatVtab {
+  sqlite3_vtab base;      /* base class, must be first */
+  sqlite3 *db;            /* connection */
+};
+
+#define LAT_COL_STAGE 0
+#define LAT_COL_COUNT 1
+#define LAT_COL_MEAN  2
+#define LAT_COL_P50   3
+#define LAT_COL_P95   4
+#define LAT_COL_P99   5
+#define LAT_COL_MAX   6
+#define LAT_COL_TABLE 7     /* hidden: argument 1 */
+#define LAT_COL_LASTN 8     /* hidden: argument 2 */
+
+static int latConnect(sqlite3 *db, void *pAux, int argc,
+                      const char *const *argv, sqlite3_vtab **ppVtab,
+                      char **pzErr){
+  LatVtab *p;
+  int rc;
+  (void)pAux; (void)argc; (void)argv; (void)pzErr;
+  *ppVtab = 0;
+  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(stage TEXT, count INTEGER,"
+      " mean_ns REAL, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
+      " max_ns INTEGER, tbl HIDDEN, last_n HIDDEN)");
+  if( rc!=SQLITE_OK ) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int latDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+static int latBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  int aIdx[2] = { -1, -1 }, i, n = 0;
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    int k = c->iColumn - LAT_COL_TABLE;
+    if( k<0 || k>1 ) continue;
+    if( !c->usable ) return SQLITE_CONSTRAINT;
+    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
+  }
+  if( aIdx[0]<0 ){
+    sqlite3_free(pVtab->zErrMsg);
+    pVtab->zErrMsg = sqlite3_mprintf("docpipe_latency(): the table name is"
+                                     " required");
+    return SQLITE_ERROR;
+  }
+  pInfo->idxNum = 0;
+  for(i=0; i<2; i++){
+    if( aIdx[i]<0 ) continue;
+    pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
+    pInfo->aConstraintUsage[aIdx[i]].omit = 1;
+    pInfo->idxNum |= 1<<i;
+  }
+  pInfo->estimatedCost = 1000.0;
+  return SQLITE_OK;
+}
+
+static int latOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  LatCursor *p = sqlite3_malloc64(sizeof(*p));
+  (void)pVtab;
+  if( p==0 ) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  *ppCur = &p->base;
+  return SQLITE_OK;
+}
+
+static int latClose(sqlite3_vtab_cursor *pCur){
+  sqlite3_free(((LatCursor*)pCur)->aHist);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+static int latError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  dpVtabErrorV(pCur->pVtab, "docpipe_latency(): ", zFmt, ap);
+  va_end(ap);
+  return SQLITE_ERROR;
+}
+
+static int latFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+                     const char *idxStr, int argc, sqlite3_value **argv){
+  LatCursor *pCur = (LatCursor*)pCursor;
+  sqlite3 *db = ((LatVtab*)pCursor->pVtab)->db;
+  sqlite3_int64 nLast = -1;
+  const char *zTable;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql;
+  int rc;
+  (void)idxStr; (void)argc;
+  pCur->iStage = 0;
+  if( pCur->aHist==0 ){
+    pCur->aHist = sqlite3_malloc64(sizeof(DpHist)*DP_N_STAGE);
+    if( pCur->aHist==0 ) return SQLITE_NOMEM;
+  }
+  memset(pCur->aHist, 0, sizeof(DpHist)*DP_N_STAGE);
+  if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+    return latError(pCursor, "the first argument must be a table name");
+  }
+  zTable = (const char*)sqlite3_value_text(argv[0]);
+  if( idxNum & 2 ){
+    if( sqlite3_value_numeric_type(argv[1])!=SQLITE_INTEGER
+     || sqlite3_value_int64(argv[1])<1 ){
+      return latError(pCursor, "last_n must be a positive integer");
+    }
+    nLast = sqlite3_value_int64(argv[1]);
+  }
+  zSql = sqlite3_mprintf("SELECT latency FROM \"%w_stats\" ORDER BY id DESC"
+                         " LIMIT %lld", zTable, nLast);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    return latError(pCursor, "no docpipe table named '%s' with statistics",
+                    zTable);
+  }
+  while( sqlite3_step(pStmt)==SQLITE_ROW ){
+    if( sqlite3_column_type(pStmt, 0)==SQLITE_NULL ) continue;
+    if( !dpHistMergeBlob(pCur->aHist, sqlite3_column_blob(pStmt, 0),
+                         sqlite3_column_bytes(pStmt, 0)) ){
+      sqlite3_finalize(pStmt);
+      latError(pCursor, "damaged latency blob in %s_stats", zTable);
+      return SQLITE_CORRUPT_VTAB;
+    }
+  }
+  return sqlite3_finalize(pStmt);
+}
+
+static int latNext(sqlite3_vtab_cursor *pCur){
+  ((LatCursor*)pCur)->iStage++;
+  return SQLITE_OK;
+}
+
+static int latEof(sqlite3_vtab_cursor *pCur){
+  return ((LatCursor*)pCur)->iStage>=DP_N_STAGE;
+}
+
+static int latColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+                     int iCol){
+  LatCursor *pCur = (LatCursor*)pCursor;
+  const DpHist *h = &pCur->aHist[pCur->iStage];
+  switch( iCol ){
+    case LAT_COL_STAGE:
+      sqlite3_result_text(ctx, dpStageName[pCur->iStage], -1, SQLITE_STATIC);
+      break;
+    case LAT_COL_COUNT: sqlite3_result_int64(ctx, (sqlite3_int64)h->nCount); break;
+    case LAT_COL_MEAN:
+      if( h->nCount ) sqlite3_result_double(ctx, (double)h->nSum / (double)h->nCount);
+      break;
+    case LAT_COL_P50: case LAT_COL_P95: case LAT_COL_P99: {
+      static const double aQ[] = { 0.50, 0.95, 0.99 };
+      if( h->nCount ){
+        sqlite3_result_int64(ctx,
+            (sqlite3_int64)dpHistQuantile(h, aQ[iCol - LAT_COL_P50]));
+      }
+      break;
+    }
+    case LAT_COL_MAX:
+      if( h->nCount ) sqlite3_result_int64(ctx, (sqlite3_int64)h->nMax);
+      break;
+    default: break;
+  }
+  return SQLITE_OK;
+}
+
+static int latRowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid){
+  *pRowid = ((LatCursor*)pCur)->iStage + 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module latencyModule = {
+  .iVersion    = 0,
+  .xConnect    = latConnect,
+  .xBestIndex  = latBestIndex,
+  .xDisconnect = latDisconnect,
+  .xOpen       = latOpen,
+  .xClose      = latClose,
+  .xFilter     = latFilter,
+  .xNext       = latNext,
+  .xEof        = latEof,
+  .xColumn     = latColumn,
+  .xRowid      = latRowid,
+};
+
+int dpRegisterStats(sqlite3 *db){
+  return sqlite3_create_module(db, "docpipe_latency", &latencyModule, 0);
+}
