@@ -67,19 +67,25 @@ build/kernels_test: test/kernels.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  test/kernels.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
+build/hist_test: test/hist.c $(CORE_OBJ) | deps-test
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  test/hist.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
 
-test: dist/docpipe.so build/kernels_test | deps-test
+C_TESTS = build/kernels_test build/hist_test
+
+test: dist/docpipe.so $(C_TESTS) | deps-test
 	$(TCLSH) test/all.tcl
 
-asan: build/asan/docpipe.so build/kernels_test | deps-test
+asan: build/asan/docpipe.so | deps-test
 	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
 
-valgrind: dist/docpipe.so build/kernels_test | deps-test
+valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
 

@@ -268,6 +268,8 @@ int dpHistBucket(sqlite3_uint64 v);
 sqlite3_uint64 dpHistValue(int iBucket);
 void dpHistAdd(DpHist *h, sqlite3_uint64 v);
 sqlite3_uint64 dpHistQuantile(const DpHist *h, double q);
+/* DP_N_STAGE histograms to a compact blob (sqlite3_free) and back. */
+int dpHistEncode(const DpHist *aHist, void **ppBlob, int *pnBlob);
 int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob);
 
 /* One statement's work on one table. */
@@ -275,6 +277,7 @@ typedef struct DpStatRec DpStatRec;
 struct DpStatRec {
   sqlite3_stmt *pStmt;    /* the statement (identity only) */
   int nRun;               /* its SQLITE_STMTSTATUS_RUN when opened */
+  int nVmStep;            /* its SQLITE_STMTSTATUS_VM_STEP when last seen */
   int eKind;              /* DP_KIND_* */
   char zStarted[32];      /* wall-clock start, UTC */
   char *zSql;             /* sqlite3_sql() of the statement */
@@ -289,7 +292,7 @@ struct DpStatRec {
   DpStatRec *pNext;       /* pending list */
 };
 DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind);
-int dpStatSame(const DpStatRec *r, sqlite3_stmt *pStmt);
+int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt);
 void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs);
 int dpStatClose(DpStatRec *r);
 void dpStatFree(DpStatRec *r);

@@ -13,14 +13,14 @@
 ** statement is recognised, at each call into the table, as the busy
 ** prepared statement that is not one of docpipe's own (a write statement
 ** for INSERT/UPDATE/DELETE; preferring one whose text names the table when
-** several are busy), and the pair (statement, SQLITE_STMTSTATUS_RUN) tells
-** one execution from the next.  No trace or profile hook is used: those
+** several are busy), and the statement's address, text, run count and
+** (non-decreasing) VM step count tell one execution from the next.  No trace or profile hook is used: those
 ** belong to the application.  While a record is open it keeps, for each
 ** stage (tokenize, embed, search, store), the total nanoseconds and a
 ** histogram of per-document latencies: log buckets, 64 per power of two
 ** (HDR-style, relative error at most 1/128 at the bucket midpoint).  When
 ** the next statement arrives the record is closed: its histograms are
-** packed into a small blob (varints of the non-empty buckets) and it waits
+** packed into a small blob (varints of the non-empty buckets, dpHistEncode) and it waits
 ** in a pending list.
 **
 ** Records of write statements are part of the transaction: vtab.c writes
@@ -123,7 +123,7 @@ static int getVarint(const unsigned char **pp, const unsigned char *pEnd,
 
 /* Blob of DP_N_STAGE histograms: per stage count, sum, max, number of
 ** non-empty buckets, then (bucket delta, count) pairs. */
-static int histEncode(const DpHist *aHist, void **ppBlob, int *pnBlob){
+int dpHistEncode(const DpHist *aHist, void **ppBlob, int *pnBlob){
   sqlite3_str *s = sqlite3_str_new(0);
   int i, b;
   for(i=0; i<DP_N_STAGE; i++){
@@ -146,7 +146,7 @@ static int histEncode(const DpHist *aHist, void **ppBlob, int *pnBlob){
   return *ppBlob ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* Add a blob made by histEncode into aHist; 0 when it is malformed. */
+/* Add a blob made by dpHistEncode into aHist; 0 when it is malformed. */
 int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob){
   const unsigned char *p = pBlob, *pEnd = p + nBlob;
   int i;
@@ -199,6 +199,7 @@ DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
   memset(r, 0, sizeof(*r));
   r->pStmt = pStmt;
   r->nRun = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) : -1;
+  r->nVmStep = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 0) : 0;
   r->eKind = eKind;
   r->zSql = sqlite3_mprintf("%s", pStmt && sqlite3_sql(pStmt) ? sqlite3_sql(pStmt) : "");
   r->aHist = sqlite3_malloc64(sizeof(DpHist)*DP_N_STAGE);
@@ -211,9 +212,21 @@ DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
   return r;
 }
 
-int dpStatSame(const DpStatRec *r, sqlite3_stmt *pStmt){
-  return r && r->pStmt==pStmt && pStmt
-      && r->nRun==sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0);
+/* Is pStmt still the execution r was opened for?  A finalized statement's
+** memory can be reused by the next one prepared, with the same run count,
+** so the text must match too and the VM step count must not have gone
+** back (it restarts with each new statement). */
+int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt){
+  int nStep;
+  const char *zSql;
+  if( r==0 || pStmt==0 || r->pStmt!=pStmt ) return 0;
+  if( r->nRun!=sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) ) return 0;
+  zSql = sqlite3_sql(pStmt);
+  if( strcmp(r->zSql, zSql ? zSql : "")!=0 ) return 0;
+  nStep = sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 0);
+  if( nStep<r->nVmStep ) return 0;
+  r->nVmStep = nStep;
+  return 1;
 }
 
 void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
@@ -228,7 +241,7 @@ void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
 int dpStatClose(DpStatRec *r){
   int rc = SQLITE_OK;
   if( r->aHist ){
-    rc = histEncode(r->aHist, &r->pBlob, &r->nBlob);
+    rc = dpHistEncode(r->aHist, &r->pBlob, &r->nBlob);
     sqlite3_free(r->aHist);
     r->aHist = 0;
   }
