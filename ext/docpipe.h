@@ -284,8 +284,12 @@ struct DpStatRec {
   sqlite3_int64 nRows;    /* documents (or result rows) processed */
   sqlite3_int64 aStageNs[DP_N_STAGE]; /* nanoseconds per stage */
   sqlite3_int64 nTotalNs; /* nanoseconds inside docpipe */
-  DpHist *aHist;          /* per-stage latency per document, while open */
-  void *pBlob;            /* aHist packed, once closed */
+  unsigned *aSample;      /* histogram bucket per document and stage (4 each),
+                          ** while open: cheap for one-row statements */
+  int nSample, nSampleAlloc; /* samples (documents) in aSample, allocated */
+  unsigned aInline[4*DP_N_STAGE]; /* aSample's first storage */
+  sqlite3_uint64 aSum[DP_N_STAGE], aMax[DP_N_STAGE]; /* exact per stage */
+  void *pBlob;            /* the samples packed (dpHistEncode format), once closed */
   int nBlob;              /* bytes in pBlob */
   int iSeq;               /* order of opening, for ROLLBACK TO */
   int bFailed;            /* failed inside docpipe: never written */
@@ -297,10 +301,9 @@ void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs);
 int dpStatClose(DpStatRec *r);
 void dpStatFree(DpStatRec *r);
 sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
-                                int nOurs, int bWrite, const char *zTable);
-int dpStatWrite(sqlite3 *db, const char *zDb, const char *zTable,
-                const DpStatRec *r);
-int dpStatPrune(sqlite3 *db, const char *zDb, const char *zTable, int nKeep);
+                                int nOurs, int bWrite, const char *zTable,
+                                sqlite3_stmt *pPrefer);
+int dpStatWrite(sqlite3_stmt *pInsert, const DpStatRec *r);
 int dpRegisterStats(sqlite3 *db);
 
 /**************************************************************************

@@ -176,7 +176,7 @@ int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob){
 void dpStatFree(DpStatRec *r){
   if( r==0 ) return;
   sqlite3_free(r->zSql);
-  sqlite3_free(r->aHist);
+  if( r->aSample!=r->aInline ) sqlite3_free(r->aSample);
   sqlite3_free(r->pBlob);
   sqlite3_free(r);
 }
@@ -202,12 +202,12 @@ DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
   r->nVmStep = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 0) : 0;
   r->eKind = eKind;
   r->zSql = sqlite3_mprintf("%s", pStmt && sqlite3_sql(pStmt) ? sqlite3_sql(pStmt) : "");
-  r->aHist = sqlite3_malloc64(sizeof(DpHist)*DP_N_STAGE);
-  if( r->zSql==0 || r->aHist==0 ){
+  r->aSample = r->aInline;
+  r->nSampleAlloc = (int)(sizeof(r->aInline)/sizeof(r->aInline[0])) / DP_N_STAGE;
+  if( r->zSql==0 ){
     dpStatFree(r);
     return 0;
   }
-  memset(r->aHist, 0, sizeof(DpHist)*DP_N_STAGE);
   wallClock(r->zStarted, (int)sizeof(r->zStarted));
   return r;
 }
@@ -231,45 +231,102 @@ int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt){
 
 void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
   int i;
-  if( r==0 || r->aHist==0 ) return;
-  for(i=0; i<DP_N_STAGE; i++){
-    r->aStageNs[i] += aStageNs[i];
-    dpHistAdd(&r->aHist[i], (sqlite3_uint64)(aStageNs[i]>0 ? aStageNs[i] : 0));
+  if( r==0 ) return;
+  if( r->nSample>=r->nSampleAlloc ){
+    /* grow by doubling; out of memory: the sample is not kept (the totals
+    ** still are) */
+    sqlite3_int64 nNew = (sqlite3_int64)r->nSampleAlloc*2;
+    unsigned *aNew = sqlite3_malloc64(sizeof(unsigned)*DP_N_STAGE*nNew);
+    if( aNew==0 || nNew>0x7fffffff/DP_N_STAGE ){
+      sqlite3_free(aNew);
+      for(i=0; i<DP_N_STAGE; i++) r->aStageNs[i] += aStageNs[i];
+      return;
+    }
+    memcpy(aNew, r->aSample, sizeof(unsigned)*DP_N_STAGE*(size_t)r->nSample);
+    if( r->aSample!=r->aInline ) sqlite3_free(r->aSample);
+    r->aSample = aNew;
+    r->nSampleAlloc = (int)nNew;
   }
+  for(i=0; i<DP_N_STAGE; i++){
+    sqlite3_uint64 v = (sqlite3_uint64)(aStageNs[i]>0 ? aStageNs[i] : 0);
+    r->aStageNs[i] += aStageNs[i];
+    r->aSample[(size_t)r->nSample*DP_N_STAGE + i] = (unsigned)dpHistBucket(v);
+    r->aSum[i] += v;
+    if( v>r->aMax[i] ) r->aMax[i] = v;
+  }
+  r->nSample++;
 }
 
+static int cmpUnsigned(const void *a, const void *b){
+  unsigned x = *(const unsigned*)a, y = *(const unsigned*)b;
+  return (x>y) - (x<y);
+}
+
+/* Pack the samples in the format of dpHistEncode: per stage the count, sum,
+** max, then the non-empty buckets (sorted samples, run-length coded). */
 int dpStatClose(DpStatRec *r){
-  int rc = SQLITE_OK;
-  if( r->aHist ){
-    rc = dpHistEncode(r->aHist, &r->pBlob, &r->nBlob);
-    sqlite3_free(r->aHist);
-    r->aHist = 0;
+  sqlite3_str *s;
+  unsigned *aTmp;
+  int i, k;
+  if( r->pBlob ) return SQLITE_OK;
+  aTmp = sqlite3_malloc64(sizeof(unsigned)*((sqlite3_int64)r->nSample+1));
+  if( aTmp==0 ) return SQLITE_NOMEM;
+  s = sqlite3_str_new(0);
+  for(i=0; i<DP_N_STAGE; i++){
+    int nNonEmpty = 0;
+    unsigned iPrev = 0;
+    for(k=0; k<r->nSample; k++) aTmp[k] = r->aSample[(size_t)k*DP_N_STAGE + i];
+    qsort(aTmp, (size_t)r->nSample, sizeof(unsigned), cmpUnsigned);
+    for(k=0; k<r->nSample; k++) nNonEmpty += (k==0 || aTmp[k]!=aTmp[k-1]);
+    putVarint(s, (sqlite3_uint64)r->nSample);
+    putVarint(s, r->aSum[i]);
+    putVarint(s, r->aMax[i]);
+    putVarint(s, (sqlite3_uint64)nNonEmpty);
+    for(k=0; k<r->nSample; ){
+      int j = k;
+      while( j<r->nSample && aTmp[j]==aTmp[k] ) j++;
+      putVarint(s, aTmp[k] - iPrev);
+      putVarint(s, (sqlite3_uint64)(j - k));
+      iPrev = aTmp[k];
+      k = j;
+    }
   }
-  return rc;
+  sqlite3_free(aTmp);
+  r->nBlob = sqlite3_str_length(s);
+  r->pBlob = dpStrFinish(s);
+  if( r->aSample!=r->aInline ) sqlite3_free(r->aSample);
+  r->aSample = 0;
+  r->nSample = 0;
+  return r->pBlob ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* The running statement: busy, not in aOurs, a write statement when
-** bWrite; several candidates: the first whose text names zTable. */
+** bWrite.  pPrefer (the statement of the open record, compared by address
+** only: it may be gone) wins when it is a candidate; otherwise, among
+** several, the first whose text names zTable. */
 sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
-                                int nOurs, int bWrite, const char *zTable){
-  sqlite3_stmt *s = 0, *pFirst = 0;
+                                int nOurs, int bWrite, const char *zTable,
+                                sqlite3_stmt *pPrefer){
+  sqlite3_stmt *s = 0, *aCand[8];
+  int nCand = 0, i;
   while( (s = sqlite3_next_stmt(db, s))!=0 ){
-    int i, bOurs = 0;
-    const char *zSql;
+    int bOurs = 0;
     if( !sqlite3_stmt_busy(s) ) continue;
     if( bWrite && sqlite3_stmt_readonly(s) ) continue;
     for(i=0; i<nOurs && !bOurs; i++) bOurs = aOurs[i]==s;
     if( bOurs ) continue;
-    zSql = sqlite3_sql(s);
-    if( zSql && zTable ){
-      char *zPat = sqlite3_mprintf("%%%s%%", zTable);
-      int bNames = zPat && sqlite3_strlike(zPat, zSql, 0)==0;
-      sqlite3_free(zPat);
-      if( bNames ) return s;
-    }
-    if( pFirst==0 ) pFirst = s;
+    if( s==pPrefer ) return s;
+    if( nCand<8 ) aCand[nCand++] = s;
   }
-  return pFirst;
+  if( nCand<=1 || zTable==0 ) return nCand ? aCand[0] : 0;
+  for(i=0; i<nCand; i++){
+    const char *zSql = sqlite3_sql(aCand[i]);
+    char *zPat = sqlite3_mprintf("%%%s%%", zTable);
+    int bNames = zPat && zSql && sqlite3_strlike(zPat, zSql, 0)==0;
+    sqlite3_free(zPat);
+    if( bNames ) return aCand[i];
+  }
+  return aCand[0];
 }
 
 static const char *kindName(int eKind){
@@ -277,17 +334,10 @@ static const char *kindName(int eKind){
   return (eKind>=0 && eKind<5) ? az[eKind] : "other";
 }
 
-int dpStatWrite(sqlite3 *db, const char *zDb, const char *zTable,
-                const DpStatRec *r){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
-      " rows, tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql,"
-      " latency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", zDb, zTable);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ) return rc;
+/* Bind r to pStmt, an INSERT INTO %_stats(started, kind, rows,
+** tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql, latency)
+** VALUES(?1..?10) prepared by the caller, and run it. */
+int dpStatWrite(sqlite3_stmt *pStmt, const DpStatRec *r){
   sqlite3_bind_text(pStmt, 1, r->zStarted, -1, SQLITE_STATIC);
   sqlite3_bind_text(pStmt, 2, kindName(r->eKind), -1, SQLITE_STATIC);
   sqlite3_bind_int64(pStmt, 3, r->nRows);
@@ -298,19 +348,9 @@ int dpStatWrite(sqlite3 *db, const char *zDb, const char *zTable,
   sqlite3_bind_int64(pStmt, 8, r->nTotalNs);
   sqlite3_bind_text(pStmt, 9, r->zSql, -1, SQLITE_STATIC);
   if( r->pBlob ) sqlite3_bind_blob(pStmt, 10, r->pBlob, r->nBlob, SQLITE_STATIC);
+  else sqlite3_bind_null(pStmt, 10);
   sqlite3_step(pStmt);
-  return sqlite3_finalize(pStmt);
-}
-
-int dpStatPrune(sqlite3 *db, const char *zDb, const char *zTable, int nKeep){
-  char *zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
-      " (SELECT max(id) FROM \"%w\".\"%w_stats\") - %d",
-      zDb, zTable, zDb, zTable, nKeep);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(db, zSql, 0, 0, 0);
-  sqlite3_free(zSql);
-  return rc;
+  return sqlite3_reset(pStmt);
 }
 
 /**************************************************************************

@@ -86,6 +86,8 @@ enum {
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
   STMT_LOAD,            /* every document with its vector */
   STMT_DATA_VERSION,    /* PRAGMA data_version */
+  STMT_STATS_WRITE,     /* INSERT INTO %_stats(...) VALUES(...) */
+  STMT_STATS_PRUNE,     /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
   N_STMT
 };
 
@@ -229,6 +231,17 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_DATA_VERSION:
         zSql = sqlite3_mprintf("PRAGMA \"%w\".data_version", zDb);
+        break;
+      case STMT_STATS_WRITE:
+        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
+            " rows, tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql,"
+            " latency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            zDb, zName);
+        break;
+      case STMT_STATS_PRUNE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
+            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
+            zDb, zName, zDb, zName);
         break;
     }
     if( zSql==0 ){
@@ -776,7 +789,7 @@ static DpStatRec *statRecord(DpTable *p, int eKind){
   if( !p->opt.bStats ) return 0;
   nOurs = ourStatements(p, aOurs, (int)(sizeof(aOurs)/sizeof(aOurs[0])));
   pStmt = dpStatCurrentStmt(p->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
-                            p->zName);
+                            p->zName, p->pRec ? p->pRec->pStmt : 0);
   if( p->pRec && dpStatSame(p->pRec, pStmt) ) return p->pRec;
   statClose(p);
   p->pRec = dpStatOpen(pStmt, eKind);
@@ -811,6 +824,7 @@ static int cmpRecSeq(const void *a, const void *b){
 /* Write every closed record into %_stats, oldest first, then prune. */
 static int statFlush(DpTable *p){
   DpStatRec **aRec = 0, *r;
+  sqlite3_stmt *pWrite;
   int n = 0, i, rc = SQLITE_OK, iFirst;
   /* the application's last_insert_rowid() is its INSERT's, not ours */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
@@ -826,13 +840,19 @@ static int statFlush(DpTable *p){
   qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
   /* older ones would be pruned at once */
   iFirst = n > p->opt.nStatsKeep ? n - p->opt.nStatsKeep : 0;
+  rc = getStmt(p, STMT_STATS_WRITE, &pWrite);
   for(i=iFirst; rc==SQLITE_OK && i<n; i++){
-    rc = dpStatWrite(p->db, p->zDb, p->zName, aRec[i]);
+    rc = dpStatWrite(pWrite, aRec[i]);
   }
   sqlite3_free(aRec);
   statFreeList(&p->pPending);
   statFreeList(&p->pQueries);
-  if( rc==SQLITE_OK ) rc = dpStatPrune(p->db, p->zDb, p->zName, p->opt.nStatsKeep);
+  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_STATS_PRUNE, &pWrite);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int(pWrite, 1, p->opt.nStatsKeep);
+    sqlite3_step(pWrite);
+    rc = sqlite3_reset(pWrite);
+  }
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   if( rc!=SQLITE_OK ){
     tableError(p, rc, "writing %s_stats failed: %s", p->zName,
