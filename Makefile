@@ -3,7 +3,8 @@
 #   make            dist/docpipe.so (installs missing Debian build packages)
 #   make demo       build, then run sql/demo.sql in the sqlite3 shell
 #   make test       every test: C kernel tests + Tcl suites; last line "N passed, N failed"
-#   make asan       the whole suite with AddressSanitizer + UBSan
+#   make asan       the whole suite with AddressSanitizer + UBSan, and the
+#                   out-of-memory test (test/oom.c)
 #   make valgrind   the whole suite under valgrind memcheck
 #   make bench      benchmarks (installs peers from npm into build/bench)
 #   make clean
@@ -79,11 +80,14 @@ C_TESTS = build/kernels_test build/hist_test
 test: dist/docpipe.so $(C_TESTS) | deps-test
 	$(TCLSH) test/all.tcl
 
-asan: build/asan/docpipe.so | deps-test
+# The Tcl suites against the sanitized docpipe.so, then the out-of-memory
+# test (every allocation of a script failing in turn, under ASan+LSan).
+asan: build/asan/docpipe.so build/oom_test | deps-test
 	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
+	ASAN_OPTIONS=detect_leaks=1 build/oom_test
 
 valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
@@ -114,3 +118,16 @@ build/insert_bench: bench/insert_bench.c
 
 build/dedup_bench: bench/dedup_bench.c
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/dedup_bench.c -lsqlite3
+
+# Out-of-memory test: core objects (SQLITE_CORE) under ASan/UBSan/LSan.
+build/oom/%.o: ext/%.c $(HDR) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all $(DP_CFLAGS) -DSQLITE_CORE -c $< -o $@
+
+OOM_OBJ = $(SRC:ext/%.c=build/oom/%.o)
+
+build/oom_test: test/oom.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm

@@ -12,23 +12,10 @@
 
 SQLITE_EXTENSION_INIT1
 
-#ifdef _WIN32
-__declspec(dllexport)
-#endif
-__attribute__((visibility("default")))
-int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
-                         const sqlite3_api_routines *pApi){
+/* Every function and module, in one place; *pzErrMsg names what failed. */
+static int registerAll(sqlite3 *db, char **pzErrMsg){
   int rc;
   DpConn *pConn;
-  SQLITE_EXTENSION_INIT2(pApi);
-  if( dpKernels==0 ){
-    char *zErr = 0;
-    rc = dpSimdInit(&zErr);
-    if( rc!=SQLITE_OK ){
-      *pzErrMsg = zErr;
-      return rc;
-    }
-  }
   rc = dpRegisterFuncs(db);
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("docpipe: cannot register its SQL functions"
@@ -60,3 +47,29 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
   }
   return SQLITE_OK;
 }
+
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+__attribute__((visibility("default")))
+int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
+                         const sqlite3_api_routines *pApi){
+  int rc;
+  char *zIgnored = 0;
+  SQLITE_EXTENSION_INIT2(pApi);
+  /* a static caller (sqlite3_auto_extension, tests) may pass no pointer */
+  if( pzErrMsg==0 ) pzErrMsg = &zIgnored;
+  if( dpKernels==0 ){
+    char *zErr = 0;
+    rc = dpSimdInit(&zErr);
+    if( rc!=SQLITE_OK ){
+      *pzErrMsg = zErr;
+      return rc;
+    }
+  }
+  rc = registerAll(db, pzErrMsg);
+  sqlite3_free(zIgnored);
+  return rc;
+}
+

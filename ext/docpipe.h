@@ -20,6 +20,11 @@ SQLITE_EXTENSION_INIT3
 
 #define DOCPIPE_VERSION "0.1.0"
 
+/* The entry point (docpipe.c), for programs that link docpipe statically
+** and register it with sqlite3_auto_extension(). */
+int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
+                         const sqlite3_api_routines *pApi);
+
 #define DP_DIM_MIN      8
 #define DP_DIM_MAX      8192
 #define DP_DIM_DEFAULT  1024

@@ -1382,37 +1382,34 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   return rc;
 }
 
+static int doWrite(DpTable *p, int argc, sqlite3_value **argv,
+                   sqlite3_int64 *piRowid);
+
 static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
   DpStatRec *pRec = 0;
   sqlite3_int64 t0;
-  int rc;
+  int rc, iSeq = 0;
   if( argc==1 ){
     pRec = statRecord(p, DP_KIND_DELETE);
   }else if( sqlite3_value_type(argv[2+colCmd(p)])==SQLITE_NULL ){
     pRec = statRecord(p, sqlite3_value_type(argv[0])==SQLITE_NULL
                          ? DP_KIND_INSERT : DP_KIND_UPDATE);
   }
+  /* A nested statement that fails can make SQLite roll back (xRollback
+  ** frees the record): find the record again afterwards by its number. */
+  if( pRec ) iSeq = pRec->iSeq;
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
   t0 = statClock(p);
   rc = ensureIndex(p);
-  if( rc!=SQLITE_OK ){
-    if( pRec ) pRec->bFailed = 1;
-    return rc;
-  }
-  if( argc==1 ){
-    rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
-  }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
-    rc = runCommand(p, argv[2+colCmd(p)]);
-  }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
-    rc = doInsert(p, argv[1], &argv[2], piRowid);
-  }else{
-    rc = doUpdate(p, sqlite3_value_int64(argv[0]), argv[1], &argv[2], piRowid);
+  if( rc==SQLITE_OK ){
+    rc = doWrite(p, argc, argv, piRowid);
   }
   /* A failed write may have changed the index but not, after SQLite rolls
   ** the statement back, the shadow tables: rebuild it next time. */
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
+  pRec = (p->pRec && p->pRec->iSeq==iSeq && iSeq) ? p->pRec : 0;
   if( pRec ){
     if( rc==SQLITE_OK ){
       dpStatDocument(pRec, p->aStageNs);
@@ -1421,6 +1418,22 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     }else{
       pRec->bFailed = 1;      /* the statement fails: it leaves no record */
     }
+  }
+  return rc;
+}
+
+/* The write itself: DELETE, command, INSERT or UPDATE. */
+static int doWrite(DpTable *p, int argc, sqlite3_value **argv,
+                   sqlite3_int64 *piRowid){
+  int rc;
+  if( argc==1 ){
+    rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
+  }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
+    rc = runCommand(p, argv[2+colCmd(p)]);
+  }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
+    rc = doInsert(p, argv[1], &argv[2], piRowid);
+  }else{
+    rc = doUpdate(p, sqlite3_value_int64(argv[0]), argv[1], &argv[2], piRowid);
   }
   return rc;
 }
@@ -1726,6 +1739,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   int iArg = 1, rc, bOwn;
   sqlite3_int64 nK = DP_K_DEFAULT;
   DpStatRec *pRec = statRecord(p, DP_KIND_QUERY);
+  const int iSeq = pRec ? pRec->iSeq : 0;   /* see dpUpdate */
   sqlite3_int64 t0 = statClock(p), tSearch;
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
   double rMin = -2.0;
@@ -1783,6 +1797,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   }
   sqlite3_free(set.aId);
   p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
+  pRec = (p->pRec && p->pRec->iSeq==iSeq && iSeq) ? p->pRec : 0;
   if( pRec ){
     if( rc==SQLITE_OK ){
       dpStatDocument(pRec, p->aStageNs);

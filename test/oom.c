@@ -1,0 +1,161 @@
+/*
+** oom.c — out-of-memory at every allocation of a script of docpipe
+** operations: every failure must surface as an error (never a crash), and
+** afterwards the database must pass PRAGMA integrity_check and docpipe's
+** integrity-check.  Run under AddressSanitizer (make asan), leaks are
+** reported too.
+**
+** How: SQLite's allocator is wrapped (SQLITE_CONFIG_MALLOC) so that
+** allocation number N and every one after it fail, for N = 1, 2, 3, ...
+** until the script runs to its end without reaching N.  Each N is one test.
+*/
+#include "docpipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static sqlite3_mem_methods realMem;
+static int nCountdown = -1;     /* allocations left before failures; -1 off */
+static int bFailed = 0;         /* a failure was injected in this run */
+
+static int failNow(void){
+  if( nCountdown<0 ) return 0;
+  if( nCountdown==0 ){ bFailed = 1; return 1; }
+  nCountdown--;
+  return 0;
+}
+static void *faultMalloc(int n){ return failNow() ? 0 : realMem.xMalloc(n); }
+static void *faultRealloc(void *p, int n){
+  return failNow() ? 0 : realMem.xRealloc(p, n);
+}
+static void faultFree(void *p){ realMem.xFree(p); }
+static int faultSize(void *p){ return realMem.xSize(p); }
+static int faultRoundup(int n){ return realMem.xRoundup(n); }
+static int faultInit(void *p){ return realMem.xInit(p); }
+static void faultShutdown(void *p){ realMem.xShutdown(p); }
+
+static const char *azScript[] = {
+  "CREATE VIRTUAL TABLE d USING docpipe(dim=64, threshold=0.7, title TEXT)",
+  "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth', 'a')",
+  "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth!', 'b'),"
+  " ('Call me Ishmael. Some years ago, never mind how long precisely', 'c'),"
+  " ('東京タワーに行く 한국어 문장 ภาษาไทย', 'd'), ('', 'e')",
+  "SELECT rowid, score FROM d WHERE d MATCH 'God created the heaven' AND k = 3 AND title <> 'x'",
+  "SELECT count(*) FROM dedup_index('d')",
+  "SELECT count(*) FROM dedup_index('SELECT rowid, embedding FROM d', 0.5, 'pairs')",
+  "SELECT count(*) FROM dedup_index('d', 0.5, 'clusters', 'last')",
+  "UPDATE d SET body = 'a completely new body of text for this row' WHERE rowid = 2",
+  "UPDATE d SET title = 'renamed' WHERE rowid = 3",
+  "DELETE FROM d WHERE rowid = 1",
+  "BEGIN; INSERT INTO d(body) VALUES ('inside a transaction'); SAVEPOINT s;"
+  " INSERT INTO d(body) VALUES ('undone'); ROLLBACK TO s; COMMIT",
+  "INSERT INTO d(d) VALUES ('integrity-check')",
+  "INSERT INTO d(d) VALUES ('rebuild')",
+  "SELECT * FROM docpipe_latency('d')",
+  "SELECT cosine(embed('a b c d e f'), embed('a b c d e g')), cosine('[1,2]', '[2,1]')",
+  "SELECT count(*) FROM tokenize('Hello wide world, again and again', 'tokenize=shingle 2')",
+};
+
+/* Run the script on test database zDb; returns 1 if every statement ran. */
+static int runScript(const char *zDb){
+  sqlite3 *db = 0;
+  size_t i;
+  int bAll = 1;
+  if( sqlite3_open(zDb, &db)!=SQLITE_OK ){
+    sqlite3_close(db);
+    return 0;
+  }
+  if( sqlite3_docpipe_init(db, 0, 0)!=SQLITE_OK ){
+    sqlite3_close(db);
+    return 0;
+  }
+  for(i=0; i<sizeof(azScript)/sizeof(azScript[0]); i++){
+    if( sqlite3_exec(db, azScript[i], 0, 0, 0)!=SQLITE_OK ){
+      bAll = 0;
+      sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+    }
+  }
+  sqlite3_close(db);
+  return bAll;
+}
+
+/* With allocations working: the database is sound. */
+static int checkDb(const char *zDb, char *zWhy, int nWhy){
+  sqlite3 *db = 0;
+  sqlite3_stmt *pStmt = 0;
+  int bOk = 1;
+  char *zErr = 0;
+  zWhy[0] = 0;
+  if( sqlite3_open(zDb, &db)!=SQLITE_OK || sqlite3_docpipe_init(db, 0, 0) ){
+    snprintf(zWhy, nWhy, "cannot reopen");
+    sqlite3_close(db);
+    return 0;
+  }
+  if( sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &pStmt, 0)==SQLITE_OK
+   && sqlite3_step(pStmt)==SQLITE_ROW
+   && strcmp((const char*)sqlite3_column_text(pStmt, 0), "ok")!=0 ){
+    snprintf(zWhy, nWhy, "integrity_check: %s", sqlite3_column_text(pStmt, 0));
+    bOk = 0;
+  }
+  sqlite3_finalize(pStmt);
+  /* the table exists unless its CREATE failed */
+  if( bOk && sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE name='d'",
+                                -1, &pStmt, 0)==SQLITE_OK
+      && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_finalize(pStmt);
+    pStmt = 0;
+    if( sqlite3_exec(db, "INSERT INTO d(d) VALUES ('integrity-check')", 0, 0,
+                     &zErr)!=SQLITE_OK ){
+      snprintf(zWhy, nWhy, "docpipe integrity-check: %s", zErr ? zErr : "?");
+      bOk = 0;
+    }
+    sqlite3_free(zErr);
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_close(db);
+  return bOk;
+}
+
+int main(void){
+  sqlite3_mem_methods faultMem;
+  char zDb[64], zWhy[256];
+  int n, nPass = 0, nFail = 0;
+  snprintf(zDb, sizeof zDb, "/tmp/docpipe-oom-%d.db", (int)getpid());
+  sqlite3_config(SQLITE_CONFIG_GETMALLOC, &realMem);
+  faultMem = realMem;
+  faultMem.xMalloc = faultMalloc;
+  faultMem.xRealloc = faultRealloc;
+  faultMem.xFree = faultFree;
+  faultMem.xSize = faultSize;
+  faultMem.xRoundup = faultRoundup;
+  faultMem.xInit = faultInit;
+  faultMem.xShutdown = faultShutdown;
+  /* no lookaside: every allocation goes through the wrapper */
+  sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &faultMem);
+  sqlite3_initialize();
+  for(n=0; ; n++){
+    int bAll;
+    remove(zDb);
+    bFailed = 0;
+    nCountdown = n;
+    bAll = runScript(zDb);
+    nCountdown = -1;
+    if( !bFailed ){
+      if( !bAll ){ nFail++; printf("! the script fails without faults\n"); }
+      break;
+    }
+    if( checkDb(zDb, zWhy, sizeof zWhy) ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("! failure at allocation %d: %s\n", n+1, zWhy);
+    }
+  }
+  remove(zDb);
+  printf("%d allocation failure points exercised\n", n);
+  printf("%d passed, %d failed\n", nPass, nFail);
+  return nFail ? 1 : 0;
+}
