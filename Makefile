@@ -72,22 +72,26 @@ build/hist_test: test/hist.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  test/hist.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
+build/ioerr_test: test/ioerr.c $(CORE_OBJ) | deps-test
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  test/ioerr.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
 
-C_TESTS = build/kernels_test build/hist_test
+C_TESTS = build/kernels_test build/hist_test build/ioerr_test
 
 test: dist/docpipe.so $(C_TESTS) | deps-test
 	$(TCLSH) test/all.tcl
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
 # test (every allocation of a script failing in turn, under ASan+LSan).
-asan: build/asan/docpipe.so build/oom_test | deps-test
+asan: build/asan/docpipe.so build/oom_check | deps-test
 	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
-	ASAN_OPTIONS=detect_leaks=1 build/oom_test
+	ASAN_OPTIONS=detect_leaks=1 build/oom_check
 
 valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
@@ -127,7 +131,7 @@ build/oom/%.o: ext/%.c $(HDR) | deps
 
 OOM_OBJ = $(SRC:ext/%.c=build/oom/%.o)
 
-build/oom_test: test/oom.c $(OOM_OBJ) | deps-test
+build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
 	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm

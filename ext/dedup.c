@@ -657,13 +657,14 @@ static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     if( !c->usable ) return SQLITE_CONSTRAINT;
     if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
   }
-  if( aIdx[0]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("dedup_index(): the source argument"
-                                     " (a docpipe table or a query) is required");
-    return SQLITE_ERROR;
-  }
+  (void)pVtab;
   pInfo->idxNum = 0;
+  if( aIdx[0]<0 ){
+    /* No source in this plan: SQLite may be trying a part of an OR; make
+    ** it the last resort, and xFilter says what is missing if it runs. */
+    pInfo->estimatedCost = 1e99;
+    return SQLITE_OK;
+  }
   for(i=0; i<4; i++){
     if( aIdx[i]<0 ) continue;
     pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
@@ -717,7 +718,12 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   (void)idxStr; (void)argc;
   cursorClear(pCur);
   pCur->db = ((DedupVtab*)pCursor->pVtab)->db;
-  if( idxNum & 1 ) iArg++;
+  if( (idxNum & 1)==0 ){
+    setError(pCursor, "the source argument (a docpipe table or a query) is"
+             " required");
+    return SQLITE_ERROR;
+  }
+  iArg++;
   if( idxNum & 2 ) pThreshold = argv[iArg++];
   if( idxNum & 4 ) pMode = argv[iArg++];
   if( idxNum & 8 ) pKeep = argv[iArg++];

@@ -399,11 +399,12 @@ static int tokBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     if( c->op!=SQLITE_INDEX_CONSTRAINT_EQ ) continue;
     if( c->iColumn==TOK_COL_TEXT ) iText = i; else iOpt = i;
   }
+  (void)pVtab;
   if( iText<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("tokenize(): the text argument is"
-                                     " required");
-    return SQLITE_ERROR;
+    /* no text in this plan (part of an OR?): last resort; xFilter reports */
+    pInfo->idxNum = 0;
+    pInfo->estimatedCost = 1e99;
+    return SQLITE_OK;
   }
   pInfo->aConstraintUsage[iText].argvIndex = ++n;
   pInfo->aConstraintUsage[iText].omit = 1;
@@ -451,6 +452,7 @@ static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
   p->nFeat = 0;
   p->iFeat = 0;
   dpOptionsDefault(&p->opt);
+  if( (idxNum & 1)==0 ) return tokSetError(pCur, "the text argument is required");
   if( idxNum & 2 ){
     char *zErr = 0;
     if( sqlite3_value_type(argv[1])!=SQLITE_TEXT ){

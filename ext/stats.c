@@ -412,11 +412,12 @@ static int latBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     if( !c->usable ) return SQLITE_CONSTRAINT;
     if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
   }
+  (void)pVtab;
   if( aIdx[0]<0 ){
-    sqlite3_free(pVtab->zErrMsg);
-    pVtab->zErrMsg = sqlite3_mprintf("docpipe_latency(): the table name is"
-                                     " required");
-    return SQLITE_ERROR;
+    /* no table in this plan (part of an OR?): last resort; xFilter reports */
+    pInfo->idxNum = 0;
+    pInfo->estimatedCost = 1e99;
+    return SQLITE_OK;
   }
   pInfo->idxNum = 0;
   for(i=0; i<2; i++){
@@ -468,6 +469,7 @@ static int latFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     if( pCur->aHist==0 ) return SQLITE_NOMEM;
   }
   memset(pCur->aHist, 0, sizeof(DpHist)*DP_N_STAGE);
+  if( (idxNum & 1)==0 ) return latError(pCursor, "the table name is required");
   if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
     return latError(pCursor, "the first argument must be a table name");
   }
