@@ -278,6 +278,12 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                sqlite3_errmsg(db));
       return SQLITE_ERROR;
     }
+    if( !sqlite3_stmt_readonly(pStmt) ){
+      /* "WITH ... DELETE" also starts with WITH: only reads are run */
+      setError(&pCur->base, "the query must only read (a SELECT)");
+      sqlite3_finalize(pStmt);
+      return SQLITE_ERROR;
+    }
     if( sqlite3_column_count(pStmt)<2 || sqlite3_column_count(pStmt)>3 ){
       setError(&pCur->base, "the query must return 2 or 3 columns (id,"
                " vector [, length]), not %d", sqlite3_column_count(pStmt));
