@@ -26,7 +26,7 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel bench-dedup bench-insert clean
+        bench bench-kernel bench-dedup bench-insert fuzz clean
 
 all: dist/docpipe.so
 
@@ -135,3 +135,24 @@ build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
 	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# libFuzzer harnesses (clang): make fuzz FUZZ_SECONDS=60 runs each that long.
+FUZZ_SECONDS ?= 30
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+build/fuzz/%.o: ext/%.c $(HDR) | deps-test
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -std=gnu11 -fPIC \
+	  -DSQLITE_CORE -c $< -o $@
+
+FUZZ_OBJ = $(SRC:ext/%.c=build/fuzz/%.o)
+
+build/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | deps-test
+	clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -std=gnu11 -DSQLITE_CORE \
+	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+fuzz: build/fuzz_text build/fuzz_sql
+	@mkdir -p build/fuzz-work/text build/fuzz-work/sql build/fuzz-artifacts
+	build/fuzz_text -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ \
+	  -print_final_stats=1 build/fuzz-work/text fuzz/corpus/text 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"
+	build/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ \
+	  -print_final_stats=1 build/fuzz-work/sql fuzz/corpus/sql 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"

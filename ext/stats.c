@@ -148,8 +148,11 @@ int dpHistEncode(const DpHist *aHist, void **ppBlob, int *pnBlob){
 
 /* Add a blob made by dpHistEncode into aHist; 0 when it is malformed. */
 int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob){
-  const unsigned char *p = pBlob, *pEnd = p + nBlob;
+  const unsigned char *p, *pEnd;
   int i;
+  if( pBlob==0 || nBlob<=0 ) return 0;     /* an empty blob is not one */
+  p = pBlob;
+  pEnd = p + nBlob;
   for(i=0; i<DP_N_STAGE; i++){
     DpHist *h = &aHist[i];
     sqlite3_uint64 nCount, nSum, nMax, nNonEmpty, k, b = 0, d, c;

@@ -1391,6 +1391,12 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   DpStatRec *pRec = 0;
   sqlite3_int64 t0;
   int rc, iSeq = 0;
+  if( argc!=1 && argc!=3+colCmd(p) ){
+    /* SQLite's idea of the columns is not ours: with a shared cache the
+    ** schema of another connection, declared before %_config changed */
+    return tableError(p, SQLITE_CORRUPT_VTAB, "its columns (%d) do not match"
+                      " %s_config (%d)", argc-2, p->zName, colCmd(p)+1);
+  }
   if( argc==1 ){
     pRec = statRecord(p, DP_KIND_DELETE);
   }else if( sqlite3_value_type(argv[2+colCmd(p)])==SQLITE_NULL ){
@@ -1517,6 +1523,7 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   int bScoreGt = 0, i, n = 0;
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->iColumn>colCmd(p) ) continue;               /* see dpUpdate */
     if( c->iColumn==colCmd(p) && c->op==SQLITE_INDEX_CONSTRAINT_MATCH ){
       if( !c->usable ) return SQLITE_CONSTRAINT;
       iMatch = i;
@@ -1863,6 +1870,7 @@ static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   DpCursor *pCur = (DpCursor*)pCursor;
   DpTable *p = (DpTable*)pCursor->pVtab;
   sqlite3_stmt *pStmt = pCur->pStmt;
+  if( iCol<0 || iCol>colCmd(p) ) return SQLITE_OK;   /* see dpUpdate */
   /* In an UPDATE, columns that keep their value are not fetched: the large
   ** ones cost a copy, the computed ones must not look "set". */
   if( sqlite3_vtab_nochange(ctx)
