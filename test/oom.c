@@ -78,6 +78,17 @@ static int runScript(const char *zDb){
     }
   }
   sqlite3_close(db);
+  /* reopen: the table is connected again and its index rebuilt */
+  db = 0;
+  if( sqlite3_open(zDb, &db)!=SQLITE_OK || sqlite3_docpipe_init(db, 0, 0) ){
+    sqlite3_close(db);
+    return 0;
+  }
+  if( sqlite3_exec(db, "INSERT INTO d(body) VALUES ('after reopening: Call me"
+                   " Ishmael. Some years ago')", 0, 0, 0)!=SQLITE_OK ) bAll = 0;
+  if( sqlite3_exec(db, "SELECT rowid FROM d WHERE d MATCH 'Call me Ishmael'",
+                   0, 0, 0)!=SQLITE_OK ) bAll = 0;
+  sqlite3_close(db);
   return bAll;
 }
 
