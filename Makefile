@@ -26,9 +26,10 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel bench-dedup bench-insert fuzz clean
+        bench bench-kernel bench-dedup bench-insert fuzz install uninstall \
+        npm-pack clients clean
 
-all: dist/docpipe.so
+all: dist/docpipe.so dist/libdocpipe.a
 
 deps:
 	@sh tools/deps.sh build
@@ -81,7 +82,35 @@ demo: dist/docpipe.so | deps-test
 
 C_TESTS = build/kernels_test build/hist_test build/ioerr_test
 
-test: dist/docpipe.so $(C_TESTS) | deps-test
+# What the client examples need (test/clients.test): the static library and
+# a program linked with it, better-sqlite3 from npm (built once into
+# build/node), and the npm package made by npm-pack.
+CLIENTS = build/c_example build/node/node_modules/better-sqlite3/package.json \
+          dist/sqlite-docpipe.tgz
+
+build/c_example: examples/c_example.c dist/libdocpipe.a include/sqlite-docpipe.h
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ examples/c_example.c \
+	  dist/libdocpipe.a $(UTF8PROC_A) -lsqlite3 -lm
+
+# better-sqlite3 12 (13 needs Node 22); it compiles its addon here (~2 min).
+build/node/node_modules/better-sqlite3/package.json: | deps-test
+	@mkdir -p build/node
+	echo '{"private": true}' > build/node/package.json
+	cd build/node && npm install --no-save --no-audit --no-fund --loglevel=error \
+	  better-sqlite3@12 >&2
+
+# The npm package layout (not published): package.json, index.js with
+# getLoadablePath(), and docpipe.so.
+npm-pack: dist/sqlite-docpipe.tgz
+dist/sqlite-docpipe.tgz: dist/docpipe.so npm/package.json npm/index.js npm/README.md | deps-test
+	rm -rf build/npm-pkg && mkdir -p build/npm-pkg
+	cp npm/package.json npm/index.js npm/README.md dist/docpipe.so build/npm-pkg/
+	cd build/npm-pkg && npm pack --silent >/dev/null
+	mv build/npm-pkg/sqlite-docpipe-*.tgz $@
+
+clients: $(CLIENTS)
+
+test: dist/docpipe.so $(C_TESTS) $(CLIENTS) | deps-test
 	$(TCLSH) test/all.tcl
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
@@ -156,3 +185,33 @@ fuzz: build/fuzz_text build/fuzz_sql
 	  -print_final_stats=1 build/fuzz-work/text fuzz/corpus/text 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"
 	build/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ \
 	  -print_final_stats=1 build/fuzz-work/sql fuzz/corpus/sql 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"
+
+# Static library for programs that link SQLite themselves (SQLITE_CORE:
+# calls go straight to sqlite3_*), and installation.
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR = $(PREFIX)/lib
+INCDIR = $(PREFIX)/include
+
+dist/libdocpipe.a: $(CORE_OBJ)
+	@mkdir -p dist
+	rm -f $@
+	ar rcs $@ $(CORE_OBJ)
+
+dist/docpipe.pc: Makefile
+	@mkdir -p dist
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe\nLibs.private: -lutf8proc -lm\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' \
+	  'SQLite extension: near-duplicate document store' \
+	  "$$(sed -n 's/^#define DOCPIPE_VERSION "\(.*\)"/\1/p' ext/docpipe.h)" > $@
+
+install: dist/docpipe.so dist/libdocpipe.a dist/docpipe.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 dist/docpipe.so $(DESTDIR)$(LIBDIR)/docpipe.so
+	install -m 644 dist/libdocpipe.a $(DESTDIR)$(LIBDIR)/libdocpipe.a
+	install -m 644 include/sqlite-docpipe.h $(DESTDIR)$(INCDIR)/sqlite-docpipe.h
+	install -m 644 dist/docpipe.pc $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/docpipe.so $(DESTDIR)$(LIBDIR)/libdocpipe.a \
+	  $(DESTDIR)$(INCDIR)/sqlite-docpipe.h $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc

@@ -15,10 +15,12 @@ tcl:/usr/bin/tclsh
 libsqlite3-tcl:/usr/lib/tcltk/sqlite3/pkgIndex.tcl
 valgrind:/usr/bin/valgrind
 clang:/usr/bin/clang
-libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a"
-bench="gnuplot-nox:/usr/bin/gnuplot
+libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a
+python3:/usr/bin/python3
 nodejs:/usr/bin/node
 npm:/usr/bin/npm
+g++:/usr/bin/g++"
+bench="gnuplot-nox:/usr/bin/gnuplot
 bible-kjv:/usr/bin/bible"
 
 want=""
