@@ -17,18 +17,22 @@ set tclsh [info nameofexecutable]
 
 set total_pass 0
 set total_fail 0
+set total_skip 0
 
 proc run_child {label cmd} {
-  global total_pass total_fail
+  global total_pass total_fail total_skip
   set t0 [clock milliseconds]
   set rc [catch {exec {*}$cmd 2>@1} out opts]
   set ms [expr {[clock milliseconds] - $t0}]
-  set np 0; set nf 0; set found 0
+  set np 0; set nf 0; set ns 0; set found 0
   foreach line [split $out \n] {
-    if {[regexp {^(\d+) passed, (\d+) failed} $line -> a b]} {
+    if {[regexp {^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?} $line -> a b c]} {
       set np $a; set nf $b; set found 1
+      if {$c ne ""} { set ns $c }
     }
+    if {[string match "- * skipped: *" $line]} { puts $line }
   }
+  incr total_skip $ns
   if {!$found} {
     # crashed or never reached finish_test: count as one failure
     set nf [expr {$nf + 1}]
@@ -83,5 +87,9 @@ foreach f [lsort [glob [file join $testdir *.test]]] {
   }
 }
 
-puts "$total_pass passed, $total_fail failed"
+if {$total_skip} {
+  puts "$total_pass passed, $total_fail failed, $total_skip skipped"
+} else {
+  puts "$total_pass passed, $total_fail failed"
+}
 exit [expr {$total_fail > 0}]

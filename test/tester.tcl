@@ -19,6 +19,7 @@ if {[info exists env(DOCPIPE_EXT)]} {
 }
 set ::nPass 0
 set ::nFail 0
+set ::nSkip 0
 set ::failed [list]
 
 # Scratch directory for database files, removed by finish_test.
@@ -65,6 +66,12 @@ proc fail {name got expected} {
   puts "! $name failed"
   puts "!   expected: [string range $expected 0 600]"
   puts "!   got:      [string range $got 0 600]"
+}
+
+# A test that cannot run here (a missing peer), with the reason shown.
+proc skip_test {name why} {
+  incr ::nSkip
+  puts "- $name skipped: $why"
 }
 
 proc do_test {name script expected} {
@@ -120,7 +127,11 @@ proc finish_test {} {
   cd /
   file delete -force $::scratch
   if {[llength $::failed]} { puts "failed: $::failed" }
-  puts "$::nPass passed, $::nFail failed"
+  if {$::nSkip} {
+    puts "$::nPass passed, $::nFail failed, $::nSkip skipped"
+  } else {
+    puts "$::nPass passed, $::nFail failed"
+  }
   exit [expr {$::nFail > 0}]
 }
 
