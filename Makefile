@@ -26,7 +26,8 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel bench-dedup bench-insert fuzz install uninstall \
+        bench bench-kernel bench-dedup bench-quality bench-insert fuzz install \
+        uninstall \
         npm-pack clients clean
 
 all: dist/docpipe.so dist/libdocpipe.a
@@ -132,7 +133,10 @@ valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
 
-bench: bench-kernel bench-dedup bench-insert
+bench: bench-kernel bench-dedup bench-quality bench-insert
+
+bench-quality: dist/docpipe.so | deps-bench
+	sh bench/quality.sh
 
 bench-kernel: dist/docpipe.so | deps-bench
 	sh bench/kernel.sh

@@ -19,5 +19,15 @@ make -s -C "$top" build/insert_bench
 echo "# docpipe insert benchmark — $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $n documents"
 echo
 cd "$top"
-"$top/build/insert_bench" "$top/dist/docpipe.so" "$dir/kjv.txt" "$n" \
+mkdir -p "$top/bench/results"
+INSERT_CSV="$top/bench/results/insert.dat" "$top/build/insert_bench" \
+  "$top/dist/docpipe.so" "$dir/kjv.txt" "$n" \
   "$dir/node_modules/sqlite-vec-linux-x64/vec0.so"
+gnuplot <<PLOT
+set terminal png size 900,540
+set output '$top/bench/results/insert.png'
+set title 'docpipe insert throughput against index size (2-5 KB documents, exact decisions)'
+set xlabel 'documents already stored'; set ylabel 'documents per second'
+set logscale y; set grid
+plot '$top/bench/results/insert.dat' u 1:2 w l lw 2 t 'docpipe INSERT'
+PLOT
