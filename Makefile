@@ -139,15 +139,18 @@ bench-quality: dist/docpipe.so | deps-bench
 	sh bench/quality.sh
 
 bench-kernel: dist/docpipe.so | deps-bench
-	sh bench/kernel.sh
+	@mkdir -p bench/results
+	sh bench/kernel.sh | tee bench/results/kernel.md
 
 bench-dedup: dist/docpipe.so build/dedup_bench | deps-bench
 	sh bench/insert.sh --kjv-only
-	build/dedup_bench dist/docpipe.so build/bench/kjv.txt 10000
+	@mkdir -p bench/results
+	build/dedup_bench dist/docpipe.so build/bench/kjv.txt 10000 | tee bench/results/dedup.md
 
 # BENCH_DOCS documents (default 101,000: the 100k row of the table).
 bench-insert: dist/docpipe.so | deps-bench
-	sh bench/insert.sh $(BENCH_DOCS)
+	@mkdir -p bench/results
+	sh bench/insert.sh $(BENCH_DOCS) | tee bench/results/insert.md
 
 clean:
 	rm -rf build dist

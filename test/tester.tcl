@@ -9,6 +9,9 @@
 # directory, with `db` open on test.db and docpipe loaded.  The extension is
 # $DOCPIPE_EXT when set (the sanitizer build), else dist/docpipe.
 package require sqlite3
+# Child processes and files speak UTF-8 whatever the locale (a fresh
+# machine may have none).
+encoding system utf-8
 
 set ::testdir [file dirname [file normalize [info script]]]
 set ::topdir [file dirname $::testdir]
