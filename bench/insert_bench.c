@@ -2,7 +2,7 @@
 ** insert_bench.c — insert throughput of a docpipe table as it grows, and
 ** nearest-document query latency, measured in one run.
 **
-**   insert_bench DOCPIPE_SO VERSES_TXT NDOCS [VEC0_SO]
+**   insert_bench DOCPIPE_SO VERSES_TXT NDOCS [VEC0_SO [VECTOR_SO]]
 **
 ** Corpus: documents of 2-5 KB of real English text, each made of random
 ** verses of the King James Bible (Debian bible-kjv, one verse per line);
@@ -202,26 +202,65 @@ int main(int argc, char **argv){
   }
   sqlite3_finalize(pIns);
 
-  /* Queries */
+  /* Queries: docpipe MATCH against the peers on the same vectors, at
+  ** several table sizes (the first N documents), all in this run. */
   {
-    double tMatch, tBrute;
-    tMatch = queryMs(db, "SELECT rowid, score FROM docs WHERE docs MATCH ?1 AND k = 10",
-                     aDoc, nDoc, 1, 21);
-    tBrute = queryMs(db, "SELECT rowid, cosine(embedding, ?1) AS s FROM docs"
-                         " ORDER BY s DESC LIMIT 10", aDoc, nDoc, 1, 5);
-    printf("\n## Nearest documents, k = 10, over %d x 1024-d (ms per query, median)\n\n", nDoc);
-    printf("| method | ms | vs docpipe MATCH |\n|---|---|---|\n");
-    printf("| docpipe MATCH | %.2f | 1.00 |\n", tMatch);
-    printf("| SQL scan ORDER BY cosine() LIMIT 10 | %.2f | %.1fx slower |\n", tBrute, tBrute/tMatch);
-    if( argc>4 ){
-      double tVec;
-      if( sqlite3_load_extension(db, argv[4], 0, &zErr) ){ fprintf(stderr, "%s\n", zErr); return 1; }
-      exec(db, "CREATE VIRTUAL TABLE vv USING vec0(embedding float[1024] distance_metric=cosine);"
-               "INSERT INTO vv(rowid, embedding) SELECT rowid, embedding FROM docs");
-      tVec = queryMs(db, "SELECT rowid, distance FROM vv WHERE embedding MATCH ?1 AND k = 10",
-                     aDoc, nDoc, 1, 21);
-      printf("| sqlite-vec vec0 KNN | %.2f | %.1fx slower |\n", tVec, tVec/tMatch);
+    static const int aN[] = { 10000, 30000, 100000 };
+    const char *zVector = argc>5 ? argv[5] : 0;
+    FILE *fLat = getenv("QUERY_CSV") ? fopen(getenv("QUERY_CSV"), "w") : 0;
+    size_t t;
+    if( argc>4 && sqlite3_load_extension(db, argv[4], 0, &zErr) ){
+      fprintf(stderr, "%s\n", zErr); return 1;
     }
+    if( zVector && sqlite3_load_extension(db, zVector, 0, &zErr) ){
+      fprintf(stderr, "%s\n", zErr); return 1;
+    }
+    printf("\n## Nearest documents, k = 10, 1024-d, exact unless noted (ms per query, median;"
+           " the first N documents of the run)\n\n");
+    printf("| N | docpipe MATCH | sqlite-vec vec0 | sqlite-vector full scan | sqlite-vector"
+           " quantized scan (approximate) | SQL ORDER BY cosine() |\n|---|---|---|---|---|---|\n");
+    for(t=0; t<sizeof(aN)/sizeof(aN[0]); t++){
+      int n = aN[t] < nDoc ? aN[t] : nDoc;
+      char zSql[512];
+      double tMatch, tBrute, tVec = -1, tFull = -1, tQuant = -1;
+      const char *zTab = "docs";
+      if( n<nDoc ){
+        /* a docpipe table of the first n documents, from the stored vectors */
+        snprintf(zSql, sizeof zSql, "DROP TABLE IF EXISTS dq; CREATE VIRTUAL TABLE dq"
+                 " USING docpipe(dim=1024, stats=off); INSERT INTO dq(rowid, body, embedding)"
+                 " SELECT rowid, '', embedding FROM docs WHERE rowid <= %d", n);
+        exec(db, zSql);
+        zTab = "dq";
+      }
+      snprintf(zSql, sizeof zSql, "SELECT rowid, score FROM %s WHERE %s MATCH ?1 AND k = 10", zTab, zTab);
+      tMatch = queryMs(db, zSql, aDoc, n, 1, 21);
+      snprintf(zSql, sizeof zSql, "DROP TABLE IF EXISTS pv; CREATE TABLE pv(id INTEGER PRIMARY KEY, v BLOB);"
+               " INSERT INTO pv SELECT rowid, embedding FROM docs WHERE rowid <= %d", n);
+      exec(db, zSql);
+      tBrute = queryMs(db, "SELECT id, cosine(v, ?1) AS s FROM pv ORDER BY s DESC LIMIT 10",
+                       aDoc, n, 1, 5);
+      if( argc>4 ){
+        exec(db, "DROP TABLE IF EXISTS vv; CREATE VIRTUAL TABLE vv USING vec0(embedding float[1024]"
+                 " distance_metric=cosine); INSERT INTO vv(rowid, embedding) SELECT id, v FROM pv");
+        tVec = queryMs(db, "SELECT rowid, distance FROM vv WHERE embedding MATCH ?1 AND k = 10",
+                       aDoc, n, 1, 21);
+      }
+      if( zVector ){
+        exec(db, "SELECT vector_init('pv', 'v', 'type=FLOAT32,dimension=1024,distance=COSINE')");
+        tFull = queryMs(db, "SELECT rowid, distance FROM vector_full_scan('pv', 'v', ?1, 10)",
+                        aDoc, n, 1, 21);
+        exec(db, "SELECT vector_quantize('pv', 'v')");
+        tQuant = queryMs(db, "SELECT rowid, distance FROM vector_quantize_scan('pv', 'v', ?1, 10)",
+                         aDoc, n, 1, 21);
+      }
+      printf("| %d | %.2f | %.2f (%.1fx) | %.2f (%.1fx) | %.2f (%.1fx) | %.2f (%.1fx) |\n", n,
+             tMatch, tVec, tVec/tMatch, tFull, tFull/tMatch, tQuant, tQuant/tMatch,
+             tBrute, tBrute/tMatch);
+      if( fLat ) fprintf(fLat, "%d %.3f %.3f %.3f %.3f %.3f\n", n, tMatch, tVec, tFull, tQuant, tBrute);
+      if( n==nDoc ) break;
+    }
+    if( fLat ) fclose(fLat);
+    printf("\n(x): times slower than docpipe MATCH in the same run; -1 when the peer was not given.\n");
   }
   /* Statistics overhead: the same documents into a table with stats=on
   ** and one with stats=off, batches of 500 alternating, both in this run. */
