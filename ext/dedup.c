@@ -654,31 +654,8 @@ static int ddDisconnect(sqlite3_vtab *pVtab){
 
 /* idxNum bits: 1 source, 2 threshold, 4 mode, 8 keep (in that argv order). */
 static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aIdx[4] = { -1, -1, -1, -1 };
-  int i, n = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    int k = c->iColumn - COL_SOURCE;
-    if( k<0 || k>3 ) continue;
-    if( !c->usable ) return SQLITE_CONSTRAINT;
-    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
-  }
   (void)pVtab;
-  pInfo->idxNum = 0;
-  if( aIdx[0]<0 ){
-    /* No source in this plan: SQLite may be trying a part of an OR; make
-    ** it the last resort, and xFilter says what is missing if it runs. */
-    pInfo->estimatedCost = 1e99;
-    return SQLITE_OK;
-  }
-  for(i=0; i<4; i++){
-    if( aIdx[i]<0 ) continue;
-    pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aIdx[i]].omit = 1;
-    pInfo->idxNum |= 1<<i;
-  }
-  pInfo->estimatedCost = 1e6;
-  return SQLITE_OK;
+  return dpTvfBestIndex(pInfo, COL_SOURCE, 4, 1e6);
 }
 
 static int ddOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){

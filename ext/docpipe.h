@@ -335,6 +335,12 @@ void dpResultError(sqlite3_context *ctx, const char *zFunc,
 /* Set a virtual table's error message: zPrefix, then the formatted text. */
 void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
                   const char *zFmt, va_list ap);
+/* xBestIndex of a table-valued function whose arguments are the hidden
+** columns iFirstArg.. (nArg <= 8): every usable = constraint on them
+** becomes an argv entry in column order, idxNum bit i set for argument i;
+** SQLITE_CONSTRAINT when one is not usable. */
+int dpTvfBestIndex(sqlite3_index_info *pInfo, int iFirstArg, int nArg,
+                   double rCost);
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);

@@ -391,32 +391,8 @@ static int tokDisconnect(sqlite3_vtab *pVtab){
 
 /* idxNum bit 1: text given (argv[0]); bit 2: options given (next argv). */
 static int tokBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int iText = -1, iOpt = -1, i, n = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    if( c->iColumn!=TOK_COL_TEXT && c->iColumn!=TOK_COL_OPTIONS ) continue;
-    if( !c->usable ) return SQLITE_CONSTRAINT;
-    if( c->op!=SQLITE_INDEX_CONSTRAINT_EQ ) continue;
-    if( c->iColumn==TOK_COL_TEXT ) iText = i; else iOpt = i;
-  }
   (void)pVtab;
-  if( iText<0 ){
-    /* no text in this plan (part of an OR?): last resort; xFilter reports */
-    pInfo->idxNum = 0;
-    pInfo->estimatedCost = 1e99;
-    return SQLITE_OK;
-  }
-  pInfo->aConstraintUsage[iText].argvIndex = ++n;
-  pInfo->aConstraintUsage[iText].omit = 1;
-  pInfo->idxNum = 1;
-  if( iOpt>=0 ){
-    pInfo->aConstraintUsage[iOpt].argvIndex = ++n;
-    pInfo->aConstraintUsage[iOpt].omit = 1;
-    pInfo->idxNum |= 2;
-  }
-  pInfo->estimatedCost = 100.0;
-  pInfo->estimatedRows = 100;
-  return SQLITE_OK;
+  return dpTvfBestIndex(pInfo, TOK_COL_TEXT, 2, 100.0);
 }
 
 static int tokOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){

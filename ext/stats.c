@@ -407,30 +407,8 @@ static int latDisconnect(sqlite3_vtab *pVtab){
 }
 
 static int latBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int aIdx[2] = { -1, -1 }, i, n = 0;
-  for(i=0; i<pInfo->nConstraint; i++){
-    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    int k = c->iColumn - LAT_COL_TABLE;
-    if( k<0 || k>1 ) continue;
-    if( !c->usable ) return SQLITE_CONSTRAINT;
-    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
-  }
   (void)pVtab;
-  if( aIdx[0]<0 ){
-    /* no table in this plan (part of an OR?): last resort; xFilter reports */
-    pInfo->idxNum = 0;
-    pInfo->estimatedCost = 1e99;
-    return SQLITE_OK;
-  }
-  pInfo->idxNum = 0;
-  for(i=0; i<2; i++){
-    if( aIdx[i]<0 ) continue;
-    pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
-    pInfo->aConstraintUsage[aIdx[i]].omit = 1;
-    pInfo->idxNum |= 1<<i;
-  }
-  pInfo->estimatedCost = 1000.0;
-  return SQLITE_OK;
+  return dpTvfBestIndex(pInfo, LAT_COL_TABLE, 2, 1000.0);
 }
 
 static int latOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){

@@ -66,3 +66,33 @@ char *dpStrFinish(sqlite3_str *p){
   if( z==0 && rc==SQLITE_OK ) z = sqlite3_mprintf("%s", "");
   return z;
 }
+
+int dpTvfBestIndex(sqlite3_index_info *pInfo, int iFirstArg, int nArg,
+                   double rCost){
+  int aIdx[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+  int i, n = 0;
+
+  for(i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    int k = c->iColumn - iFirstArg;
+    if( k<0 || k>=nArg || k>=8 ) continue;
+    if( !c->usable ) return SQLITE_CONSTRAINT;
+    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ ) aIdx[k] = i;
+  }
+  pInfo->idxNum = 0;
+  if( aIdx[0]<0 ){
+    /* No first argument in this plan: SQLite may be planning one term of
+    ** an OR.  Make it the last resort; xFilter says what is missing if it
+    ** ever runs (idxNum bit 0 clear). */
+    pInfo->estimatedCost = 1e99;
+    return SQLITE_OK;
+  }
+  for(i=0; i<nArg && i<8; i++){
+    if( aIdx[i]<0 ) continue;
+    pInfo->aConstraintUsage[aIdx[i]].argvIndex = ++n;
+    pInfo->aConstraintUsage[aIdx[i]].omit = 1;
+    pInfo->idxNum |= 1<<i;
+  }
+  pInfo->estimatedCost = rCost;
+  return SQLITE_OK;
+}
