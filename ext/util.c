@@ -71,7 +71,6 @@ int dpTvfBestIndex(sqlite3_index_info *pInfo, int iFirstArg, int nArg,
                    double rCost){
   int aIdx[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
   int i, n = 0;
-
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
     int k = c->iColumn - iFirstArg;
