@@ -197,12 +197,6 @@ struct DpHit {
   double rScore;          /* cosine with the query */
 };
 
-typedef struct DpSearchStats DpSearchStats;
-struct DpSearchStats {
-  sqlite3_int64 nBound;   /* entries bounded by their sketch */
-  sqlite3_int64 nExact;   /* entries scored exactly */
-};
-
 void dpIndexInit(DpIndex *p, int nDim);
 void dpIndexClear(DpIndex *p);           /* drop entries, keep memory */
 void dpIndexFree(DpIndex *p);
@@ -214,7 +208,7 @@ double dpScore(const float *a, const float *b, int n, int *pbZero);
 /* Best indexed entry with score >= rThreshold (ties: lowest rowid).
 ** SQLITE_ROW with *piId and *prScore set, SQLITE_DONE when none, or an error. */
 int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
-                sqlite3_int64 *piId, double *prScore, DpSearchStats *pStats);
+                sqlite3_int64 *piId, double *prScore);
 /* The k best entries (all entries, indexed or not) with score >= rMin that
 ** xAccept (if not NULL) accepts, best first.  *paHit is sqlite3_malloc'd. */
 int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,

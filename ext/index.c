@@ -220,7 +220,7 @@ static int querySketch(const float *q, int nDim, int nWord,
 #define FILTER_CHUNK 4096
 
 int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
-                sqlite3_int64 *piId, double *prScore, DpSearchStats *pStats){
+                sqlite3_int64 *piId, double *prScore){
   DpQuerySketch qs;
   uint64_t *aBuf;
   int *aCand;
@@ -245,10 +245,6 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
       nCand = dpKernels->xSketchFilter(
           &p->aSketch[(sqlite3_int64)iChunk * 2 * nWord], &p->aFlag[iChunk],
           nChunk, nWord, DP_ENTRY_INDEXED, &qs, rMin2, aCand);
-      if( pStats ){
-        pStats->nBound += nChunk;
-        pStats->nExact += nCand;
-      }
       for(j=0; j<nCand; j++){
         int i = iChunk + aCand[j];
         int bZero = 0;

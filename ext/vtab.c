@@ -946,7 +946,7 @@ static int decide(DpTable *p, Decision *pDec){
   memset(pDec, 0, sizeof(*pDec));
   if( vectorIsZero(p->aVec, p->opt.nDim) ) return SQLITE_OK;
   rc = dpIndexBest(&p->index, p->aVec, p->opt.rThreshold, &pDec->iDupOf,
-                   &pDec->rSim, 0);
+                   &pDec->rSim);
   p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - t0;
   if( rc==SQLITE_ROW ){
     pDec->bDup = 1;
