@@ -153,6 +153,8 @@ struct DpKernels {
   ** stored contiguously; the blocked kernel of dedup_index() */
   void (*xDotBlock)(const float *A, int nA, const float *B, int nB, int n,
                     float *C);
+  /* dot of f32 q with int8 c (the count copy of index.c) */
+  float (*xDotI8)(const float *q, const signed char *c, int n);
 };
 
 /* The row chosen at load (CPU features, or DOCPIPE_SIMD). Never NULL after
@@ -172,12 +174,15 @@ extern const DpKernels dpKernelsScalar;
 #if defined(__x86_64__) || defined(__i386__)
 extern const DpKernels dpKernelsAvx2;
 extern const DpKernels dpKernelsAvx512;
+/* the AVX2 int8 dot, shared with the AVX-512 row (every such CPU has AVX2) */
+float dpAvx2DotI8(const float *q, const signed char *c, int n);
 #endif
 
 /**************************************************************************
 ** Interface to code in index.c — the in-memory search structure.
 */
 #define DP_ENTRY_INDEXED 0x01   /* takes part in near-duplicate decisions */
+#define DP_ENTRY_COUNTS  0x02   /* aCount/aScale hold the vector exactly */
 
 typedef struct DpIndex DpIndex;
 struct DpIndex {
@@ -189,6 +194,8 @@ struct DpIndex {
   unsigned char *aFlag;   /* DP_ENTRY_* of each entry */
   float *aVec;            /* nEntry * nDim floats, as stored */
   uint64_t *aSketch;      /* per entry: nWord words non-zero, nWord words negative */
+  signed char *aCount;    /* per entry nDim small integers c with v = c * m */
+  float *aScale;          /* per entry m / |v|: cos(q, v) = (q/|q|).c * aScale */
 };
 
 typedef struct DpHit DpHit;

@@ -88,6 +88,8 @@ void dpIndexFree(DpIndex *p){
   sqlite3_free(p->aFlag);
   sqlite3_free(p->aVec);
   sqlite3_free(p->aSketch);
+  sqlite3_free(p->aCount);
+  sqlite3_free(p->aScale);
   dpIndexInit(p, p->nDim);
 }
 
@@ -113,6 +115,12 @@ static int growEntries(DpIndex *p){
   pNew = sqlite3_realloc64(p->aSketch, (sqlite3_uint64)nSkBytes);
   if( pNew==0 ) return SQLITE_NOMEM;
   p->aSketch = pNew;
+  pNew = sqlite3_realloc64(p->aCount, (sqlite3_uint64)nNew * p->nDim);
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aCount = pNew;
+  pNew = sqlite3_realloc64(p->aScale, (sqlite3_uint64)nNew * sizeof(float));
+  if( pNew==0 ) return SQLITE_NOMEM;
+  p->aScale = pNew;
   p->nAlloc = nNew;
   return SQLITE_OK;
 }
@@ -129,6 +137,37 @@ static void sketchOf(const float *v, int nDim, uint64_t *aNz, uint64_t *aNeg){
   }
 }
 
+/*
+** The count copy.  Vectors made by embed() are bucket counts times one
+** float: v_i = c_i * m with small integers c_i.  When v is of that form
+** (|c_i| <= 127, each v_i within 1e-6 relative of c_i * m), keep c as int8
+** and m/|v|: a nearest-document scan then reads a quarter of the bytes.
+** Returns 1 and fills aC, *pScale when it is; 0 otherwise (then the entry
+** is scored from its f32 vector).
+*/
+static int countsOf(const float *v, int nDim, signed char *aC, float *pScale){
+  double m = 0.0, ss = 0.0;
+  int i;
+  for(i=0; i<nDim; i++){
+    double a = v[i]<0 ? -(double)v[i] : (double)v[i];
+    if( a>0.0 && (m==0.0 || a<m) ) m = a;
+    ss += (double)v[i]*v[i];
+  }
+  if( m==0.0 ) return 0;
+  for(i=0; i<nDim; i++){
+    double c = (double)v[i] / m;
+    double r = c<0 ? -(double)(long)(-c+0.5) : (double)(long)(c+0.5);
+    if( r>127.0 || r<-127.0 ) return 0;
+    if( (double)v[i] - r*m > 1e-6*m*(r<0?-r:r) + 1e-30
+     || r*m - (double)v[i] > 1e-6*m*(r<0?-r:r) + 1e-30 ){
+      return 0;
+    }
+    aC[i] = (signed char)r;
+  }
+  *pScale = (float)(m / sqrt(ss));
+  return 1;
+}
+
 int dpIndexAdd(DpIndex *p, sqlite3_int64 iId, const float *aVec,
                int bIndexed){
   int rc = growEntries(p);
@@ -140,6 +179,10 @@ int dpIndexAdd(DpIndex *p, sqlite3_int64 iId, const float *aVec,
          sizeof(float)*(size_t)p->nDim);
   pSk = &p->aSketch[(sqlite3_int64)p->nEntry * 2 * p->nWord];
   sketchOf(aVec, p->nDim, pSk, pSk + p->nWord);
+  if( countsOf(aVec, p->nDim, &p->aCount[(sqlite3_int64)p->nEntry * p->nDim],
+               &p->aScale[p->nEntry]) ){
+    p->aFlag[p->nEntry] |= DP_ENTRY_COUNTS;
+  }
   p->nEntry++;
   return SQLITE_OK;
 }
@@ -167,6 +210,9 @@ int dpIndexRemove(DpIndex *p, sqlite3_int64 iId){
     memcpy(&p->aSketch[(sqlite3_int64)i * 2 * p->nWord],
            &p->aSketch[(sqlite3_int64)iLast * 2 * p->nWord],
            sizeof(uint64_t)*2*(size_t)p->nWord);
+    memcpy(&p->aCount[(sqlite3_int64)i * p->nDim],
+           &p->aCount[(sqlite3_int64)iLast * p->nDim], (size_t)p->nDim);
+    p->aScale[i] = p->aScale[iLast];
   }
   p->nEntry--;
   return 1;
@@ -293,35 +339,98 @@ static int cmpHit(const void *pa, const void *pb){
   return 0;
 }
 
+/* Push (r, id) into the k-best min-heap aHit of *pnHit entries. */
+static void heapOffer(DpHit *aHit, int *pnHit, int nCap, double r,
+                      sqlite3_int64 iId){
+  if( *pnHit<nCap ){
+    aHit[*pnHit].iId = iId;
+    aHit[*pnHit].rScore = r;
+    heapSiftUp(aHit, *pnHit);
+    (*pnHit)++;
+  }else if( ranksBefore(r, iId, aHit[0].rScore, aHit[0].iId) ){
+    aHit[0].iId = iId;
+    aHit[0].rScore = r;
+    heapSiftDown(aHit, *pnHit, 0);
+  }
+}
+
+/*
+** Nearest documents in two passes, exact all the same.  Pass 1 gives every
+** entry an approximate score: from its int8 counts when it has them (a
+** quarter of the bytes of the f32 vector), its exact score otherwise.
+** Each approximate score is within S = 2*dpScoreSlack() of the exact one.
+** If A is the k-th largest approximate score, k entries have exact score
+** >= A - S, so the k-th exact score r_k >= A - S, and every entry of the
+** exact top k has approximate score >= r_k - S >= A - 2S.  Pass 2 scores
+** exactly just the entries at or above A - 2S (and rMin - S), which
+** therefore contain the answer, ties included.
+*/
 int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
                    int (*xAccept)(void*, sqlite3_int64), void *pAcceptCtx,
                    DpHit **paHit, int *pnHit){
-  DpHit *aHit;
-  int nHit = 0, i;
+  const int nDim = p->nDim;
+  const double rS = 2.0 * dpScoreSlack(nDim);
+  DpHit *aHit = 0, *aTop = 0;
+  double *aAppr = 0;
+  float *aQn = 0;
+  int nHit = 0, nTop = 0, i, rc = SQLITE_OK;
   int nCap = k < p->nEntry ? k : p->nEntry;
+  double ss = 0.0, rCut;
   *paHit = 0;
   *pnHit = 0;
   if( nCap<=0 ) return SQLITE_OK;
+  for(i=0; i<nDim; i++) ss += (double)q[i]*q[i];
+  if( ss==0.0 ) return SQLITE_OK;
   aHit = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_int64)nCap);
-  if( aHit==0 ) return SQLITE_NOMEM;
+  aTop = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_int64)nCap);
+  aAppr = sqlite3_malloc64(sizeof(double)*(sqlite3_int64)p->nEntry);
+  aQn = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)nDim);
+  if( !aHit || !aTop || !aAppr || !aQn ){
+    rc = SQLITE_NOMEM;
+    goto nearest_out;
+  }
+  for(i=0; i<nDim; i++) aQn[i] = (float)((double)q[i] / sqrt(ss));
+
+  /* pass 1: approximate scores, and the k best of them */
+  for(i=0; i<p->nEntry; i++){
+    double a;
+    if( xAccept && !xAccept(pAcceptCtx, p->aId[i]) ){
+      aAppr[i] = -HUGE_VAL;
+      continue;
+    }
+    if( p->aFlag[i] & DP_ENTRY_COUNTS ){
+      a = (double)dpKernels->xDotI8(aQn, &p->aCount[(sqlite3_int64)i * nDim],
+                                    nDim) * p->aScale[i];
+    }else{
+      int bZero = 0;
+      a = dpScore(q, &p->aVec[(sqlite3_int64)i * nDim], nDim, &bZero);
+      if( bZero ) a = -HUGE_VAL;
+    }
+    aAppr[i] = a;
+    if( a>-HUGE_VAL ) heapOffer(aTop, &nTop, nCap, a, p->aId[i]);
+  }
+  rCut = nTop<nCap ? -HUGE_VAL : aTop[0].rScore - 2.0*rS;
+  if( rCut<rMin - rS ) rCut = rMin - rS;
+
+  /* pass 2: exact scores of the candidates */
   for(i=0; i<p->nEntry; i++){
     int bZero = 0;
     double r;
-    if( xAccept && !xAccept(pAcceptCtx, p->aId[i]) ) continue;
-    r = dpScore(q, &p->aVec[(sqlite3_int64)i * p->nDim], p->nDim, &bZero);
+    if( !(aAppr[i]>-HUGE_VAL) || aAppr[i]<rCut ) continue;
+    r = dpScore(q, &p->aVec[(sqlite3_int64)i * nDim], nDim, &bZero);
     if( bZero || r<rMin ) continue;
-    if( nHit<nCap ){
-      aHit[nHit].iId = p->aId[i];
-      aHit[nHit].rScore = r;
-      heapSiftUp(aHit, nHit);
-      nHit++;
-    }else if( ranksBefore(r, p->aId[i], aHit[0].rScore, aHit[0].iId) ){
-      aHit[0].iId = p->aId[i];
-      aHit[0].rScore = r;
-      heapSiftDown(aHit, nHit, 0);
-    }
+    heapOffer(aHit, &nHit, nCap, r, p->aId[i]);
   }
   qsort(aHit, (size_t)nHit, sizeof(DpHit), cmpHit);
+
+nearest_out:
+  sqlite3_free(aTop);
+  sqlite3_free(aAppr);
+  sqlite3_free(aQn);
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(aHit);
+    return rc;
+  }
   *paHit = aHit;
   *pnHit = nHit;
   return SQLITE_OK;

@@ -67,13 +67,20 @@ static void scalarDotBlock(const float *A, int nA, const float *B, int nB,
   }
 }
 
+static float scalarDotI8(const float *q, const signed char *c, int n){
+  float s = 0.0f;
+  int i;
+  for(i=0; i<n; i++) s += q[i]*(float)c[i];
+  return s;
+}
+
 #define SKETCH_TARGET
 #define SKETCH_NAME scalarSketchFilter
 #include "simd_sketch.h"
 
 const DpKernels dpKernelsScalar = {
   "scalar", scalarDot, scalarDot3, scalarDot2, scalarSketchFilter,
-  scalarDotBlock
+  scalarDotBlock, scalarDotI8
 };
 
 /* 1 when this CPU (and OS) can run row p. */

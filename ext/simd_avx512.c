@@ -132,6 +132,6 @@ TARGET static void avx512DotBlock(const float *A, int nA, const float *B,
 
 const DpKernels dpKernelsAvx512 = {
   "avx512", avx512Dot, avx512Dot3, avx512Dot2, avx512SketchFilter,
-  avx512DotBlock
+  avx512DotBlock, dpAvx2DotI8
 };
 #endif

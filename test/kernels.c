@@ -154,6 +154,29 @@ int main(void){
     if( bad ) nFail++; else nPass++;
   }
 
+  /* xDotI8: f32 times int8 against a double reference, every length to
+  ** 1100 (the AVX2 loop takes 16 bytes a step, then a scalar tail). */
+  for(iPath=0; iPath<nPath; iPath++){
+    const DpKernels *k = aPath[iPath];
+    static float q[1100];
+    static signed char c[1100];
+    int n, bad = 0;
+    for(n=0; n<1100; n++){
+      q[n] = randf(&seed);
+      c[n] = (signed char)((int)(randf(&seed)*127.0f));
+    }
+    for(n=1; n<=1100 && !bad; n++){
+      double ref = 0, refAbs = 0;
+      int e;
+      for(e=0; e<n; e++){ ref += (double)q[e]*c[e]; refAbs += fabs((double)q[e]*c[e]); }
+      if( !within(k->xDotI8(q, c, n), ref, n*ldexp(1.0,-24)*refAbs + 1e-30) ){
+        bad = n;
+        printf("! dotI8 on %s: length %d\n", k->zName, n);
+      }
+    }
+    if( bad ) nFail++; else nPass++;
+  }
+
   /* The scalar row is always there and the chosen row is one of the rows. */
   {
     char *zErr = 0;
