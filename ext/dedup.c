@@ -690,6 +690,32 @@ static int ddClose(sqlite3_vtab_cursor *pCur){
   return SQLITE_OK;
 }
 
+/* Which of az[0..n) the argument names (0 when NULL or absent); -1 with
+** the error set when it names none of them. */
+static int wordArg(sqlite3_vtab_cursor *pCursor, sqlite3_value *pVal,
+                   const char *zWhat, const char *const *az, int n){
+  const char *z;
+  int i;
+  if( pVal==0 || sqlite3_value_type(pVal)==SQLITE_NULL ) return 0;
+  z = (const char*)sqlite3_value_text(pVal);
+  for(i=0; z && i<n; i++){
+    if( sqlite3_stricmp(z, az[i])==0 ) return i;
+  }
+  {
+    sqlite3_str *pList = sqlite3_str_new(0);
+    char *zList;
+    for(i=0; i<n; i++){
+      sqlite3_str_appendf(pList, "%s'%s'", i==0 ? "" : (i==n-1 ? " or " : ", "),
+                          az[i]);
+    }
+    zList = dpStrFinish(pList);
+    setError(pCursor, "%s must be %s, not '%s'", zWhat, zList ? zList : "",
+             z ? z : "");
+    sqlite3_free(zList);
+  }
+  return -1;
+}
+
 static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
                     const char *idxStr, int argc, sqlite3_value **argv){
   DedupCursor *pCur = (DedupCursor*)pCursor;
@@ -715,29 +741,13 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     return SQLITE_ERROR;
   }
   zSource = (const char*)sqlite3_value_text(argv[0]);
-  pCur->eMode = MODE_FIRST;
-  if( pMode && sqlite3_value_type(pMode)!=SQLITE_NULL ){
-    const char *zMode = (const char*)sqlite3_value_text(pMode);
-    if( zMode && sqlite3_stricmp(zMode, "first")==0 ) pCur->eMode = MODE_FIRST;
-    else if( zMode && sqlite3_stricmp(zMode, "pairs")==0 ) pCur->eMode = MODE_PAIRS;
-    else if( zMode && sqlite3_stricmp(zMode, "clusters")==0 ) pCur->eMode = MODE_CLUSTERS;
-    else{
-      setError(pCursor, "mode must be 'first', 'pairs' or 'clusters', not"
-               " '%s'", zMode ? zMode : "");
-      return SQLITE_ERROR;
-    }
-  }
-  pCur->eKeep = KEEP_FIRST;
-  if( pKeep && sqlite3_value_type(pKeep)!=SQLITE_NULL ){
-    const char *zKeep = (const char*)sqlite3_value_text(pKeep);
-    if( zKeep && sqlite3_stricmp(zKeep, "first")==0 ) pCur->eKeep = KEEP_FIRST;
-    else if( zKeep && sqlite3_stricmp(zKeep, "longest")==0 ) pCur->eKeep = KEEP_LONGEST;
-    else if( zKeep && sqlite3_stricmp(zKeep, "last")==0 ) pCur->eKeep = KEEP_LAST;
-    else{
-      setError(pCursor, "keep must be 'first', 'longest' or 'last', not"
-               " '%s'", zKeep ? zKeep : "");
-      return SQLITE_ERROR;
-    }
+  {
+    /* word arguments: position in the list is the MODE_* / KEEP_* value */
+    static const char *const azMode[] = { "first", "pairs", "clusters" };
+    static const char *const azKeep[] = { "first", "longest", "last" };
+    pCur->eMode = wordArg(pCursor, pMode, "mode", azMode, 3);
+    pCur->eKeep = wordArg(pCursor, pKeep, "keep", azKeep, 3);
+    if( pCur->eMode<0 || pCur->eKeep<0 ) return SQLITE_ERROR;
   }
   if( pThreshold && sqlite3_value_type(pThreshold)!=SQLITE_NULL ){
     int t = sqlite3_value_numeric_type(pThreshold);
