@@ -1,0 +1,330 @@
+// docpipe-cluster: a small client for a cluster of docpipe-node processes.
+//
+//	docpipe-cluster [-s HOST:PORT,...] [-d DATABASE] [-timeout D] COMMAND ...
+//
+//	leader                        print the leader's id and address
+//	nodes                         list the nodes: id|address|role
+//	add ID ADDRESS                add a node and make it a voter
+//	sql STATEMENT...              run each statement on the leader; rows of
+//	                              a query print as sqlite3's list mode does
+//	ingest [-batch N] [-first-id N] [-report] TABLE PATH
+//	                              insert a folder of text files (one document
+//	                              per file, by name order) or a JSON-lines file
+//	                              ({"body": ..., "id": ..., other columns})
+//	                              in transactions of N documents
+//
+// Built against Debian's go-dqlite sources (GOPATH mode, offline); see
+// cluster/Makefile.part.  Every network wait is bounded by -timeout.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/canonical/go-dqlite/client"
+	dqlite "github.com/canonical/go-dqlite/driver"
+)
+
+const usage = `usage: docpipe-cluster [-s HOST:PORT,...] [-d DATABASE] [-timeout D] COMMAND ...
+commands:
+  leader                     print the leader's id and address
+  nodes                      list the nodes (id|address|role)
+  add ID ADDRESS             add a node to the cluster as a voter
+  sql STATEMENT...           run SQL on the leader; query rows print as id|body|...
+  ingest [-batch N] [-first-id N] [-report] TABLE PATH
+                             insert a folder of text files or a JSON-lines file
+options:
+`
+
+// Exit codes: 1 for an error from the cluster or SQL, 2 for bad usage.
+func fail(code int, format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "docpipe-cluster: "+format+"\n", args...)
+	os.Exit(code)
+}
+
+func main() {
+	servers := flag.String("s", envOr("DOCPIPE_CLUSTER", "127.0.0.1:9001"),
+		"comma-separated addresses of cluster nodes (or $DOCPIPE_CLUSTER)")
+	database := flag.String("d", "docpipe", "database name inside the cluster")
+	timeout := flag.Duration("timeout", 60*time.Second,
+		"bound on the whole command, leader elections included")
+	flag.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	args := flag.Args()
+	if len(args) == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+
+	store := client.NewInmemNodeStore()
+	var infos []client.NodeInfo
+	for _, address := range strings.Split(*servers, ",") {
+		if address = strings.TrimSpace(address); address != "" {
+			infos = append(infos, client.NodeInfo{Address: address})
+		}
+	}
+	if len(infos) == 0 {
+		fail(2, "-s names no node address")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	store.Set(ctx, infos)
+
+	var err error
+	switch args[0] {
+	case "leader":
+		err = cmdLeader(ctx, store, args[1:])
+	case "nodes":
+		err = cmdNodes(ctx, store, args[1:])
+	case "add":
+		err = cmdAdd(ctx, store, args[1:])
+	case "sql":
+		err = withDB(ctx, store, *database, func(db *sql.DB) error {
+			return cmdSQL(ctx, db, args[1:])
+		})
+	case "ingest":
+		err = withDB(ctx, store, *database, func(db *sql.DB) error {
+			return cmdIngest(ctx, db, args[1:])
+		})
+	default:
+		flag.Usage()
+		fail(2, "unknown command %q", args[0])
+	}
+	if err != nil {
+		var usageErr usageError
+		if errors.As(err, &usageErr) {
+			fail(2, "%s", err)
+		}
+		fail(1, "%s", err)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// The go-dqlite client logs every retry; a user wants the outcome only.
+func quietLog(client.LogLevel, string, ...interface{}) {}
+
+func leaderClient(ctx context.Context, store client.NodeStore) (*client.Client, error) {
+	cli, err := client.FindLeader(ctx, store, client.WithLogFunc(quietLog))
+	if err != nil {
+		return nil, fmt.Errorf("no leader reachable: %w", err)
+	}
+	return cli, nil
+}
+
+func cmdLeader(ctx context.Context, store client.NodeStore, args []string) error {
+	if len(args) != 0 {
+		return usageError{"leader takes no arguments"}
+	}
+	cli, err := leaderClient(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	info, err := cli.Leader(ctx)
+	if err != nil {
+		return err
+	}
+	if info == nil {
+		return errors.New("the cluster has no leader")
+	}
+	fmt.Printf("%d|%s\n", info.ID, info.Address)
+	return nil
+}
+
+func cmdNodes(ctx context.Context, store client.NodeStore, args []string) error {
+	if len(args) != 0 {
+		return usageError{"nodes takes no arguments"}
+	}
+	cli, err := leaderClient(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	nodes, err := cli.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+	for _, n := range nodes {
+		fmt.Printf("%d|%s|%s\n", n.ID, n.Address, n.Role)
+	}
+	return nil
+}
+
+func cmdAdd(ctx context.Context, store client.NodeStore, args []string) error {
+	if len(args) != 2 {
+		return usageError{"add needs ID and ADDRESS"}
+	}
+	id, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil || id == 0 {
+		return usageError{fmt.Sprintf("add: ID %q is not a positive integer", args[0])}
+	}
+	cli, err := leaderClient(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	node := client.NodeInfo{ID: id, Address: args[1], Role: client.Spare}
+	if err := cli.Add(ctx, node); err != nil {
+		return fmt.Errorf("add node %d: %w", id, err)
+	}
+	if err := cli.Assign(ctx, id, client.Voter); err != nil {
+		return fmt.Errorf("make node %d a voter: %w", id, err)
+	}
+	return nil
+}
+
+// withDB opens the named database through the dqlite driver, which finds
+// the leader and follows it when leadership moves.
+func withDB(ctx context.Context, store client.NodeStore, name string,
+	body func(db *sql.DB) error) error {
+	drv, err := dqlite.New(store, dqlite.WithLogFunc(quietLog),
+		dqlite.WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(connector{drv, name})
+	defer db.Close()
+	// One connection: statements of a command run in order on one leader.
+	db.SetMaxOpenConns(1)
+	return body(db)
+}
+
+// connector adapts the driver to sql.OpenDB without a global Register.
+type connector struct {
+	drv  *dqlite.Driver
+	name string
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	return c.drv.Open(c.name)
+}
+func (c connector) Driver() driver.Driver { return c.drv }
+
+// Statements that return rows are run as queries, the rest as exec: dqlite
+// answers the two requests differently.
+func returnsRows(stmt string) bool {
+	word := strings.ToUpper(strings.TrimLeft(stmt, " \t\r\n("))
+	for _, prefix := range []string{"SELECT", "WITH", "PRAGMA", "VALUES", "EXPLAIN"} {
+		if strings.HasPrefix(word, prefix) {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToUpper(stmt), "RETURNING")
+}
+
+func cmdSQL(ctx context.Context, db *sql.DB, stmts []string) error {
+	if len(stmts) == 0 {
+		return usageError{"sql needs at least one statement"}
+	}
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for _, stmt := range stmts {
+		if !returnsRows(stmt) {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				return describe(err)
+			}
+			continue
+		}
+		rows, err := db.QueryContext(ctx, stmt)
+		if err != nil {
+			return describe(err)
+		}
+		if err := printRows(out, rows); err != nil {
+			return describe(err)
+		}
+	}
+	return nil
+}
+
+func printRows(out *bufio.Writer, rows *sql.Rows) error {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	values := make([]interface{}, len(cols))
+	ptrs := make([]interface{}, len(cols))
+	for i := range values {
+		ptrs[i] = &values[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for i, v := range values {
+			if i > 0 {
+				out.WriteByte('|')
+			}
+			out.WriteString(formatValue(v))
+		}
+		out.WriteByte('\n')
+	}
+	return rows.Err()
+}
+
+// formatValue prints a value as the sqlite3 shell's list mode does.
+func formatValue(v interface{}) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		s := strconv.FormatFloat(x, 'g', 15, 64)
+		if !strings.ContainsAny(s, ".eEn") && !math.IsInf(x, 0) {
+			s += ".0"
+		}
+		return s
+	case string:
+		return x
+	case []byte:
+		return "X'" + strings.ToUpper(hex.EncodeToString(x)) + "'"
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	case time.Time:
+		return x.Format("2006-01-02 15:04:05")
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// describe names SQL errors from the cluster as such.
+func describe(err error) error {
+	var e dqlite.Error
+	if errors.As(err, &e) {
+		return fmt.Errorf("SQL error (code %d): %s", e.Code, e.Message)
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("lost the leader (%v); retry the whole transaction", err)
+	}
+	return err
+}
