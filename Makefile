@@ -7,6 +7,8 @@
 #                   out-of-memory test (test/oom.c)
 #   make valgrind   the whole suite under valgrind memcheck
 #   make bench      benchmarks (installs peers from npm into build/bench)
+#   make test-cluster  3 dqlite nodes on 127.0.0.1 (dist/docpipe-node), with
+#                   a leader killed mid-ingest; make bench-cluster: figures
 #   make clean
 
 CC      ?= cc
@@ -28,7 +30,7 @@ TCLSH ?= tclsh
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz install \
         uninstall \
-        npm-pack clients clean
+        npm-pack clients clean deps-cluster cluster test-cluster bench-cluster
 
 all: dist/docpipe.so dist/libdocpipe.a
 
@@ -151,6 +153,40 @@ bench-dedup: dist/docpipe.so build/dedup_bench | deps-bench
 bench-insert: dist/docpipe.so | deps-bench
 	@mkdir -p bench/results
 	sh bench/insert.sh $(BENCH_DOCS) | tee bench/results/insert.md
+
+# --- dqlite cluster: cluster/ (node host, Go client), test/cluster.sh ---
+# The Go client is built offline in GOPATH mode against Debian's go-dqlite
+# sources; the Go build cache stays under build/.
+GO_ENV  = GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(CURDIR)/build/gocache GOFLAGS=
+CLUSTER = dist/docpipe-node dist/docpipe-cluster build/cluster/plain-node
+
+deps-cluster:
+	@sh tools/deps.sh cluster
+
+dist/docpipe-node: cluster/node.c cluster/join.c cluster/join.h dist/libdocpipe.a \
+                   include/sqlite-docpipe.h | deps-cluster
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -o $@ cluster/node.c \
+	  cluster/join.c dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
+
+# The same host without docpipe: what a user gets from a node built without
+# it (test/cluster.sh shows the error).
+build/cluster/plain-node: cluster/node.c cluster/join.c cluster/join.h | deps-cluster
+	@mkdir -p build/cluster
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DDOCPIPE_NODE_PLAIN -o $@ \
+	  cluster/node.c cluster/join.c -ldqlite -lsqlite3 -lpthread
+
+dist/docpipe-cluster: $(wildcard cluster/client/*.go) | deps-cluster
+	@mkdir -p build/gocache dist
+	$(GO_ENV) go build -o $@ ./cluster/client
+
+cluster: $(CLUSTER)
+
+test-cluster: dist/docpipe.so $(CLUSTER) | deps-test
+	bash test/cluster.sh
+
+bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
+	@mkdir -p bench/results
+	bash bench/cluster.sh | tee bench/results/cluster.md
 
 clean:
 	rm -rf build dist

@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh — make sure the Debian packages docpipe builds and tests with are
-# installed.  Usage: tools/deps.sh build|test|bench
+# installed.  Usage: tools/deps.sh build|test|bench|cluster
 #
 # Each group lists "package:file-that-proves-it" pairs.  Missing packages are
 # installed with apt-get when we are root (after one apt-get update); when we
@@ -22,6 +22,9 @@ npm:/usr/bin/npm
 g++:/usr/bin/g++"
 bench="gnuplot-nox:/usr/bin/gnuplot
 bible-kjv:/usr/bin/bible"
+cluster="libdqlite-dev:/usr/include/dqlite.h
+golang-go:/usr/bin/go
+golang-github-canonical-go-dqlite-dev:/usr/share/gocode/src/github.com/canonical/go-dqlite/client/client.go"
 
 want=""
 for group in "$@"; do
@@ -32,7 +35,10 @@ $test" ;;
     bench) list="$build
 $test
 $bench" ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+    cluster) list="$build
+$test
+$cluster" ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench, cluster)" >&2; exit 2 ;;
   esac
   for pair in $list; do
     pkg=${pair%%:*}; file=${pair#*:}

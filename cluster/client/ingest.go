@@ -48,6 +48,7 @@ func cmdIngest(ctx context.Context, db *sql.DB, args []string) error {
 	batch := flags.Int("batch", 100, "documents per transaction")
 	firstID := flags.Int64("first-id", 1, "rowid of the first document without an \"id\"")
 	report := flags.Bool("report", false, "print throughput and latency figures")
+	spacing := flags.Duration("pause", 0, "wait this long between transactions (to spread a load)")
 	if err := flags.Parse(args); err != nil {
 		return usageError{"ingest: " + err.Error()}
 	}
@@ -72,6 +73,9 @@ func cmdIngest(ctx context.Context, db *sql.DB, args []string) error {
 			end = len(docs)
 		}
 		chunk := docs[start:end]
+		if start > 0 && *spacing > 0 {
+			time.Sleep(*spacing)
+		}
 		for attempt := 1; ; attempt++ {
 			t0 := time.Now()
 			commit, err := insertChunk(ctx, db, table, chunk)

@@ -5,9 +5,10 @@
 //	leader                        print the leader's id and address
 //	nodes                         list the nodes: id|address|role
 //	add ID ADDRESS                add a node and make it a voter
+//	transfer ID                   hand leadership to node ID
 //	sql STATEMENT...              run each statement on the leader; rows of
 //	                              a query print as sqlite3's list mode does
-//	ingest [-batch N] [-first-id N] [-report] TABLE PATH
+//	ingest [-batch N] [-first-id N] [-pause D] [-report] TABLE PATH
 //	                              insert a folder of text files (one document
 //	                              per file, by name order) or a JSON-lines file
 //	                              ({"body": ..., "id": ..., other columns})
@@ -42,8 +43,9 @@ commands:
   leader                     print the leader's id and address
   nodes                      list the nodes (id|address|role)
   add ID ADDRESS             add a node to the cluster as a voter
+  transfer ID                hand leadership to node ID
   sql STATEMENT...           run SQL on the leader; query rows print as id|body|...
-  ingest [-batch N] [-first-id N] [-report] TABLE PATH
+  ingest [-batch N] [-first-id N] [-pause D] [-report] TABLE PATH
                              insert a folder of text files or a JSON-lines file
 options:
 `
@@ -93,6 +95,8 @@ func main() {
 		err = cmdNodes(ctx, store, args[1:])
 	case "add":
 		err = cmdAdd(ctx, store, args[1:])
+	case "transfer":
+		err = cmdTransfer(ctx, store, args[1:])
 	case "sql":
 		err = withDB(ctx, store, *database, func(db *sql.DB) error {
 			return cmdSQL(ctx, db, args[1:])
@@ -180,9 +184,9 @@ func cmdAdd(ctx context.Context, store client.NodeStore, args []string) error {
 	if len(args) != 2 {
 		return usageError{"add needs ID and ADDRESS"}
 	}
-	id, err := strconv.ParseUint(args[0], 10, 64)
-	if err != nil || id == 0 {
-		return usageError{fmt.Sprintf("add: ID %q is not a positive integer", args[0])}
+	id, err := parseID("add", args[0])
+	if err != nil {
+		return err
 	}
 	cli, err := leaderClient(ctx, store)
 	if err != nil {
@@ -197,6 +201,33 @@ func cmdAdd(ctx context.Context, store client.NodeStore, args []string) error {
 		return fmt.Errorf("make node %d a voter: %w", id, err)
 	}
 	return nil
+}
+
+func cmdTransfer(ctx context.Context, store client.NodeStore, args []string) error {
+	if len(args) != 1 {
+		return usageError{"transfer needs the ID of a voter"}
+	}
+	id, err := parseID("transfer", args[0])
+	if err != nil {
+		return err
+	}
+	cli, err := leaderClient(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if err := cli.Transfer(ctx, id); err != nil {
+		return fmt.Errorf("transfer leadership to node %d: %w", id, err)
+	}
+	return nil
+}
+
+func parseID(command, text string) (uint64, error) {
+	id, err := strconv.ParseUint(text, 10, 64)
+	if err != nil || id == 0 {
+		return 0, usageError{fmt.Sprintf("%s: ID %q is not a positive integer", command, text)}
+	}
+	return id, nil
 }
 
 // withDB opens the named database through the dqlite driver, which finds
@@ -252,14 +283,31 @@ func cmdSQL(ctx context.Context, db *sql.DB, stmts []string) error {
 			continue
 		}
 		rows, err := db.QueryContext(ctx, stmt)
-		if err != nil {
-			return describe(err)
+		if err == nil {
+			err = printRows(out, rows)
 		}
-		if err := printRows(out, rows); err != nil {
-			return describe(err)
+		if err != nil {
+			return describe(queryError(ctx, db, stmt, err))
 		}
 	}
 	return nil
+}
+
+// queryError works around dqlite 1.11: when a query fails while stepping
+// (after its column names were sent), the failure it returns carries the
+// column count as the code and the first column's name as the message,
+// e.g. "SQL error (code 1): rowid" for "k must be an integer...".  The
+// exec request reports such errors correctly, so the statement is run once
+// more that way to learn the real error.  Only done after a failure.
+func queryError(ctx context.Context, db *sql.DB, stmt string, queryErr error) error {
+	var e dqlite.Error
+	if !errors.As(queryErr, &e) {
+		return queryErr
+	}
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	return queryErr
 }
 
 func printRows(out *bufio.Writer, rows *sql.Rows) error {

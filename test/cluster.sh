@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# test/cluster.sh — docpipe on a three-node dqlite cluster, on 127.0.0.1 only
+# (make test-cluster).
+#
+# Ingests documents with planted near-duplicates through the cluster and
+# checks that every decision equals a single-node run (the sqlite3 shell
+# with dist/docpipe.so) over the same input; SIGKILLs the leader while a
+# client is ingesting, and checks that no committed document is lost and
+# the decisions still agree; brings the killed node back, hands it the
+# leadership and checks again there; checks that a node that was leader
+# before sees documents written while it was not; shows the error from a
+# node built without docpipe; stops every node by SIGTERM.  Every wait is
+# bounded; every node is killed by PID on exit.  Last line: N passed, N failed.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NODE=$ROOT/dist/docpipe-node
+PLAIN_NODE=$ROOT/build/cluster/plain-node
+CLIENT=$ROOT/dist/docpipe-cluster
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/docpipe-cluster.XXXXXX")
+
+passed=0
+failed=0
+declare -A PID=()      # node id -> pid ("plain" for the node without docpipe)
+declare -A ADDR=()     # node id -> address
+
+cleanup() {
+  local id
+  for id in "${!PID[@]}"; do
+    kill -9 "${PID[$id]}" 2>/dev/null
+  done
+  wait 2>/dev/null
+  if [ "$failed" -eq 0 ]; then
+    rm -rf "$WORK"
+  else
+    echo "# cluster.sh: node logs and data kept in $WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'echo "# cluster.sh: interrupted"; exit 130' INT TERM
+
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() {
+  failed=$((failed + 1)); echo "FAIL - $1"
+  shift
+  local line
+  for line in "$@"; do printf '  %s\n' "$line" | head -c 2000; done
+}
+# check NAME EXPECTED ACTUAL
+check() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "got: $3"; fi
+}
+# check_contains NAME NEEDLE HAYSTACK
+check_contains() {
+  case "$3" in
+    *"$2"*) pass "$1" ;;
+    *) fail "$1" "expected to contain: $2" "got: $3" ;;
+  esac
+}
+# retry COUNT PAUSE COMMAND...: run COMMAND until it succeeds, COUNT times at most.
+retry() {
+  local count=$1 pause=$2 i
+  shift 2
+  for ((i = 0; i < count; i++)); do
+    "$@" && return 0
+    sleep "$pause"
+  done
+  return 1
+}
+
+# --- ports: four free ones on 127.0.0.1 ------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for ((try = 0; try < 20; try++)); do
+  base=$((20000 + (RANDOM % 2000) * 10))
+  if port_free $((base + 1)) && port_free $((base + 2)) && port_free $((base + 3)) \
+     && port_free $((base + 4)); then
+    break
+  fi
+done
+for id in 1 2 3; do ADDR[$id]=127.0.0.1:$((base + id)); done
+PLAIN_ADDR=127.0.0.1:$((base + 4))
+SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
+
+# cl ARGS...: the client against the cluster; bounded by -timeout and timeout(1).
+cl() { timeout 150 "$CLIENT" -s "$SERVERS" -d docs -timeout 120s "$@"; }
+
+# start_node ID [--join PEERS]: start, record the PID, wait until it serves.
+start_node() {
+  local id=$1 binary=$NODE
+  shift
+  [ "$id" = plain ] && binary=$PLAIN_NODE
+  local address=${ADDR[$id]:-$PLAIN_ADDR}
+  local nid=$id
+  [ "$id" = plain ] && nid=1
+  "$binary" --id "$nid" --address "$address" --dir "$WORK/node$id" "$@" \
+    >>"$WORK/node$id.log" 2>&1 &
+  PID[$id]=$!
+  retry 50 0.1 grep -q "serving $address" "$WORK/node$id.log"
+}
+
+leader_id() { cl leader 2>/dev/null | cut -d'|' -f1; }
+voters() { cl nodes 2>/dev/null | grep -c '|voter$'; }
+
+DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
+ref_sql() { sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/reference.db" "$@"; }
+ref_decisions() { ref_sql "$DECISIONS WHERE rowid <= $1 ORDER BY rowid"; }
+cluster_decisions() { cl sql "$DECISIONS WHERE rowid <= $1 ORDER BY rowid"; }
+# The first differing lines, for a failure message.
+first_diff() { diff <(echo "$1") <(echo "$2") | head -5 | tr '\n' ' '; }
+
+# --- input and the single-node reference ----------------------------------
+/usr/bin/python3 test/cluster_corpus.py "$WORK/corpus" 500 300 200
+(
+  cd "$WORK/corpus" &&
+  sqlite3 "$WORK/reference.db" <<EOF
+.load $ROOT/dist/docpipe
+CREATE VIRTUAL TABLE docs USING docpipe;
+INSERT INTO docs(rowid, body)
+  SELECT CAST(substr(name, -10, 6) AS INTEGER), CAST(readfile(name) AS TEXT)
+  FROM fsdir('.') WHERE name LIKE '%.txt' ORDER BY name;
+EOF
+)
+ref_total=$(ref_sql "SELECT count(*), sum(is_duplicate) FROM docs")
+check "single-node reference holds 1000 documents, some of them duplicates" \
+  "1000" "${ref_total%%|*}"
+echo "# reference: ${ref_total#*|} of 1000 documents are near-duplicates"
+
+# --- bad arguments --------------------------------------------------------
+out=$("$NODE" --id 1 --address "${ADDR[1]}" 2>&1); rc=$?
+check_contains "docpipe-node: a missing option is named (exit $rc)" "--dir are required" "$out"
+out=$("$NODE" --id x --address "${ADDR[1]}" --dir "$WORK/x" 2>&1)
+check_contains "docpipe-node: a bad --id is named" "--id 'x' is not a positive integer" "$out"
+out=$("$NODE" --id 1 --address localhost --dir "$WORK/x" 2>&1)
+check_contains "docpipe-node: an address without a port is named" "is not HOST:PORT" "$out"
+out=$("$CLIENT" -s "${ADDR[1]}" frobnicate 2>&1); rc=$?
+check "docpipe-cluster: an unknown command exits 2" "2" "$rc"
+
+# --- three nodes ----------------------------------------------------------
+start_node 1 || fail "node 1 starts" "$(cat "$WORK/node1.log")"
+start_node 2 --join "${ADDR[1]}" || fail "node 2 starts" "$(cat "$WORK/node2.log")"
+start_node 3 --join "${ADDR[1]},${ADDR[2]}" || fail "node 3 starts" "$(cat "$WORK/node3.log")"
+retry 100 0.2 test "$(voters)" = 3
+check "three nodes joined as voters" "3" "$(voters)"
+
+out=$("$NODE" --id 4 --address "${ADDR[1]}" --dir "$WORK/node4" 2>&1)
+check_contains "docpipe-node: a port in use is named" "the address is in use" "$out"
+
+out=$(cl sql "CREATE VIRTUAL TABLE docs USING docpipe" 2>&1)
+check "CREATE VIRTUAL TABLE through the cluster" "" "$out"
+
+out=$(cl ingest -batch 100 docs "$WORK/corpus/part1" 2>&1)
+check "ingest 500 documents in transactions of 100" "" "$out"
+ref=$(ref_decisions 500)
+got=$(cluster_decisions 500)
+if [ "$got" = "$ref" ]; then pass "500 decisions equal the single-node run"
+else fail "500 decisions equal the single-node run" "$(first_diff "$ref" "$got")"; fi
+
+# --- SIGKILL the leader while a client ingests ------------------------------
+killed=$(leader_id)
+case "$killed" in
+  1|2|3) pass "the cluster names a leader (node $killed)" ;;
+  *) fail "the cluster names a leader" "got: '$killed'"; killed=1 ;;
+esac
+cl ingest -batch 10 -pause 20ms -first-id 501 -report docs "$WORK/corpus/part2" \
+  >"$WORK/ingest2.out" 2>&1 &
+ingest_pid=$!
+# Kill once part of this ingest has committed (bounded wait): with a pause
+# between its 30 transactions the kill lands mid-run.
+retry 100 0.05 test "$(cl sql 'SELECT count(*) FROM docs' 2>/dev/null)" -gt 520
+stored_at_kill=$(cl sql 'SELECT count(*) FROM docs' 2>/dev/null)
+kill -9 "${PID[$killed]}"
+wait "${PID[$killed]}" 2>/dev/null
+unset "PID[$killed]"
+echo "# killed leader node $killed (SIGKILL)"
+wait "$ingest_pid"; rc=$?
+check "ingest across the leader's death finishes (exit 0)" "0" "$rc"
+echo "# $(cat "$WORK/ingest2.out")"
+if [ "${stored_at_kill:-0}" -gt 500 ] && [ "${stored_at_kill:-0}" -lt 800 ]; then
+  pass "the kill landed mid-ingest ($stored_at_kill of 800 documents stored)"
+else
+  fail "the kill landed mid-ingest" "stored when killed: '$stored_at_kill' of 800"
+fi
+retry 100 0.2 eval 'new=$(leader_id); [ -n "$new" ] && [ "$new" != "$killed" ]'
+new_leader=$(leader_id)
+if [ -n "$new_leader" ] && [ "$new_leader" != "$killed" ]; then
+  pass "a new leader is elected (node $new_leader)"
+else
+  fail "a new leader is elected" "leader: '$new_leader', killed: $killed"
+fi
+
+out=$(cl ingest -batch 50 -first-id 801 docs "$WORK/corpus/part3" 2>&1)
+check "ingesting goes on under the new leader" "" "$out"
+check "no committed document lost: rowids 1..1000 all present" "1000|1|1000" \
+  "$(cl sql 'SELECT count(*), min(rowid), max(rowid) FROM docs')"
+ref=$(ref_decisions 1000)
+got=$(cluster_decisions 1000)
+if [ "$got" = "$ref" ]; then pass "1000 decisions equal the single-node run after the kill"
+else fail "1000 decisions equal the single-node run after the kill" "$(first_diff "$ref" "$got")"; fi
+out=$(cl sql "INSERT INTO docs(docs) VALUES('integrity-check')" "PRAGMA integrity_check" 2>&1)
+check "integrity-check and PRAGMA integrity_check pass" "ok" "$out"
+
+# --- the killed node comes back and leads -----------------------------------
+start_node "$killed" --join "$SERVERS" || fail "node $killed restarts" "$(tail -3 "$WORK/node$killed.log")"
+retry 60 0.5 eval 'cl transfer "$killed" >/dev/null 2>&1 && test "$(leader_id)" = "$killed"'
+check "the restarted node $killed takes the leadership" "$killed" "$(leader_id)"
+got=$(cluster_decisions 1000)
+if [ "$got" = "$ref" ]; then pass "the restarted node holds the same 1000 decisions"
+else fail "the restarted node holds the same 1000 decisions" "$(first_diff "$ref" "$got")"; fi
+out=$(cl sql "INSERT INTO docs(docs) VALUES('integrity-check')" "PRAGMA integrity_check" 2>&1)
+check "integrity-check passes on the restarted node" "ok" "$out"
+
+# --- a former leader sees documents written while it was not leading -------
+# Node $killed searches now (its connection builds the index), leadership
+# moves away, a new document is written, leadership comes back: the next
+# near-copy must be found a duplicate of it.
+text="brand new document about lighthouse keepers and the long winter nights on the northern coast with storms and ships and a cat called admiral"
+cl sql "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'lighthouse keepers' AND k = 3)" >/dev/null
+other=$(( killed % 3 + 1 ))
+retry 60 0.5 eval 'cl transfer "$other" >/dev/null 2>&1 && test "$(leader_id)" = "$other"'
+check "leadership moves to node $other" "$other" "$(leader_id)"
+cl sql "INSERT INTO docs(rowid, body) VALUES(1001, '$text')" >/dev/null
+retry 60 0.5 eval 'cl transfer "$killed" >/dev/null 2>&1 && test "$(leader_id)" = "$killed"'
+check "leadership returns to node $killed" "$killed" "$(leader_id)"
+out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1002, '$text!')" \
+  "SELECT is_duplicate, duplicate_of FROM docs WHERE rowid = 1002" \
+  "SELECT rowid FROM docs WHERE docs MATCH '$text' AND k = 1" 2>&1)
+check "the former leader finds the document written elsewhere" "1|1001
+1001" "$out"
+
+# --- what a node without docpipe says ---------------------------------------
+start_node plain || fail "the node without docpipe starts" "$(cat "$WORK/nodeplain.log")"
+out=$(timeout 60 "$CLIENT" -s "$PLAIN_ADDR" -d docs -timeout 30s sql \
+  "CREATE VIRTUAL TABLE docs USING docpipe" 2>&1); rc=$?
+check_contains "a node without docpipe: 'no such module: docpipe'" "no such module: docpipe" "$out"
+echo "# error from a node built without docpipe: $out"
+out=$(cl sql "SELECT load_extension('$ROOT/dist/docpipe')" 2>&1)
+check_contains "load_extension() is refused through dqlite" "not authorized" "$out"
+out=$(cl sql "SELECT rowid FROM docs WHERE docs MATCH 'x' AND k = -1" 2>&1)
+check_contains "a docpipe error reaches the client with its message" \
+  "docs: k must be an integer from 1 to 1000000, not -1" "$out"
+out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1, 'again')" 2>&1)
+check_contains "a rowid conflict is refused through the cluster" "UNIQUE constraint failed" "$out"
+check "the refused insert changed nothing" "1002" "$(cl sql 'SELECT count(*) FROM docs')"
+
+# --- clean stop --------------------------------------------------------------
+for id in "${!PID[@]}"; do
+  kill -TERM "${PID[$id]}"
+done
+for id in "${!PID[@]}"; do
+  pid=${PID[$id]}
+  if retry 100 0.1 sh -c "! kill -0 $pid 2>/dev/null"; then
+    wait "$pid"; rc=$?
+    check "node $id stops cleanly on SIGTERM" "0" "$rc"
+  else
+    fail "node $id stops on SIGTERM within 10 s"
+  fi
+  unset "PID[$id]"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
