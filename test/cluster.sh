@@ -23,6 +23,8 @@ passed=0
 failed=0
 declare -A PID=()      # node id -> pid ("plain" for the node without docpipe)
 declare -A ADDR=()     # node id -> address
+declare -A LOG=()      # node id -> log of its latest start
+starts=0
 
 cleanup() {
   local id
@@ -86,19 +88,24 @@ cl() { timeout 150 "$CLIENT" -s "$SERVERS" -d docs -timeout 120s "$@"; }
 
 # start_node ID [--join PEERS]: start, record the PID, wait until it serves.
 start_node() {
-  local id=$1 binary=$NODE
+  local id=$1 binary=$NODE nid=$1
   shift
-  [ "$id" = plain ] && binary=$PLAIN_NODE
+  if [ "$id" = plain ]; then binary=$PLAIN_NODE; nid=1; fi
   local address=${ADDR[$id]:-$PLAIN_ADDR}
-  local nid=$id
-  [ "$id" = plain ] && nid=1
+  starts=$((starts + 1))
+  LOG[$id]="$WORK/node$id.start$starts.log"
   "$binary" --id "$nid" --address "$address" --dir "$WORK/node$id" "$@" \
-    >>"$WORK/node$id.log" 2>&1 &
+    >"${LOG[$id]}" 2>&1 &
   PID[$id]=$!
-  retry 50 0.1 grep -q "serving $address" "$WORK/node$id.log"
+  retry 50 0.1 grep -q "serving $address" "${LOG[$id]}"
 }
 
 leader_id() { cl leader 2>/dev/null | cut -d'|' -f1; }
+# lead_to ID: hand the leadership to node ID (it may first need to catch up).
+lead_to() {
+  local target=$1   # seen by the eval inside retry (bash scoping is dynamic)
+  retry 60 0.5 eval 'test "$(leader_id)" = "$target" || { cl transfer "$target" >/dev/null 2>&1; false; }'
+}
 voters() { cl nodes 2>/dev/null | grep -c '|voter$'; }
 
 DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
@@ -136,10 +143,10 @@ out=$("$CLIENT" -s "${ADDR[1]}" frobnicate 2>&1); rc=$?
 check "docpipe-cluster: an unknown command exits 2" "2" "$rc"
 
 # --- three nodes ----------------------------------------------------------
-start_node 1 || fail "node 1 starts" "$(cat "$WORK/node1.log")"
-start_node 2 --join "${ADDR[1]}" || fail "node 2 starts" "$(cat "$WORK/node2.log")"
-start_node 3 --join "${ADDR[1]},${ADDR[2]}" || fail "node 3 starts" "$(cat "$WORK/node3.log")"
-retry 100 0.2 test "$(voters)" = 3
+start_node 1 || fail "node 1 starts" "$(cat "${LOG[1]}")"
+start_node 2 --join "${ADDR[1]}" || fail "node 2 starts" "$(cat "${LOG[2]}")"
+start_node 3 --join "${ADDR[1]},${ADDR[2]}" || fail "node 3 starts" "$(cat "${LOG[3]}")"
+retry 100 0.2 eval 'test "$(voters)" = 3'
 check "three nodes joined as voters" "3" "$(voters)"
 
 out=$("$NODE" --id 4 --address "${ADDR[1]}" --dir "$WORK/node4" 2>&1)
@@ -166,7 +173,7 @@ cl ingest -batch 10 -pause 20ms -first-id 501 -report docs "$WORK/corpus/part2" 
 ingest_pid=$!
 # Kill once part of this ingest has committed (bounded wait): with a pause
 # between its 30 transactions the kill lands mid-run.
-retry 100 0.05 test "$(cl sql 'SELECT count(*) FROM docs' 2>/dev/null)" -gt 520
+retry 100 0.05 eval 'test "$(cl sql "SELECT count(*) FROM docs" 2>/dev/null)" -gt 520'
 stored_at_kill=$(cl sql 'SELECT count(*) FROM docs' 2>/dev/null)
 kill -9 "${PID[$killed]}"
 wait "${PID[$killed]}" 2>/dev/null
@@ -200,8 +207,8 @@ out=$(cl sql "INSERT INTO docs(docs) VALUES('integrity-check')" "PRAGMA integrit
 check "integrity-check and PRAGMA integrity_check pass" "ok" "$out"
 
 # --- the killed node comes back and leads -----------------------------------
-start_node "$killed" --join "$SERVERS" || fail "node $killed restarts" "$(tail -3 "$WORK/node$killed.log")"
-retry 60 0.5 eval 'cl transfer "$killed" >/dev/null 2>&1 && test "$(leader_id)" = "$killed"'
+start_node "$killed" --join "$SERVERS" || fail "node $killed restarts" "$(tail -3 "${LOG[$killed]}")"
+lead_to "$killed"
 check "the restarted node $killed takes the leadership" "$killed" "$(leader_id)"
 got=$(cluster_decisions 1000)
 if [ "$got" = "$ref" ]; then pass "the restarted node holds the same 1000 decisions"
@@ -216,10 +223,10 @@ check "integrity-check passes on the restarted node" "ok" "$out"
 text="brand new document about lighthouse keepers and the long winter nights on the northern coast with storms and ships and a cat called admiral"
 cl sql "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'lighthouse keepers' AND k = 3)" >/dev/null
 other=$(( killed % 3 + 1 ))
-retry 60 0.5 eval 'cl transfer "$other" >/dev/null 2>&1 && test "$(leader_id)" = "$other"'
+lead_to "$other"
 check "leadership moves to node $other" "$other" "$(leader_id)"
 cl sql "INSERT INTO docs(rowid, body) VALUES(1001, '$text')" >/dev/null
-retry 60 0.5 eval 'cl transfer "$killed" >/dev/null 2>&1 && test "$(leader_id)" = "$killed"'
+lead_to "$killed"
 check "leadership returns to node $killed" "$killed" "$(leader_id)"
 out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1002, '$text!')" \
   "SELECT is_duplicate, duplicate_of FROM docs WHERE rowid = 1002" \
@@ -227,8 +234,28 @@ out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1002, '$text!')" \
 check "the former leader finds the document written elsewhere" "1|1001
 1001" "$out"
 
+# --- one connection, held open, sees what another connection wrote ---------
+# The client keeps a connection to the leader; it searches (building its
+# index), another client writes a document, then the first writes a near
+# copy: the copy must be found a duplicate of the document it never saw
+# being written.
+text2="second new document about harbour pilots guiding grain ships through fog past the breakwater every autumn evening"
+mkfifo "$WORK/stmts"
+cl sql - <"$WORK/stmts" >"$WORK/conn.out" 2>&1 &
+conn_pid=$!
+exec 4>"$WORK/stmts"
+echo "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots' AND k = 1);" >&4
+retry 50 0.1 test -s "$WORK/conn.out"
+cl sql "INSERT INTO docs(rowid, body) VALUES(1003, '$text2')"
+echo "INSERT INTO docs(rowid, body) VALUES(1004, '$text2 again');" >&4
+echo "SELECT is_duplicate, duplicate_of FROM docs WHERE rowid = 1004;" >&4
+exec 4>&-
+wait "$conn_pid"
+check "a held connection sees a document another connection wrote" "1
+1|1003" "$(cat "$WORK/conn.out")"
+
 # --- what a node without docpipe says ---------------------------------------
-start_node plain || fail "the node without docpipe starts" "$(cat "$WORK/nodeplain.log")"
+start_node plain || fail "the node without docpipe starts" "$(cat "${LOG[plain]}")"
 out=$(timeout 60 "$CLIENT" -s "$PLAIN_ADDR" -d docs -timeout 30s sql \
   "CREATE VIRTUAL TABLE docs USING docpipe" 2>&1); rc=$?
 check_contains "a node without docpipe: 'no such module: docpipe'" "no such module: docpipe" "$out"
@@ -240,7 +267,7 @@ check_contains "a docpipe error reaches the client with its message" \
   "docs: k must be an integer from 1 to 1000000, not -1" "$out"
 out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1, 'again')" 2>&1)
 check_contains "a rowid conflict is refused through the cluster" "UNIQUE constraint failed" "$out"
-check "the refused insert changed nothing" "1002" "$(cl sql 'SELECT count(*) FROM docs')"
+check "the refused insert changed nothing" "1004" "$(cl sql 'SELECT count(*) FROM docs')"
 
 # --- clean stop --------------------------------------------------------------
 for id in "${!PID[@]}"; do

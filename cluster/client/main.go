@@ -7,7 +7,9 @@
 //	add ID ADDRESS                add a node and make it a voter
 //	transfer ID                   hand leadership to node ID
 //	sql STATEMENT...              run each statement on the leader; rows of
-//	                              a query print as sqlite3's list mode does
+//	                              a query print as sqlite3's list mode does;
+//	                              "-" reads statements from standard input,
+//	                              each ending with ";" at the end of a line
 //	ingest [-batch N] [-first-id N] [-pause D] [-report] TABLE PATH
 //	                              insert a folder of text files (one document
 //	                              per file, by name order) or a JSON-lines file
@@ -44,7 +46,9 @@ commands:
   nodes                      list the nodes (id|address|role)
   add ID ADDRESS             add a node to the cluster as a voter
   transfer ID                hand leadership to node ID
-  sql STATEMENT...           run SQL on the leader; query rows print as id|body|...
+  sql STATEMENT...           run SQL on the leader; query rows print as a|b|c
+                             ("-": statements from standard input, each ending
+                             with ";" at the end of a line, on one connection)
   ingest [-batch N] [-first-id N] [-pause D] [-report] TABLE PATH
                              insert a folder of text files or a JSON-lines file
 options:
@@ -216,6 +220,9 @@ func cmdTransfer(ctx context.Context, store client.NodeStore, args []string) err
 		return err
 	}
 	defer cli.Close()
+	if leader, err := cli.Leader(ctx); err == nil && leader != nil && leader.ID == id {
+		return nil // already leads: dqlite would call the ID "not valid"
+	}
 	if err := cli.Transfer(ctx, id); err != nil {
 		return fmt.Errorf("transfer leadership to node %d: %w", id, err)
 	}
@@ -275,20 +282,59 @@ func cmdSQL(ctx context.Context, db *sql.DB, stmts []string) error {
 	}
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
+	if len(stmts) == 1 && stmts[0] == "-" {
+		return runStdin(ctx, db, out)
+	}
 	for _, stmt := range stmts {
-		if !returnsRows(stmt) {
-			if _, err := db.ExecContext(ctx, stmt); err != nil {
-				return describe(err)
-			}
+		if err := runStatement(ctx, db, out, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runStdin runs statements as they arrive on standard input, each answered
+// (and flushed) before the next is read: a script can hold one connection
+// open while other clients write.
+func runStdin(ctx context.Context, db *sql.DB, out *bufio.Writer) error {
+	scanner := bufio.NewScanner(os.Stdin)
+	scanner.Buffer(make([]byte, 1<<20), maxLineBytes)
+	var pending strings.Builder
+	for scanner.Scan() {
+		line := scanner.Text()
+		pending.WriteString(line)
+		pending.WriteByte('\n')
+		if !strings.HasSuffix(strings.TrimSpace(line), ";") {
 			continue
 		}
-		rows, err := db.QueryContext(ctx, stmt)
-		if err == nil {
-			err = printRows(out, rows)
+		if err := runStatement(ctx, db, out, pending.String()); err != nil {
+			return err
 		}
-		if err != nil {
-			return describe(queryError(ctx, db, stmt, err))
+		pending.Reset()
+		out.Flush()
+	}
+	if err := scanner.Err(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(pending.String()) != "" {
+		return runStatement(ctx, db, out, pending.String())
+	}
+	return nil
+}
+
+func runStatement(ctx context.Context, db *sql.DB, out *bufio.Writer, stmt string) error {
+	if !returnsRows(stmt) {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return describe(err)
 		}
+		return nil
+	}
+	rows, err := db.QueryContext(ctx, stmt)
+	if err == nil {
+		err = printRows(out, rows)
+	}
+	if err != nil {
+		return describe(queryError(ctx, db, stmt, err))
 	}
 	return nil
 }
