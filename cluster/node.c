@@ -46,8 +46,10 @@ static void usage(FILE *out){
     "  --dir DIR       the node's Raft log and snapshots (created if missing)\n"
     "  --join PEERS    addresses of nodes already in the cluster; this node\n"
     "                  asks their leader to add it as a voter\n"
-    "  --latency-ms MS expected one-way network latency (default 1): heartbeat\n"
-    "                  and election timeouts scale with it\n"
+    "  --latency-ms MS expected one-way network latency (default: dqlite's);\n"
+    "                  heartbeat and election timeouts scale with it, so a\n"
+    "                  lower value means a faster failover but more risk of\n"
+    "                  needless elections on a loaded machine\n"
     "Stops cleanly on SIGTERM or SIGINT.\n");
 }
 
@@ -117,7 +119,7 @@ static int checkAddress(const char *zAddr){
 
 int main(int argc, char **argv){
   unsigned long long id = 0;
-  unsigned latencyMs = 1;
+  unsigned latencyMs = 0;   /* 0: dqlite's own default */
   const char *zAddr = 0, *zDir = 0, *zJoin = 0;
   dqlite_node *pNode = 0;
   sigset_t stopSignals;
@@ -188,7 +190,7 @@ int main(int argc, char **argv){
     return 1;
   }
   rc = dqlite_node_set_bind_address(pNode, zAddr);
-  if( rc==0 ) rc = dqlite_node_set_network_latency_ms(pNode, latencyMs);
+  if( rc==0 && latencyMs ) rc = dqlite_node_set_network_latency_ms(pNode, latencyMs);
   if( rc==0 ) rc = dqlite_node_start(pNode);
   if( rc ){
     fprintf(stderr, PROG ": cannot start node %llu on %s: %s\n", id, zAddr,

@@ -14,24 +14,14 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-NODE=$ROOT/dist/docpipe-node
-PLAIN_NODE=$ROOT/build/cluster/plain-node
-CLIENT=$ROOT/dist/docpipe-cluster
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/docpipe-cluster.XXXXXX")
+. cluster/lib.sh
 
 passed=0
 failed=0
-declare -A PID=()      # node id -> pid ("plain" for the node without docpipe)
-declare -A ADDR=()     # node id -> address
-declare -A LOG=()      # node id -> log of its latest start
-starts=0
 
 cleanup() {
-  local id
-  for id in "${!PID[@]}"; do
-    kill -9 "${PID[$id]}" 2>/dev/null
-  done
-  wait 2>/dev/null
+  stop_all_nodes
   if [ "$failed" -eq 0 ]; then
     rm -rf "$WORK"
   else
@@ -59,54 +49,9 @@ check_contains() {
     *) fail "$1" "expected to contain: $2" "got: $3" ;;
   esac
 }
-# retry COUNT PAUSE COMMAND...: run COMMAND until it succeeds, COUNT times at most.
-retry() {
-  local count=$1 pause=$2 i
-  shift 2
-  for ((i = 0; i < count; i++)); do
-    "$@" && return 0
-    sleep "$pause"
-  done
-  return 1
-}
 
-# --- ports: four free ones on 127.0.0.1 ------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for ((try = 0; try < 20; try++)); do
-  base=$((20000 + (RANDOM % 2000) * 10))
-  if port_free $((base + 1)) && port_free $((base + 2)) && port_free $((base + 3)) \
-     && port_free $((base + 4)); then
-    break
-  fi
-done
-for id in 1 2 3; do ADDR[$id]=127.0.0.1:$((base + id)); done
-PLAIN_ADDR=127.0.0.1:$((base + 4))
-SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
-
-# cl ARGS...: the client against the cluster; bounded by -timeout and timeout(1).
-cl() { timeout 150 "$CLIENT" -s "$SERVERS" -d docs -timeout 120s "$@"; }
-
-# start_node ID [--join PEERS]: start, record the PID, wait until it serves.
-start_node() {
-  local id=$1 binary=$NODE nid=$1
-  shift
-  if [ "$id" = plain ]; then binary=$PLAIN_NODE; nid=1; fi
-  local address=${ADDR[$id]:-$PLAIN_ADDR}
-  starts=$((starts + 1))
-  LOG[$id]="$WORK/node$id.start$starts.log"
-  "$binary" --id "$nid" --address "$address" --dir "$WORK/node$id" "$@" \
-    >"${LOG[$id]}" 2>&1 &
-  PID[$id]=$!
-  retry 50 0.1 grep -q "serving $address" "${LOG[$id]}"
-}
-
-leader_id() { cl leader 2>/dev/null | cut -d'|' -f1; }
-# lead_to ID: hand the leadership to node ID (it may first need to catch up).
-lead_to() {
-  local target=$1   # seen by the eval inside retry (bash scoping is dynamic)
-  retry 60 0.5 eval 'test "$(leader_id)" = "$target" || { cl transfer "$target" >/dev/null 2>&1; false; }'
-}
-voters() { cl nodes 2>/dev/null | grep -c '|voter$'; }
+# --- ports: free ones on 127.0.0.1 ----------------------------------------
+pick_ports 3
 
 DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
 ref_sql() { sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/reference.db" "$@"; }
@@ -146,7 +91,7 @@ check "docpipe-cluster: an unknown command exits 2" "2" "$rc"
 start_node 1 || fail "node 1 starts" "$(cat "${LOG[1]}")"
 start_node 2 --join "${ADDR[1]}" || fail "node 2 starts" "$(cat "${LOG[2]}")"
 start_node 3 --join "${ADDR[1]},${ADDR[2]}" || fail "node 3 starts" "$(cat "${LOG[3]}")"
-retry 100 0.2 eval 'test "$(voters)" = 3'
+retry 150 0.2 eval 'test "$(voters)" = 3'
 check "three nodes joined as voters" "3" "$(voters)"
 
 out=$("$NODE" --id 4 --address "${ADDR[1]}" --dir "$WORK/node4" 2>&1)
@@ -168,6 +113,7 @@ case "$killed" in
   1|2|3) pass "the cluster names a leader (node $killed)" ;;
   *) fail "the cluster names a leader" "got: '$killed'"; killed=1 ;;
 esac
+echo "# failover: dqlite's default timeouts (docpipe-node --latency-ms lowers them)"
 cl ingest -batch 10 -pause 20ms -first-id 501 -report docs "$WORK/corpus/part2" \
   >"$WORK/ingest2.out" 2>&1 &
 ingest_pid=$!
@@ -175,9 +121,7 @@ ingest_pid=$!
 # between its 30 transactions the kill lands mid-run.
 retry 100 0.05 eval 'test "$(cl sql "SELECT count(*) FROM docs" 2>/dev/null)" -gt 520'
 stored_at_kill=$(cl sql 'SELECT count(*) FROM docs' 2>/dev/null)
-kill -9 "${PID[$killed]}"
-wait "${PID[$killed]}" 2>/dev/null
-unset "PID[$killed]"
+kill_node "$killed"
 echo "# killed leader node $killed (SIGKILL)"
 wait "$ingest_pid"; rc=$?
 check "ingest across the leader's death finishes (exit 0)" "0" "$rc"
@@ -256,7 +200,7 @@ check "a held connection sees a document another connection wrote" "1
 
 # --- what a node without docpipe says ---------------------------------------
 start_node plain || fail "the node without docpipe starts" "$(cat "${LOG[plain]}")"
-out=$(timeout 60 "$CLIENT" -s "$PLAIN_ADDR" -d docs -timeout 30s sql \
+out=$(timeout 60 "$CLIENT" -s "${ADDR[plain]}" -d docs -timeout 30s sql \
   "CREATE VIRTUAL TABLE docs USING docpipe" 2>&1); rc=$?
 check_contains "a node without docpipe: 'no such module: docpipe'" "no such module: docpipe" "$out"
 echo "# error from a node built without docpipe: $out"
