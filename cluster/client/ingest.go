@@ -238,10 +238,11 @@ func readFolder(dir string, firstID int64) ([]document, error) {
 	}
 	var docs []document
 	for _, entry := range entries {
-		if !entry.Mode().IsRegular() {
-			continue
+		name := filepath.Join(dir, entry.Name())
+		if info, err := os.Stat(name); err != nil || !info.Mode().IsRegular() {
+			continue // folders, and links that lead to none of a file
 		}
-		body, err := ioutil.ReadFile(filepath.Join(dir, entry.Name()))
+		body, err := ioutil.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
