@@ -186,7 +186,7 @@ test-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 
 bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 	@mkdir -p bench/results
-	bash bench/cluster.sh | tee bench/results/cluster.md
+	bash -o pipefail -c 'bash bench/cluster.sh | tee bench/results/cluster.md'
 
 clean:
 	rm -rf build dist

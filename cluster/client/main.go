@@ -266,14 +266,26 @@ func (c connector) Driver() driver.Driver { return c.drv }
 
 // Statements that return rows are run as queries, the rest as exec: dqlite
 // answers the two requests differently.
+// A WITH clause may lead a query or an INSERT, UPDATE or DELETE.
 func returnsRows(stmt string) bool {
-	word := strings.ToUpper(strings.TrimLeft(stmt, " \t\r\n("))
-	for _, prefix := range []string{"SELECT", "WITH", "PRAGMA", "VALUES", "EXPLAIN"} {
-		if strings.HasPrefix(word, prefix) {
+	upper := strings.ToUpper(strings.TrimLeft(stmt, " \t\r\n("))
+	if strings.Contains(upper, "RETURNING") {
+		return true
+	}
+	if strings.HasPrefix(upper, "WITH") {
+		for _, write := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+			if strings.Contains(upper, write) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, prefix := range []string{"SELECT", "PRAGMA", "VALUES", "EXPLAIN"} {
+		if strings.HasPrefix(upper, prefix) {
 			return true
 		}
 	}
-	return strings.Contains(strings.ToUpper(stmt), "RETURNING")
+	return false
 }
 
 func cmdSQL(ctx context.Context, db *sql.DB, stmts []string) error {
@@ -343,14 +355,20 @@ func runStatement(ctx context.Context, db *sql.DB, out *bufio.Writer, stmt strin
 // (after its column names were sent), the failure it returns carries the
 // column count as the code and the first column's name as the message,
 // e.g. "SQL error (code 1): rowid" for "k must be an integer...".  The
-// exec request reports such errors correctly, so the statement is run once
-// more that way to learn the real error.  Only done after a failure.
+// exec request reports such errors correctly, so after a failure the
+// statement is run once more that way, inside a transaction that is rolled
+// back (so a statement with side effects has none), to learn the real error.
 func queryError(ctx context.Context, db *sql.DB, stmt string, queryErr error) error {
 	var e dqlite.Error
 	if !errors.As(queryErr, &e) {
 		return queryErr
 	}
-	if _, err := db.ExecContext(ctx, stmt); err != nil {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return queryErr
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
 		return err
 	}
 	return queryErr
