@@ -51,7 +51,8 @@ check_contains() {
 }
 
 # --- ports: free ones on 127.0.0.1 ----------------------------------------
-pick_ports 3
+pick_ports 4                                   # node 4 joins late, by "add"
+SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 
 DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
 ref_sql() { sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/reference.db" "$@"; }
@@ -219,6 +220,26 @@ check_contains "a docpipe error reaches the client with its message" \
 out=$(cl sql "INSERT INTO docs(rowid, body) VALUES(1, 'again')" 2>&1)
 check_contains "a rowid conflict is refused through the cluster" "UNIQUE constraint failed" "$out"
 check "the refused insert changed nothing" "1004" "$(cl sql 'SELECT count(*) FROM docs')"
+
+# --- JSON lines, extra columns, bad input ----------------------------------
+cat >"$WORK/notes.jsonl" <<'EOF'
+{"id": 10, "body": "the quick brown fox jumps over the lazy dog near the river bank at dawn", "title": "first"}
+{"body": "the quick brown fox jumps over the lazy dog near the river bank at dawn!", "title": "second"}
+EOF
+cl sql "CREATE VIRTUAL TABLE notes USING docpipe(title TEXT)" >/dev/null
+out=$(cl ingest notes "$WORK/notes.jsonl" 2>&1)
+check "ingest a JSON-lines file" "" "$out"
+check "JSON fields land in their columns; the copy is found" "2|second|1|10" \
+  "$(cl sql "SELECT rowid, title, is_duplicate, duplicate_of FROM notes WHERE rowid = 2")"
+printf '{"body": "fine"}\n{"body": 42}\n' >"$WORK/bad.jsonl"
+out=$(cl ingest -first-id 100 notes "$WORK/bad.jsonl" 2>&1); rc=$?
+check_contains "a bad JSON line is named (exit $rc)" 'bad.jsonl line 2: "body" must be a string' "$out"
+check "nothing of a bad file is stored" "2" "$(cl sql 'SELECT count(*) FROM notes')"
+
+# --- a node added by the client ----------------------------------------------
+start_node 4 || fail "node 4 starts" "$(cat "${LOG[4]}")"
+out=$(cl add 4 "${ADDR[4]}" 2>&1)
+check "docpipe-cluster add makes node 4 a voter" "4" "$(voters)"
 
 # --- clean stop --------------------------------------------------------------
 for id in "${!PID[@]}"; do
