@@ -236,6 +236,25 @@ out=$(cl ingest -first-id 100 notes "$WORK/bad.jsonl" 2>&1); rc=$?
 check_contains "a bad JSON line is named (exit $rc)" 'bad.jsonl line 2: "body" must be a string' "$out"
 check "nothing of a bad file is stored" "2" "$(cl sql 'SELECT count(*) FROM notes')"
 
+# --- a writer waits while another client's transaction is open ------------
+# dqlite answers SQLITE_BUSY at once; the client waits and retries, as a
+# busy timeout would.
+mkfifo "$WORK/stmts2"
+cl sql - <"$WORK/stmts2" >"$WORK/conn2.out" 2>&1 &
+holder_pid=$!
+exec 5>"$WORK/stmts2"
+printf '%s\n' "BEGIN;" \
+  "INSERT INTO notes(rowid, body, title) VALUES(20, 'held open for a moment', 'held');" \
+  "SELECT 'holding';" >&5
+retry 50 0.1 grep -q holding "$WORK/conn2.out"
+( sleep 1; echo "COMMIT;" >&5 ) &
+exec 5>&-
+out=$(cl sql "INSERT INTO notes(rowid, body, title) VALUES(21, 'waits its turn', 'second writer')" 2>&1)
+check "a write waits for another client's open transaction" "" "$out"
+wait "$holder_pid"
+check "both writers' documents are stored" "2" \
+  "$(cl sql "SELECT count(*) FROM notes WHERE rowid IN (20, 21)")"
+
 # --- a node added by the client ----------------------------------------------
 start_node 4 || fail "node 4 starts" "$(cat "${LOG[4]}")"
 out=$(cl add 4 "${ADDR[4]}" 2>&1)

@@ -334,19 +334,32 @@ func runStdin(ctx context.Context, db *sql.DB, out *bufio.Writer) error {
 	return nil
 }
 
+// runStatement runs one statement; while another client's transaction holds
+// the database (SQLITE_BUSY: the statement did nothing) it waits and tries
+// again, as sqlite3's busy timeout does, within -timeout.
 func runStatement(ctx context.Context, db *sql.DB, out *bufio.Writer, stmt string) error {
-	if !returnsRows(stmt) {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+	for attempt := 1; ; attempt++ {
+		err := runOnce(ctx, db, out, stmt)
+		var e dqlite.Error
+		if err == nil || !errors.As(err, &e) || e.Code&0xff != dqlite.ErrBusy ||
+			attempt == maxAttempts || ctx.Err() != nil {
 			return describe(err)
 		}
-		return nil
+		pause(ctx, attempt)
+	}
+}
+
+func runOnce(ctx context.Context, db *sql.DB, out *bufio.Writer, stmt string) error {
+	if !returnsRows(stmt) {
+		_, err := db.ExecContext(ctx, stmt)
+		return err
 	}
 	rows, err := db.QueryContext(ctx, stmt)
 	if err == nil {
 		err = printRows(out, rows)
 	}
 	if err != nil {
-		return describe(queryError(ctx, db, stmt, err))
+		return queryError(ctx, db, stmt, err)
 	}
 	return nil
 }
@@ -431,6 +444,9 @@ func formatValue(v interface{}) string {
 
 // describe names SQL errors from the cluster as such.
 func describe(err error) error {
+	if err == nil {
+		return nil
+	}
 	var e dqlite.Error
 	if errors.As(err, &e) {
 		return fmt.Errorf("SQL error (code %d): %s", e.Code, e.Message)
