@@ -75,24 +75,12 @@ static int putText(Msg *p, const char *z){
   return 0;
 }
 
-static int writeAll(int fd, const void *pBuf, size_t n){
-  const unsigned char *a = pBuf;
-  while( n>0 ){
-    ssize_t k = send(fd, a, n, MSG_NOSIGNAL);
-    if( k<=0 ){
-      if( k<0 && errno==EINTR ) continue;
-      return 1;
-    }
-    a += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-static int readAll(int fd, void *pBuf, size_t n){
+/* Send (isSend) or receive exactly n bytes.  Returns 0, or 1 on error or
+** end of stream. */
+static int transferAll(int fd, void *pBuf, size_t n, int isSend){
   unsigned char *a = pBuf;
   while( n>0 ){
-    ssize_t k = recv(fd, a, n, 0);
+    ssize_t k = isSend ? send(fd, a, n, MSG_NOSIGNAL) : recv(fd, a, n, 0);
     if( k<=0 ){
       if( k<0 && errno==EINTR ) continue;
       return 1;
@@ -130,7 +118,7 @@ static int dial(const char *zAddr){
   freeaddrinfo(pRes);
   if( fd<0 ) return -1;
   putU64(&version, PROTOCOL_VERSION);
-  if( writeAll(fd, version.a, version.n) ){
+  if( transferAll(fd, version.a, version.n, 1) ){
     close(fd);
     return -1;
   }
@@ -153,13 +141,14 @@ static int roundTrip(int fd, int type, const Msg *pReq, int *pType,
   aHdr[3] = (unsigned char)(nWords >> 24);
   aHdr[4] = (unsigned char)type;
   aHdr[5] = aHdr[6] = aHdr[7] = 0;
-  if( writeAll(fd, aHdr, 8) || writeAll(fd, pReq->a, pReq->n) ) return 1;
-  if( readAll(fd, aHdr, 8) ) return 1;
+  if( transferAll(fd, aHdr, 8, 1) ) return 1;
+  if( transferAll(fd, (void*)pReq->a, pReq->n, 1) ) return 1;
+  if( transferAll(fd, aHdr, 8, 0) ) return 1;
   nBody = 8 * (size_t)(aHdr[0] | aHdr[1]<<8 | aHdr[2]<<16 | (uint32_t)aHdr[3]<<24);
   if( nBody>MAX_BODY ) return 1;
   *paBody = malloc(nBody + 1);
   if( *paBody==0 ) return 1;
-  if( readAll(fd, *paBody, nBody) ){
+  if( transferAll(fd, *paBody, nBody, 0) ){
     free(*paBody);
     *paBody = 0;
     return 1;

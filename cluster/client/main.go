@@ -136,52 +136,49 @@ func envOr(name, fallback string) string {
 // The go-dqlite client logs every retry; a user wants the outcome only.
 func quietLog(client.LogLevel, string, ...interface{}) {}
 
-func leaderClient(ctx context.Context, store client.NodeStore) (*client.Client, error) {
+// withLeader runs body with a client of the current leader.
+func withLeader(ctx context.Context, store client.NodeStore,
+	body func(cli *client.Client) error) error {
 	cli, err := client.FindLeader(ctx, store, client.WithLogFunc(quietLog))
 	if err != nil {
-		return nil, fmt.Errorf("no leader reachable: %w", err)
+		return fmt.Errorf("no leader reachable: %w", err)
 	}
-	return cli, nil
+	defer cli.Close()
+	return body(cli)
 }
 
 func cmdLeader(ctx context.Context, store client.NodeStore, args []string) error {
 	if len(args) != 0 {
 		return usageError{"leader takes no arguments"}
 	}
-	cli, err := leaderClient(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	info, err := cli.Leader(ctx)
-	if err != nil {
-		return err
-	}
-	if info == nil {
-		return errors.New("the cluster has no leader")
-	}
-	fmt.Printf("%d|%s\n", info.ID, info.Address)
-	return nil
+	return withLeader(ctx, store, func(cli *client.Client) error {
+		info, err := cli.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			return errors.New("the cluster has no leader")
+		}
+		fmt.Printf("%d|%s\n", info.ID, info.Address)
+		return nil
+	})
 }
 
 func cmdNodes(ctx context.Context, store client.NodeStore, args []string) error {
 	if len(args) != 0 {
 		return usageError{"nodes takes no arguments"}
 	}
-	cli, err := leaderClient(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	nodes, err := cli.Cluster(ctx)
-	if err != nil {
-		return err
-	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
-	for _, n := range nodes {
-		fmt.Printf("%d|%s|%s\n", n.ID, n.Address, n.Role)
-	}
-	return nil
+	return withLeader(ctx, store, func(cli *client.Client) error {
+		nodes, err := cli.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+		for _, n := range nodes {
+			fmt.Printf("%d|%s|%s\n", n.ID, n.Address, n.Role)
+		}
+		return nil
+	})
 }
 
 func cmdAdd(ctx context.Context, store client.NodeStore, args []string) error {
@@ -192,19 +189,16 @@ func cmdAdd(ctx context.Context, store client.NodeStore, args []string) error {
 	if err != nil {
 		return err
 	}
-	cli, err := leaderClient(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	node := client.NodeInfo{ID: id, Address: args[1], Role: client.Spare}
-	if err := cli.Add(ctx, node); err != nil {
-		return fmt.Errorf("add node %d: %w", id, err)
-	}
-	if err := cli.Assign(ctx, id, client.Voter); err != nil {
-		return fmt.Errorf("make node %d a voter: %w", id, err)
-	}
-	return nil
+	return withLeader(ctx, store, func(cli *client.Client) error {
+		node := client.NodeInfo{ID: id, Address: args[1], Role: client.Spare}
+		if err := cli.Add(ctx, node); err != nil {
+			return fmt.Errorf("add node %d: %w", id, err)
+		}
+		if err := cli.Assign(ctx, id, client.Voter); err != nil {
+			return fmt.Errorf("make node %d a voter: %w", id, err)
+		}
+		return nil
+	})
 }
 
 func cmdTransfer(ctx context.Context, store client.NodeStore, args []string) error {
@@ -215,18 +209,15 @@ func cmdTransfer(ctx context.Context, store client.NodeStore, args []string) err
 	if err != nil {
 		return err
 	}
-	cli, err := leaderClient(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	if leader, err := cli.Leader(ctx); err == nil && leader != nil && leader.ID == id {
-		return nil // already leads: dqlite would call the ID "not valid"
-	}
-	if err := cli.Transfer(ctx, id); err != nil {
-		return fmt.Errorf("transfer leadership to node %d: %w", id, err)
-	}
-	return nil
+	return withLeader(ctx, store, func(cli *client.Client) error {
+		if leader, err := cli.Leader(ctx); err == nil && leader != nil && leader.ID == id {
+			return nil // already leads: dqlite would call the ID "not valid"
+		}
+		if err := cli.Transfer(ctx, id); err != nil {
+			return fmt.Errorf("transfer leadership to node %d: %w", id, err)
+		}
+		return nil
+	})
 }
 
 func parseID(command, text string) (uint64, error) {
