@@ -26,6 +26,8 @@ LATENCY_DOCS=300
 SLICE=100            # documents ingested around each leader kill
 PY=/usr/bin/python3
 
+# die MESSAGE: into the results as well as on stderr, then stop.
+die() { echo "bench/cluster.sh: $*" | tee /dev/stderr; exit 1; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
@@ -48,11 +50,12 @@ for batch in 100 1000; do
 done
 for nodes in 1 3; do
   pick_ports "$nodes"
-  start_cluster "$nodes" || { echo "cannot start $nodes node(s)" >&2; exit 1; }
+  start_cluster "$nodes" || die "cannot start $nodes node(s)"
   for batch in 100 1000; do
     CL_DB=ingest$batch
-    cl sql "CREATE VIRTUAL TABLE docs USING docpipe" || exit 1
-    RESULT[$nodes,$batch]=$(cl ingest -batch "$batch" -report docs "$INGEST_DIR") || exit 1
+    cl sql "CREATE VIRTUAL TABLE docs USING docpipe" || die "create on $nodes node(s)"
+    RESULT[$nodes,$batch]=$(cl ingest -batch "$batch" -report docs "$INGEST_DIR" 2>&1) ||
+      die "ingest on $nodes node(s): ${RESULT[$nodes,$batch]}"
   done
   for table in docs plain; do
     CL_DB=latency
@@ -61,7 +64,8 @@ for nodes in 1 3; do
     else
       cl sql "CREATE TABLE plain(body TEXT)" || exit 1
     fi
-    RESULT[$nodes,latency,$table]=$(cl ingest -batch 1 -report "$table" "$LATENCY_DIR") || exit 1
+    RESULT[$nodes,latency,$table]=$(cl ingest -batch 1 -report "$table" "$LATENCY_DIR" 2>&1) ||
+      die "latency ingest on $nodes node(s): ${RESULT[$nodes,latency,$table]}"
   done
   stop_all_nodes
   rm -rf "$WORK"/node*
@@ -95,9 +99,10 @@ echo
 
 # --- 3. failover --------------------------------------------------------------------
 pick_ports 3
-start_cluster 3 || { echo "cannot start 3 nodes" >&2; exit 1; }
+start_cluster 3 || die "cannot start 3 nodes"
 CL_DB=failover
-cl sql "CREATE VIRTUAL TABLE docs USING docpipe" "CREATE TABLE probe(k INTEGER, ms INTEGER)" || exit 1
+cl sql "CREATE VIRTUAL TABLE docs USING docpipe" "CREATE TABLE probe(k INTEGER, ms INTEGER)" ||
+  die "create for the failover run"
 mkdir -p "$WORK/slices"
 failover_ms=()
 retries=0
@@ -115,13 +120,13 @@ for ((k = 1; k <= KILLS; k++)); do
   leader=$(leader_id)
   t0=$(now_ms)
   kill_node "$leader"
-  cl sql "INSERT INTO probe VALUES($k, $t0)" >/dev/null || { echo "probe write $k failed" >&2; exit 1; }
+  out=$(cl sql "INSERT INTO probe VALUES($k, $t0)" 2>&1) || die "probe write $k failed: $out"
   failover_ms+=($(( $(now_ms) - t0 )))
   wait "$ingest_pid" || ingest_failures=$((ingest_failures + 1))
   r=$(field retries "$(cat "$WORK/ingest$k.out")")
   [ -n "$r" ] || { echo "ingest $k: $(cat "$WORK/ingest$k.out")" >&2; r=0; }
   retries=$((retries + r))
-  start_node "$leader" || { echo "node $leader did not restart" >&2; exit 1; }
+  start_node "$leader" || die "node $leader did not restart: $(cat "${LOG[$leader]}")"
 done
 expected=$((KILLS * SLICE))
 stored=$(cl sql "SELECT count(*) FROM docs")
