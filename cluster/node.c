@@ -16,6 +16,8 @@
 ** error such a node gives).
 */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -47,6 +49,40 @@
 static int noCacheSpill(sqlite3 *db, char **pzErr, const void *pApi){
   (void)pApi;
   return sqlite3_exec(db, "PRAGMA cache_spill=OFF", 0, 0, pzErr);
+}
+
+/*
+** dqlite's connect function for its Raft connections to peers, as the
+** default one but with TCP_NODELAY: without it a small Raft message could
+** wait for the peer's delayed ACK, and one commit in a hundred on three
+** nodes took 45 ms instead of 4 (bench/cluster.sh).  Blocking is allowed:
+** dqlite calls this off its event loop.
+*/
+static int connectNoDelay(void *pArg, const char *zAddr, int *pFd){
+  char zHost[256];
+  const char *zColon = strrchr(zAddr, ':');
+  struct addrinfo hints, *pRes = 0, *p;
+  int fd = -1, one = 1;
+  (void)pArg;
+  if( zColon==0 || (size_t)(zColon-zAddr)>=sizeof(zHost) ) return DQLITE_ERROR;
+  memcpy(zHost, zAddr, (size_t)(zColon-zAddr));
+  zHost[zColon-zAddr] = 0;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if( getaddrinfo(zHost, zColon+1, &hints, &pRes)!=0 ) return DQLITE_ERROR;
+  for(p=pRes; p && fd<0; p=p->ai_next){
+    fd = socket(p->ai_family, SOCK_STREAM, 0);
+    if( fd>=0 && connect(fd, p->ai_addr, p->ai_addrlen)!=0 ){
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(pRes);
+  if( fd<0 ) return DQLITE_ERROR;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  *pFd = fd;
+  return 0;
 }
 
 static void usage(FILE *out){
@@ -204,6 +240,7 @@ int main(int argc, char **argv){
     return 1;
   }
   rc = dqlite_node_set_bind_address(pNode, zAddr);
+  if( rc==0 ) rc = dqlite_node_set_connect_func(pNode, connectNoDelay, 0);
   if( rc==0 && latencyMs ) rc = dqlite_node_set_network_latency_ms(pNode, latencyMs);
   if( rc==0 ) rc = dqlite_node_start(pNode);
   if( rc ){
