@@ -188,12 +188,14 @@ static char *askLeader(const char *zPeer){
 
 /*
 ** One request to the leader that must be answered EMPTY.  A FAILURE whose
-** message is in azAlready (the state the request asks for already holds, as
-** after a restart) counts as success.  Returns 0 on success, 1 on a
+** message holds zDone means the state the request asks for already holds,
+** as when a member restarts with --join, and counts as success: Raft says
+** "server ID already in use" to ADD and "server role is not valid" to
+** ASSIGN of the role the node has.  Returns 0 on success, 1 on a
 ** transient error (retry), 2 on a definite refusal (*pzErr set).
 */
 static int leaderRequest(const char *zLeader, int type, const Msg *pReq,
-                         const char *zWhat, char **pzErr){
+                         const char *zWhat, const char *zDone, char **pzErr){
   unsigned char *aBody = 0;
   size_t nBody = 0;
   int respType = -1, rc;
@@ -208,7 +210,7 @@ static int leaderRequest(const char *zLeader, int type, const Msg *pReq,
     if( strstr(zMsg, "leader") || strstr(zMsg, "progress") ){
       rc = 1;   /* leadership moved, or a configuration change is running:
                 ** checked first, as "already in progress" is not "done" */
-    }else if( strstr(zMsg, "already") ){
+    }else if( strstr(zMsg, zDone) ){
       rc = 0;
     }else{
       *pzErr = errorf("%s refused by %s: %s", zWhat, zLeader, zMsg);
@@ -249,9 +251,11 @@ int dpJoinCluster(const char *zPeers, unsigned long long id,
     }
     free(zList);
     if( zLeader ){
-      int rc = leaderRequest(zLeader, REQUEST_ADD, &add, "add", pzErr);
+      int rc = leaderRequest(zLeader, REQUEST_ADD, &add, "add",
+                             "already", pzErr);
       if( rc==0 ){
-        rc = leaderRequest(zLeader, REQUEST_ASSIGN, &assign, "assign voter", pzErr);
+        rc = leaderRequest(zLeader, REQUEST_ASSIGN, &assign, "assign voter",
+                           "role is not valid", pzErr);
       }
       free(zLeader);
       if( rc==0 ) return 0;

@@ -236,7 +236,7 @@ int main(int argc, char **argv){
   if( rc ){
     fprintf(stderr, PROG ": cannot create node %llu: %s\n", id,
             pNode ? dqlite_node_errmsg(pNode) : "out of memory");
-    dqlite_node_destroy(pNode);
+    if( pNode ) dqlite_node_destroy(pNode);
     return 1;
   }
   rc = dqlite_node_set_bind_address(pNode, zAddr);

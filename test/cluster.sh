@@ -260,6 +260,15 @@ start_node 4 || fail "node 4 starts" "$(cat "${LOG[4]}")"
 out=$(cl add 4 "${ADDR[4]}" 2>&1)
 check "docpipe-cluster add makes node 4 a voter" "4" "$(voters)"
 
+# --- a member restarts with --join -------------------------------------------
+# Its ADD and ASSIGN are answered "already in use" / "role is not valid":
+# the node must take that as joined, not exit.
+member=$(( $(leader_id) % 3 + 1 ))
+kill_node "$member"
+start_node "$member" --join "$SERVERS" || fail "node $member restarts with --join"
+retry 100 0.1 grep -q "joined the cluster" "${LOG[$member]}"
+check "a member restarted with --join rejoins" "1" "$(grep -c 'joined the cluster as a voter' "${LOG[$member]}")"
+
 # --- clean stop --------------------------------------------------------------
 for id in "${!PID[@]}"; do
   kill -TERM "${PID[$id]}"
