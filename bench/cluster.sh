@@ -11,7 +11,10 @@
 #  3. Failover: CLUSTER_KILLS times, SIGKILL the leader while a client is
 #     ingesting, time the next successful write, restart the node; at the
 #     end count the documents (none may be lost) and compare every decision
-#     with a single-machine run over the same input.
+#     with a single-machine run over the same input; then again with
+#     docpipe-node --latency-ms 10 (shorter Raft timeouts).
+#  4. Connections: a query on a new connection (which builds docpipe's
+#     index from _vectors) against the same query on a warm one.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +25,7 @@ trap 'exit 130' INT TERM
 
 DOCS=${CLUSTER_DOCS:-5000}
 KILLS=${CLUSTER_KILLS:-20}
+FAST_KILLS=${CLUSTER_FAST_KILLS:-10}   # the second failover run, --latency-ms 10
 LATENCY_DOCS=300
 SLICE=100            # documents ingested around each leader kill
 PY=/usr/bin/python3
@@ -31,7 +35,8 @@ die() { echo "bench/cluster.sh: $*" | tee /dev/stderr; exit 1; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-$PY test/cluster_corpus.py "$WORK/corpus" "$DOCS" "$LATENCY_DOCS" "$((KILLS * SLICE))" >/dev/null
+$PY test/cluster_corpus.py "$WORK/corpus" "$DOCS" "$LATENCY_DOCS" \
+  "$(( (KILLS > FAST_KILLS ? KILLS : FAST_KILLS) * SLICE ))" >/dev/null
 INGEST_DIR=$WORK/corpus/part1
 LATENCY_DIR=$WORK/corpus/part2
 FAILOVER_DIR=$WORK/corpus/part3
@@ -57,6 +62,16 @@ for nodes in 1 3; do
     RESULT[$nodes,$batch]=$(cl ingest -batch "$batch" -report docs "$INGEST_DIR" 2>&1) ||
       die "ingest on $nodes node(s): ${RESULT[$nodes,$batch]}"
   done
+  if [ "$nodes" = 3 ]; then
+    CL_DB=ingest1000
+    query="SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots' AND k = 10)"
+    t0=$(now_ms); cl sql "SELECT 1" >/dev/null
+    t1=$(now_ms); cl sql "$query" >/dev/null
+    t2=$(now_ms); cl sql "$query" "$query" "$query" "$query" "$query" "$query" \
+                    "$query" "$query" "$query" "$query" "$query" >/dev/null
+    t3=$(now_ms)
+    CONN="new connection + SELECT 1: $((t1 - t0)) ms; new connection + first MATCH (builds the index of $DOCS documents): $((t2 - t1)) ms; each further MATCH on that connection: $(awk -v a=$((t3 - t2)) -v b=$((t2 - t1)) 'BEGIN { printf "%.1f", (a - b) / 10 }') ms"
+  fi
   for table in docs plain; do
     CL_DB=latency
     if [ $table = docs ]; then
@@ -84,6 +99,10 @@ done
 echo
 echo "Transaction time p50 / p99 (ms), 1,000 per transaction: local $(field txn_p50_ms "${RESULT[local,1000]}") / $(field txn_p99_ms "${RESULT[local,1000]}"), 1 node $(field txn_p50_ms "${RESULT[1,1000]}") / $(field txn_p99_ms "${RESULT[1,1000]}"), 3 nodes $(field txn_p50_ms "${RESULT[3,1000]}") / $(field txn_p99_ms "${RESULT[3,1000]}")."
 echo
+echo "## Connections (3 nodes, through the client)"
+echo
+echo "$CONN."
+echo
 echo "## Commit latency, one document per transaction ($LATENCY_DOCS transactions)"
 echo
 echo "| table | nodes | COMMIT p50 ms | COMMIT p99 ms | whole transaction p50 ms | p99 ms |"
@@ -98,54 +117,66 @@ done
 echo
 
 # --- 3. failover --------------------------------------------------------------------
-pick_ports 3
-start_cluster 3 || die "cannot start 3 nodes"
-CL_DB=failover
-cl sql "CREATE VIRTUAL TABLE docs USING docpipe" "CREATE TABLE probe(k INTEGER, ms INTEGER)" ||
-  die "create for the failover run"
-mkdir -p "$WORK/slices"
-failover_ms=()
-retries=0
-ingest_failures=0
-for ((k = 1; k <= KILLS; k++)); do
-  slice=$WORK/slices/$k
-  mkdir -p "$slice"
-  first=$(( (k - 1) * SLICE + 1 ))
-  for ((i = first; i < first + SLICE; i++)); do
-    ln -s "$FAILOVER_DIR/$(printf '%06d' $((DOCS + LATENCY_DOCS + i))).txt" "$slice/"
+# failover_run KILLS DESCRIPTION [docpipe-node options...]: a fresh 3-node
+# cluster; KILLS times, kill the leader while a client ingests a slice of
+# SLICE documents, time the next successful write, restart the node.
+failover_run() {
+  local kills=$1 description=$2 k i first slice ingest_pid leader t0 out r
+  shift 2
+  NODE_OPTIONS=("$@")
+  rm -rf "$WORK"/node* "$WORK/slices" "$WORK/all"
+  pick_ports 3
+  start_cluster 3 || die "cannot start 3 nodes"
+  CL_DB=failover
+  cl sql "CREATE VIRTUAL TABLE docs USING docpipe" "CREATE TABLE probe(k INTEGER, ms INTEGER)" ||
+    die "create for the failover run"
+  mkdir -p "$WORK/slices" "$WORK/all"
+  local failover_ms=() retries=0 ingest_failures=0
+  for ((k = 1; k <= kills; k++)); do
+    slice=$WORK/slices/$k
+    mkdir -p "$slice"
+    first=$(( (k - 1) * SLICE + 1 ))
+    for ((i = first; i < first + SLICE; i++)); do
+      ln -s "$FAILOVER_DIR/$(printf '%06d' $((DOCS + LATENCY_DOCS + i))).txt" "$slice/"
+      ln -s "$FAILOVER_DIR/$(printf '%06d' $((DOCS + LATENCY_DOCS + i))).txt" "$WORK/all/"
+    done
+    cl ingest -batch 10 -pause 10ms -first-id "$first" -report docs "$slice" >"$WORK/ingest$k.out" 2>&1 &
+    ingest_pid=$!
+    retry 200 0.02 eval 'test "$(cl sql "SELECT count(*) FROM docs" 2>/dev/null)" -gt $((first + 10))'
+    leader=$(leader_id)
+    t0=$(now_ms)
+    kill_node "$leader"
+    out=$(cl sql "INSERT INTO probe VALUES($k, $t0)" 2>&1) || die "probe write $k failed: $out"
+    failover_ms+=($(( $(now_ms) - t0 )))
+    wait "$ingest_pid" || ingest_failures=$((ingest_failures + 1))
+    r=$(field retries "$(cat "$WORK/ingest$k.out")")
+    [ -n "$r" ] || { echo "ingest $k: $(cat "$WORK/ingest$k.out")" >&2; r=0; }
+    retries=$((retries + r))
+    start_node "$leader" || die "node $leader did not restart: $(cat "${LOG[$leader]}")"
   done
-  cl ingest -batch 10 -pause 10ms -first-id "$first" -report docs "$slice" >"$WORK/ingest$k.out" 2>&1 &
-  ingest_pid=$!
-  retry 200 0.02 eval 'test "$(cl sql "SELECT count(*) FROM docs" 2>/dev/null)" -gt $((first + 10))'
-  leader=$(leader_id)
-  t0=$(now_ms)
-  kill_node "$leader"
-  out=$(cl sql "INSERT INTO probe VALUES($k, $t0)" 2>&1) || die "probe write $k failed: $out"
-  failover_ms+=($(( $(now_ms) - t0 )))
-  wait "$ingest_pid" || ingest_failures=$((ingest_failures + 1))
-  r=$(field retries "$(cat "$WORK/ingest$k.out")")
-  [ -n "$r" ] || { echo "ingest $k: $(cat "$WORK/ingest$k.out")" >&2; r=0; }
-  retries=$((retries + r))
-  start_node "$leader" || die "node $leader did not restart: $(cat "${LOG[$leader]}")"
-done
-expected=$((KILLS * SLICE))
-stored=$(cl sql "SELECT count(*) FROM docs")
-$PY bench/cluster_local.py "$ROOT/dist/docpipe" "$WORK/failover-ref.db" "$FAILOVER_DIR" 1000 >/dev/null
-DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs ORDER BY rowid"
-if [ "$(cl sql "$DECISIONS")" = "$(sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/failover-ref.db" "$DECISIONS")" ]; then
-  same=yes
-else
-  same=NO
-fi
-integrity=$(cl sql "INSERT INTO docs(docs) VALUES('integrity-check')" "PRAGMA integrity_check" 2>&1)
-sorted=$(printf '%s\n' "${failover_ms[@]}" | sort -n)
-pick() { sed -n "$1p" <<<"$sorted"; }
-n=${#failover_ms[@]}
+  local expected=$((kills * SLICE)) stored same integrity sorted n
+  stored=$(cl sql "SELECT count(*) FROM docs")
+  rm -f "$WORK/failover-ref.db"
+  $PY bench/cluster_local.py "$ROOT/dist/docpipe" "$WORK/failover-ref.db" "$WORK/all" 1000 >/dev/null
+  local decisions="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs ORDER BY rowid"
+  if [ "$(cl sql "$decisions")" = "$(sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/failover-ref.db" "$decisions")" ]; then
+    same=yes
+  else
+    same=NO
+  fi
+  integrity=$(cl sql "INSERT INTO docs(docs) VALUES('integrity-check')" "PRAGMA integrity_check" 2>&1)
+  stop_all_nodes
+  sorted=$(printf '%s\n' "${failover_ms[@]}" | sort -n)
+  n=${#failover_ms[@]}
+  echo "## Failover: $kills leader kills (SIGKILL) during ingest, $description"
+  echo
+  echo "Time from the SIGKILL to the next successful write:"
+  echo "median $(sed -n "$(( (n + 1) / 2 ))p" <<<"$sorted") ms, fastest $(sed -n 1p <<<"$sorted") ms, slowest $(sed -n "${n}p" <<<"$sorted") ms."
+  echo "Documents: $expected sent in transactions of 10, $stored stored, $((expected - stored)) lost;"
+  echo "client transactions retried after an unknown outcome: $retries; ingest runs that failed: $ingest_failures."
+  echo "Decisions equal a single-machine run over the same input: $same; integrity-check: $integrity."
+  echo
+}
 
-echo "## Failover: $KILLS leader kills (SIGKILL) during ingest"
-echo
-echo "Time from the SIGKILL to the next successful write (dqlite's default timeouts):"
-echo "median $(pick $(( (n + 1) / 2 ))) ms, fastest $(pick 1) ms, slowest $(pick "$n") ms."
-echo "Documents: $expected sent in transactions of 10, $stored stored, $((expected - stored)) lost;"
-echo "client transactions retried after an unknown outcome: $retries; ingest runs that failed: $ingest_failures."
-echo "Decisions equal a single-machine run over the same input: $same; integrity-check: $integrity."
+failover_run "$KILLS" "dqlite's default timeouts"
+failover_run "$FAST_KILLS" "docpipe-node --latency-ms 10" --latency-ms 10
