@@ -235,6 +235,9 @@ printf '{"body": "fine"}\n{"body": 42}\n' >"$WORK/bad.jsonl"
 out=$(cl ingest -first-id 100 notes "$WORK/bad.jsonl" 2>&1); rc=$?
 check_contains "a bad JSON line is named (exit $rc)" 'bad.jsonl line 2: "body" must be a string' "$out"
 check "nothing of a bad file is stored" "2" "$(cl sql 'SELECT count(*) FROM notes')"
+out=$(cl sql "INSERT INTO notes(rowid, body, title) VALUES(30, 'returning home, WITH the harvest', 'r')" \
+  "SELECT title FROM notes WHERE rowid = 30" 2>&1)
+check "keywords inside a string literal do not change how a statement is sent" "r" "$out"
 
 # --- a writer waits while another client's transaction is open ------------
 # dqlite answers SQLITE_BUSY at once; the client waits and retries, as a

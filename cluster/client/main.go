@@ -17,7 +17,8 @@
 //	                              in transactions of N documents
 //
 // Built against Debian's go-dqlite sources (GOPATH mode, offline); see
-// cluster/Makefile.part.  Every network wait is bounded by -timeout.
+// the Makefile (dist/docpipe-cluster).  Every network wait is bounded by
+// -timeout.
 package main
 
 import (
@@ -256,10 +257,11 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c connector) Driver() driver.Driver { return c.drv }
 
 // Statements that return rows are run as queries, the rest as exec: dqlite
-// answers the two requests differently.
-// A WITH clause may lead a query or an INSERT, UPDATE or DELETE.
+// answers the two requests differently.  Keywords are looked for outside
+// string literals ('returning home' is a document, not a RETURNING clause);
+// a WITH clause may lead a query or an INSERT, UPDATE or DELETE.
 func returnsRows(stmt string) bool {
-	upper := strings.ToUpper(strings.TrimLeft(stmt, " \t\r\n("))
+	upper := strings.ToUpper(strings.TrimLeft(withoutLiterals(stmt), " \t\r\n("))
 	if strings.Contains(upper, "RETURNING") {
 		return true
 	}
@@ -277,6 +279,24 @@ func returnsRows(stmt string) bool {
 		}
 	}
 	return false
+}
+
+// withoutLiterals drops the single-quoted string literals of a statement
+// (a doubled quote inside one reads as two literals back to back, which
+// drop just the same).
+func withoutLiterals(stmt string) string {
+	var b strings.Builder
+	inLiteral := false
+	for _, r := range stmt {
+		if r == '\'' {
+			inLiteral = !inLiteral
+			continue
+		}
+		if !inLiteral {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func cmdSQL(ctx context.Context, db *sql.DB, stmts []string) error {
