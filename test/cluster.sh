@@ -61,6 +61,21 @@ cluster_decisions() { cl sql "$DECISIONS WHERE rowid <= $1 ORDER BY rowid"; }
 # The first differing lines, for a failure message.
 first_diff() { diff <(echo "$1") <(echo "$2") | head -5 | tr '\n' ' '; }
 
+# --- the client's own unit tests (go test), each counted ----------------------
+GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$ROOT/build/gocache" GOFLAGS= \
+  go test -v ./cluster/client >"$WORK/gotest.out" 2>&1
+go_rc=$?
+go_pass=$(grep -c '^--- PASS' "$WORK/gotest.out")
+go_fail=$(grep -c '^--- FAIL' "$WORK/gotest.out")
+for name in $(sed -n 's/^--- PASS: \([^ ]*\).*/\1/p' "$WORK/gotest.out"); do pass "go test: $name"; done
+for name in $(sed -n 's/^--- FAIL: \([^ ]*\).*/\1/p' "$WORK/gotest.out"); do
+  fail "go test: $name" "$(grep -A3 "^--- FAIL: $name" "$WORK/gotest.out" | tail -3)"
+done
+if [ "$go_rc" -ne 0 ] && [ "$go_fail" -eq 0 ]; then
+  fail "go test ./cluster/client runs" "$(tail -5 "$WORK/gotest.out")"
+fi
+[ "$go_pass" -gt 0 ] || fail "go test ./cluster/client ran tests" "$(tail -5 "$WORK/gotest.out")"
+
 # --- input and the single-node reference ----------------------------------
 /usr/bin/python3 test/cluster_corpus.py "$WORK/corpus" 500 300 200
 (
