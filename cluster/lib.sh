@@ -61,7 +61,7 @@ start_node() {
   "$binary" --id "$nid" --address "${ADDR[$id]}" --dir "$WORK/node$id" \
     ${NODE_OPTIONS[@]+"${NODE_OPTIONS[@]}"} "$@" >"${LOG[$id]}" 2>&1 &
   PID[$id]=$!
-  retry 50 0.1 grep -q "serving ${ADDR[$id]}" "${LOG[$id]}"
+  retry 50 0.1 grep -qs "serving ${ADDR[$id]}" "${LOG[$id]}"
 }
 
 # start_cluster N: node 1, then nodes 2..N joining it; waits for N voters.
