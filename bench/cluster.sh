@@ -36,10 +36,12 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 $PY test/cluster_corpus.py "$WORK/corpus" "$DOCS" "$LATENCY_DOCS" \
-  "$(( (KILLS > FAST_KILLS ? KILLS : FAST_KILLS) * SLICE ))" >/dev/null
+  "$(( (KILLS > FAST_KILLS ? KILLS : FAST_KILLS) * SLICE ))" 1000 500 500 >/dev/null
 INGEST_DIR=$WORK/corpus/part1
 LATENCY_DIR=$WORK/corpus/part2
 FAILOVER_DIR=$WORK/corpus/part3
+ONE_WRITER_DIR=$WORK/corpus/part4          # 1,000 documents, one client
+TWO_WRITER_DIRS=("$WORK/corpus/part5" "$WORK/corpus/part6")   # 500 + 500, two clients
 
 echo "# docpipe on a dqlite cluster — $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo
@@ -71,6 +73,20 @@ for nodes in 1 3; do
     queries=("$query"); for ((i = 0; i < 200; i++)); do queries+=("$query"); done
     t2=$(now_ms); cl sql "${queries[@]}" >/dev/null
     t3=$(now_ms)
+    # Writers on separate connections: each reloads docpipe's index after
+    # the other's commits (data_version), and dqlite answers SQLITE_BUSY.
+    first=$((DOCS + 1))
+    ONE=$(cl ingest -batch 10 -first-id "$first" -report docs "$ONE_WRITER_DIR" 2>&1) ||
+      die "one writer: $ONE"
+    t4=$(now_ms)
+    cl ingest -batch 10 -first-id $((first + 1000)) -report docs "${TWO_WRITER_DIRS[0]}" \
+      >"$WORK/writer1.out" 2>&1 &
+    writer=$!
+    cl ingest -batch 10 -first-id $((first + 1500)) -report docs "${TWO_WRITER_DIRS[1]}" \
+      >"$WORK/writer2.out" 2>&1 || die "second writer: $(cat "$WORK/writer2.out")"
+    wait "$writer" || die "first writer: $(cat "$WORK/writer1.out")"
+    t5=$(now_ms)
+    WRITERS="one client, 1,000 documents in transactions of 10 into the table of $DOCS: $(field docs_per_s "$ONE") docs/s; two clients at once, 500 each: $(awk -v ms=$((t5 - t4)) 'BEGIN { printf "%.0f", 1000000 / ms }') docs/s together ($(( $(field retries "$(cat "$WORK/writer1.out")") + $(field retries "$(cat "$WORK/writer2.out")") )) transactions retried after SQLITE_BUSY)"
     CONN="new connection + SELECT 1: $((t1 - t0)) ms; new connection + first MATCH (builds the index of $DOCS documents): $((t2 - t1)) ms; each further MATCH on that connection: $(awk -v a=$((t3 - t2)) -v b=$((t2 - t1)) 'BEGIN { printf "%.2f", (a - b) / 200 }') ms (200 of them, round trip included)"
   fi
   for table in docs plain; do
@@ -103,6 +119,8 @@ echo
 echo "## Connections (3 nodes, through the client)"
 echo
 echo "$CONN."
+echo
+echo "Writers: $WRITERS."
 echo
 echo "## Commit latency, one document per transaction ($LATENCY_DOCS transactions)"
 echo
