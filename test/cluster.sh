@@ -50,6 +50,13 @@ check_contains() {
   esac
 }
 
+# stop_here REASON: the rest would only wait out its timeouts; report and end.
+stop_here() {
+  fail "$1 (the remaining checks are skipped)"
+  echo "$passed passed, $failed failed"
+  exit 1
+}
+
 # --- ports: free ones on 127.0.0.1 ----------------------------------------
 pick_ports 4                                   # node 4 joins late, by "add"
 SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
@@ -109,6 +116,7 @@ start_node 2 --join "${ADDR[1]}" || fail "node 2 starts" "$(cat "${LOG[2]}")"
 start_node 3 --join "${ADDR[1]},${ADDR[2]}" || fail "node 3 starts" "$(cat "${LOG[3]}")"
 retry 150 0.2 eval 'test "$(voters)" = 3'
 check "three nodes joined as voters" "3" "$(voters)"
+[ "$(voters)" = 3 ] || stop_here "no three-node cluster formed"
 
 out=$("$NODE" --id 4 --address "${ADDR[1]}" --dir "$WORK/node4" 2>&1)
 check_contains "docpipe-node: a port in use is named" "the address is in use" "$out"
@@ -160,6 +168,7 @@ if [ -n "$new_leader" ] && [ "$new_leader" != "$killed" ]; then
   pass "a new leader is elected (node $new_leader)"
 else
   fail "a new leader is elected" "leader: '$new_leader', killed: $killed"
+  stop_here "no leader after the kill"
 fi
 
 out=$(cl ingest -batch 50 -first-id 801 docs "$WORK/corpus/part3" 2>&1)
