@@ -227,7 +227,7 @@ static int leaderRequest(const char *zLeader, int type, const Msg *pReq,
 }
 
 int dpJoinCluster(const char *zPeers, unsigned long long id,
-                  const char *zAddress, char **pzErr){
+                  const char *zAddress, int (*xStop)(void), char **pzErr){
   Msg add = { {0}, 0 }, assign = { {0}, 0 };
   int attempt;
   *pzErr = 0;
@@ -240,6 +240,7 @@ int dpJoinCluster(const char *zPeers, unsigned long long id,
   putU64(&assign, ROLE_VOTER);
 
   for(attempt=0; attempt<JOIN_ATTEMPTS; attempt++){
+    if( xStop && xStop() ) return DP_JOIN_STOPPED;
     char *zList = strdup(zPeers), *zSave = 0, *zPeer, *zLeader = 0;
     if( zList==0 ){
       *pzErr = errorf("out of memory");

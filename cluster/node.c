@@ -85,6 +85,16 @@ static int connectNoDelay(void *pArg, const char *zAddr, int *pFd){
   return 0;
 }
 
+/* The stop signals, blocked in every thread and taken with sigwait(). */
+static sigset_t stopSignals;
+
+/* 1 when SIGTERM or SIGINT is pending: the join loop stops early. */
+static int stopRequested(void){
+  sigset_t pending;
+  if( sigpending(&pending)!=0 ) return 0;
+  return sigismember(&pending, SIGTERM)==1 || sigismember(&pending, SIGINT)==1;
+}
+
 static void usage(FILE *out){
   fprintf(out,
     "usage: " PROG " --id N --address HOST:PORT --dir DIR\n"
@@ -171,7 +181,6 @@ int main(int argc, char **argv){
   unsigned latencyMs = 0;   /* 0: dqlite's own default */
   const char *zAddr = 0, *zDir = 0, *zJoin = 0;
   dqlite_node *pNode = 0;
-  sigset_t stopSignals;
   int i, sig, rc;
 
   for(i=1; i<argc; i++){
@@ -261,16 +270,20 @@ int main(int argc, char **argv){
 
   if( zJoin && id!=1 ){
     char *zErr = 0;
-    if( dpJoinCluster(zJoin, id, zAddr, &zErr) ){
+    rc = dpJoinCluster(zJoin, id, zAddr, stopRequested, &zErr);
+    if( rc==DP_JOIN_STOPPED ){
+      /* The pending signal is taken by sigwait() below: a clean stop. */
+    }else if( rc ){
       fprintf(stderr, PROG ": node %llu could not join via %s: %s\n",
               id, zJoin, zErr ? zErr : "unknown error");
       free(zErr);
       dqlite_node_stop(pNode);
       dqlite_node_destroy(pNode);
       return 1;
+    }else{
+      printf(PROG ": node %llu joined the cluster as a voter\n", id);
+      fflush(stdout);
     }
-    printf(PROG ": node %llu joined the cluster as a voter\n", id);
-    fflush(stdout);
   }
 
   if( sigwait(&stopSignals, &sig)!=0 ) sig = SIGTERM;

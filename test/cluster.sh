@@ -296,6 +296,22 @@ start_node "$member" --join "$SERVERS" || fail "node $member restarts with --joi
 retry 100 0.1 grep -q "joined the cluster" "${LOG[$member]}"
 check "a member restarted with --join rejoins" "1" "$(grep -c 'joined the cluster as a voter' "${LOG[$member]}")"
 
+# --- SIGTERM while still trying to join stops at once ------------------------
+ADDR[5]=${ADDR[plain]%:*}:$(( ${ADDR[plain]##*:} + 1 ))
+if port_free "${ADDR[5]##*:}"; then
+  start_node 5 --join "127.0.0.1:1" || fail "node 5 starts"
+  t0=$(now_ms)
+  kill -TERM "${PID[5]}"
+  retry 50 0.1 eval '! kill -0 "${PID[5]}" 2>/dev/null'
+  wait "${PID[5]}"; rc=$?
+  unset "PID[5]"
+  if [ "$rc" = 0 ] && [ $(( $(now_ms) - t0 )) -lt 5000 ]; then
+    pass "SIGTERM during --join stops the node cleanly at once"
+  else
+    fail "SIGTERM during --join stops the node cleanly at once" "status $rc after $(( $(now_ms) - t0 )) ms"
+  fi
+fi
+
 # --- clean stop --------------------------------------------------------------
 for id in "${!PID[@]}"; do
   kill -TERM "${PID[$id]}"
