@@ -163,17 +163,20 @@ CLUSTER = dist/docpipe-node dist/docpipe-cluster build/cluster/plain-node
 deps-cluster:
 	@sh tools/deps.sh cluster
 
-dist/docpipe-node: cluster/node.c cluster/join.c cluster/join.h dist/libdocpipe.a \
-                   include/sqlite-docpipe.h | deps-cluster
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -o $@ cluster/node.c \
-	  cluster/join.c dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
+NODE_SRC = cluster/node.c cluster/join.c cluster/net.c
+NODE_HDR = cluster/join.h cluster/net.h
+
+dist/docpipe-node: $(NODE_SRC) $(NODE_HDR) dist/libdocpipe.a include/sqlite-docpipe.h \
+                   | deps-cluster
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -o $@ $(NODE_SRC) \
+	  dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
 
 # The same host without docpipe: what a user gets from a node built without
 # it (test/cluster.sh shows the error).
-build/cluster/plain-node: cluster/node.c cluster/join.c cluster/join.h | deps-cluster
+build/cluster/plain-node: $(NODE_SRC) $(NODE_HDR) | deps-cluster
 	@mkdir -p build/cluster
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DDOCPIPE_NODE_PLAIN -o $@ \
-	  cluster/node.c cluster/join.c -ldqlite -lsqlite3 -lpthread
+	  $(NODE_SRC) -ldqlite -lsqlite3 -lpthread
 
 dist/docpipe-cluster: $(wildcard cluster/client/*.go) | deps-cluster
 	@mkdir -p build/gocache dist

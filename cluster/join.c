@@ -16,17 +16,16 @@
 ** message).
 */
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "join.h"
+#include "net.h"
 
 #define PROTOCOL_VERSION 1
 #define REQUEST_LEADER   0
@@ -93,29 +92,8 @@ static int transferAll(int fd, void *pBuf, size_t n, int isSend){
 
 /* Connect to HOST:PORT and send the protocol version.  Returns -1 on error. */
 static int dial(const char *zAddr){
-  char zHost[256];
-  const char *zColon = strrchr(zAddr, ':');
-  struct addrinfo hints, *pRes = 0;
-  struct timeval tv = { IO_TIMEOUT_S, 0 };
   Msg version = { {0}, 0 };
-  int fd;
-  if( zColon==0 || (size_t)(zColon-zAddr)>=sizeof(zHost) ) return -1;
-  memcpy(zHost, zAddr, (size_t)(zColon-zAddr));
-  zHost[zColon-zAddr] = 0;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  if( getaddrinfo(zHost, zColon+1, &hints, &pRes)!=0 || pRes==0 ) return -1;
-  fd = socket(pRes->ai_family, SOCK_STREAM, 0);
-  if( fd>=0 ){
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if( connect(fd, pRes->ai_addr, pRes->ai_addrlen)!=0 ){
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(pRes);
+  int fd = dpTcpConnect(zAddr, IO_TIMEOUT_S, 1);
   if( fd<0 ) return -1;
   putU64(&version, PROTOCOL_VERSION);
   if( transferAll(fd, version.a, version.n, 1) ){

@@ -15,11 +15,7 @@
 ** user gets from a dqlite build without docpipe (the cluster test shows the
 ** error such a node gives).
 */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <errno.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +31,7 @@
 #endif
 
 #include "join.h"
+#include "net.h"
 
 #define PROG "docpipe-node"
 
@@ -59,28 +56,9 @@ static int noCacheSpill(sqlite3 *db, char **pzErr, const void *pApi){
 ** dqlite calls this off its event loop.
 */
 static int connectNoDelay(void *pArg, const char *zAddr, int *pFd){
-  char zHost[256];
-  const char *zColon = strrchr(zAddr, ':');
-  struct addrinfo hints, *pRes = 0, *p;
-  int fd = -1, one = 1;
+  int fd = dpTcpConnect(zAddr, 0, 1);
   (void)pArg;
-  if( zColon==0 || (size_t)(zColon-zAddr)>=sizeof(zHost) ) return DQLITE_ERROR;
-  memcpy(zHost, zAddr, (size_t)(zColon-zAddr));
-  zHost[zColon-zAddr] = 0;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  if( getaddrinfo(zHost, zColon+1, &hints, &pRes)!=0 ) return DQLITE_ERROR;
-  for(p=pRes; p && fd<0; p=p->ai_next){
-    fd = socket(p->ai_family, SOCK_STREAM, 0);
-    if( fd>=0 && connect(fd, p->ai_addr, p->ai_addrlen)!=0 ){
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(pRes);
   if( fd<0 ) return DQLITE_ERROR;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   *pFd = fd;
   return 0;
 }
@@ -136,25 +114,16 @@ static unsigned long long parsePositive(const char *z, unsigned long long max){
 ** message that names it.  Returns 0 when the address is free.
 */
 static int checkAddress(const char *zAddr){
-  char zHost[256];
   const char *zColon = strrchr(zAddr, ':');
-  struct addrinfo hints, *pRes = 0;
-  int fd, rc, one = 1;
-  size_t nHost;
+  struct addrinfo *pRes = 0;
+  int fd, rc, err, one = 1;
   if( zColon==0 || zColon==zAddr || zColon[1]==0 ){
     return die("--address '%s' is not HOST:PORT", zAddr);
   }
-  nHost = (size_t)(zColon - zAddr);
-  if( nHost>=sizeof(zHost) ) return die("--address '%s': host too long", zAddr);
-  memcpy(zHost, zAddr, nHost);
-  zHost[nHost] = 0;
   if( parsePositive(zColon+1, 65535)==0 ){
     return die("--address '%s': the port must be 1..65535", zAddr);
   }
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  if( getaddrinfo(zHost, zColon+1, &hints, &pRes)!=0 || pRes==0 ){
+  if( dpResolve(zAddr, &pRes) ){
     return die("--address '%s': cannot resolve the host", zAddr);
   }
   fd = socket(pRes->ai_family, SOCK_STREAM, 0);
@@ -165,12 +134,13 @@ static int checkAddress(const char *zAddr){
   /* Same option libuv sets, so a port left in TIME_WAIT is not "in use". */
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   rc = bind(fd, pRes->ai_addr, pRes->ai_addrlen);
+  err = errno;   /* before close() and freeaddrinfo() can change it */
   close(fd);
   freeaddrinfo(pRes);
   if( rc!=0 ){
     fprintf(stderr, PROG ": cannot listen on %s: %s\n", zAddr,
-            errno==EADDRINUSE ? "the address is in use (another node?)"
-                              : strerror(errno));
+            err==EADDRINUSE ? "the address is in use (another node?)"
+                            : strerror(err));
     return 2;
   }
   return 0;
