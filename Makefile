@@ -30,7 +30,8 @@ TCLSH ?= tclsh
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz install \
         uninstall \
-        npm-pack clients clean deps-cluster cluster test-cluster bench-cluster
+        npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
+        bench-cluster
 
 all: dist/docpipe.so dist/libdocpipe.a
 
@@ -186,6 +187,19 @@ cluster: $(CLUSTER)
 
 test-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 	bash test/cluster.sh
+
+# The same test with the node's own C code (node.c, join.c, net.c) built
+# with AddressSanitizer + UBSan; leaks are not checked, as libdqlite and
+# libuv keep allocations to the end.
+build/asan/docpipe-node: $(NODE_SRC) $(NODE_HDR) dist/libdocpipe.a | deps-cluster
+	@mkdir -p build/asan
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Iinclude -o $@ $(NODE_SRC) \
+	  dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
+
+test-cluster-asan: dist/docpipe.so $(CLUSTER) build/asan/docpipe-node | deps-test
+	ASAN_OPTIONS=detect_leaks=0 DOCPIPE_NODE=$(CURDIR)/build/asan/docpipe-node \
+	  bash test/cluster.sh
 
 bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 	@mkdir -p bench/results

@@ -6,7 +6,7 @@
 # by PID and killed by stop_all_nodes (call it from an EXIT trap); every
 # wait is bounded.
 
-NODE=$ROOT/dist/docpipe-node
+NODE=${DOCPIPE_NODE:-$ROOT/dist/docpipe-node}   # make test-cluster-asan sets it
 PLAIN_NODE=$ROOT/build/cluster/plain-node
 CLIENT=$ROOT/dist/docpipe-cluster
 
