@@ -177,7 +177,7 @@ failover_run() {
   stored=$(cl sql "SELECT count(*) FROM docs")
   rm -f "$WORK/failover-ref.db"
   $PY bench/cluster_local.py "$ROOT/dist/docpipe" "$WORK/failover-ref.db" "$WORK/all" 1000 >/dev/null
-  local decisions="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs ORDER BY rowid"
+  local decisions="$DECISIONS_SQL ORDER BY rowid"
   if [ "$(cl sql "$decisions")" = "$(sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/failover-ref.db" "$decisions")" ]; then
     same=yes
   else

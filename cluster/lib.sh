@@ -89,6 +89,10 @@ stop_all_nodes() {
   PID=()
 }
 
+# Every decision of table docs, similarity to 6 places: what a cluster run
+# and a single-machine run must agree on.
+DECISIONS_SQL="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
+
 leader_id() { cl leader 2>/dev/null | cut -d'|' -f1; }
 voters() { cl nodes 2>/dev/null | grep -c '|voter$'; }
 

@@ -636,19 +636,13 @@ static int ddConnect(sqlite3 *db, void *pAux, int argc,
       " cluster_id INTEGER, source HIDDEN, threshold HIDDEN, mode HIDDEN,"
       " keep HIDDEN)");
   if( rc!=SQLITE_OK ) return rc;
-  p = sqlite3_malloc64(sizeof(*p));
+  p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   p->db = db;
   p->pConn = (DpConn*)pAux;
   /* It runs the query it is given: never from a schema object. */
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int ddDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
   return SQLITE_OK;
 }
 
@@ -659,10 +653,9 @@ static int ddBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int ddOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  DedupCursor *p = sqlite3_malloc64(sizeof(*p));
+  DedupCursor *p = dpMallocZero(sizeof(*p));
   (void)pVtab;
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   *ppCur = &p->base;
   return SQLITE_OK;
 }
@@ -862,7 +855,7 @@ static const sqlite3_module dedupModule = {
   .xCreate     = 0,          /* eponymous only */
   .xConnect    = ddConnect,
   .xBestIndex  = ddBestIndex,
-  .xDisconnect = ddDisconnect,
+  .xDisconnect = dpTvfDisconnect,
   .xOpen       = ddOpen,
   .xClose      = ddClose,
   .xFilter     = ddFilter,

@@ -342,6 +342,11 @@ void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
 ** SQLITE_CONSTRAINT when one is not usable. */
 int dpTvfBestIndex(sqlite3_index_info *pInfo, int iFirstArg, int nArg,
                    double rCost);
+/* xDisconnect of a table-valued function whose vtab holds
+** nothing to release but itself. */
+int dpTvfDisconnect(sqlite3_vtab *pVtab);
+/* sqlite3_malloc64() of n bytes, zeroed; NULL on OOM. */
+void *dpMallocZero(sqlite3_uint64 n);
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);

@@ -376,16 +376,10 @@ static int tokConnect(sqlite3 *db, void *pAux, int argc,
       "CREATE TABLE x(token TEXT, start INTEGER, end INTEGER, bucket INTEGER,"
       " sign INTEGER, text HIDDEN, options HIDDEN)");
   if( rc!=SQLITE_OK ) return rc;
-  p = sqlite3_malloc64(sizeof(*p));
+  p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
   *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int tokDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
   return SQLITE_OK;
 }
 
@@ -396,10 +390,9 @@ static int tokBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int tokOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  TokCursor *p = sqlite3_malloc64(sizeof(*p));
+  TokCursor *p = dpMallocZero(sizeof(*p));
   (void)pVtab;
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   dpTokensInit(&p->tok);
   *ppCur = &p->base;
   return SQLITE_OK;
@@ -505,7 +498,7 @@ static const sqlite3_module tokenizeModule = {
   .xCreate     = 0,          /* eponymous only: no CREATE VIRTUAL TABLE */
   .xConnect    = tokConnect,
   .xBestIndex  = tokBestIndex,
-  .xDisconnect = tokDisconnect,
+  .xDisconnect = dpTvfDisconnect,
   .xOpen       = tokOpen,
   .xClose      = tokClose,
   .xFilter     = tokFilter,

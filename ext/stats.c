@@ -393,16 +393,10 @@ static int latConnect(sqlite3 *db, void *pAux, int argc,
       " mean_ns REAL, p50_ns INTEGER, p95_ns INTEGER, p99_ns INTEGER,"
       " max_ns INTEGER, tbl HIDDEN, last_n HIDDEN)");
   if( rc!=SQLITE_OK ) return rc;
-  p = sqlite3_malloc64(sizeof(*p));
+  p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   p->db = db;
   *ppVtab = &p->base;
-  return SQLITE_OK;
-}
-
-static int latDisconnect(sqlite3_vtab *pVtab){
-  sqlite3_free(pVtab);
   return SQLITE_OK;
 }
 
@@ -412,10 +406,9 @@ static int latBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 }
 
 static int latOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  LatCursor *p = sqlite3_malloc64(sizeof(*p));
+  LatCursor *p = dpMallocZero(sizeof(*p));
   (void)pVtab;
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   *ppCur = &p->base;
   return SQLITE_OK;
 }
@@ -529,7 +522,7 @@ static const sqlite3_module latencyModule = {
   .iVersion    = 0,
   .xConnect    = latConnect,
   .xBestIndex  = latBestIndex,
-  .xDisconnect = latDisconnect,
+  .xDisconnect = dpTvfDisconnect,
   .xOpen       = latOpen,
   .xClose      = latClose,
   .xFilter     = latFilter,

@@ -5,6 +5,7 @@
 #include "docpipe.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 void dpResultError(sqlite3_context *ctx, const char *zFunc,
@@ -58,6 +59,17 @@ sqlite3_int64 dpNowNs(void){
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (sqlite3_int64)ts.tv_sec*1000000000 + ts.tv_nsec;
+}
+
+int dpTvfDisconnect(sqlite3_vtab *pVtab){
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+void *dpMallocZero(sqlite3_uint64 n){
+  void *p = sqlite3_malloc64(n);
+  if( p ) memset(p, 0, (size_t)n);
+  return p;
 }
 
 char *dpStrFinish(sqlite3_str *p){

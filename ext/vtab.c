@@ -558,9 +558,8 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
   DpTable *p;
   int rc = SQLITE_OK, i;
   *ppVtab = 0;
-  p = sqlite3_malloc64(sizeof(*p));
+  p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
-  memset(p, 0, sizeof(*p));
   p->db = db;
   p->zDb = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);

@@ -61,10 +61,9 @@ stop_here() {
 pick_ports 4                                   # node 4 joins late, by "add"
 SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 
-DECISIONS="SELECT rowid, is_duplicate, ifnull(duplicate_of, ''), printf('%.6f', ifnull(similarity, 0)) FROM docs"
 ref_sql() { sqlite3 -cmd ".load $ROOT/dist/docpipe" "$WORK/reference.db" "$@"; }
-ref_decisions() { ref_sql "$DECISIONS WHERE rowid <= $1 ORDER BY rowid"; }
-cluster_decisions() { cl sql "$DECISIONS WHERE rowid <= $1 ORDER BY rowid"; }
+ref_decisions() { ref_sql "$DECISIONS_SQL WHERE rowid <= $1 ORDER BY rowid"; }
+cluster_decisions() { cl sql "$DECISIONS_SQL WHERE rowid <= $1 ORDER BY rowid"; }
 # The first differing lines, for a failure message.
 first_diff() { diff <(echo "$1") <(echo "$2") | head -5 | tr '\n' ' '; }
 
