@@ -53,8 +53,8 @@
 #include <string.h>
 
 #define DP_FORMAT_VERSION 1
-#define DP_K_DEFAULT 10
 #define DP_K_MAX 1000000
+#define DP_K_ALL 0x7fffffff     /* no k: every document, ranked */
 
 /* Fixed columns. */
 #define COL_BODY      0
@@ -697,7 +697,13 @@ static int vectorIsZero(const float *a, int n){
 /* Fill idx from the shadow tables; SQLITE_CORRUPT_VTAB on bad rows. */
 static int loadIndex(DpTable *p, DpIndex *idx){
   sqlite3_stmt *pStmt;
-  int rc = getStmt(p, STMT_LOAD, &pStmt);
+  /* its own scratch: p->aVec may hold the vector being written or queried */
+  float *aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
+  int rc = aVec ? getStmt(p, STMT_LOAD, &pStmt) : SQLITE_NOMEM;
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(aVec);
+    return rc;
+  }
   dpIndexClear(idx);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
@@ -707,18 +713,19 @@ static int loadIndex(DpTable *p, DpIndex *idx){
     if( sqlite3_column_type(pStmt, 2)==SQLITE_NULL ){
       rc = tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
                       " %s_vectors", iId, p->zName);
-    }else if( !vectorIsValid(pBlob, nByte, p->opt.nDim, p->aVec) ){
+    }else if( !vectorIsValid(pBlob, nByte, p->opt.nDim, aVec) ){
       rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                       " damaged (%d bytes, expected %d finite float32)",
                       iId, nByte, p->opt.nDim);
-    }else if( !vectorIsZero(p->aVec, p->opt.nDim) ){
-      rc = dpIndexAdd(idx, iId, p->aVec, bDup==0);
+    }else if( !vectorIsZero(aVec, p->opt.nDim) ){
+      rc = dpIndexAdd(idx, iId, aVec, bDup==0);
     }
   }
   {
     int rc2 = sqlite3_reset(pStmt);
     if( rc==SQLITE_OK ) rc = rc2;
   }
+  sqlite3_free(aVec);
   if( rc!=SQLITE_OK ) dpIndexClear(idx);
   return rc;
 }
@@ -1585,7 +1592,7 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       pInfo->orderByConsumed = 1;
     }
     pInfo->estimatedCost = 1000.0;
-    pInfo->estimatedRows = DP_K_DEFAULT;
+    pInfo->estimatedRows = 10;
     return SQLITE_OK;
   }
   if( iRowid>=0 ){
@@ -1743,7 +1750,9 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv){
   sqlite3_value *pQuery = argv[0];
   int iArg = 1, rc, bOwn;
-  sqlite3_int64 nK = DP_K_DEFAULT;
+  /* Without k and without a LIMIT that SQLite hands over, the whole
+  ** ranking: SQLite applies any LIMIT itself then, so nothing is cut. */
+  sqlite3_int64 nK = DP_K_ALL;
   DpStatRec *pRec = statRecord(p, DP_KIND_QUERY);
   const int iSeq = pRec ? pRec->iSeq : 0;   /* see dpUpdate */
   sqlite3_int64 t0 = statClock(p), tSearch;
@@ -1762,10 +1771,10 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
       return tableError(p, SQLITE_ERROR, "k must be an integer from 1 to %d,"
                         " not %lld", DP_K_MAX, nK);
     }
-    if( nK<0 || nK>DP_K_MAX ) nK = DP_K_MAX;   /* LIMIT -1: no limit */
+    if( nK<0 || nK>DP_K_ALL ) nK = DP_K_ALL;   /* LIMIT -1: no limit */
     if( idxNum & HAS_OFFSET ){
       sqlite3_int64 nOff = sqlite3_value_int64(argv[iArg++]);
-      if( nOff>0 ) nK = nK + nOff > DP_K_MAX ? DP_K_MAX : nK + nOff;
+      if( nOff>0 ) nK = nK + nOff > DP_K_ALL ? DP_K_ALL : nK + nOff;
     }
   }
   if( idxNum & (HAS_SCORE|HAS_SCOREGT) ){
@@ -1777,6 +1786,12 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
     rMin = sqlite3_value_double(pS);
     if( idxNum & HAS_SCOREGT ) rMin = nextafter(rMin, 2.0);
   }
+  /* The index first: loading it uses p->aVec as scratch, and the query
+  ** vector goes there next. */
+  tSearch = statClock(p);
+  rc = ensureIndex(p);
+  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
+  if( rc!=SQLITE_OK ) return rc;
   /* The query: text embedded with the table's options, or a vector. */
   switch( sqlite3_value_type(pQuery) ){
     case SQLITE_TEXT:
@@ -1792,7 +1807,6 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
                         " blob of %d values", p->opt.nDim);
   }
   tSearch = statClock(p);
-  if( rc==SQLITE_OK ) rc = ensureIndex(p);
   if( rc==SQLITE_OK && idxStr && idxStr[0] ){
     rc = buildFilter(p, idxStr, &argv[iArg], &set);
   }
@@ -1813,7 +1827,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
       pRec->bFailed = 1;
     }
   }
-  pCur->nK = (int)nK;
+  pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
   if( rc==SQLITE_OK ) rc = cursorPrepare(p, pCur, "WHERE id=?1");
   if( rc==SQLITE_OK ) rc = cursorSeekHit(pCur);
   return rc;
@@ -1897,7 +1911,9 @@ static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
       sqlite3_result_double(ctx, pCur->aHit[pCur->iHit].rScore);
     }
   }else if( iCol==colK(p) ){
-    if( pCur->ePlan==PLAN_MATCH ) sqlite3_result_int(ctx, pCur->nK);
+    if( pCur->ePlan==PLAN_MATCH && pCur->nK>0 ){
+      sqlite3_result_int(ctx, pCur->nK);
+    }
   }
   return SQLITE_OK;
 }
