@@ -46,6 +46,7 @@
 */
 #include "docpipe.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,10 +79,10 @@
 
 /* Cached statements on the shadow tables. */
 enum {
-  STMT_DOC_WRITE = 0,   /* REPLACE INTO %_docs(...) VALUES(...) */
+  STMT_DOC_WRITE = 0,   /* INSERT INTO %_docs(...) VALUES(...) */
   STMT_DOC_DELETE,      /* DELETE FROM %_docs WHERE id=?1 */
   STMT_DOC_GET,         /* SELECT ... FROM %_docs WHERE id=?1 */
-  STMT_VEC_WRITE,       /* REPLACE INTO %_vectors(id, v) VALUES(?1, ?2) */
+  STMT_VEC_WRITE,       /* INSERT INTO %_vectors(id, v) ... ON CONFLICT(id) */
   STMT_VEC_DELETE,      /* DELETE FROM %_vectors WHERE id=?1 */
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
   STMT_LOAD,            /* every document with its vector */
@@ -195,7 +196,9 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
         zCols = extraList(p, ", c%d", 0);
         zVals = extraList(p, ", ?%d", 7);
         if( zCols && zVals ){
-          zSql = sqlite3_mprintf("REPLACE INTO \"%w\".\"%w_docs\"(id, body,"
+          /* INSERT, never REPLACE: REPLACE would delete any row that a
+          ** user's UNIQUE index on a shadow table says is in the way */
+          zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_docs\"(id, body,"
               " is_duplicate, duplicate_of, similarity, own_vector%s)"
               " VALUES(?1, ?2, ?3, ?4, ?5, ?6%s)", zDb, zName, zCols, zVals);
         }
@@ -213,8 +216,10 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
         }
         break;
       case STMT_VEC_WRITE:
-        zSql = sqlite3_mprintf("REPLACE INTO \"%w\".\"%w_vectors\"(id, v)"
-                               " VALUES(?1, ?2)", zDb, zName);
+        /* an upsert on id alone (rebuild rewrites vectors in place) */
+        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_vectors\"(id, v)"
+                               " VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE"
+                               " SET v=excluded.v", zDb, zName);
         break;
       case STMT_VEC_DELETE:
         zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_vectors\" WHERE id=?1",
@@ -270,14 +275,52 @@ static void finalizeStmts(DpTable *p){
   }
 }
 
+/* SQLite's message with the shadow column names ("t_docs.c0") turned into
+** the user's ("t.title"): a table made by an earlier version may carry
+** constraints on its shadow table, and a user may add an index to one. */
+static char *userColumnNames(const DpTable *p, const char *zMsg){
+  sqlite3_str *s = sqlite3_str_new(0);
+  char *zShadow = sqlite3_mprintf("%s_docs.", p->zName);
+  const char *z = zMsg;
+  int nShadow = zShadow ? (int)strlen(zShadow) : 0;
+  while( zShadow && *z ){
+    if( sqlite3_strnicmp(z, zShadow, nShadow)==0 ){
+      const char *zCol = z + nShadow;
+      if( zCol[0]=='c' && zCol[1]>='0' && zCol[1]<='9' ){
+        int iCol = atoi(zCol+1);
+        if( iCol<p->nExtra ){
+          sqlite3_str_appendf(s, "%s.%s", p->zName, p->azExtraName[iCol]);
+          z = zCol + 1;
+          while( *z>='0' && *z<='9' ) z++;
+          continue;
+        }
+      }
+      sqlite3_str_appendf(s, "%s.", p->zName);
+      z = zCol;
+      continue;
+    }
+    sqlite3_str_appendchar(s, 1, *z++);
+  }
+  sqlite3_free(zShadow);
+  return dpStrFinish(s);
+}
+
 /* Step a write statement to completion and reset it. */
 static int stepWrite(DpTable *p, sqlite3_stmt *pStmt){
   int rc = sqlite3_step(pStmt);
   int rc2 = sqlite3_reset(pStmt);
+  char *zMsg;
   if( rc==SQLITE_DONE ) return SQLITE_OK;
   rc = rc2!=SQLITE_OK ? rc2 : rc;
-  return tableError(p, rc, "writing its shadow tables failed: %s",
-                    sqlite3_errmsg(p->db));
+  zMsg = userColumnNames(p, sqlite3_errmsg(p->db));
+  if( (rc & 0xff)==SQLITE_CONSTRAINT ){
+    tableError(p, rc, "%s", zMsg ? zMsg : "constraint failed");
+  }else{
+    tableError(p, rc, "writing its shadow tables failed: %s",
+               zMsg ? zMsg : sqlite3_errmsg(p->db));
+  }
+  sqlite3_free(zMsg);
+  return rc;
 }
 
 /**************************************************************************
@@ -295,8 +338,65 @@ static int isReservedColumn(const DpTable *p, const char *zName){
   return sqlite3_stricmp(zName, p->zName)==0;
 }
 
-/* Parse "name [type]" of an extra column and append it to p. */
-static int addExtraColumn(DpTable *p, const char *zArg, char **pzErr){
+/* 1 when z[0..n) is a word that starts a column constraint or clause. */
+static int isConstraintWord(const char *z, int n){
+  static const char *const az[] = {
+    "constraint", "primary", "not", "null", "unique", "check", "default",
+    "collate", "references", "generated", "as", "on", "key", "foreign"
+  };
+  size_t i;
+  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
+    if( (int)strlen(az[i])==n && sqlite3_strnicmp(z, az[i], n)==0 ) return 1;
+  }
+  return 0;
+}
+
+/* Check that zType is a type name and nothing else: words, then at most one
+** "(n)" or "(n, m)" at the end.  A constraint would act on docpipe's own
+** shadow table (UNIQUE or a foreign key's ON DELETE deleting documents
+** behind its back), so none is accepted. */
+static int checkTypeName(const char *zCol, const char *zType, char **pzErr){
+  const char *z = zType;
+  while( *z ){
+    if( *z==' ' || *z=='\t' || *z=='\n' ){
+      z++;
+    }else if( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_' ){
+      const char *zWord = z;
+      while( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_'
+          || (*z>='0' && *z<='9') ) z++;
+      if( isConstraintWord(zWord, (int)(z - zWord)) ){
+        *pzErr = sqlite3_mprintf("docpipe: column %s: only a type may be"
+            " declared, not '%.*s' (constraints would act on docpipe's own"
+            " storage)", zCol, (int)(z - zWord), zWord);
+        return SQLITE_ERROR;
+      }
+    }else if( *z=='(' ){
+      /* (n) or (n, m), signed numbers, and then the end */
+      z++;
+      while( *z && *z!=')'
+          && ((*z>='0' && *z<='9') || *z=='+' || *z=='-' || *z==','
+              || *z==' ' || *z=='.') ) z++;
+      if( *z!=')' ) break;
+      z++;
+      while( *z==' ' || *z=='\t' || *z=='\n' ) z++;
+      if( *z ) break;
+    }else{
+      break;
+    }
+  }
+  if( *z ){
+    *pzErr = sqlite3_mprintf("docpipe: column %s: only a type may be"
+                             " declared, not '%s'", zCol, zType);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/* Parse "name [type]" of an extra column and append it to p.  bCreate: a
+** new table's declaration (only a type accepted); else one stored in
+** %_config by an earlier version, read as it was written. */
+static int addExtraColumn(DpTable *p, const char *zArg, int bCreate,
+                          char **pzErr){
   const char *z = zArg;
   const char *zNameStart, *zType;
   int nName, i;
@@ -322,9 +422,18 @@ static int addExtraColumn(DpTable *p, const char *zArg, char **pzErr){
       return SQLITE_ERROR;
     }
   }
+  if( bCreate ){
+    char *zCol = sqlite3_mprintf("%.*s", nName, zNameStart);
+    int rc = zCol ? checkTypeName(zCol, zType, pzErr) : SQLITE_NOMEM;
+    sqlite3_free(zCol);
+    if( rc!=SQLITE_OK ) return rc;
+  }
   zName = sqlite3_mprintf("%.*s", nName, zNameStart);
   if( zName==0 ) return SQLITE_NOMEM;
-  if( isReservedColumn(p, zName) ){
+  /* (a stored column may carry the table's name: a rename by an earlier
+  ** version, see declareVtab) */
+  if( isReservedColumn(p, zName)
+   && (bCreate || sqlite3_stricmp(zName, p->zName)!=0) ){
     *pzErr = sqlite3_mprintf("docpipe: column name '%s' is reserved", zName);
     sqlite3_free(zName);
     return SQLITE_ERROR;
@@ -355,6 +464,7 @@ static int addExtraColumn(DpTable *p, const char *zArg, char **pzErr){
 
 /* Split a stored declaration list on top-level commas. */
 static int addExtraColumns(DpTable *p, const char *zList, char **pzErr){
+  /* stored declarations are read as an earlier version wrote them */
   int rc = SQLITE_OK;
   const char *z = zList;
   while( rc==SQLITE_OK && *z ){
@@ -367,7 +477,7 @@ static int addExtraColumns(DpTable *p, const char *zList, char **pzErr){
     }
     zOne = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
     if( zOne==0 ) return SQLITE_NOMEM;
-    rc = addExtraColumn(p, zOne, pzErr);
+    rc = addExtraColumn(p, zOne, 0, pzErr);
     sqlite3_free(zOne);
     if( *z==',' ) z++;
   }
@@ -397,12 +507,30 @@ static const char *extraType(const DpTable *p, int i, char **pzFree){
   return *pzFree ? *pzFree : "";
 }
 
+/* 1 when zName is the name of one of the table's columns (or of the
+** rowid): the table itself may not take it, as its MATCH column would
+** clash (CREATE and RENAME refuse it). */
+static int isColumnName(const DpTable *p, const char *zName){
+  int i;
+  if( isReservedColumn(p, zName) && sqlite3_stricmp(zName, p->zName)!=0 ){
+    return 1;
+  }
+  for(i=0; i<p->nExtra; i++){
+    if( sqlite3_stricmp(zName, p->azExtraName[i])==0 ) return 1;
+  }
+  return 0;
+}
+
 static int declareVtab(DpTable *p){
   int rc;
+  /* A table renamed to one of its column names by an earlier version
+  ** still opens (to be dropped or renamed back): its MATCH column takes
+  ** another name then. */
+  const char *zCmd = isColumnName(p, p->zName) ? "docpipe_match" : p->zName;
   char *zSql = sqlite3_mprintf("CREATE TABLE x(body TEXT, embedding BLOB,"
       " is_duplicate INTEGER, duplicate_of INTEGER, similarity REAL%s%s,"
       " score REAL HIDDEN, k INTEGER HIDDEN, \"%w\" HIDDEN)",
-      p->zExtraDecl ? ", " : "", p->zExtraDecl ? p->zExtraDecl : "", p->zName);
+      p->zExtraDecl ? ", " : "", p->zExtraDecl ? p->zExtraDecl : "", zCmd);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_declare_vtab(p->db, zSql);
   sqlite3_free(zSql);
@@ -572,7 +700,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
       char *zErr = 0;
       rc = dpOptionsApply(&p->opt, DP_OPT_EMBED|DP_OPT_TABLE, argv[i], &zErr);
       if( rc==SQLITE_EMPTY ){
-        rc = addExtraColumn(p, argv[i], pzErr);
+        rc = addExtraColumn(p, argv[i], 1, pzErr);
       }else if( rc==SQLITE_ERROR ){
         *pzErr = sqlite3_mprintf("docpipe: %s", zErr);
       }
@@ -635,6 +763,10 @@ static int dpRename(sqlite3_vtab *pVtab, const char *zNew){
   int rc = SQLITE_OK;
   size_t i;
   char *zNewName;
+  if( isColumnName(p, zNew) ){
+    return tableError(p, SQLITE_ERROR, "cannot be renamed to %s: that is the"
+                      " name of one of its columns", zNew);
+  }
   finalizeStmts(p);
   for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
     sqlite3_stmt *pStmt = 0;
@@ -946,13 +1078,30 @@ struct Decision {
   double rSim;            /* cosine with it (bDup) */
 };
 
-static int decide(DpTable *p, Decision *pDec){
-  int rc;
+/* Decide as if the documents aSkip[0..nSkip) were not indexed (the row an
+** UPDATE rewrites, the row an OR REPLACE would delete): their flags are
+** cleared for the search and put back after, so that a refused write
+** leaves the index exactly as it was. */
+static int decide(DpTable *p, const sqlite3_int64 *aSkip, int nSkip,
+                  Decision *pDec){
+  int rc, i, aPos[2];
+  unsigned char aFlag[2];
   sqlite3_int64 t0 = statClock(p);
   memset(pDec, 0, sizeof(*pDec));
   if( vectorIsZero(p->aVec, p->opt.nDim) ) return SQLITE_OK;
+  assert( nSkip<=2 );
+  for(i=0; i<nSkip; i++){
+    aPos[i] = dpIndexFind(&p->index, aSkip[i]);
+    if( aPos[i]>=0 ){
+      aFlag[i] = p->index.aFlag[aPos[i]];
+      p->index.aFlag[aPos[i]] &= ~DP_ENTRY_INDEXED;
+    }
+  }
   rc = dpIndexBest(&p->index, p->aVec, p->opt.rThreshold, &pDec->iDupOf,
                    &pDec->rSim);
+  for(i=nSkip-1; i>=0; i--){
+    if( aPos[i]>=0 ) p->index.aFlag[aPos[i]] = aFlag[i];
+  }
   p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - t0;
   if( rc==SQLITE_ROW ){
     pDec->bDup = 1;
@@ -1132,6 +1281,31 @@ static int integrityCheck(DpTable *p){
   return rc;
 }
 
+/* After 'rebuild': a caller-supplied vector cannot be made again from the
+** body; say which document has a damaged one and what to do. */
+static int rebuildCheckOwnVectors(DpTable *p){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT d.id, v.v FROM \"%w\".\"%w_docs\" d"
+      " LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id WHERE d.own_vector<>0",
+      p->zDb, p->zName, p->zDb, p->zName);
+  float *aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
+  int rc = (zSql && aVec) ? SQLITE_OK : SQLITE_NOMEM;
+  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    if( !vectorIsValid(sqlite3_column_blob(pStmt, 1),
+                       sqlite3_column_bytes(pStmt, 1), p->opt.nDim, aVec) ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
+          " document %lld was given by the caller and is damaged: it cannot"
+          " be made again from the body; DELETE the document and insert it"
+          " again", sqlite3_column_int64(pStmt, 0));
+    }
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  sqlite3_free(aVec);
+  return rc;
+}
+
 /* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
 ** then the index again from the shadow tables. */
 static int rebuild(DpTable *p){
@@ -1154,6 +1328,7 @@ static int rebuild(DpTable *p){
   }
   sqlite3_finalize(pStmt);
   p->bIndexValid = 0;
+  if( rc==SQLITE_OK ) rc = rebuildCheckOwnVectors(p);
   if( rc==SQLITE_OK ) rc = ensureIndex(p);
   return rc;
 }
@@ -1214,7 +1389,7 @@ static int duplicateError(DpTable *p, const Decision *pDec){
 static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
                     sqlite3_int64 *piRowid){
   Decision dec;
-  int bOwn = 0, bHasId = 0, rc;
+  int bOwn = 0, bHasId = 0, bReplace = 0, rc;
   sqlite3_int64 iId = 0;
 
   rc = checkNotWritten(p, apCol);
@@ -1232,17 +1407,16 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
     if( bExists ){
       switch( sqlite3_vtab_on_conflict(p->db) ){
         case SQLITE_IGNORE:  return SQLITE_OK;
-        case SQLITE_REPLACE:
-          rc = deleteDoc(p, iId);
-          if( rc!=SQLITE_OK ) return rc;
-          break;
+        case SQLITE_REPLACE: bReplace = 1; break;
         default:
           return tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
                             " %s.rowid", p->zName);
       }
     }
   }
-  rc = decide(p, &dec);
+  /* Decide first, as if the row OR REPLACE deletes were gone; only a row
+  ** that is kept deletes it (a one-row write has no statement journal). */
+  rc = decide(p, &iId, bReplace, &dec);
   if( rc!=SQLITE_OK ) return rc;
   if( dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
     if( p->opt.eOnDup==DP_ONDUP_IGNORE
@@ -1251,8 +1425,11 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
     }
     return duplicateError(p, &dec);
   }
-  rc = writeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
-                &apCol[COL_EXTRA0]);
+  if( bReplace ) rc = deleteDoc(p, iId);
+  if( rc==SQLITE_OK ){
+    rc = writeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
+                  &apCol[COL_EXTRA0]);
+  }
   *piRowid = iId;
   return rc;
 }
@@ -1267,8 +1444,10 @@ static int sameValue(sqlite3_value *a, sqlite3_stmt *pStmt, int iCol){
     case SQLITE_FLOAT:   return sqlite3_value_double(a)==sqlite3_column_double(pStmt, iCol);
     default: {
       int n = sqlite3_value_bytes(a);
+      /* an empty value may have a NULL pointer: memcmp must not see it */
       return n==sqlite3_column_bytes(pStmt, iCol)
-          && memcmp(sqlite3_value_blob(a), sqlite3_column_blob(pStmt, iCol), n)==0;
+          && (n==0 || memcmp(sqlite3_value_blob(a),
+                             sqlite3_column_blob(pStmt, iCol), n)==0);
     }
   }
 }
@@ -1279,7 +1458,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   sqlite3_value *pBody = apCol[COL_BODY];
   int bBodySet = !sqlite3_value_nochange(apCol[COL_BODY]);
   int bEmbSet = !sqlite3_value_nochange(apCol[COL_EMBEDDING]);
-  int bOldOwn = 0, bOwn = 0, rc, i;
+  int bOldOwn = 0, bOwn = 0, bReplace = 0, bSkip = 0, rc, i;
   sqlite3_int64 iNew;
   Decision dec;
   static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
@@ -1364,24 +1543,34 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     rc = docExists(p, iNew, &bExists);
     if( rc==SQLITE_OK && bExists ){
       if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
-        rc = deleteDoc(p, iNew);
+        bReplace = 1;
       }else{
         rc = tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
                         " %s.rowid", p->zName);
       }
     }
   }
-  if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iOld);
   if( rc==SQLITE_OK && (bBodySet || bEmbSet) ){
-    /* Decide again, as if inserted now, against every other document. */
-    rc = decide(p, &dec);
+    /* Decide again, as if inserted now, against every other document
+    ** (not itself, nor the row OR REPLACE would delete).  Nothing is
+    ** changed before the decision: a refused row changes nothing. */
+    const sqlite3_int64 aSkip[2] = { iOld, iNew };
+    rc = decide(p, aSkip, bReplace ? 2 : 1, &dec);
     if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
-      rc = duplicateError(p, &dec);
+      if( p->opt.eOnDup==DP_ONDUP_IGNORE
+       || sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ){
+        bSkip = 1;                  /* the row keeps its old values */
+      }else{
+        rc = duplicateError(p, &dec);
+      }
     }
   }
-  if( rc==SQLITE_OK && iNew!=iOld ) rc = deleteDoc(p, iOld);
-  if( rc==SQLITE_OK ){
-    rc = writeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0]);
+  if( rc==SQLITE_OK && !bSkip ){
+    if( bReplace ) rc = deleteDoc(p, iNew);
+    if( rc==SQLITE_OK ) rc = deleteDoc(p, iOld);
+    if( rc==SQLITE_OK ){
+      rc = writeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0]);
+    }
   }
   if( !bBodySet ) sqlite3_value_free(pBody);
   *piRowid = iNew;
@@ -1414,7 +1603,14 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( pRec ) iSeq = pRec->iSeq;
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
   t0 = statClock(p);
-  rc = ensureIndex(p);
+  /* DELETE and the commands do not need the index (a damaged shadow row
+  ** must not block the statements that repair it); a stale index stays
+  ** stale and is reloaded when next needed. */
+  if( argc==1 || sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
+    rc = SQLITE_OK;
+  }else{
+    rc = ensureIndex(p);
+  }
   if( rc==SQLITE_OK ){
     rc = doWrite(p, argc, argv, piRowid);
   }
