@@ -112,6 +112,9 @@ struct DpTable {
   DpConn *pConn;          /* connection registry (for dedup_index) */
   DpTable *pNextTable;    /* next table of the same connection */
   DpCursor *pCursors;     /* open cursors: their statements are ours */
+  sqlite3_stmt *pFeedStmt;  /* last INSERT checked by insertFeedsOnItself */
+  char *zFeedSql;         /* its text (an address may be reused) */
+  int bFeeds;             /* its verdict: it reads our shadow tables */
   /* statistics (stats.c) */
   sqlite3_int64 aStageNs[DP_N_STAGE]; /* the current document's stages */
   DpStatRec *pRec;        /* the record of the statement running now */
@@ -674,6 +677,7 @@ static void tableFree(DpTable *p){
   sqlite3_free(p->azExtraName);
   sqlite3_free(p->zExtraDecl);
   sqlite3_free(p->aVec);
+  sqlite3_free(p->zFeedSql);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zName);
   sqlite3_free(p->base.zErrMsg);
@@ -1386,6 +1390,79 @@ static int duplicateError(DpTable *p, const Decision *pDec){
                     p->opt.rThreshold);
 }
 
+/* 1 in *pbReads when pStmt's bytecode opens one of this table's shadow
+** tables %_docs or %_vectors (or an index on them) for reading. */
+static int stmtReadsShadow(DpTable *p, sqlite3_stmt *pStmt, int *pbReads){
+  sqlite3_stmt *pExplain = 0;
+  char *zSql = sqlite3_mprintf("EXPLAIN %s", sqlite3_sql(pStmt));
+  char *zRoots = sqlite3_mprintf("SELECT group_concat(rootpage, ' '),"
+      " (SELECT seq FROM pragma_database_list WHERE name=%Q)"
+      " FROM \"%w\".sqlite_schema WHERE tbl_name IN ('%q_docs', '%q_vectors')",
+      p->zDb, p->zDb, p->zName, p->zName);
+  sqlite3_stmt *pRoots = 0;
+  int rc = (zSql && zRoots) ? SQLITE_OK : SQLITE_NOMEM;
+  *pbReads = 0;
+  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zRoots, -1, &pRoots, 0);
+  if( rc==SQLITE_OK && sqlite3_step(pRoots)==SQLITE_ROW
+   && sqlite3_column_type(pRoots, 0)!=SQLITE_NULL ){
+    /* " 2 5 9 " so that " %d " finds a root page */
+    char *zList = sqlite3_mprintf(" %s ", sqlite3_column_text(pRoots, 0));
+    int iDb = sqlite3_column_int(pRoots, 1);
+    if( zList==0 ) rc = SQLITE_NOMEM;
+    if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pExplain, 0);
+    while( rc==SQLITE_OK && !*pbReads && sqlite3_step(pExplain)==SQLITE_ROW ){
+      const char *zOp = (const char*)sqlite3_column_text(pExplain, 1);
+      if( zOp && (strcmp(zOp, "OpenRead")==0 || strcmp(zOp, "ReopenIdx")==0)
+       && sqlite3_column_int(pExplain, 4)==iDb ){
+        char zPage[32];
+        snprintf(zPage, sizeof zPage, " %d ", sqlite3_column_int(pExplain, 3));
+        *pbReads = strstr(zList, zPage)!=0;
+      }
+    }
+    sqlite3_free(zList);
+  }
+  sqlite3_finalize(pExplain);
+  sqlite3_finalize(pRoots);
+  sqlite3_free(zSql);
+  sqlite3_free(zRoots);
+  return rc;
+}
+
+/* An INSERT that reads this table's own shadow tables (INSERT INTO t(body)
+** SELECT body FROM t_docs) would read the rows it writes and never end:
+** refuse it.  Only statements whose text holds a SELECT can read a table;
+** each is checked once (its address and text remembered). */
+static int insertFeedsOnItself(DpTable *p){
+  sqlite3_stmt *s = 0;
+  int rc = SQLITE_OK, i;
+  while( rc==SQLITE_OK && (s = sqlite3_next_stmt(p->db, s))!=0 ){
+    const char *zSql = sqlite3_sql(s);
+    int bOurs = 0;
+    DpCursor *c;
+    if( !sqlite3_stmt_busy(s) || sqlite3_stmt_readonly(s) || zSql==0 ) continue;
+    for(i=0; i<N_STMT && !bOurs; i++) bOurs = p->aStmt[i]==s;
+    for(c=p->pCursors; c && !bOurs; c=c->pNextCursor) bOurs = c->pStmt==s;
+    if( bOurs || sqlite3_strlike("%select%", zSql, 0)!=0 ) continue;
+    if( s!=p->pFeedStmt || p->zFeedSql==0 || strcmp(zSql, p->zFeedSql)!=0 ){
+      sqlite3_free(p->zFeedSql);
+      p->pFeedStmt = s;
+      p->zFeedSql = sqlite3_mprintf("%s", zSql);
+      if( p->zFeedSql==0 ) return SQLITE_NOMEM;
+      rc = stmtReadsShadow(p, s, &p->bFeeds);
+      if( rc!=SQLITE_OK ){
+        sqlite3_free(p->zFeedSql);
+        p->zFeedSql = 0;
+      }
+    }
+    if( rc==SQLITE_OK && p->bFeeds ){
+      return tableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
+          " %s_vectors: it would read the rows it writes (copy them into a"
+          " temporary table first)", p->zName, p->zName);
+    }
+  }
+  return rc;
+}
+
 static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
                     sqlite3_int64 *piRowid){
   Decision dec;
@@ -1393,6 +1470,7 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
   sqlite3_int64 iId = 0;
 
   rc = checkNotWritten(p, apCol);
+  if( rc==SQLITE_OK ) rc = insertFeedsOnItself(p);
   if( rc==SQLITE_OK ) rc = rowVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], &bOwn);
   if( rc!=SQLITE_OK ) return rc;
   if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
