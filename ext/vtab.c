@@ -53,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #define DP_FORMAT_VERSION 1
 #define DP_K_MAX 1000000
 #define DP_K_ALL 0x7fffffff     /* no k: every document, ranked */
@@ -1026,6 +1028,21 @@ void dpTableRecordDedup(DpConn *pConn, const char *zTable, sqlite3_int64 nRows,
 ** Writes: INSERT, UPDATE, DELETE and commands.
 */
 
+/* Offset of the first byte that is not valid UTF-8, or -1. */
+static int utf8Invalid(const void *pBlob, int n){
+  const utf8proc_uint8_t *z = (const utf8proc_uint8_t*)pBlob;
+  int i = 0;
+  while( i<n ){
+    utf8proc_int32_t c;
+    utf8proc_ssize_t m;
+    if( z[i]<0x80 ){ i++; continue; }
+    m = utf8proc_iterate(&z[i], n - i, &c);
+    if( m<=0 ) return i;
+    i += (int)m;
+  }
+  return -1;
+}
+
 /* Vector of a row: the caller's embedding (checked) or embed(body). */
 static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                      int *pbOwn){
@@ -1056,6 +1073,17 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     case SQLITE_NULL:
       memset(p->aVec, 0, sizeof(float)*(size_t)nDim);
       return SQLITE_OK;
+    case SQLITE_BLOB: {
+      /* readfile() gives blobs: one of valid UTF-8 is text (and is stored
+      ** as text, see writeDocStore) */
+      int iBad = utf8Invalid(sqlite3_value_blob(pBody),
+                             sqlite3_value_bytes(pBody));
+      if( iBad>=0 ){
+        return tableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
+                          " of valid UTF-8 (byte %d is not)", iBad);
+      }
+    }
+    /* fall through */
     case SQLITE_TEXT: {
       const unsigned char *z = sqlite3_value_text(pBody);
       int n = sqlite3_value_bytes(pBody);
@@ -1140,7 +1168,13 @@ static int writeDocStore(DpTable *p, sqlite3_int64 *piId, int bHasId,
   if( rc!=SQLITE_OK ) return rc;
   if( bHasId ) sqlite3_bind_int64(pStmt, 1, *piId);
   else sqlite3_bind_null(pStmt, 1);
-  sqlite3_bind_value(pStmt, 2, pBody);
+  if( sqlite3_value_type(pBody)==SQLITE_BLOB ){
+    /* valid UTF-8 (rowVector checked): stored as the text it is */
+    sqlite3_bind_text(pStmt, 2, sqlite3_value_blob(pBody),
+                      sqlite3_value_bytes(pBody), SQLITE_TRANSIENT);
+  }else{
+    sqlite3_bind_value(pStmt, 2, pBody);
+  }
   sqlite3_bind_int(pStmt, 3, pDec->bDup);
   if( pDec->bDup ){
     sqlite3_bind_int64(pStmt, 4, pDec->iDupOf);
@@ -1931,6 +1965,11 @@ static int cursorPrepare(DpTable *p, DpCursor *pCur, const char *zWhere){
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCur->pStmt, 0);
   sqlite3_free(zSql);
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    /* a missing or altered shadow table: say which and what */
+    rc = tableError(p, SQLITE_CORRUPT_VTAB, "cannot read %s_docs: %s",
+                    p->zName, sqlite3_errmsg(p->db));
+  }
   return rc;
 }
 
@@ -1984,6 +2023,7 @@ static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
   const char *z = zFilter;
   char *zSql;
   int rc, nArg = 0, nAlloc = 0;
+  int aBodyArg[64];       /* 1 for an argument compared with body */
   sqlite3_str_appendf(s, "SELECT id FROM \"%w\".\"%w_docs\" WHERE 1",
                       p->zDb, p->zName);
   while( *z ){
@@ -1993,6 +2033,9 @@ static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
     static const char *const azFixed[] = {
       "body", "", "is_duplicate", "duplicate_of", "similarity"
     };
+    if( nArg<(int)(sizeof(aBodyArg)/sizeof(aBodyArg[0])) ){
+      aBodyArg[nArg] = iCol==COL_BODY;
+    }
     if( iCol<COL_EXTRA0 ){
       sqlite3_str_appendf(s, " AND %s %.*s ?%d", azFixed[iCol],
                           (int)(zEnd-zOp), zOp, ++nArg);
@@ -2009,7 +2052,19 @@ static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
   sqlite3_free(zSql);
   if( rc==SQLITE_OK ){
     int i;
-    for(i=0; i<nArg; i++) sqlite3_bind_value(pStmt, i+1, apArg[i]);
+    for(i=0; i<nArg; i++){
+      int t = sqlite3_value_type(apArg[i]);
+      /* body is TEXT in the table but untyped in %_docs: give a number
+      ** the TEXT affinity SQLite gives it when it compares with body */
+      if( i<(int)(sizeof(aBodyArg)/sizeof(aBodyArg[0])) && aBodyArg[i]
+       && (t==SQLITE_INTEGER || t==SQLITE_FLOAT) ){
+        const unsigned char *z = sqlite3_value_text(apArg[i]);
+        if( z==0 ){ rc = SQLITE_NOMEM; break; }
+        sqlite3_bind_text(pStmt, i+1, (const char*)z, -1, SQLITE_TRANSIENT);
+      }else{
+        sqlite3_bind_value(pStmt, i+1, apArg[i]);
+      }
+    }
   }
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     rc = dpGrow((void**)&pSet->aId, &nAlloc, pSet->nId+1, sizeof(sqlite3_int64));
@@ -2162,7 +2217,8 @@ static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   ** ones cost a copy, the computed ones must not look "set". */
   if( sqlite3_vtab_nochange(ctx)
    && (iCol==COL_BODY || iCol==COL_EMBEDDING || iCol==COL_ISDUP
-       || iCol==COL_DUPOF || iCol==COL_SIM) ){
+       || iCol==COL_DUPOF || iCol==COL_SIM || iCol==colScore(p)
+       || iCol==colK(p)) ){
     return SQLITE_OK;
   }
   if( iCol<COL_EMBEDDING ){
