@@ -120,6 +120,20 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut);
 
 /**************************************************************************
+** Interface to code in query.c — MATCH queries shorter than the shingle
+** size, scored by the fraction of their word runs found in a document.
+*/
+typedef struct DpShortQuery DpShortQuery;
+/* *pp = the query's runs when z[0..n) has fewer tokens than the shingle
+** size (and at least one), else NULL.  pTok is scratch. */
+int dpShortQueryNew(const DpOptions *pOpt, DpTokens *pTok,
+                    const unsigned char *z, int n, DpShortQuery **pp);
+/* *prScore = fraction of the query's runs that occur in z[0..n), in [0, 1]. */
+int dpShortQueryScore(DpShortQuery *p, DpTokens *pTok,
+                      const unsigned char *z, int n, double *prScore);
+void dpShortQueryFree(DpShortQuery *p);
+
+/**************************************************************************
 ** Interface to code in simd.c — the kernel dispatch table.
 */
 /* Query side of the sketch bound of index.c: the query's negative buckets

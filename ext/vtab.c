@@ -2075,6 +2075,47 @@ static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
   return rc;
 }
 
+/* Hits best first: higher score, then lower rowid (as index.c ranks). */
+static int cmpHitRank(const void *pa, const void *pb){
+  const DpHit *a = pa, *b = pb;
+  if( a->rScore!=b->rScore ) return a->rScore > b->rScore ? -1 : 1;
+  return (a->iId > b->iId) - (a->iId < b->iId);
+}
+
+/* A short text query (query.c): every body is scored by the query's word
+** runs; documents with none of them are not hits. */
+static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
+                      int nK, double rMin, IdSet *pFilter){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT id, body FROM \"%w\".\"%w_docs\"",
+                               p->zDb, p->zName);
+  int rc = zSql ? SQLITE_OK : SQLITE_NOMEM, nAlloc = 0;
+  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    const unsigned char *z;
+    double r;
+    if( pFilter && !idSetHas(pFilter, iId) ) continue;
+    if( sqlite3_column_type(pStmt, 1)!=SQLITE_TEXT ) continue;
+    z = sqlite3_column_text(pStmt, 1);
+    rc = dpShortQueryScore(pShort, &p->tok, z, sqlite3_column_bytes(pStmt, 1),
+                           &r);
+    if( rc!=SQLITE_OK || r<=0.0 || r<rMin ) continue;
+    rc = dpGrow((void**)&pCur->aHit, &nAlloc, pCur->nHit+1, sizeof(DpHit));
+    if( rc==SQLITE_OK ){
+      pCur->aHit[pCur->nHit].iId = iId;
+      pCur->aHit[pCur->nHit].rScore = r;
+      pCur->nHit++;
+    }
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  else sqlite3_finalize(pStmt);
+  qsort(pCur->aHit, (size_t)pCur->nHit, sizeof(DpHit), cmpHitRank);
+  if( pCur->nHit>nK ) pCur->nHit = nK;
+  return rc;
+}
+
 static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
                        const char *idxStr, int argc, sqlite3_value **argv){
   sqlite3_value *pQuery = argv[0];
@@ -2088,6 +2129,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
   double rMin = -2.0;
   IdSet set = {0, 0};
+  DpShortQuery *pShort = 0;
   (void)argc;
   if( idxNum & (HAS_K|HAS_LIMIT) ){
     sqlite3_value *pK = argv[iArg++];
@@ -2121,10 +2163,13 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   rc = ensureIndex(p);
   p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
   if( rc!=SQLITE_OK ) return rc;
-  /* The query: text embedded with the table's options, or a vector. */
+  /* The query: text embedded with the table's options, or a vector; a
+  ** text of fewer words than a shingle is scored by its words (query.c). */
   switch( sqlite3_value_type(pQuery) ){
     case SQLITE_TEXT:
-      rc = rowVector(p, pQuery, 0, &bOwn);
+      rc = dpShortQueryNew(&p->opt, &p->tok, sqlite3_value_text(pQuery),
+                           sqlite3_value_bytes(pQuery), &pShort);
+      if( rc==SQLITE_OK && pShort==0 ) rc = rowVector(p, pQuery, 0, &bOwn);
       break;
     case SQLITE_BLOB:
       rc = rowVector(p, 0, pQuery, &bOwn);
@@ -2139,12 +2184,16 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   if( rc==SQLITE_OK && idxStr && idxStr[0] ){
     rc = buildFilter(p, idxStr, &argv[iArg], &set);
   }
-  if( rc==SQLITE_OK && !vectorIsZero(p->aVec, p->opt.nDim) ){
+  if( rc==SQLITE_OK && pShort ){
+    rc = shortMatch(p, pCur, pShort, (int)nK, rMin,
+                    (idxStr && idxStr[0]) ? &set : 0);
+  }else if( rc==SQLITE_OK && !vectorIsZero(p->aVec, p->opt.nDim) ){
     rc = dpIndexNearest(&p->index, p->aVec, (int)nK, rMin,
                         (idxStr && idxStr[0]) ? idSetHas : 0, &set,
                         &pCur->aHit, &pCur->nHit);
   }
   sqlite3_free(set.aId);
+  dpShortQueryFree(pShort);
   p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
   pRec = (p->pRec && p->pRec->iSeq==iSeq && iSeq) ? p->pRec : 0;
   if( pRec ){
