@@ -86,15 +86,13 @@ demo: dist/docpipe.so | deps-test
 
 C_TESTS = build/kernels_test build/hist_test build/ioerr_test
 
-# What the client examples need (test/clients.test): the static library and
-# a program linked with it, better-sqlite3 from npm (built once into
-# build/node), and the npm package made by npm-pack.
-CLIENTS = build/c_example build/node/node_modules/better-sqlite3/package.json \
+# What the client examples need (test/clients.test): what "make install"
+# installs (the test installs it under a DESTDIR and builds the C example
+# there with the README's command line), better-sqlite3 from npm (built
+# once into build/node), and the npm package made by npm-pack.
+CLIENTS = dist/libdocpipe.a dist/docpipe.pc \
+          build/node/node_modules/better-sqlite3/package.json \
           dist/sqlite-docpipe.tgz
-
-build/c_example: examples/c_example.c dist/libdocpipe.a include/sqlite-docpipe.h
-	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ examples/c_example.c \
-	  dist/libdocpipe.a $(UTF8PROC_A) -lsqlite3 -lm
 
 # better-sqlite3 12 (13 needs Node 22); it compiles its addon here (~2 min).
 # When the npm registry cannot be reached, the Node.js tests are reported
@@ -259,14 +257,30 @@ DESTDIR ?=
 LIBDIR = $(PREFIX)/lib
 INCDIR = $(PREFIX)/include
 
-dist/libdocpipe.a: $(CORE_OBJ)
+# libdocpipe.a holds one object, build/core/libdocpipe.o: docpipe's
+# SQLITE_CORE objects and the libutf8proc.a members they use, prelinked
+# with "ld -r", then every symbol but sqlite3_docpipe_init made local.
+# Why folded in rather than "-lutf8proc" in Libs: the README's
+#   cc ... $(pkg-config --cflags --libs docpipe) -lsqlite3
+# (no --static, so Libs.private is not read) must link as it stands on a
+# machine with no libutf8proc-dev, and the program must not need
+# libutf8proc.so at run time, as docpipe.so does not.  Why local: a
+# program with its own utf8proc (another version) or its own dp* names
+# links without a clash, and member names (utf8proc.o) cannot collide.
+# libm is libc's, so it stays a link flag: "-lm" in Libs.
+build/core/libdocpipe.o: $(CORE_OBJ)
+	$(LD) -r -o $@.tmp $(CORE_OBJ) $(UTF8PROC_A)
+	objcopy --keep-global-symbol=sqlite3_docpipe_init $@.tmp $@
+	rm -f $@.tmp
+
+dist/libdocpipe.a: build/core/libdocpipe.o
 	@mkdir -p dist
 	rm -f $@
-	ar rcs $@ $(CORE_OBJ)
+	ar rcs $@ build/core/libdocpipe.o
 
 dist/docpipe.pc: Makefile
 	@mkdir -p dist
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe\nLibs.private: -lutf8proc -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe -lm\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' \
 	  'SQLite extension: near-duplicate document store' \
 	  "$$(sed -n 's/^#define DOCPIPE_VERSION "\(.*\)"/\1/p' ext/docpipe.h)" > $@

@@ -6,28 +6,20 @@
 **
 ** sqlite3_docpipe_init is the only symbol docpipe.so exports.  It chooses
 ** the kernel row once (simd.c) and registers every function and module; a
-** failure names what could not be registered.
+** failure names what could not be registered.  Loading docpipe again on a
+** connection that has it (a second load_extension(), or an explicit call
+** after sqlite3_auto_extension) does nothing and succeeds.
 */
 #include "docpipe.h"
 
 SQLITE_EXTENSION_INIT1
 
-/* Every function and module, in one place; *pzErrMsg names what failed. */
+/* Every function and module, in one place; *pzErrMsg names what failed.
+** The SQL functions come last, so that docpipe_version() being callable
+** means the modules are registered too (isRegistered). */
 static int registerAll(sqlite3 *db, char **pzErrMsg){
   int rc;
   DpConn *pConn;
-  rc = dpRegisterFuncs(db);
-  if( rc!=SQLITE_OK ){
-    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register its SQL functions"
-                                " (%s)", sqlite3_errstr(rc));
-    return rc;
-  }
-  if( rc==SQLITE_OK ) rc = dpRegisterStats(db);
-  if( rc!=SQLITE_OK ){
-    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_latency"
-                                " (%s)", sqlite3_errstr(rc));
-    return rc;
-  }
   pConn = sqlite3_malloc64(sizeof(*pConn));
   if( pConn==0 ) return SQLITE_NOMEM;
   pConn->pTables = 0;
@@ -45,7 +37,34 @@ static int registerAll(sqlite3 *db, char **pzErrMsg){
                                 " (%s)", sqlite3_errstr(rc));
     return rc;
   }
+  rc = dpRegisterStats(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_latency"
+                                " (%s)", sqlite3_errstr(rc));
+    return rc;
+  }
+  rc = dpRegisterFuncs(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register its SQL functions"
+                                " (%s)", sqlite3_errstr(rc));
+    return rc;
+  }
   return SQLITE_OK;
+}
+
+/* True if docpipe is registered on db already.  Registering again would
+** replace every function, which SQLite refuses while a statement runs
+** ("database is locked": the SELECT load_extension(...) itself runs), and
+** would give the modules a second DpConn.  The probe reads no schema.  A
+** failed probe leaves its "no such function" as the connection's error,
+** which sqlite3_open() would take for a failed automatic extension: an
+** empty sqlite3_exec() clears it. */
+static int isRegistered(sqlite3 *db){
+  sqlite3_stmt *pProbe = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT docpipe_version()", -1, &pProbe, 0);
+  sqlite3_finalize(pProbe);
+  if( rc!=SQLITE_OK ) sqlite3_exec(db, "", 0, 0, 0);
+  return rc==SQLITE_OK;
 }
 
 
@@ -68,6 +87,7 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
       return rc;
     }
   }
+  if( isRegistered(db) ) return SQLITE_OK;
   rc = registerAll(db, pzErrMsg);
   sqlite3_free(zIgnored);
   return rc;

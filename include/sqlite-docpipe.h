@@ -6,7 +6,9 @@
 **   #include <sqlite-docpipe.h>
 **   sqlite3_auto_extension((void(*)(void))sqlite3_docpipe_init);
 **
-** Link with: pkg-config --libs docpipe (libdocpipe, libutf8proc, libm).
+** Build with: cc ... $(pkg-config --cflags --libs docpipe) -lsqlite3
+** (libdocpipe.a carries the utf8proc code it uses; it exports only
+** sqlite3_docpipe_init).
 ** The loadable extension (docpipe.so) needs no header: .load it.
 */
 #ifndef SQLITE_DOCPIPE_H
