@@ -291,7 +291,11 @@ install: dist/docpipe.so dist/libdocpipe.a dist/docpipe.pc
 	install -m 644 dist/libdocpipe.a $(DESTDIR)$(LIBDIR)/libdocpipe.a
 	install -m 644 include/sqlite-docpipe.h $(DESTDIR)$(INCDIR)/sqlite-docpipe.h
 	install -m 644 dist/docpipe.pc $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc
+	install -d $(DESTDIR)$(PREFIX)/bin
+	sed 's|^INSTALL_LIBDIR = "@LIBDIR@"|INSTALL_LIBDIR = "$(LIBDIR)"|' bin/docpipe \
+	  > $(DESTDIR)$(PREFIX)/bin/docpipe && chmod 755 $(DESTDIR)$(PREFIX)/bin/docpipe
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/docpipe.so $(DESTDIR)$(LIBDIR)/libdocpipe.a \
-	  $(DESTDIR)$(INCDIR)/sqlite-docpipe.h $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc
+	  $(DESTDIR)$(INCDIR)/sqlite-docpipe.h $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc \
+	  $(DESTDIR)$(PREFIX)/bin/docpipe
