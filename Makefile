@@ -28,7 +28,7 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
-        bench bench-kernel bench-dedup bench-quality bench-insert fuzz install \
+        bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
         uninstall \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
         bench-cluster
@@ -243,7 +243,19 @@ build/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | deps-test
 	clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -std=gnu11 -DSQLITE_CORE \
 	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
-fuzz: build/fuzz_text build/fuzz_sql
+# The two-connection operation fuzzer (test/opfuzz.test) at length, under
+# ASan+UBSan: OPFUZZ_SEEDS seeds of 300 operations from a seed of the clock
+# (a failing seed prints the line that reproduces it).
+OPFUZZ_SEEDS ?= 300
+fuzz-ops: build/asan/docpipe.so | deps-test
+	@mkdir -p build/fuzz-artifacts
+	ASAN_OPTIONS=detect_leaks=1 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe OPFUZZ_SEED0=$$(date +%s) \
+	OPFUZZ_SEEDS=$(OPFUZZ_SEEDS) OPFUZZ_OPS=300 \
+	OPFUZZ_LOG=$(CURDIR)/build/fuzz-artifacts/opfuzz-last.sql \
+	  $(TCLSH) test/opfuzz.test
+
+fuzz: build/fuzz_text build/fuzz_sql fuzz-ops
 	@mkdir -p build/fuzz-work/text build/fuzz-work/sql build/fuzz-artifacts
 	build/fuzz_text -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ \
 	  -print_final_stats=1 build/fuzz-work/text fuzz/corpus/text 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"

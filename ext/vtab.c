@@ -89,6 +89,7 @@ enum {
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
   STMT_LOAD,            /* every document with its vector */
   STMT_DATA_VERSION,    /* PRAGMA data_version */
+  STMT_READ_UNCOMMITTED, /* PRAGMA read_uncommitted */
   STMT_STATS_WRITE,     /* INSERT INTO %_stats(...) VALUES(...) */
   STMT_STATS_PRUNE,     /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
   N_STMT
@@ -241,6 +242,9 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_DATA_VERSION:
         zSql = sqlite3_mprintf("PRAGMA \"%w\".data_version", zDb);
+        break;
+      case STMT_READ_UNCOMMITTED:
+        zSql = sqlite3_mprintf("PRAGMA read_uncommitted");
         break;
       case STMT_STATS_WRITE:
         zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
@@ -868,12 +872,27 @@ static int loadIndex(DpTable *p, DpIndex *idx){
   return rc;
 }
 
+/* 1 in *pbOn when the connection reads uncommitted data: in shared-cache
+** mode it then sees another connection's writes before they commit, and
+** data_version does not tell. */
+static int readUncommitted(DpTable *p, int *pbOn){
+  sqlite3_stmt *pStmt;
+  int rc = getStmt(p, STMT_READ_UNCOMMITTED, &pStmt);
+  *pbOn = 0;
+  if( rc!=SQLITE_OK ) return rc;
+  if( sqlite3_step(pStmt)==SQLITE_ROW ) *pbOn = sqlite3_column_int(pStmt, 0);
+  return sqlite3_reset(pStmt);
+}
+
 /* Make the index match the shadow tables. */
 static int ensureIndex(DpTable *p){
   sqlite3_int64 iVersion = 0;
+  int bDirty = 0;
   int rc = readDataVersion(p, &iVersion);
+  if( rc==SQLITE_OK ) rc = readUncommitted(p, &bDirty);
   if( rc!=SQLITE_OK ) return rc;
-  if( p->bIndexValid && iVersion==p->iDataVersion ) return SQLITE_OK;
+  /* with read_uncommitted the index is rebuilt for every statement */
+  if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
   rc = loadIndex(p, &p->index);
   if( rc==SQLITE_OK ){
     p->bIndexValid = 1;
@@ -1630,10 +1649,12 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   }
   sqlite3_reset(pGet);
 
-  /* The vector: a new embedding, a new body's, or the stored one. */
+  /* The vector: a new embedding, a new body's, or the stored one.  A
+  ** vector docpipe made follows the body; one the caller gave stays until
+  ** the caller sets embedding (to NULL: made from the body again). */
   if( bEmbSet ){
     rc = rowVector(p, pBody, apCol[COL_EMBEDDING], &bOwn);
-  }else if( bBodySet ){
+  }else if( bBodySet && !bOldOwn ){
     rc = rowVector(p, pBody, 0, &bOwn);
   }else{
     sqlite3_stmt *pVec;
