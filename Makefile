@@ -290,7 +290,10 @@ dist/libdocpipe.a: build/core/libdocpipe.o
 	rm -f $@
 	ar rcs $@ build/core/libdocpipe.o
 
-dist/docpipe.pc: Makefile
+# Written on every make: it holds PREFIX and LIBDIR, which change between
+# runs (make install PREFIX=...) without any file changing.
+.PHONY: dist/docpipe.pc
+dist/docpipe.pc:
 	@mkdir -p dist
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe -lm\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' \

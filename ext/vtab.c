@@ -2132,7 +2132,9 @@ static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
   }
   if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
   else sqlite3_finalize(pStmt);
-  qsort(pCur->aHit, (size_t)pCur->nHit, sizeof(DpHit), cmpHitRank);
+  if( pCur->nHit>0 ){
+    qsort(pCur->aHit, (size_t)pCur->nHit, sizeof(DpHit), cmpHitRank);
+  }
   if( pCur->nHit>nK ) pCur->nHit = nK;
   return rc;
 }
