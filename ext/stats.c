@@ -2,42 +2,54 @@
 ** stats.c — per-statement timing of docpipe tables, and per-document stage
 ** latency percentiles.
 **
-**   SELECT id, started, kind, rows, total_ns, sql FROM docs_stats ORDER BY total_ns DESC LIMIT 5;
+**   SELECT id, started, kind, rows, total_ns, cpu_ns, sql FROM docs_stats ORDER BY total_ns DESC LIMIT 5;
 **   SELECT * FROM docpipe_latency('docs');          -- every recorded statement
 **   SELECT * FROM docpipe_latency('docs', 10);      -- the last 10 statements
+**   SELECT * FROM docpipe_latency('aux.docs');      -- an attached database's
 **   INSERT INTO docs(docs) VALUES ('stats-reset');   -- forget them
 **
 ** How it works.
 **
-** A record (DpStatRec) collects one SQL statement's work on one table: the
-** statement is recognised, at each call into the table, as the busy
-** prepared statement that is not one of docpipe's own (a write statement
-** for INSERT/UPDATE/DELETE; preferring one whose text names the table when
-** several are busy), and the statement's address, text, run count and
-** (non-decreasing) VM step count tell one execution from the next.  No trace or profile hook is used: those
-** belong to the application.  While a record is open it keeps, for each
-** stage (tokenize, embed, search, store), the total nanoseconds and a
-** histogram of per-document latencies: log buckets, 64 per power of two
-** (HDR-style, relative error at most 1/128 at the bucket midpoint).  When
-** the next statement arrives the record is closed: its histograms are
-** packed into a small blob (varints of the non-empty buckets, dpHistEncode) and it waits
-** in a pending list.
+** A record (DpStatRec) collects one execution of one SQL statement on one
+** table: the statement is recognised, at each call into the table, as the
+** busy prepared statement that is not one of docpipe's own (a write
+** statement for INSERT/UPDATE/DELETE; preferring one whose text names the
+** table when several are busy).  dpStatSame() tells one execution from
+** the next: open MATCH cursors, the VM step and run counts, the
+** connection's total of changes and statement savepoints (see there).  No
+** trace or profile hook is used: those belong to the application.  While
+** a record is open it keeps, for each stage (tokenize, embed, search,
+** store), the total nanoseconds and the histogram bucket of each
+** document's latency in the stages it ran: log buckets, 64 per power of
+** two (HDR-style, relative error at most 1/128 at the bucket midpoint);
+** and beside them the index load time (load_ns) and the thread's CPU time
+** (cpu_ns).  When the execution is over the record is closed: its samples
+** are packed into a small blob (varints of the non-empty buckets, the
+** format of dpHistEncode) and it waits in a pending list.
 **
 ** Records of write statements are part of the transaction: vtab.c writes
-** them into %_stats in xSync (as FTS5 flushes its pending data), throws
-** away those of a rolled-back transaction or savepoint, and a statement
-** that failed inside docpipe leaves none.  Read-only statements (MATCH,
-** dedup_index) must not start a write transaction of their own: their
-** records wait in memory and are written with the next write transaction
-** of the table (or lost when the connection closes first).
+** them in xSync (as FTS5 flushes its pending data), throws away those of a
+** rolled-back transaction or savepoint, and a statement that failed inside
+** docpipe leaves none.  Read-only statements (MATCH, dedup_index) must not
+** start a write transaction of their own: their records wait in memory,
+** at most stats_keep of them per table (the newest), and are written with
+** the next write transaction of the table (or lost when the connection
+** closes first).
 **
 **   %_stats(id INTEGER PRIMARY KEY, started TEXT, kind TEXT, rows INTEGER,
 **           tokenize_ns, embed_ns, search_ns, store_ns, total_ns INTEGER,
-**           sql TEXT, latency BLOB)
+**           sql TEXT, load_ns INTEGER, cpu_ns INTEGER)
+**   %_latency(id INTEGER PRIMARY KEY, v BLOB)    the packed samples of the
+**           %_stats row with the same id (out of SELECT * on %_stats)
 **
-** keeps the last stats_keep statements.  docpipe_latency(table [, n])
-** merges the latency blobs of the last n (default: all kept) statements
-** and returns per stage: count, mean, p50, p95, p99 and max nanoseconds.
+** keep the last stats_keep statements.  Format version 1 (docpipe 0.1.0)
+** had the blob as a last column "latency" of %_stats and no load_ns,
+** cpu_ns: such a table is read as it is and migrated by its first write
+** transaction (dpStatMigrate).  docpipe_latency(table [, n]) merges the
+** blobs of the last n (default: all kept) statements and returns per
+** stage: count, mean, p50, p95, p99 and max nanoseconds.  Table names
+** ("name" or "schema.name") are resolved as SQLite resolves them
+** (dpResolveTable).
 */
 #include "docpipe.h"
 
