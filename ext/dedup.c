@@ -264,9 +264,10 @@ static int looksLikeQuery(const char *z){
 }
 
 /* Load the source; *prThreshold gets the table's threshold when a docpipe
-** table is named (left alone otherwise). */
+** table is named (left alone otherwise), and *pzDb, *pzName its schema and
+** name (sqlite3_free; NULL for a query). */
 static int loadSource(DedupCursor *pCur, const char *zSource,
-                      double *prThreshold){
+                      double *prThreshold, char **pzDb, char **pzName){
   sqlite3 *db = pCur->db;
   sqlite3_stmt *pStmt = 0;
   char *zSql = 0;
@@ -297,13 +298,21 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
       return SQLITE_ERROR;
     }
   }else{
-    /* A docpipe table of the main schema: its stored vectors. */
-    const char *zCreate = 0;
-    rc = sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema"
-                            " WHERE type='table' AND name=?1", -1, &pStmt, 0);
+    /* A docpipe table ("name" or "schema.name", found as SQLite finds a
+    ** table: temp, main, then attached databases): its stored vectors. */
+    const char *zCreate = 0, *zDb, *zName;
+    rc = dpResolveTable(db, zSource, pzDb, pzName);
     if( rc!=SQLITE_OK ) return rc;
-    sqlite3_bind_text(pStmt, 1, zSource, -1, SQLITE_STATIC);
-    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    zDb = *pzDb ? *pzDb : "main";
+    zName = *pzName ? *pzName : zSource;
+    zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema"
+                           " WHERE type='table' AND name=?1 COLLATE NOCASE", zDb);
+    if( zSql==0 ) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    if( rc!=SQLITE_OK ) return rc;
+    sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_STATIC);
+    if( *pzDb && sqlite3_step(pStmt)==SQLITE_ROW ){
       zCreate = (const char*)sqlite3_column_text(pStmt, 0);
     }
     if( zCreate==0 ){
@@ -319,8 +328,8 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
       return SQLITE_ERROR;
     }
     sqlite3_finalize(pStmt);
-    zSql = sqlite3_mprintf("SELECT v FROM \"%w_config\" WHERE k='threshold'",
-                           zSource);
+    zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
+                           " WHERE k='threshold'", zDb, zName);
     if( zSql==0 ) return SQLITE_NOMEM;
     rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
     sqlite3_free(zSql);
@@ -336,9 +345,9 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
     /* with keep='longest', the body's length in bytes as the third column */
     zSql = pCur->eKeep==KEEP_LONGEST
       ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(d.body AS BLOB))"
-                        " FROM \"%w_vectors\" v JOIN \"%w_docs\" d ON d.id=v.id",
-                        zSource, zSource)
-      : sqlite3_mprintf("SELECT id, v FROM \"%w_vectors\"", zSource);
+                        " FROM \"%w\".\"%w_vectors\" v JOIN \"%w\".\"%w_docs\" d"
+                        " ON d.id=v.id", zDb, zName, zDb, zName)
+      : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"", zDb, zName);
     if( zSql==0 ) return SQLITE_NOMEM;
     rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
     sqlite3_free(zSql);
@@ -715,7 +724,8 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   int iArg = 0, rc;
   const char *zSource;
   sqlite3_value *pThreshold = 0, *pMode = 0, *pKeep = 0;
-  sqlite3_int64 tStart = dpNowNs(), tSearch;
+  sqlite3_int64 tStart = dpNowNs(), tSearch, tCpu = dpCpuNs();
+  char *zDb = 0, *zName = 0;
   double rTable = DP_THRESHOLD_DEFAULT;
   (void)idxStr; (void)argc;
   cursorClear(pCur);
@@ -754,15 +764,18 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   }else{
     pCur->rThreshold = -1.0;   /* the table's, once known */
   }
-  rc = loadSource(pCur, zSource, &rTable);
-  if( rc!=SQLITE_OK ) return rc;
-  if( pCur->rThreshold<0.0 ) pCur->rThreshold = rTable;
-  if( pCur->eMode!=MODE_PAIRS ){
-    rc = applyKeepOrder(pCur);
-    if( rc!=SQLITE_OK ) return rc;
+  rc = loadSource(pCur, zSource, &rTable, &zDb, &zName);
+  if( rc==SQLITE_OK && pCur->rThreshold<0.0 ) pCur->rThreshold = rTable;
+  if( rc==SQLITE_OK && pCur->eMode!=MODE_PAIRS ) rc = applyKeepOrder(pCur);
+  if( rc==SQLITE_OK ){
+    pCur->aTile = sqlite3_malloc64(sizeof(float)*TILE*TILE);
+    if( pCur->aTile==0 ) rc = SQLITE_NOMEM;
   }
-  pCur->aTile = sqlite3_malloc64(sizeof(float)*TILE*TILE);
-  if( pCur->aTile==0 ) return SQLITE_NOMEM;
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(zDb);
+    sqlite3_free(zName);
+    return rc;
+  }
   tSearch = dpNowNs();
   switch( pCur->eMode ){
     case MODE_FIRST:    rc = runFirst(pCur); break;
@@ -770,13 +783,16 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     default:            rc = nextPairBlock(pCur); break;
   }
   if( rc==SQLITE_INTERRUPT ) setError(pCursor, "interrupted");
-  if( rc==SQLITE_OK && !looksLikeQuery(zSource) ){
+  if( rc==SQLITE_OK && zDb && zName ){
     /* a docpipe table: the run goes into its statistics ('pairs' counts
     ** the work of its first block only; the rest happens as rows are read) */
     sqlite3_int64 tEnd = dpNowNs();
-    dpTableRecordDedup(((DedupVtab*)pCursor->pVtab)->pConn, zSource,
-                       pCur->in.n, tEnd - tSearch, tEnd - tStart);
+    dpTableRecordDedup(pCur->db, ((DedupVtab*)pCursor->pVtab)->pConn, zDb,
+                       zName, pCur->in.n, tEnd - tSearch, tEnd - tStart,
+                       dpCpuNs() - tCpu);
   }
+  sqlite3_free(zDb);
+  sqlite3_free(zName);
   return rc;
 }
 

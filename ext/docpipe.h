@@ -124,10 +124,11 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
 ** size, scored by the fraction of their word runs found in a document.
 */
 typedef struct DpShortQuery DpShortQuery;
-/* *pp = the query's runs when z[0..n) has fewer tokens than the shingle
-** size (and at least one), else NULL.  pTok is scratch. */
-int dpShortQueryNew(const DpOptions *pOpt, DpTokens *pTok,
-                    const unsigned char *z, int n, DpShortQuery **pp);
+/* *pp = the query's runs when its tokens pTok (dpTokenize() with the
+** table's mode) are fewer than the shingle size (and at least one), else
+** NULL. */
+int dpShortQueryNew(const DpOptions *pOpt, const DpTokens *pTok,
+                    DpShortQuery **pp);
 /* *prScore = fraction of the query's runs that occur in z[0..n), in [0, 1]. */
 int dpShortQueryScore(DpShortQuery *p, DpTokens *pTok,
                       const unsigned char *z, int n, double *prScore);
@@ -248,13 +249,19 @@ typedef struct DpConn DpConn;
 struct DpConn {
   DpTable *pTables;       /* open docpipe tables of this connection */
   int nRef;               /* modules holding this */
+  /* statistics: has a statement ended since docpipe last returned? */
+  sqlite3_int64 nChangeMark; /* sqlite3_total_changes64() then */
+  int nSvpt;              /* statement savepoints begun or ended so far */
+  int nSvptMark;          /* nSvpt then */
 };
 void dpConnRelease(void *pConn);
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn);
-/* Record a dedup_index() run over docpipe table zTable, if it is open on
-** this connection and keeps statistics. */
-void dpTableRecordDedup(DpConn *pConn, const char *zTable, sqlite3_int64 nRows,
-                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs);
+/* Record a dedup_index() run over docpipe table zDb.zTable (connected
+** first if this connection has not used it yet) if it keeps statistics. */
+void dpTableRecordDedup(sqlite3 *db, DpConn *pConn, const char *zDb,
+                        const char *zTable, sqlite3_int64 nRows,
+                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
+                        sqlite3_int64 nCpuNs);
 /* Margin above float rounding for prefilters that compare a fast score or
 ** bound with a threshold (index.c, dedup.c). */
 double dpScoreSlack(int nDim);
@@ -296,15 +303,20 @@ int dpHistMergeBlob(DpHist *aHist, const void *pBlob, int nBlob);
 typedef struct DpStatRec DpStatRec;
 struct DpStatRec {
   sqlite3_stmt *pStmt;    /* the statement (identity only) */
-  int nRun;               /* its SQLITE_STMTSTATUS_RUN when opened */
   int nVmStep;            /* its SQLITE_STMTSTATUS_VM_STEP when last seen */
-  int eKind;              /* DP_KIND_* */
+  int nRun;               /* its SQLITE_STMTSTATUS_RUN when last seen */
+  int eKind;              /* DP_KIND_*: the first write kind, else query/dedup */
+  int nCursor;            /* open MATCH cursors of the table feeding it */
   char zStarted[32];      /* wall-clock start, UTC */
   char *zSql;             /* sqlite3_sql() of the statement */
-  sqlite3_int64 nRows;    /* documents (or result rows) processed */
+  sqlite3_int64 nRows;    /* documents written or deleted */
+  sqlite3_int64 nHits;    /* MATCH result rows (dedup: rows compared) */
   sqlite3_int64 aStageNs[DP_N_STAGE]; /* nanoseconds per stage */
-  sqlite3_int64 nTotalNs; /* nanoseconds inside docpipe */
-  unsigned *aSample;      /* histogram bucket per document and stage (4 each),
+  sqlite3_int64 nLoadNs;  /* nanoseconds loading the in-memory index */
+  sqlite3_int64 nTotalNs; /* nanoseconds inside docpipe (wall clock) */
+  sqlite3_int64 nCpuNs;   /* CPU nanoseconds of this thread inside docpipe */
+  unsigned *aSample;      /* histogram bucket per document and stage (4 each,
+                          ** DP_STAT_NOT_RUN for a stage it did not run),
                           ** while open: cheap for one-row statements */
   int nSample, nSampleAlloc; /* samples (documents) in aSample, allocated */
   unsigned aInline[4*DP_N_STAGE]; /* aSample's first storage */
@@ -315,15 +327,38 @@ struct DpStatRec {
   int bFailed;            /* failed inside docpipe: never written */
   DpStatRec *pNext;       /* pending list */
 };
+#define DP_STAT_NOT_RUN 0xffffffffu
 DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind);
-int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt);
+/* Is pStmt, seen now, still the execution r records?  Since r last saw
+** it: bNoChanges, sqlite3_total_changes64() has not moved; bNoSvpt, no
+** statement savepoint has begun or ended (see DpConn). */
+int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt, int bNoChanges,
+               int bNoSvpt);
+/* One document (or query, or dedup run): nanoseconds per stage, a stage
+** that did not run has 0 and gets no sample. */
 void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs);
 int dpStatClose(DpStatRec *r);
 void dpStatFree(DpStatRec *r);
 sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
                                 int nOurs, int bWrite, const char *zTable,
                                 sqlite3_stmt *pPrefer);
-int dpStatWrite(sqlite3_stmt *pInsert, const DpStatRec *r);
+/* Run pInsert (INSERT INTO %_stats(started, kind, rows, tokenize_ns,
+** embed_ns, search_ns, store_ns, load_ns, total_ns, cpu_ns, sql)
+** VALUES(?1..?11)), then pLatency (INSERT INTO %_latency(id, v)
+** VALUES(?1, ?2)) with the new row's id. */
+int dpStatWrite(sqlite3 *db, sqlite3_stmt *pInsert, sqlite3_stmt *pLatency,
+                const DpStatRec *r);
+/* CPU time of the calling thread, nanoseconds (0 when unknown). */
+sqlite3_int64 dpCpuNs(void);
+/* Bring a table of format version 1 (latency blobs in a column of %_stats)
+** to version 2 (their own table %_latency). */
+int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
+                  char **pzErr);
+/* The schema holding table zArg ("name" or "schema.name"), resolved as
+** SQLite resolves a table name: temp, then main, then attached databases
+** in the order attached.  *pzDb and *pzName are new strings (sqlite3_free);
+** SQLITE_OK with *pzDb NULL when there is no such table. */
+int dpResolveTable(sqlite3 *db, const char *zArg, char **pzDb, char **pzName);
 int dpRegisterStats(sqlite3 *db);
 
 /**************************************************************************

@@ -75,14 +75,12 @@ void dpShortQueryFree(DpShortQuery *p){
   sqlite3_free(p);
 }
 
-int dpShortQueryNew(const DpOptions *pOpt, DpTokens *pTok,
-                    const unsigned char *z, int n, DpShortQuery **pp){
+int dpShortQueryNew(const DpOptions *pOpt, const DpTokens *pTok,
+                    DpShortQuery **pp){
   DpShortQuery *p;
-  int rc, i, m, nRun = 0;
+  int i, m, nRun = 0;
   *pp = 0;
   if( pOpt->nShingle<=1 ) return SQLITE_OK;
-  rc = dpTokenize(pTok, z, n, pOpt->eHashing!=DP_HASH_SEED);
-  if( rc!=SQLITE_OK ) return rc;
   if( pTok->nTok==0 || pTok->nTok>=pOpt->nShingle ) return SQLITE_OK;
   p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;

@@ -2,42 +2,54 @@
 ** stats.c — per-statement timing of docpipe tables, and per-document stage
 ** latency percentiles.
 **
-**   SELECT id, started, kind, rows, total_ns, sql FROM docs_stats ORDER BY total_ns DESC LIMIT 5;
+**   SELECT id, started, kind, rows, total_ns, cpu_ns, sql FROM docs_stats ORDER BY total_ns DESC LIMIT 5;
 **   SELECT * FROM docpipe_latency('docs');          -- every recorded statement
 **   SELECT * FROM docpipe_latency('docs', 10);      -- the last 10 statements
+**   SELECT * FROM docpipe_latency('aux.docs');      -- an attached database's
 **   INSERT INTO docs(docs) VALUES ('stats-reset');   -- forget them
 **
 ** How it works.
 **
-** A record (DpStatRec) collects one SQL statement's work on one table: the
-** statement is recognised, at each call into the table, as the busy
-** prepared statement that is not one of docpipe's own (a write statement
-** for INSERT/UPDATE/DELETE; preferring one whose text names the table when
-** several are busy), and the statement's address, text, run count and
-** (non-decreasing) VM step count tell one execution from the next.  No trace or profile hook is used: those
-** belong to the application.  While a record is open it keeps, for each
-** stage (tokenize, embed, search, store), the total nanoseconds and a
-** histogram of per-document latencies: log buckets, 64 per power of two
-** (HDR-style, relative error at most 1/128 at the bucket midpoint).  When
-** the next statement arrives the record is closed: its histograms are
-** packed into a small blob (varints of the non-empty buckets, dpHistEncode) and it waits
-** in a pending list.
+** A record (DpStatRec) collects one execution of one SQL statement on one
+** table: the statement is recognised, at each call into the table, as the
+** busy prepared statement that is not one of docpipe's own (a write
+** statement for INSERT/UPDATE/DELETE; preferring one whose text names the
+** table when several are busy).  dpStatSame() tells one execution from
+** the next: open MATCH cursors, the VM step and run counts, the
+** connection's total of changes and statement savepoints (see there).  No
+** trace or profile hook is used: those belong to the application.  While
+** a record is open it keeps, for each stage (tokenize, embed, search,
+** store), the total nanoseconds and the histogram bucket of each
+** document's latency in the stages it ran: log buckets, 64 per power of
+** two (HDR-style, relative error at most 1/128 at the bucket midpoint);
+** and beside them the index load time (load_ns) and the thread's CPU time
+** (cpu_ns).  When the execution is over the record is closed: its samples
+** are packed into a small blob (varints of the non-empty buckets, the
+** format of dpHistEncode) and it waits in a pending list.
 **
 ** Records of write statements are part of the transaction: vtab.c writes
-** them into %_stats in xSync (as FTS5 flushes its pending data), throws
-** away those of a rolled-back transaction or savepoint, and a statement
-** that failed inside docpipe leaves none.  Read-only statements (MATCH,
-** dedup_index) must not start a write transaction of their own: their
-** records wait in memory and are written with the next write transaction
-** of the table (or lost when the connection closes first).
+** them in xSync (as FTS5 flushes its pending data), throws away those of a
+** rolled-back transaction or savepoint, and a statement that failed inside
+** docpipe leaves none.  Read-only statements (MATCH, dedup_index) must not
+** start a write transaction of their own: their records wait in memory,
+** at most stats_keep of them per table (the newest), and are written with
+** the next write transaction of the table (or lost when the connection
+** closes first).
 **
 **   %_stats(id INTEGER PRIMARY KEY, started TEXT, kind TEXT, rows INTEGER,
 **           tokenize_ns, embed_ns, search_ns, store_ns, total_ns INTEGER,
-**           sql TEXT, latency BLOB)
+**           sql TEXT, load_ns INTEGER, cpu_ns INTEGER)
+**   %_latency(id INTEGER PRIMARY KEY, v BLOB)    the packed samples of the
+**           %_stats row with the same id (out of SELECT * on %_stats)
 **
-** keeps the last stats_keep statements.  docpipe_latency(table [, n])
-** merges the latency blobs of the last n (default: all kept) statements
-** and returns per stage: count, mean, p50, p95, p99 and max nanoseconds.
+** keep the last stats_keep statements.  Format version 1 (docpipe 0.1.0)
+** had the blob as a last column "latency" of %_stats and no load_ns,
+** cpu_ns: such a table is read as it is and migrated by its first write
+** transaction (dpStatMigrate).  docpipe_latency(table [, n]) merges the
+** blobs of the last n (default: all kept) statements and returns per
+** stage: count, mean, p50, p95, p99 and max nanoseconds.  Table names
+** ("name" or "schema.name") are resolved as SQLite resolves them
+** (dpResolveTable).
 */
 #include "docpipe.h"
 
@@ -201,7 +213,7 @@ DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
   if( r==0 ) return 0;
   memset(r, 0, sizeof(*r));
   r->pStmt = pStmt;
-  r->nRun = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) : -1;
+  r->nRun = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   r->nVmStep = pStmt ? sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 0) : 0;
   r->eKind = eKind;
   r->zSql = sqlite3_mprintf("%s", pStmt && sqlite3_sql(pStmt) ? sqlite3_sql(pStmt) : "");
@@ -215,20 +227,42 @@ DpStatRec *dpStatOpen(sqlite3_stmt *pStmt, int eKind){
   return r;
 }
 
-/* Is pStmt still the execution r was opened for?  A finalized statement's
-** memory can be reused by the next one prepared, with the same run count,
-** so the text must match too and the VM step count must not have gone
-** back (it restarts with each new statement). */
-int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt){
-  int nStep;
+/* Is pStmt still the execution r was opened for?  Its address alone does
+** not say: a cached statement runs again at the same address, and a
+** finalized statement's memory is reused by the next one prepared.
+**
+** It is when a MATCH cursor of the execution is still open (SQLite closes
+** a statement's cursors when it ends).  Otherwise it must be the same
+** sqlite3_step() call (SQLite adds to SQLITE_STMTSTATUS_VM_STEP when a
+** call returns, and a statement makes all its writes in its first call),
+** and one of:
+**   - no statement has ended since (the total of changes has not moved);
+**   - a trigger program has started since (each one counts as a run,
+**     SQLITE_STMTSTATUS_RUN, and its end moves the total of changes);
+**   - the run count is the same, a trigger is running (count above 1: the
+**     statement's own run and the trigger's), and no statement savepoint
+**     has begun or ended: the next statement of the same trigger body (its
+**     OP_ResetCount moves the total).  Statements that fire triggers get a
+**     statement savepoint inside a transaction, so a new one is seen.
+** In autocommit mode each write statement also ends with xSync. */
+int dpStatSame(DpStatRec *r, sqlite3_stmt *pStmt, int bNoChanges,
+               int bNoSvpt){
+  int nStep, nRun;
   const char *zSql;
   if( r==0 || pStmt==0 || r->pStmt!=pStmt ) return 0;
-  if( r->nRun!=sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0) ) return 0;
   zSql = sqlite3_sql(pStmt);
   if( strcmp(r->zSql, zSql ? zSql : "")!=0 ) return 0;
   nStep = sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_VM_STEP, 0);
-  if( nStep<r->nVmStep ) return 0;
+  nRun = sqlite3_stmt_status(pStmt, SQLITE_STMTSTATUS_RUN, 0);
+  if( r->nCursor==0 ){
+    if( nStep!=r->nVmStep ) return 0;
+    if( !bNoChanges && nRun<=r->nRun
+     && !(nRun==r->nRun && nRun>1 && bNoSvpt) ){
+      return 0;
+    }
+  }
   r->nVmStep = nStep;
+  r->nRun = nRun;
   return 1;
 }
 
@@ -242,7 +276,9 @@ void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
     unsigned *aNew = sqlite3_malloc64(sizeof(unsigned)*DP_N_STAGE*nNew);
     if( aNew==0 || nNew>0x7fffffff/DP_N_STAGE ){
       sqlite3_free(aNew);
-      for(i=0; i<DP_N_STAGE; i++) r->aStageNs[i] += aStageNs[i];
+      for(i=0; i<DP_N_STAGE; i++){
+        if( aStageNs[i]>0 ) r->aStageNs[i] += aStageNs[i];
+      }
       return;
     }
     memcpy(aNew, r->aSample, sizeof(unsigned)*DP_N_STAGE*(size_t)r->nSample);
@@ -251,9 +287,15 @@ void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs){
     r->nSampleAlloc = (int)nNew;
   }
   for(i=0; i<DP_N_STAGE; i++){
-    sqlite3_uint64 v = (sqlite3_uint64)(aStageNs[i]>0 ? aStageNs[i] : 0);
+    unsigned *pSlot = &r->aSample[(size_t)r->nSample*DP_N_STAGE + i];
+    sqlite3_uint64 v;
+    if( aStageNs[i]<=0 ){
+      *pSlot = DP_STAT_NOT_RUN;       /* not run: no sample, not a 0 ns one */
+      continue;
+    }
+    v = (sqlite3_uint64)aStageNs[i];
     r->aStageNs[i] += aStageNs[i];
-    r->aSample[(size_t)r->nSample*DP_N_STAGE + i] = (unsigned)dpHistBucket(v);
+    *pSlot = (unsigned)dpHistBucket(v);
     r->aSum[i] += v;
     if( v>r->aMax[i] ) r->aMax[i] = v;
   }
@@ -266,7 +308,8 @@ static int cmpUnsigned(const void *a, const void *b){
 }
 
 /* Pack the samples in the format of dpHistEncode: per stage the count, sum,
-** max, then the non-empty buckets (sorted samples, run-length coded). */
+** max, then the non-empty buckets (sorted samples, run-length coded).
+** Documents that did not run a stage are not counted in it. */
 int dpStatClose(DpStatRec *r){
   sqlite3_str *s;
   unsigned *aTmp;
@@ -276,18 +319,21 @@ int dpStatClose(DpStatRec *r){
   if( aTmp==0 ) return SQLITE_NOMEM;
   s = sqlite3_str_new(0);
   for(i=0; i<DP_N_STAGE; i++){
-    int nNonEmpty = 0;
+    int nNonEmpty = 0, n = 0;
     unsigned iPrev = 0;
-    for(k=0; k<r->nSample; k++) aTmp[k] = r->aSample[(size_t)k*DP_N_STAGE + i];
-    qsort(aTmp, (size_t)r->nSample, sizeof(unsigned), cmpUnsigned);
-    for(k=0; k<r->nSample; k++) nNonEmpty += (k==0 || aTmp[k]!=aTmp[k-1]);
-    putVarint(s, (sqlite3_uint64)r->nSample);
+    for(k=0; k<r->nSample; k++){
+      unsigned b = r->aSample[(size_t)k*DP_N_STAGE + i];
+      if( b!=DP_STAT_NOT_RUN ) aTmp[n++] = b;
+    }
+    qsort(aTmp, (size_t)n, sizeof(unsigned), cmpUnsigned);
+    for(k=0; k<n; k++) nNonEmpty += (k==0 || aTmp[k]!=aTmp[k-1]);
+    putVarint(s, (sqlite3_uint64)n);
     putVarint(s, r->aSum[i]);
     putVarint(s, r->aMax[i]);
     putVarint(s, (sqlite3_uint64)nNonEmpty);
-    for(k=0; k<r->nSample; ){
+    for(k=0; k<n; ){
       int j = k;
-      while( j<r->nSample && aTmp[j]==aTmp[k] ) j++;
+      while( j<n && aTmp[j]==aTmp[k] ) j++;
       putVarint(s, aTmp[k] - iPrev);
       putVarint(s, (sqlite3_uint64)(j - k));
       iPrev = aTmp[k];
@@ -337,23 +383,136 @@ static const char *kindName(int eKind){
   return (eKind>=0 && eKind<5) ? az[eKind] : "other";
 }
 
-/* Bind r to pStmt, an INSERT INTO %_stats(started, kind, rows,
-** tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql, latency)
-** VALUES(?1..?10) prepared by the caller, and run it. */
-int dpStatWrite(sqlite3_stmt *pStmt, const DpStatRec *r){
-  sqlite3_bind_text(pStmt, 1, r->zStarted, -1, SQLITE_STATIC);
-  sqlite3_bind_text(pStmt, 2, kindName(r->eKind), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(pStmt, 3, r->nRows);
-  sqlite3_bind_int64(pStmt, 4, r->aStageNs[DP_STAGE_TOKENIZE]);
-  sqlite3_bind_int64(pStmt, 5, r->aStageNs[DP_STAGE_EMBED]);
-  sqlite3_bind_int64(pStmt, 6, r->aStageNs[DP_STAGE_SEARCH]);
-  sqlite3_bind_int64(pStmt, 7, r->aStageNs[DP_STAGE_STORE]);
-  sqlite3_bind_int64(pStmt, 8, r->nTotalNs);
-  sqlite3_bind_text(pStmt, 9, r->zSql, -1, SQLITE_STATIC);
-  if( r->pBlob ) sqlite3_bind_blob(pStmt, 10, r->pBlob, r->nBlob, SQLITE_STATIC);
-  else sqlite3_bind_null(pStmt, 10);
-  sqlite3_step(pStmt);
-  return sqlite3_reset(pStmt);
+/* The rows column: documents written for a write, else rows returned. */
+static sqlite3_int64 recRows(const DpStatRec *r){
+  return r->eKind<=DP_KIND_DELETE ? r->nRows : r->nHits;
+}
+
+int dpStatWrite(sqlite3 *db, sqlite3_stmt *pInsert, sqlite3_stmt *pLatency,
+                const DpStatRec *r){
+  int rc;
+  sqlite3_bind_text(pInsert, 1, r->zStarted, -1, SQLITE_STATIC);
+  sqlite3_bind_text(pInsert, 2, kindName(r->eKind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(pInsert, 3, recRows(r));
+  sqlite3_bind_int64(pInsert, 4, r->aStageNs[DP_STAGE_TOKENIZE]);
+  sqlite3_bind_int64(pInsert, 5, r->aStageNs[DP_STAGE_EMBED]);
+  sqlite3_bind_int64(pInsert, 6, r->aStageNs[DP_STAGE_SEARCH]);
+  sqlite3_bind_int64(pInsert, 7, r->aStageNs[DP_STAGE_STORE]);
+  sqlite3_bind_int64(pInsert, 8, r->nLoadNs);
+  sqlite3_bind_int64(pInsert, 9, r->nTotalNs);
+  sqlite3_bind_int64(pInsert, 10, r->nCpuNs);
+  sqlite3_bind_text(pInsert, 11, r->zSql, -1, SQLITE_STATIC);
+  sqlite3_step(pInsert);
+  rc = sqlite3_reset(pInsert);
+  if( rc==SQLITE_OK && r->pBlob ){
+    sqlite3_bind_int64(pLatency, 1, sqlite3_last_insert_rowid(db));
+    sqlite3_bind_blob(pLatency, 2, r->pBlob, r->nBlob, SQLITE_STATIC);
+    sqlite3_step(pLatency);
+    rc = sqlite3_reset(pLatency);
+  }
+  return rc;
+}
+
+sqlite3_int64 dpCpuNs(void){
+  struct timespec ts;
+  if( clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)!=0 ) return 0;
+  return (sqlite3_int64)ts.tv_sec*1000000000 + ts.tv_nsec;
+}
+
+/* Format version 1 kept each statement's latency blob in a column of
+** %_stats, where SELECT * showed it as garbage.  Version 2 keeps it in
+** %_latency(id INTEGER PRIMARY KEY, v BLOB), id being the %_stats row's.
+** The first write transaction of a version 1 table moves the blobs there,
+** drops the column and records version 2 (an older docpipe then refuses
+** the table rather than failing to write its statistics). */
+int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
+                  char **pzErr){
+  char *zSql = sqlite3_mprintf(
+      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY,"
+      " v BLOB);"
+      "INSERT OR REPLACE INTO \"%w\".\"%w_latency\"(id, v)"
+      " SELECT id, latency FROM \"%w\".\"%w_stats\" WHERE latency IS NOT NULL;"
+      "ALTER TABLE \"%w\".\"%w_stats\" DROP COLUMN latency;"
+      "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN load_ns INTEGER;"
+      "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN cpu_ns INTEGER;"
+      "UPDATE \"%w\".\"%w_config\" SET v=2 WHERE k='version';",
+      zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName,
+      zDb, zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/* Does schema zDb hold a table named zName (any case, as SQLite compares
+** table names)?  *pbDocpipe: it is a docpipe virtual table. */
+static int schemaHasTable(sqlite3 *db, const char *zDb, const char *zName,
+                          int *pbFound){
+  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
+                               " WHERE type='table' AND name=?1 COLLATE NOCASE",
+                               zDb);
+  sqlite3_stmt *pStmt = 0;
+  int rc;
+  *pbFound = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ) return rc;
+  sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_STATIC);
+  *pbFound = sqlite3_step(pStmt)==SQLITE_ROW;
+  return sqlite3_finalize(pStmt);
+}
+
+/* dpResolveTable(), with "schema." split off zArg when bSplit. */
+static int resolveTable(sqlite3 *db, const char *zArg, int bSplit,
+                        char **pzDb, char **pzName){
+  sqlite3_stmt *pList = 0;
+  const char *zDot = bSplit ? strchr(zArg, '.') : 0;
+  int rc, bFound = 0;
+  /* the databases in SQLite's search order: temp, main, then attached
+  ** (seq 2, 3, ...) in the order attached */
+  rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list"
+                          " ORDER BY CASE seq WHEN 1 THEN -1 ELSE seq END",
+                          -1, &pList, 0);
+  while( rc==SQLITE_OK && !bFound && sqlite3_step(pList)==SQLITE_ROW ){
+    const char *zDb = (const char*)sqlite3_column_text(pList, 0);
+    const char *zName = zArg;
+    if( zDb==0 ) continue;
+    if( zDot ){
+      /* "schema.name": only that schema */
+      if( sqlite3_strnicmp(zArg, zDb, (int)(zDot - zArg))!=0
+       || zDb[zDot - zArg]!=0 ){
+        continue;
+      }
+      zName = zDot + 1;
+    }
+    rc = schemaHasTable(db, zDb, zName, &bFound);
+    if( rc==SQLITE_OK && bFound ){
+      *pzDb = sqlite3_mprintf("%s", zDb);
+      *pzName = sqlite3_mprintf("%s", zName);
+      if( *pzDb==0 || *pzName==0 ) rc = SQLITE_NOMEM;
+    }
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pList);
+  else sqlite3_finalize(pList);
+  return rc;
+}
+
+int dpResolveTable(sqlite3 *db, const char *zArg, char **pzDb, char **pzName){
+  int rc;
+  *pzDb = *pzName = 0;
+  rc = resolveTable(db, zArg, 1, pzDb, pzName);
+  if( rc==SQLITE_OK && *pzDb==0 && strchr(zArg, '.') ){
+    /* no schema of that name: a table whose own name holds a dot */
+    rc = resolveTable(db, zArg, 0, pzDb, pzName);
+  }
+  if( rc!=SQLITE_OK || *pzName==0 ){
+    sqlite3_free(*pzDb);
+    sqlite3_free(*pzName);
+    *pzDb = *pzName = 0;
+  }
+  return rc;
 }
 
 /**************************************************************************
@@ -434,7 +593,7 @@ static int latFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   sqlite3_int64 nLast = -1;
   const char *zTable;
   sqlite3_stmt *pStmt = 0;
-  char *zSql;
+  char *zSql, *zDb = 0, *zName = 0;
   int rc;
   (void)idxStr; (void)argc;
   pCur->iStage = 0;
@@ -455,12 +614,29 @@ static int latFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     }
     nLast = sqlite3_value_int64(argv[1]);
   }
-  zSql = sqlite3_mprintf("SELECT latency FROM \"%w_stats\" ORDER BY id DESC"
-                         " LIMIT %lld", zTable, nLast);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ){
+  rc = dpResolveTable(db, zTable, &zDb, &zName);
+  if( rc!=SQLITE_OK ) return rc;
+  if( zDb ){
+    /* format 2: blobs in %_latency; format 1 (a table not written since
+    ** this version, e.g. on a read-only connection): a column of %_stats */
+    zSql = sqlite3_mprintf("SELECT l.v FROM (SELECT id FROM \"%w\".\"%w_stats\""
+        " ORDER BY id DESC LIMIT %lld) AS s JOIN \"%w\".\"%w_latency\" AS l"
+        " ON l.id=s.id", zDb, zName, nLast, zDb, zName);
+    if( zSql==0 ) rc = SQLITE_NOMEM;
+    else rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+    sqlite3_free(zSql);
+    if( rc==SQLITE_ERROR ){
+      zSql = sqlite3_mprintf("SELECT latency FROM \"%w\".\"%w_stats\""
+                             " ORDER BY id DESC LIMIT %lld", zDb, zName, nLast);
+      if( zSql==0 ) rc = SQLITE_NOMEM;
+      else rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+      sqlite3_free(zSql);
+    }
+  }
+  sqlite3_free(zDb);
+  sqlite3_free(zName);
+  if( rc==SQLITE_NOMEM ) return rc;
+  if( pStmt==0 ){
     return latError(pCursor, "no docpipe table named '%s' with statistics",
                     zTable);
   }
@@ -469,7 +645,7 @@ static int latFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     if( !dpHistMergeBlob(pCur->aHist, sqlite3_column_blob(pStmt, 0),
                          sqlite3_column_bytes(pStmt, 0)) ){
       sqlite3_finalize(pStmt);
-      latError(pCursor, "damaged latency blob in %s_stats", zTable);
+      latError(pCursor, "damaged latency blob in %s_latency", zTable);
       return SQLITE_CORRUPT_VTAB;
     }
   }

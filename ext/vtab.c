@@ -55,7 +55,7 @@
 
 #include <utf8proc.h>
 
-#define DP_FORMAT_VERSION 1
+#define DP_FORMAT_VERSION 2      /* 1: latency blobs in %_stats (stats.c) */
 #define DP_K_MAX 1000000
 #define DP_K_ALL 0x7fffffff     /* no k: every document, ranked */
 
@@ -92,6 +92,8 @@ enum {
   STMT_READ_UNCOMMITTED, /* PRAGMA read_uncommitted */
   STMT_STATS_WRITE,     /* INSERT INTO %_stats(...) VALUES(...) */
   STMT_STATS_PRUNE,     /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
+  STMT_LATENCY_WRITE,   /* INSERT INTO %_latency(id, v) VALUES(?1, ?2) */
+  STMT_LATENCY_PRUNE,   /* DELETE FROM %_latency WHERE id <= max(id) - ?1 */
   N_STMT
 };
 
@@ -122,7 +124,13 @@ struct DpTable {
   sqlite3_int64 aStageNs[DP_N_STAGE]; /* the current document's stages */
   DpStatRec *pRec;        /* the record of the statement running now */
   DpStatRec *pPending;    /* closed write records of this transaction */
-  DpStatRec *pQueries;    /* closed read-only records, for the next write */
+  DpStatRec *pQueries;    /* closed read-only records, for the next write,
+                          ** oldest first, at most stats_keep of them */
+  DpStatRec *pQueryLast;  /* the newest of pQueries */
+  int nQueries;           /* records in pQueries */
+  sqlite3_int64 nLoadNs;  /* index load of the current call */
+  sqlite3_int64 iLastClock; /* last statClock(): each reading is later */
+  int iFormat;            /* format version in %_config (1 or 2) */
   int iSeq;               /* records opened so far */
   int *aSvptSeq;          /* iSeq when each savepoint level was opened */
   int nSvpt;              /* entries in aSvptSeq */
@@ -138,6 +146,7 @@ struct DpCursor {
   int nHit;               /* entries in aHit */
   int iHit;               /* current entry */
   int nK;                 /* k of this MATCH */
+  int iRecSeq;            /* statistics record it feeds (0: none) */
 };
 
 /* Column numbers after the extras. */
@@ -159,7 +168,9 @@ static int tableError(DpTable *p, int rc, const char *zFmt, ...){
 /**************************************************************************
 ** Shadow tables and cached statements.
 */
-static const char *const azShadow[] = { "config", "docs", "vectors", "stats" };
+static const char *const azShadow[] = {
+  "config", "docs", "vectors", "stats", "latency"
+};
 
 static int shadowName(const char *zName){
   size_t i;
@@ -248,9 +259,18 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_STATS_WRITE:
         zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
-            " rows, tokenize_ns, embed_ns, search_ns, store_ns, total_ns, sql,"
-            " latency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            zDb, zName);
+            " rows, tokenize_ns, embed_ns, search_ns, store_ns, load_ns,"
+            " total_ns, cpu_ns, sql) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+            " ?9, ?10, ?11)", zDb, zName);
+        break;
+      case STMT_LATENCY_WRITE:
+        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_latency\"(id, v)"
+                               " VALUES(?1, ?2)", zDb, zName);
+        break;
+      case STMT_LATENCY_PRUNE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_latency\" WHERE id <="
+            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
+            zDb, zName, zDb, zName);
         break;
       case STMT_STATS_PRUNE:
         zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
@@ -584,12 +604,14 @@ static int createShadowTables(DpTable *p, char **pzErr){
       "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
       " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
       " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
-      " latency BLOB);",
+      " load_ns INTEGER, cpu_ns INTEGER);"
+      "CREATE TABLE \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY, v BLOB);",
       zDb, zName, zDb, zName, DP_FORMAT_VERSION, p->opt.nDim,
       zThreshold, zTok, dpOptionsHashingText(&p->opt),
       dpOptionsOnDupText(&p->opt), p->opt.bStats ? "on" : "off",
       p->opt.nStatsKeep, p->zExtraDecl ? p->zExtraDecl : "",
-      zDocs, zDb, zName, zDb, zName);
+      zDocs, zDb, zName, zDb, zName, zDb, zName);
+  p->iFormat = DP_FORMAT_VERSION;
   sqlite3_free(zTok);
   sqlite3_free(zDocs);
   return rc;
@@ -617,7 +639,8 @@ static int readConfig(DpTable *p, char **pzErr){
     if( zKey==0 || zVal==0 ){
       rc = SQLITE_CORRUPT_VTAB;
     }else if( strcmp(zKey, "version")==0 ){
-      if( sqlite3_column_int(pStmt, 1)!=DP_FORMAT_VERSION ){
+      p->iFormat = sqlite3_column_int(pStmt, 1);
+      if( p->iFormat!=DP_FORMAT_VERSION && p->iFormat!=1 ){
         *pzErr = sqlite3_mprintf("docpipe: table %s: format version %s is"
             " not %d (made by another docpipe version?)", p->zName, zVal,
             DP_FORMAT_VERSION);
@@ -884,16 +907,20 @@ static int readUncommitted(DpTable *p, int *pbOn){
   return sqlite3_reset(pStmt);
 }
 
+static sqlite3_int64 statClock(DpTable *p);
+
 /* Make the index match the shadow tables. */
 static int ensureIndex(DpTable *p){
-  sqlite3_int64 iVersion = 0;
+  sqlite3_int64 iVersion = 0, t0;
   int bDirty = 0;
   int rc = readDataVersion(p, &iVersion);
   if( rc==SQLITE_OK ) rc = readUncommitted(p, &bDirty);
   if( rc!=SQLITE_OK ) return rc;
   /* with read_uncommitted the index is rebuilt for every statement */
   if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
+  t0 = statClock(p);
   rc = loadIndex(p, &p->index);
+  p->nLoadNs += statClock(p) - t0;      /* statistics: load_ns */
   if( rc==SQLITE_OK ){
     p->bIndexValid = 1;
     p->iDataVersion = iVersion;
@@ -906,9 +933,16 @@ static int ensureIndex(DpTable *p){
 ** the records with the transaction.
 */
 
-/* The clock, when statistics are kept (0 otherwise: no cost). */
-static sqlite3_int64 statClock(const DpTable *p){
-  return p->opt.bStats ? dpNowNs() : 0;
+/* The clock, when statistics are kept (0 otherwise: no cost).  Each
+** reading is later than the one before, so a stage that ran takes at
+** least 1 ns and one that did not (0 ns) is told apart from it. */
+static sqlite3_int64 statClock(DpTable *p){
+  sqlite3_int64 t;
+  if( !p->opt.bStats ) return 0;
+  t = dpNowNs();
+  if( t<=p->iLastClock ) t = p->iLastClock + 1;
+  p->iLastClock = t;
+  return t;
 }
 
 /* Statements docpipe itself runs on this table: never the user's. */
@@ -925,7 +959,10 @@ static int ourStatements(DpTable *p, sqlite3_stmt **aOut, int nMax){
 }
 
 /* Close the open record: pack it and queue it for writing (dropped when
-** the statement failed inside docpipe). */
+** the statement failed inside docpipe).  Read-only records wait for a
+** write transaction that may never come (a read-only connection): only
+** the newest stats_keep of them are kept, as only those could be
+** written (statFlush keeps the newest stats_keep of all records). */
 static void statClose(DpTable *p){
   DpStatRec *r = p->pRec;
   if( r==0 ) return;
@@ -935,29 +972,63 @@ static void statClose(DpTable *p){
     return;
   }
   if( r->eKind==DP_KIND_QUERY || r->eKind==DP_KIND_DEDUP ){
-    r->pNext = p->pQueries;
-    p->pQueries = r;
+    r->pNext = 0;
+    if( p->pQueryLast ) p->pQueryLast->pNext = r;
+    else p->pQueries = r;
+    p->pQueryLast = r;
+    if( ++p->nQueries > p->opt.nStatsKeep ){
+      DpStatRec *pOld = p->pQueries;
+      p->pQueries = pOld->pNext;
+      p->nQueries--;
+      dpStatFree(pOld);
+    }
   }else{
     r->pNext = p->pPending;
     p->pPending = r;
   }
 }
 
-/* The record of the statement running now, opened when it is a new one;
-** NULL when statistics are off (or there is no memory for them). */
+/* The record of the statement running now, opened when it is a new
+** execution; NULL when statistics are off (or there is no memory). */
 static DpStatRec *statRecord(DpTable *p, int eKind){
   sqlite3_stmt *aOurs[N_STMT + 32];
   sqlite3_stmt *pStmt;
-  int nOurs;
+  int nOurs, bNoChanges, bNoSvpt;
   if( !p->opt.bStats ) return 0;
   nOurs = ourStatements(p, aOurs, (int)(sizeof(aOurs)/sizeof(aOurs[0])));
   pStmt = dpStatCurrentStmt(p->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
                             p->zName, p->pRec ? p->pRec->pStmt : 0);
-  if( p->pRec && dpStatSame(p->pRec, pStmt) ) return p->pRec;
+  /* what has happened since docpipe last returned to SQLite */
+  bNoChanges = sqlite3_total_changes64(p->db)==p->pConn->nChangeMark;
+  bNoSvpt = p->pConn->nSvpt==p->pConn->nSvptMark;
+  if( p->pRec && dpStatSame(p->pRec, pStmt, bNoChanges, bNoSvpt) ){
+    /* a write joins a record opened by its MATCH: the statement's kind */
+    if( eKind<=DP_KIND_DELETE && p->pRec->eKind>DP_KIND_DELETE ){
+      p->pRec->eKind = eKind;
+    }
+    return p->pRec;
+  }
   statClose(p);
   p->pRec = dpStatOpen(pStmt, eKind);
   if( p->pRec ) p->pRec->iSeq = ++p->iSeq;
   return p->pRec;
+}
+
+/* Docpipe returns to SQLite: what happens from now on is not its own. */
+static void statMark(DpTable *p){
+  p->pConn->nChangeMark = sqlite3_total_changes64(p->db);
+  p->pConn->nSvptMark = p->pConn->nSvpt;
+}
+
+/* A MATCH cursor closes: SQLite closes a statement's cursors when it ends,
+** so a read-only record whose last cursor closes is complete. */
+static void statCursorClosed(DpTable *p, DpCursor *pCur){
+  DpStatRec *r = p->pRec;
+  if( r && pCur->iRecSeq==r->iSeq && --r->nCursor==0
+   && r->eKind>DP_KIND_DELETE ){
+    statClose(p);
+  }
+  pCur->iRecSeq = 0;
 }
 
 /* Drop write records opened at or after sequence number iSeq (all of them
@@ -984,10 +1055,33 @@ static int cmpRecSeq(const void *a, const void *b){
   return (x->iSeq > y->iSeq) - (x->iSeq < y->iSeq);
 }
 
-/* Write every closed record into %_stats, oldest first, then prune. */
+/* Drop every record not yet written. */
+static void statForget(DpTable *p){
+  dpStatFree(p->pRec);
+  p->pRec = 0;
+  statFreeList(&p->pPending);
+  statFreeList(&p->pQueries);
+  p->pQueryLast = 0;
+  p->nQueries = 0;
+}
+
+/* Run a prune statement with ?1 = stats_keep. */
+static int statPrune(DpTable *p, int eStmt){
+  sqlite3_stmt *pPrune;
+  int rc = getStmt(p, eStmt, &pPrune);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int(pPrune, 1, p->opt.nStatsKeep);
+    sqlite3_step(pPrune);
+    rc = sqlite3_reset(pPrune);
+  }
+  return rc;
+}
+
+/* Write every closed record into %_stats and %_latency, oldest first,
+** then prune.  A table of format version 1 is migrated first. */
 static int statFlush(DpTable *p){
   DpStatRec **aRec = 0, *r;
-  sqlite3_stmt *pWrite;
+  sqlite3_stmt *pWrite, *pLatency = 0;
   int n = 0, i, rc = SQLITE_OK, iFirst;
   /* the application's last_insert_rowid() is its INSERT's, not ours */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
@@ -1003,42 +1097,62 @@ static int statFlush(DpTable *p){
   qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
   /* older ones would be pruned at once */
   iFirst = n > p->opt.nStatsKeep ? n - p->opt.nStatsKeep : 0;
-  rc = getStmt(p, STMT_STATS_WRITE, &pWrite);
+  if( p->iFormat==1 ){
+    rc = dpStatMigrate(p->db, p->zDb, p->zName, &p->base.zErrMsg);
+    if( rc==SQLITE_OK ) p->iFormat = 2;
+  }
+  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_STATS_WRITE, &pWrite);
+  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_LATENCY_WRITE, &pLatency);
   for(i=iFirst; rc==SQLITE_OK && i<n; i++){
-    rc = dpStatWrite(pWrite, aRec[i]);
+    rc = dpStatWrite(p->db, pWrite, pLatency, aRec[i]);
   }
   sqlite3_free(aRec);
-  statFreeList(&p->pPending);
-  statFreeList(&p->pQueries);
-  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_STATS_PRUNE, &pWrite);
-  if( rc==SQLITE_OK ){
-    sqlite3_bind_int(pWrite, 1, p->opt.nStatsKeep);
-    sqlite3_step(pWrite);
-    rc = sqlite3_reset(pWrite);
-  }
+  statForget(p);
+  if( rc==SQLITE_OK ) rc = statPrune(p, STMT_LATENCY_PRUNE);
+  if( rc==SQLITE_OK ) rc = statPrune(p, STMT_STATS_PRUNE);
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
-  if( rc!=SQLITE_OK ){
+  if( rc!=SQLITE_OK && p->base.zErrMsg==0 ){
     tableError(p, rc, "writing %s_stats failed: %s", p->zName,
                sqlite3_errmsg(p->db));
   }
   return rc;
 }
 
-void dpTableRecordDedup(DpConn *pConn, const char *zTable, sqlite3_int64 nRows,
-                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs){
-  DpTable *p;
-  for(p=pConn->pTables; p; p=p->pNextTable){
-    if( sqlite3_stricmp(p->zName, zTable)==0
-     && sqlite3_stricmp(p->zDb, "main")==0 ){
-      DpStatRec *r = statRecord(p, DP_KIND_DEDUP);
-      if( r ){
-        sqlite3_int64 aStage[DP_N_STAGE] = { 0, 0, 0, 0 };
-        aStage[DP_STAGE_SEARCH] = nSearchNs;
-        dpStatDocument(r, aStage);
-        r->nRows += nRows;
-        r->nTotalNs += nTotalNs;
-      }
-      return;
+void dpTableRecordDedup(sqlite3 *db, DpConn *pConn, const char *zDb,
+                        const char *zTable, sqlite3_int64 nRows,
+                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
+                        sqlite3_int64 nCpuNs){
+  DpTable *p = 0;
+  int bTried = 0;
+  while( 1 ){
+    for(p=pConn->pTables; p; p=p->pNextTable){
+      if( sqlite3_stricmp(p->zName, zTable)==0
+       && sqlite3_stricmp(p->zDb, zDb)==0 ) break;
+    }
+    if( p || bTried ) break;
+    /* not used yet on this connection: preparing a statement that names
+    ** the table connects it (xConnect) */
+    {
+      sqlite3_stmt *pStmt = 0;
+      char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" WHERE 0",
+                                   zDb, zTable);
+      if( zSql ) sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+      sqlite3_finalize(pStmt);
+      sqlite3_free(zSql);
+    }
+    bTried = 1;
+  }
+  if( p ){
+    DpStatRec *r = statRecord(p, DP_KIND_DEDUP);
+    if( r ){
+      sqlite3_int64 aStage[DP_N_STAGE] = { 0, 0, 0, 0 };
+      aStage[DP_STAGE_SEARCH] = nSearchNs>0 ? nSearchNs : 1;
+      dpStatDocument(r, aStage);
+      r->nHits += nRows;
+      r->nTotalNs += nTotalNs;
+      r->nCpuNs += nCpuNs;
+      /* a run of its own is complete: it has no cursor of this table */
+      if( r->eKind==DP_KIND_DEDUP && r->nCursor==0 ) statClose(p);
     }
   }
 }
@@ -1396,12 +1510,10 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
-    dpStatFree(p->pRec);
-    p->pRec = 0;
-    statFreeList(&p->pPending);
-    statFreeList(&p->pQueries);
-    return execf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\"",
-                 p->zDb, p->zName);
+    statForget(p);
+    return execf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\";"
+                 "DELETE FROM \"%w\".\"%w_%s\"", p->zDb, p->zName, p->zDb,
+                 p->zName, p->iFormat==1 ? "stats" : "latency");
   }
   return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
                     " rebuild, stats-reset)", zCmd);
@@ -1717,7 +1829,7 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
   DpStatRec *pRec = 0;
-  sqlite3_int64 t0;
+  sqlite3_int64 t0, tCpu;
   int rc, iSeq = 0;
   if( argc!=1 && argc!=3+colCmd(p) ){
     /* SQLite's idea of the columns is not ours: with a shared cache the
@@ -1735,7 +1847,9 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   ** frees the record): find the record again afterwards by its number. */
   if( pRec ) iSeq = pRec->iSeq;
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
+  p->nLoadNs = 0;
   t0 = statClock(p);
+  tCpu = pRec ? dpCpuNs() : 0;
   /* DELETE and the commands do not need the index (a damaged shadow row
   ** must not block the statements that repair it); a stale index stays
   ** stale and is reloaded when next needed. */
@@ -1755,11 +1869,14 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     if( rc==SQLITE_OK ){
       dpStatDocument(pRec, p->aStageNs);
       pRec->nRows++;
+      pRec->nLoadNs += p->nLoadNs;
       pRec->nTotalNs += statClock(p) - t0;
+      pRec->nCpuNs += dpCpuNs() - tCpu;
     }else{
       pRec->bFailed = 1;      /* the statement fails: it leaves no record */
     }
   }
+  statMark(p);
   return rc;
 }
 
@@ -1805,6 +1922,7 @@ static int dpRollback(sqlite3_vtab *pVtab){
 
 static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
+  p->pConn->nSvpt++;          /* statistics: a statement may begin */
   if( iSavepoint<0 ) return SQLITE_OK;
   if( iSavepoint>=p->nSvpt ){
     int *aNew = sqlite3_realloc64(p->aSvptSeq, sizeof(int)*(iSavepoint+1));
@@ -1818,13 +1936,15 @@ static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
 }
 
 static int dpRelease(sqlite3_vtab *pVtab, int iSavepoint){
-  (void)pVtab; (void)iSavepoint;
+  (void)iSavepoint;
+  ((DpTable*)pVtab)->pConn->nSvpt++;   /* statistics: a statement may end */
   return SQLITE_OK;
 }
 
 static int dpRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
+  p->pConn->nSvpt++;
   if( iSavepoint>=0 && iSavepoint<p->nSvpt ){
     statDiscardFrom(p, p->aSvptSeq[iSavepoint]);
   }
@@ -1968,6 +2088,7 @@ static int dpClose(sqlite3_vtab_cursor *pCur){
   DpCursor **pp = &p->pCursors;
   while( *pp && *pp!=(DpCursor*)pCur ) pp = &(*pp)->pNextCursor;
   if( *pp ) *pp = ((DpCursor*)pCur)->pNextCursor;
+  statCursorClosed(p, (DpCursor*)pCur);
   cursorReset((DpCursor*)pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -2148,8 +2269,13 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   sqlite3_int64 nK = DP_K_ALL;
   DpStatRec *pRec = statRecord(p, DP_KIND_QUERY);
   const int iSeq = pRec ? pRec->iSeq : 0;   /* see dpUpdate */
-  sqlite3_int64 t0 = statClock(p), tSearch;
+  sqlite3_int64 t0 = statClock(p), tSearch, tCpu = pRec ? dpCpuNs() : 0;
   memset(p->aStageNs, 0, sizeof(p->aStageNs));
+  p->nLoadNs = 0;
+  if( pRec && pCur->iRecSeq!=iSeq ){
+    pCur->iRecSeq = iSeq;     /* the record ends with the statement's cursors */
+    pRec->nCursor++;
+  }
   double rMin = -2.0;
   IdSet set = {0, 0};
   DpShortQuery *pShort = 0;
@@ -2182,17 +2308,14 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   }
   /* The index first: loading it uses p->aVec as scratch, and the query
   ** vector goes there next. */
-  tSearch = statClock(p);
-  rc = ensureIndex(p);
-  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
+  rc = ensureIndex(p);     /* timed as load_ns, not as search */
   if( rc!=SQLITE_OK ) return rc;
   /* The query: text embedded with the table's options, or a vector; a
   ** text of fewer words than a shingle is scored by its words (query.c). */
   switch( sqlite3_value_type(pQuery) ){
     case SQLITE_TEXT:
-      rc = dpShortQueryNew(&p->opt, &p->tok, sqlite3_value_text(pQuery),
-                           sqlite3_value_bytes(pQuery), &pShort);
-      if( rc==SQLITE_OK && pShort==0 ) rc = rowVector(p, pQuery, 0, &bOwn);
+      rc = rowVector(p, pQuery, 0, &bOwn);     /* leaves its tokens in p->tok */
+      if( rc==SQLITE_OK ) rc = dpShortQueryNew(&p->opt, &p->tok, &pShort);
       break;
     case SQLITE_BLOB:
       rc = rowVector(p, 0, pQuery, &bOwn);
@@ -2222,12 +2345,15 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   if( pRec ){
     if( rc==SQLITE_OK ){
       dpStatDocument(pRec, p->aStageNs);
-      pRec->nRows += pCur->nHit;
+      pRec->nHits += pCur->nHit;
+      pRec->nLoadNs += p->nLoadNs;
       pRec->nTotalNs += statClock(p) - t0;
+      pRec->nCpuNs += dpCpuNs() - tCpu;
     }else{
       pRec->bFailed = 1;
     }
   }
+  statMark(p);
   pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
   if( rc==SQLITE_OK ) rc = cursorPrepare(p, pCur, "WHERE id=?1");
   if( rc==SQLITE_OK ) rc = cursorSeekHit(pCur);

@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *aData, size_t nData){
       run(db, "UPDATE s_vectors SET v = ?1 WHERE id = 1 + length(?2) % 3", az+2, an+2, 2, 1);
       run(db, "UPDATE s_docs SET body = ?1, is_duplicate = length(?1) % 3,"
               " duplicate_of = length(?2) % 5 WHERE id = 2", az+3, an+3, 2, 0);
-      run(db, "UPDATE s_stats SET latency = ?1", az+5, an+5, 1, 1);
+      run(db, "UPDATE s_latency SET v = ?1", az+5, an+5, 1, 1);
       /* a second connection opens the damaged table from scratch */
       db2 = openDb(zDb);
       sqlite3_exec(db2, "SELECT * FROM s", 0, 0, 0);
