@@ -890,6 +890,7 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
   *pbOwn = 0;
   if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
     const void *pBlob;
+    const char *zWhy;
     int nByte;
     if( sqlite3_value_type(pEmb)!=SQLITE_BLOB ){
       return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
@@ -905,6 +906,9 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     if( !vectorIsValid(pBlob, nByte, nDim, p->aVec) ){
       return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
                         " value (NaN or Inf)");
+    }
+    if( !dpVectorScorable(p->aVec, nDim, &zWhy) ){
+      return tableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
     }
     *pbOwn = 1;
     return SQLITE_OK;
