@@ -23,9 +23,12 @@
 */
 #include "docpipe.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ASCII blanks: isspace() would follow the host program's locale. */
+#define dpIsBlank(c) ((c)==' ' || (c)=='\t' || (c)=='\n' || (c)=='\r' \
+                      || (c)=='\f' || (c)=='\v')
 
 void dpOptionsDefault(DpOptions *p){
   p->nDim = DP_DIM_DEFAULT;
@@ -42,8 +45,8 @@ void dpOptionsDefault(DpOptions *p){
 static char *dequoteWord(const char *z, int n){
   char *zOut;
   int i, j;
-  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
-  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  while( n>0 && dpIsBlank(z[0]) ){ z++; n--; }
+  while( n>0 && dpIsBlank(z[n-1]) ) n--;
   zOut = sqlite3_malloc64((sqlite3_int64)n + 1);
   if( zOut==0 ) return 0;
   if( n>=2 && (z[0]=='\'' || z[0]=='"') && z[n-1]==z[0] ){
@@ -75,7 +78,7 @@ static int parseReal(const char *z, double *pOut){
   char *zEnd = 0;
   double v;
   if( *z==0 ) return 0;
-  v = strtod(z, &zEnd);
+  v = dpStrtod(z, &zEnd);
   if( zEnd==z || *zEnd!=0 ) return 0;
   *pOut = v;
   return 1;
@@ -102,7 +105,7 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     }
     if( sqlite3_strnicmp(zVal, "shingle", 7)==0 ){
       const char *zN = zVal + 7;
-      while( isspace((unsigned char)*zN) ) zN++;
+      while( dpIsBlank(*zN) ) zN++;
       if( *zN==0 ){
         p->nShingle = DP_SHINGLE_DEFAULT;
         return SQLITE_OK;
@@ -209,14 +212,14 @@ int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord,
 static int blankStartsNewWord(const char *zStart, const char *z){
   const char *y = z, *w;
   const char *zPrev = z;
-  while( isspace((unsigned char)*y) ) y++;
+  while( dpIsBlank(*y) ) y++;
   if( *y=='=' || *y==0 || *y==',' ) return 0;
-  while( zPrev>zStart && isspace((unsigned char)zPrev[-1]) ) zPrev--;
+  while( zPrev>zStart && dpIsBlank(zPrev[-1]) ) zPrev--;
   if( zPrev>zStart && zPrev[-1]=='=' ) return 0;
-  for(w=y; *w && *w!=',' && !isspace((unsigned char)*w); w++){
+  for(w=y; *w && *w!=',' && !dpIsBlank(*w); w++){
     if( *w=='=' ) return 1;
   }
-  while( isspace((unsigned char)*w) ) w++;
+  while( dpIsBlank(*w) ) w++;
   return *w=='=';
 }
 
@@ -230,7 +233,7 @@ int dpOptionsParse(DpOptions *p, int mGroups, const char *zList,
     const char *zStart;
     char q = 0;
     char *zWord;
-    while( *z==',' || isspace((unsigned char)*z) ) z++;
+    while( *z==',' || dpIsBlank(*z) ) z++;
     if( *z==0 ) break;
     zStart = z;
     for(; *z; z++){
@@ -243,7 +246,7 @@ int dpOptionsParse(DpOptions *p, int mGroups, const char *zList,
         q = *z;
       }else if( *z==',' ){
         break;
-      }else if( isspace((unsigned char)*z) && blankStartsNewWord(zStart, z) ){
+      }else if( dpIsBlank(*z) && blankStartsNewWord(zStart, z) ){
         break;
       }
     }

@@ -397,5 +397,13 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 char *dpStrFinish(sqlite3_str *p);
 /* Monotonic clock in nanoseconds. */
 sqlite3_int64 dpNowNs(void);
+/* strtod() that reads '.' as the decimal point whatever locale the host
+** program set (LC_NUMERIC); use it for every number docpipe parses. */
+double dpStrtod(const char *z, char **pzEnd);
+/* r as "%.17g" (17 significant digits: strtod reads back the same double)
+** with a '.' point whatever the locale, into zBuf[nBuf] (32 bytes are
+** always enough).  For the few places that cannot use sqlite3_mprintf(),
+** whose %g stops at 16 digits but never looks at the locale. */
+void dpFormatDouble(char *zBuf, int nBuf, double r);
 
 #endif /* DOCPIPE_H */

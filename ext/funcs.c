@@ -55,7 +55,7 @@ static int parseJsonVector(const char *z, float **paOut, int *pnDim,
     double v;
     while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
     if( *p==']' && n==0 ){ p++; break; }
-    v = strtod(p, &zEnd);
+    v = dpStrtod(p, &zEnd);
     if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9')) ){
       sqlite3_free(a);
       *pzErr = sqlite3_mprintf("JSON array element %d is not a number", n);

@@ -419,7 +419,7 @@ static int createShadowTables(DpTable *p, char **pzErr){
   if( zTok==0 ) return SQLITE_NOMEM;
   /* 17 significant digits read back as the same double; SQLite's own
   ** printf stops at 16. */
-  snprintf(zThreshold, sizeof zThreshold, "%.17g", p->opt.rThreshold);
+  dpFormatDouble(zThreshold, sizeof zThreshold, p->opt.rThreshold);
   s = sqlite3_str_new(0);
   sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_docs\"(id INTEGER PRIMARY"
       " KEY, body, is_duplicate INTEGER, duplicate_of INTEGER,"
