@@ -9,8 +9,10 @@
 ** with '...' or "..." (doubling the quote inside it).  embed() and tokenize()
 ** take a list of such words separated by commas or spaces; the virtual table
 ** gets them one per CREATE argument.  Keys and values are matched without
-** regard to case.  Unknown keys and bad values are errors that name them: an
-** option silently ignored is a setting the user believes in and does not get.
+** regard to case.  Unknown keys, bad values and a key given twice are errors
+** that name them: an option silently ignored (or silently overridden) is a
+** setting the user believes in and does not get.  Numbers are read in the
+** "C" locale whatever the host program set (dpStrtod).
 **
 **   key           values                         group
 **   dim           integer 8..8192                 embed
@@ -38,6 +40,7 @@ void dpOptionsDefault(DpOptions *p){
   p->eOnDup = DP_ONDUP_KEEP;
   p->bStats = 1;
   p->nStatsKeep = DP_STATS_KEEP_DEFAULT;
+  p->mSet = 0;
 }
 
 /* Copy of z[0..n) with surrounding blanks removed and one level of quotes
@@ -82,6 +85,22 @@ static int parseReal(const char *z, double *pOut){
   if( zEnd==z || *zEnd!=0 ) return 0;
   *pOut = v;
   return 1;
+}
+
+/* Every key, in the order of the table above; bit i of DpOptions.mSet is
+** set once azKey[i] has been applied. */
+static const char *const azKey[] = {
+  "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
+  "stats_keep"
+};
+
+/* Position of zKey in azKey[], or -1. */
+static int keyIndex(const char *zKey){
+  int i;
+  for(i=0; i<(int)(sizeof(azKey)/sizeof(azKey[0])); i++){
+    if( sqlite3_stricmp(zKey, azKey[i])==0 ) return i;
+  }
+  return -1;
 }
 
 /* Apply key=value. zKey and zVal are already dequoted. */
@@ -199,7 +218,15 @@ int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord,
   if( zKey==0 || zVal==0 ){
     rc = SQLITE_NOMEM;
   }else{
-    rc = applyOption(p, mGroups, zKey, zVal, pzErr);
+    int iKey = keyIndex(zKey);
+    if( iKey>=0 && (p->mSet & (1u<<iKey)) ){
+      *pzErr = sqlite3_mprintf("option %s is given more than once",
+                               azKey[iKey]);
+      rc = SQLITE_ERROR;
+    }else{
+      rc = applyOption(p, mGroups, zKey, zVal, pzErr);
+      if( rc==SQLITE_OK && iKey>=0 ) p->mSet |= 1u<<iKey;
+    }
   }
   sqlite3_free(zKey);
   sqlite3_free(zVal);

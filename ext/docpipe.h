@@ -53,6 +53,8 @@ struct DpOptions {
   DpOnDup eOnDup;         /* what INSERT does with a duplicate */
   int bStats;             /* keep per-statement records in %_stats */
   int nStatsKeep;         /* how many statements %_stats keeps */
+  unsigned mSet;          /* keys applied so far (config.c): a second
+                          ** "dim=..." is an error, not an override */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -60,7 +62,8 @@ struct DpOptions {
 #define DP_OPT_TABLE  0x02   /* threshold, on_duplicate */
 
 void dpOptionsDefault(DpOptions *p);
-/* Apply one "key=value" (or key='value') word. Returns SQLITE_OK, SQLITE_EMPTY
+/* Apply one "key=value" (or key='value') word; a key already applied to *p
+** is an error ("option dim is given more than once"). Returns SQLITE_OK, SQLITE_EMPTY
 ** when the word is not an option (no '=' and not a known key: the vtab reads
 ** it as a column declaration), or SQLITE_ERROR with *pzErr set (sqlite3_free). */
 int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
