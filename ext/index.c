@@ -157,7 +157,11 @@ static int countsOf(const float *v, int nDim, signed char *aC, float *pScale){
   if( m==0.0 ) return 0;
   for(i=0; i<nDim; i++){
     double c = (double)v[i] / m;
-    double r = c<0 ? -(double)(long)(-c+0.5) : (double)(long)(c+0.5);
+    double r;
+    /* before the cast: a double out of range of long is undefined (a
+    ** vector may span 1e-40 to 1e15 and still be scorable) */
+    if( c>127.5 || c<-127.5 ) return 0;
+    r = c<0 ? -(double)(long)(-c+0.5) : (double)(long)(c+0.5);
     if( r>127.0 || r<-127.0 ) return 0;
     if( (double)v[i] - r*m > 1e-6*m*(r<0?-r:r) + 1e-30
      || r*m - (double)v[i] > 1e-6*m*(r<0?-r:r) + 1e-30 ){
