@@ -38,6 +38,18 @@ static const char *typeName(int eType){
   }
 }
 
+/* 1 when z[0..zEnd) holds only characters of a JSON number: strtod also
+** reads hex ("0x10", "-0x1p3"), "inf" and "nan", which JSON has not. */
+static int isJsonNumberText(const char *z, const char *zEnd){
+  for(; z<zEnd; z++){
+    if( !((*z>='0' && *z<='9') || *z=='-' || *z=='+' || *z=='.'
+          || *z=='e' || *z=='E') ){
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* Parse a JSON array of numbers into a new float array. */
 static int parseJsonVector(const char *z, float **paOut, int *pnDim,
                            char **pzErr){
@@ -56,7 +68,8 @@ static int parseJsonVector(const char *z, float **paOut, int *pnDim,
     while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
     if( *p==']' && n==0 ){ p++; break; }
     v = dpStrtod(p, &zEnd);
-    if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9')) ){
+    if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9'))
+     || !isJsonNumberText(p, zEnd) ){
       sqlite3_free(a);
       *pzErr = sqlite3_mprintf("JSON array element %d is not a number", n);
       return SQLITE_ERROR;
