@@ -9,8 +9,10 @@
 ** with '...' or "..." (doubling the quote inside it).  embed() and tokenize()
 ** take a list of such words separated by commas or spaces; the virtual table
 ** gets them one per CREATE argument.  Keys and values are matched without
-** regard to case.  Unknown keys and bad values are errors that name them: an
-** option silently ignored is a setting the user believes in and does not get.
+** regard to case.  Unknown keys, bad values and a key given twice are errors
+** that name them: an option silently ignored (or silently overridden) is a
+** setting the user believes in and does not get.  Numbers are read in the
+** "C" locale whatever the host program set (dpStrtod).
 **
 **   key           values                         group
 **   dim           integer 8..8192                 embed
@@ -23,9 +25,12 @@
 */
 #include "docpipe.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ASCII blanks: isspace() would follow the host program's locale. */
+#define dpIsBlank(c) ((c)==' ' || (c)=='\t' || (c)=='\n' || (c)=='\r' \
+                      || (c)=='\f' || (c)=='\v')
 
 void dpOptionsDefault(DpOptions *p){
   p->nDim = DP_DIM_DEFAULT;
@@ -35,6 +40,7 @@ void dpOptionsDefault(DpOptions *p){
   p->eOnDup = DP_ONDUP_KEEP;
   p->bStats = 1;
   p->nStatsKeep = DP_STATS_KEEP_DEFAULT;
+  p->mSet = 0;
 }
 
 /* Copy of z[0..n) with surrounding blanks removed and one level of quotes
@@ -42,8 +48,8 @@ void dpOptionsDefault(DpOptions *p){
 static char *dequoteWord(const char *z, int n){
   char *zOut;
   int i, j;
-  while( n>0 && isspace((unsigned char)z[0]) ){ z++; n--; }
-  while( n>0 && isspace((unsigned char)z[n-1]) ) n--;
+  while( n>0 && dpIsBlank(z[0]) ){ z++; n--; }
+  while( n>0 && dpIsBlank(z[n-1]) ) n--;
   zOut = sqlite3_malloc64((sqlite3_int64)n + 1);
   if( zOut==0 ) return 0;
   if( n>=2 && (z[0]=='\'' || z[0]=='"') && z[n-1]==z[0] ){
@@ -75,10 +81,26 @@ static int parseReal(const char *z, double *pOut){
   char *zEnd = 0;
   double v;
   if( *z==0 ) return 0;
-  v = strtod(z, &zEnd);
+  v = dpStrtod(z, &zEnd);
   if( zEnd==z || *zEnd!=0 ) return 0;
   *pOut = v;
   return 1;
+}
+
+/* Every key, in the order of the table above; bit i of DpOptions.mSet is
+** set once azKey[i] has been applied. */
+static const char *const azKey[] = {
+  "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
+  "stats_keep"
+};
+
+/* Position of zKey in azKey[], or -1. */
+static int keyIndex(const char *zKey){
+  int i;
+  for(i=0; i<(int)(sizeof(azKey)/sizeof(azKey[0])); i++){
+    if( sqlite3_stricmp(zKey, azKey[i])==0 ) return i;
+  }
+  return -1;
 }
 
 /* Apply key=value. zKey and zVal are already dequoted. */
@@ -102,7 +124,7 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     }
     if( sqlite3_strnicmp(zVal, "shingle", 7)==0 ){
       const char *zN = zVal + 7;
-      while( isspace((unsigned char)*zN) ) zN++;
+      while( dpIsBlank(*zN) ) zN++;
       if( *zN==0 ){
         p->nShingle = DP_SHINGLE_DEFAULT;
         return SQLITE_OK;
@@ -196,7 +218,15 @@ int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord,
   if( zKey==0 || zVal==0 ){
     rc = SQLITE_NOMEM;
   }else{
-    rc = applyOption(p, mGroups, zKey, zVal, pzErr);
+    int iKey = keyIndex(zKey);
+    if( iKey>=0 && (p->mSet & (1u<<iKey)) ){
+      *pzErr = sqlite3_mprintf("option %s is given more than once",
+                               azKey[iKey]);
+      rc = SQLITE_ERROR;
+    }else{
+      rc = applyOption(p, mGroups, zKey, zVal, pzErr);
+      if( rc==SQLITE_OK && iKey>=0 ) p->mSet |= 1u<<iKey;
+    }
   }
   sqlite3_free(zKey);
   sqlite3_free(zVal);
@@ -209,14 +239,14 @@ int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord,
 static int blankStartsNewWord(const char *zStart, const char *z){
   const char *y = z, *w;
   const char *zPrev = z;
-  while( isspace((unsigned char)*y) ) y++;
+  while( dpIsBlank(*y) ) y++;
   if( *y=='=' || *y==0 || *y==',' ) return 0;
-  while( zPrev>zStart && isspace((unsigned char)zPrev[-1]) ) zPrev--;
+  while( zPrev>zStart && dpIsBlank(zPrev[-1]) ) zPrev--;
   if( zPrev>zStart && zPrev[-1]=='=' ) return 0;
-  for(w=y; *w && *w!=',' && !isspace((unsigned char)*w); w++){
+  for(w=y; *w && *w!=',' && !dpIsBlank(*w); w++){
     if( *w=='=' ) return 1;
   }
-  while( isspace((unsigned char)*w) ) w++;
+  while( dpIsBlank(*w) ) w++;
   return *w=='=';
 }
 
@@ -230,7 +260,7 @@ int dpOptionsParse(DpOptions *p, int mGroups, const char *zList,
     const char *zStart;
     char q = 0;
     char *zWord;
-    while( *z==',' || isspace((unsigned char)*z) ) z++;
+    while( *z==',' || dpIsBlank(*z) ) z++;
     if( *z==0 ) break;
     zStart = z;
     for(; *z; z++){
@@ -243,7 +273,7 @@ int dpOptionsParse(DpOptions *p, int mGroups, const char *zList,
         q = *z;
       }else if( *z==',' ){
         break;
-      }else if( isspace((unsigned char)*z) && blankStartsNewWord(zStart, z) ){
+      }else if( dpIsBlank(*z) && blankStartsNewWord(zStart, z) ){
         break;
       }
     }

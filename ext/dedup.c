@@ -27,7 +27,7 @@
 ** the normalised copy, which stay in L1/L2 while 4096 dot products are
 ** made of them; no n x n matrix is ever held.  A tiled dot product differs
 ** from cosine() only by float rounding, so every pair it puts within
-** dpScoreSlack() of the threshold is scored again exactly (dpScore, the
+** dpScoreSlack() of the threshold is scored again exactly (dpCosine, the
 ** cosine() computation): the decisions are those of a brute-force scan
 ** with cosine().  'first' walks blocks of rows in id order, scoring each
 ** block against the rows already kept and then within itself; 'pairs' is
@@ -469,8 +469,8 @@ static int scanPairs(DedupCursor *pCur, int a0, int nA, const int *aRowB,
         int a = a0 + x, b = aRowB[b0 + y];
         if( row[y]>=rMin && (!bUpper || b>a) && !in->aZero[a] && !in->aZero[b] ){
           int bZero = 0;
-          double r = dpScore(&in->aVec[(size_t)a*nDim], &in->aVec[(size_t)b*nDim],
-                             nDim, &bZero);
+          double r = dpCosine(&in->aVec[(size_t)a*nDim], &in->aVec[(size_t)b*nDim],
+                              nDim, &bZero);
           if( !bZero && r>=pCur->rThreshold ) xPair(pCur, a, b, r);
         }
       }
@@ -523,8 +523,8 @@ static int runFirst(DedupCursor *pCur){
         if( pCur->aTile[(size_t)(j-j0)*nJ + (i-j0)]
               >= pCur->rThreshold - dpScoreSlack(nDim) ){
           int bZero = 0;
-          double r = dpScore(&in->aVec[(size_t)j*nDim], &in->aVec[(size_t)i*nDim],
-                             nDim, &bZero);
+          double r = dpCosine(&in->aVec[(size_t)j*nDim], &in->aVec[(size_t)i*nDim],
+                              nDim, &bZero);
           if( !bZero && r>=pCur->rThreshold ) firstPair(pCur, j, i, r);
         }
       }

@@ -53,6 +53,8 @@ struct DpOptions {
   DpOnDup eOnDup;         /* what INSERT does with a duplicate */
   int bStats;             /* keep per-statement records in %_stats */
   int nStatsKeep;         /* how many statements %_stats keeps */
+  unsigned mSet;          /* keys applied so far (config.c): a second
+                          ** "dim=..." is an error, not an override */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -60,7 +62,8 @@ struct DpOptions {
 #define DP_OPT_TABLE  0x02   /* threshold, on_duplicate */
 
 void dpOptionsDefault(DpOptions *p);
-/* Apply one "key=value" (or key='value') word. Returns SQLITE_OK, SQLITE_EMPTY
+/* Apply one "key=value" (or key='value') word; a key already applied to *p
+** is an error ("option dim is given more than once"). Returns SQLITE_OK, SQLITE_EMPTY
 ** when the word is not an option (no '=' and not a known key: the vtab reads
 ** it as a column declaration), or SQLITE_ERROR with *pzErr set (sqlite3_free). */
 int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
@@ -180,9 +183,51 @@ extern const DpKernels *dpKernels;
 int dpSimdInit(char **pzErr);
 /* Every row this CPU can run, scalar first; for tests and benchmarks. */
 int dpSimdAvailable(const DpKernels **aOut, int nMax);
-/* Cosine of two vectors through the chosen kernel; returns 0 and sets
-** *pbZero when either vector is all zeros. */
-double dpCosine(const float *a, const float *b, int n, int *pbZero);
+
+/*
+** Scoring.  dpCosine() is the one cosine of docpipe: cosine() in SQL, the
+** table's decisions and MATCH ranking (index.c) and dedup_index() all call
+** it, or dpCosineNorm(), the same computation with |b|^2 summed once for a
+** query scored against many vectors.  Dot and both squared norms come from
+** one pass of the chosen kernel, in float (xDot2 and xDot3 of a row sum in
+** the same order), then r = d / sqrt(na*nb) in double, clamped to [-1, 1].
+** So one pair of float32 vectors gets one double on a given kernel path,
+** whichever way it is asked for.
+**
+** A vector can be scored when every element is finite and its L2 norm is 0
+** or lies in [DP_NORM_MIN, DP_NORM_MAX], the norm computed in double so
+** that the rule is the same on every kernel path.  Inside those bounds the
+** float sums can neither overflow (elements of 1e20 square to Inf) nor lose
+** their precision to underflow (elements of 1e-30 square to 0).  Vectors
+** outside them are refused: cosine() raises an error, the table refuses
+** them at INSERT, and dpCosine() never scores them.
+*/
+#define DP_NORM_MIN 1e-15
+#define DP_NORM_MAX 1e15
+
+/* What dpCosine() and dpCosineNorm() report in *peNone. */
+#define DP_SCORE_OK     0   /* scored: the result is the cosine */
+#define DP_SCORE_ZERO   1   /* a vector is all zeros: no angle (result 0) */
+#define DP_SCORE_BAD_A  2   /* a cannot be scored (dpVectorScorable) */
+#define DP_SCORE_BAD_B  3   /* b cannot be scored */
+
+/* Cosine of a and b (n floats each, any alignment); *peNone says whether
+** it is one (DP_SCORE_OK) or why not.  Symmetric: dpCosine(b, a) is the
+** same double. */
+double dpCosine(const float *a, const float *b, int n, int *peNone);
+/* |a|^2 as the chosen kernel sums it, for dpCosineNorm(). */
+float dpNormSq(const float *a, int n);
+/* dpCosine(a, b, n, peNone), bit for bit, given nb = dpNormSq(b, n). */
+double dpCosineNorm(const float *a, const float *b, int n, float nb,
+                    int *peNone);
+/* 1 when a[0..n) can be scored by the rule above (all-zero vectors can:
+** they just have no angle), 0 when not.  When pzWhy is not NULL it
+** receives why not, a static phrase for a message such as "embedding
+** cannot be scored: %s": "it has a non-finite value (NaN or Inf)", "its L2
+** norm is above 1e15" or "its L2 norm is below 1e-15 (and not 0)"; NULL
+** when the vector can be scored.  The docpipe table calls this on every
+** caller-supplied embedding and refuses the row when it returns 0. */
+int dpVectorScorable(const float *a, int n, const char **pzWhy);
 
 /* Rows built in simd_*.c (each compiled for its own ISA with target attributes). */
 extern const DpKernels dpKernelsScalar;
@@ -225,8 +270,8 @@ void dpIndexFree(DpIndex *p);
 int dpIndexAdd(DpIndex *p, sqlite3_int64 iId, const float *aVec, int bIndexed);
 int dpIndexFind(const DpIndex *p, sqlite3_int64 iId);   /* position or -1 */
 int dpIndexRemove(DpIndex *p, sqlite3_int64 iId);       /* 1 if it was there */
-/* The cosine used for every decision: exactly what cosine() returns. */
-double dpScore(const float *a, const float *b, int n, int *pbZero);
+/* Scores are dpCosine()'s, exactly what cosine() returns.  A query that
+** cannot be scored (dpVectorScorable) matches nothing. */
 /* Best indexed entry with score >= rThreshold (ties: lowest rowid).
 ** SQLITE_ROW with *piId and *prScore set, SQLITE_DONE when none, or an error. */
 int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
@@ -404,5 +449,13 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 char *dpStrFinish(sqlite3_str *p);
 /* Monotonic clock in nanoseconds. */
 sqlite3_int64 dpNowNs(void);
+/* strtod() that reads '.' as the decimal point whatever locale the host
+** program set (LC_NUMERIC); use it for every number docpipe parses. */
+double dpStrtod(const char *z, char **pzEnd);
+/* r as "%.17g" (17 significant digits: strtod reads back the same double)
+** with a '.' point whatever the locale, into zBuf[nBuf] (32 bytes are
+** always enough).  For the few places that cannot use sqlite3_mprintf(),
+** whose %g stops at 16 digits but never looks at the locale. */
+void dpFormatDouble(char *zBuf, int nBuf, double r);
 
 #endif /* DOCPIPE_H */

@@ -9,9 +9,12 @@
 ** How it works: a vector is a float32 blob (little-endian, as docpipe stores
 ** them) or a JSON array of numbers.  Blobs are read in place — the kernels
 ** take unaligned pointers — so cosine() of two stored vectors copies
-** nothing.  Non-finite elements are found without a separate pass: any of
-** them makes the squared norm non-finite, and only then is the vector
-** scanned to tell a NaN/Inf element from a sum that overflowed float.
+** nothing.  The score is dpCosine()'s (simd.c), the one the table and
+** dedup_index() compute, and vectors it cannot score (NaN/Inf elements, a
+** norm outside [1e-15, 1e15]) are errors, as they are for the table.  They
+** are found without a separate pass: the kernel's squared norms prove the
+** common case, and only otherwise is a vector scanned to say what is wrong.
+** Numbers in JSON are read the same in every locale (dpStrtod).
 **
 ** tokenize() is an eponymous table-valued function over hidden columns
 ** (text, options); its rows are the features embed() would hash: tokens, or
@@ -35,6 +38,18 @@ static const char *typeName(int eType){
   }
 }
 
+/* 1 when z[0..zEnd) holds only characters of a JSON number: strtod also
+** reads hex ("0x10", "-0x1p3"), "inf" and "nan", which JSON has not. */
+static int isJsonNumberText(const char *z, const char *zEnd){
+  for(; z<zEnd; z++){
+    if( !((*z>='0' && *z<='9') || *z=='-' || *z=='+' || *z=='.'
+          || *z=='e' || *z=='E') ){
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* Parse a JSON array of numbers into a new float array. */
 static int parseJsonVector(const char *z, float **paOut, int *pnDim,
                            char **pzErr){
@@ -52,8 +67,9 @@ static int parseJsonVector(const char *z, float **paOut, int *pnDim,
     double v;
     while( *p==' ' || *p=='\t' || *p=='\n' || *p=='\r' ) p++;
     if( *p==']' && n==0 ){ p++; break; }
-    v = strtod(p, &zEnd);
-    if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9')) ){
+    v = dpStrtod(p, &zEnd);
+    if( zEnd==p || (*p!='-' && (*p<'0' || *p>'9'))
+     || !isJsonNumberText(p, zEnd) ){
       sqlite3_free(a);
       *pzErr = sqlite3_mprintf("JSON array element %d is not a number", n);
       return SQLITE_ERROR;
@@ -163,27 +179,12 @@ static int firstNonFinite(const float *a, int n){
   return -1;
 }
 
-/* Cosine in double precision, for vectors whose float sums overflowed. */
-static double cosineWide(const float *a, const float *b, int n, int *pbZero){
-  double d = 0, na = 0, nb = 0;
-  int i;
-  for(i=0; i<n; i++){
-    float x, y;
-    memcpy(&x, &a[i], sizeof x);
-    memcpy(&y, &b[i], sizeof y);
-    d += (double)x*y; na += (double)x*x; nb += (double)y*y;
-  }
-  *pbZero = (na==0.0 || nb==0.0);
-  if( *pbZero ) return 0.0;
-  d = d / (sqrt(na)*sqrt(nb));
-  return d>1.0 ? 1.0 : (d<-1.0 ? -1.0 : d);
-}
-
 /*
 ** Squared norm of vector argument iArg when it is a bound parameter, kept
 ** as auxdata: in "cosine(v, ?1)" over many rows only v changes, so |?1|^2
-** is summed once per statement and each row runs the two-sum kernel.
-** Returns 0 (nothing cached) for other arguments, or without memory.
+** is summed once per statement (dpNormSq) and each row runs the two-sum
+** kernel (dpCosineNorm, the same double as dpCosine).  Returns 0 (nothing
+** cached) for other arguments, or without memory.
 */
 static int boundNorm(sqlite3_context *ctx, sqlite3_value **argv, int iArg,
                      const float *a, int n, float *pNorm){
@@ -191,10 +192,9 @@ static int boundNorm(sqlite3_context *ctx, sqlite3_value **argv, int iArg,
   if( !sqlite3_value_frombind(argv[iArg]) ) return 0;
   pCached = (float*)sqlite3_get_auxdata(ctx, iArg);
   if( pCached==0 ){
-    float dummy;
     pCached = sqlite3_malloc64(sizeof(float));
     if( pCached==0 ) return 0;
-    dpKernels->xDot2(a, a, n, &dummy, pCached);
+    *pCached = dpNormSq(a, n);
     *pNorm = *pCached;
     sqlite3_set_auxdata(ctx, iArg, pCached, sqlite3_free);
     return 1;
@@ -207,10 +207,9 @@ static int boundNorm(sqlite3_context *ctx, sqlite3_value **argv, int iArg,
 static void cosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   const float *a = 0, *b = 0;
   float *aFree = 0, *bFree = 0;
-  int nA = 0, nB = 0, bZero = 0;
+  int nA = 0, nB = 0;
   char *zErr = 0;
   int rc;
-  float d, na, nb;
   (void)argc;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL
    || sqlite3_value_type(argv[1])==SQLITE_NULL ){
@@ -224,28 +223,37 @@ static void cosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = SQLITE_ERROR;
   }
   if( rc==SQLITE_OK ){
-    if( boundNorm(ctx, argv, 1, b, nB, &nb) ){
-      dpKernels->xDot2(a, b, nA, &d, &na);
-    }else if( boundNorm(ctx, argv, 0, a, nA, &na) ){
-      dpKernels->xDot2(b, a, nA, &d, &nb);
+    /* dpCosine() or, with a bound argument's norm cached, dpCosineNorm():
+    ** the same double either way, and the one the table computes. */
+    int eNone = DP_SCORE_OK;
+    double r;
+    float nNorm;
+    if( boundNorm(ctx, argv, 1, b, nB, &nNorm) ){
+      r = dpCosineNorm(a, b, nA, nNorm, &eNone);
+    }else if( boundNorm(ctx, argv, 0, a, nA, &nNorm) ){
+      r = dpCosineNorm(b, a, nA, nNorm, &eNone);
+      if( eNone==DP_SCORE_BAD_A ) eNone = DP_SCORE_BAD_B;   /* swapped */
+      else if( eNone==DP_SCORE_BAD_B ) eNone = DP_SCORE_BAD_A;
     }else{
-      dpKernels->xDot3(a, b, nA, &d, &na, &nb);
+      r = dpCosine(a, b, nA, &eNone);
     }
-    if( !isfinite(na) || !isfinite(nb) || !isfinite(d) ){
-      int iBad = firstNonFinite(a, nA);
-      int iArg = 1;
-      if( iBad<0 ){ iBad = firstNonFinite(b, nB); iArg = 2; }
+    if( eNone==DP_SCORE_OK ){
+      sqlite3_result_double(ctx, r);
+    }else if( eNone!=DP_SCORE_ZERO ){
+      /* a vector the table would refuse too (dpVectorScorable) */
+      const float *v = eNone==DP_SCORE_BAD_A ? a : b;
+      int iArg = eNone==DP_SCORE_BAD_A ? 1 : 2;
+      int iBad = firstNonFinite(v, nA);
+      const char *zWhy = 0;
       if( iBad>=0 ){
         zErr = sqlite3_mprintf("argument %d has a non-finite value (NaN or"
                                " Inf) at element %d", iArg, iBad);
-        rc = SQLITE_ERROR;
       }else{
-        double r = cosineWide(a, b, nA, &bZero);
-        if( !bZero ) sqlite3_result_double(ctx, r);
+        dpVectorScorable(v, nA, &zWhy);
+        zErr = sqlite3_mprintf("argument %d cannot be scored: %s", iArg,
+                               zWhy ? zWhy : "?");
       }
-    }else if( na>0.0f && nb>0.0f ){
-      double r = (double)d / sqrt((double)na * (double)nb);
-      sqlite3_result_double(ctx, r>1.0 ? 1.0 : (r<-1.0 ? -1.0 : r));
+      rc = zErr ? SQLITE_ERROR : SQLITE_NOMEM;
     }
     /* else a zero vector: NULL, there is no angle */
   }

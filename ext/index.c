@@ -14,10 +14,11 @@
 ** transaction rolls back or another connection commits, so it never has to
 ** undo anything itself.
 **
-** Scores are the cosine exactly as the SQL function cosine() computes it
-** (dot and both squared norms from one pass of the chosen kernel, then
-** d / sqrt(na*nb) in double), so a brute-force reference written with
-** cosine() in SQL gives the same decisions bit for bit.
+** Scores are dpCosine()'s, the cosine exactly as the SQL function cosine()
+** computes it (dot and both squared norms from one pass of the chosen
+** kernel, then d / sqrt(na*nb) in double; the query's |q|^2 is summed once
+** and dpCosineNorm() gives the same double), so a brute-force reference
+** written with cosine() in SQL gives the same decisions bit for bit.
 **
 ** dpIndexBest does not compute that score for every entry.  Each entry
 ** also has a sketch (see "Sketches" below) from which an upper bound of
@@ -156,7 +157,11 @@ static int countsOf(const float *v, int nDim, signed char *aC, float *pScale){
   if( m==0.0 ) return 0;
   for(i=0; i<nDim; i++){
     double c = (double)v[i] / m;
-    double r = c<0 ? -(double)(long)(-c+0.5) : (double)(long)(c+0.5);
+    double r;
+    /* before the cast: a double out of range of long is undefined (a
+    ** vector may span 1e-40 to 1e15 and still be scorable) */
+    if( c>127.5 || c<-127.5 ) return 0;
+    r = c<0 ? -(double)(long)(-c+0.5) : (double)(long)(c+0.5);
     if( r>127.0 || r<-127.0 ) return 0;
     if( (double)v[i] - r*m > 1e-6*m*(r<0?-r:r) + 1e-30
      || r*m - (double)v[i] > 1e-6*m*(r<0?-r:r) + 1e-30 ){
@@ -218,10 +223,6 @@ int dpIndexRemove(DpIndex *p, sqlite3_int64 iId){
   return 1;
 }
 
-double dpScore(const float *a, const float *b, int n, int *pbZero){
-  return dpCosine(a, b, n, pbZero);
-}
-
 /* 1 when hit (s1, id1) ranks before (s2, id2): higher score, then lower id. */
 static int ranksBefore(double s1, sqlite3_int64 id1,
                        double s2, sqlite3_int64 id2){
@@ -277,6 +278,10 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
   const double rMin = rThreshold - dpScoreSlack(p->nDim);
   /* bound >= rMin  <=>  bound^2 >= rMin^2, when rMin > 0 */
   const double rMin2 = rMin>0.0 ? rMin*rMin : -1.0;
+  const float nq = dpNormSq(q, p->nDim);
+  *piId = 0;
+  *prScore = 0.0;
+  if( !dpVectorScorable(q, p->nDim, 0) ) return SQLITE_DONE;
   aBuf = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_int64)nWord*(DP_LEVELS+1)
                           + sizeof(int)*FILTER_CHUNK);
   if( aBuf==0 ) return SQLITE_NOMEM;
@@ -293,10 +298,10 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
           nChunk, nWord, DP_ENTRY_INDEXED, &qs, rMin2, aCand);
       for(j=0; j<nCand; j++){
         int i = iChunk + aCand[j];
-        int bZero = 0;
-        double r = dpScore(q, &p->aVec[(sqlite3_int64)i * p->nDim], p->nDim,
-                           &bZero);
-        if( !bZero && r>=rThreshold
+        int eNone = 0;
+        double r = dpCosineNorm(&p->aVec[(sqlite3_int64)i * p->nDim], q,
+                                p->nDim, nq, &eNone);
+        if( eNone==DP_SCORE_OK && r>=rThreshold
          && (!bFound || ranksBefore(r, p->aId[i], rBest, iBest)) ){
           bFound = 1;
           iBest = p->aId[i];
@@ -376,11 +381,13 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
   int nHit = 0, nTop = 0, i, rc = SQLITE_OK;
   int nCap = k < p->nEntry ? k : p->nEntry;
   double ss = 0.0, rCut;
+  float nq;
   *paHit = 0;
   *pnHit = 0;
-  if( nCap<=0 ) return SQLITE_OK;
+  if( nCap<=0 || !dpVectorScorable(q, nDim, 0) ) return SQLITE_OK;
   for(i=0; i<nDim; i++) ss += (double)q[i]*q[i];
   if( ss==0.0 ) return SQLITE_OK;
+  nq = dpNormSq(q, nDim);
   aHit = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_int64)nCap);
   aTop = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_int64)nCap);
   aAppr = sqlite3_malloc64(sizeof(double)*(sqlite3_int64)p->nEntry);
@@ -402,9 +409,9 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
       a = (double)dpKernels->xDotI8(aQn, &p->aCount[(sqlite3_int64)i * nDim],
                                     nDim) * p->aScale[i];
     }else{
-      int bZero = 0;
-      a = dpScore(q, &p->aVec[(sqlite3_int64)i * nDim], nDim, &bZero);
-      if( bZero ) a = -HUGE_VAL;
+      int eNone = 0;
+      a = dpCosineNorm(&p->aVec[(sqlite3_int64)i * nDim], q, nDim, nq, &eNone);
+      if( eNone!=DP_SCORE_OK ) a = -HUGE_VAL;
     }
     aAppr[i] = a;
     if( a>-HUGE_VAL ) heapOffer(aTop, &nTop, nCap, a, p->aId[i]);
@@ -414,11 +421,11 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 
   /* pass 2: exact scores of the candidates */
   for(i=0; i<p->nEntry; i++){
-    int bZero = 0;
+    int eNone = 0;
     double r;
     if( !(aAppr[i]>-HUGE_VAL) || aAppr[i]<rCut ) continue;
-    r = dpScore(q, &p->aVec[(sqlite3_int64)i * nDim], nDim, &bZero);
-    if( bZero || r<rMin ) continue;
+    r = dpCosineNorm(&p->aVec[(sqlite3_int64)i * nDim], q, nDim, nq, &eNone);
+    if( eNone!=DP_SCORE_OK || r<rMin ) continue;
     heapOffer(aHit, &nHit, nCap, r, p->aId[i]);
   }
   qsort(aHit, (size_t)nHit, sizeof(DpHit), cmpHit);

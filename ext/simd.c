@@ -31,30 +31,32 @@ static float scalarDot(const float *a, const float *b, int n){
   return s;
 }
 
-static void scalarDot3(const float *a, const float *b, int n,
-                       float *pDot, float *pNormA, float *pNormB){
+/* Dot and squared norms in index order; xDot3 and xDot2 are one inlined
+** body, so they sum identically (see simd_avx2.c). */
+static inline __attribute__((always_inline)) void scalarDotNorms(
+  const float *a, const float *b, int n,
+  float *pDot, float *pNormA, float *pNormB, const int bNormB
+){
   float d = 0.0f, na = 0.0f, nb = 0.0f;
   int i;
   for(i=0; i<n; i++){
     d += a[i]*b[i];
     na += a[i]*a[i];
-    nb += b[i]*b[i];
+    if( bNormB ) nb += b[i]*b[i];
   }
   *pDot = d;
   *pNormA = na;
-  *pNormB = nb;
+  if( bNormB ) *pNormB = nb;
+}
+
+static void scalarDot3(const float *a, const float *b, int n,
+                       float *pDot, float *pNormA, float *pNormB){
+  scalarDotNorms(a, b, n, pDot, pNormA, pNormB, 1);
 }
 
 static void scalarDot2(const float *a, const float *b, int n,
                        float *pDot, float *pNormA){
-  float d = 0.0f, na = 0.0f;
-  int i;
-  for(i=0; i<n; i++){
-    d += a[i]*b[i];
-    na += a[i]*a[i];
-  }
-  *pDot = d;
-  *pNormA = na;
+  scalarDotNorms(a, b, n, pDot, pNormA, 0, 0);
 }
 
 static void scalarDotBlock(const float *A, int nA, const float *B, int nB,
@@ -146,17 +148,90 @@ int dpSimdInit(char **pzErr){
   return SQLITE_OK;
 }
 
-double dpCosine(const float *a, const float *b, int n, int *pbZero){
-  float d, na, nb;
-  double r;
-  dpKernels->xDot3(a, b, n, &d, &na, &nb);
-  if( na==0.0f || nb==0.0f ){
-    *pbZero = 1;
-    return 0.0;
+/**************************************************************************
+** Scoring: the one cosine (see docpipe.h).
+*/
+
+int dpVectorScorable(const float *a, int n, const char **pzWhy){
+  double ss = 0.0;
+  int i;
+  for(i=0; i<n; i++){
+    float f;
+    memcpy(&f, &a[i], sizeof f);      /* blobs are not aligned */
+    if( !isfinite(f) ){
+      if( pzWhy ) *pzWhy = "it has a non-finite value (NaN or Inf)";
+      return 0;
+    }
+    ss += (double)f*f;
   }
-  *pbZero = 0;
+  if( ss>DP_NORM_MAX*DP_NORM_MAX ){
+    if( pzWhy ) *pzWhy = "its L2 norm is above 1e15";
+    return 0;
+  }
+  if( ss>0.0 && ss<DP_NORM_MIN*DP_NORM_MIN ){
+    if( pzWhy ) *pzWhy = "its L2 norm is below 1e-15 (and not 0)";
+    return 0;
+  }
+  if( pzWhy ) *pzWhy = 0;
+  return 1;
+}
+
+/* 1 when the kernel's float |v|^2 proves v scorable without looking at
+** its elements: inside [1e-29, 1e29] (false for NaN and Inf), the sum of
+** n <= 2^20 squares is within 1/16 relative of the exact one, so the
+** double |v|^2 is inside [1e-30, 1e30] too. */
+static int normProvesScorable(float ns, int n){
+  return n<=(1<<20) && ns>=1e-29f && ns<=1e29f;
+}
+
+/* 1 when a vector known to be scorable is all zeros. */
+static int vectorIsZero(const float *a, int n){
+  int i;
+  for(i=0; i<n; i++){
+    float f;
+    memcpy(&f, &a[i], sizeof f);
+    if( f!=0.0f ) return 0;
+  }
+  return 1;
+}
+
+/* The cosine from the kernel's sums: the one place where it is computed. */
+static double cosineOf(const float *a, const float *b, int n,
+                       float d, float na, float nb, int *peNone){
+  double r;
+  if( !normProvesScorable(na, n) || !normProvesScorable(nb, n) ){
+    /* rare: decide by the exact rule, the same on every kernel path */
+    if( !dpVectorScorable(a, n, 0) ){ *peNone = DP_SCORE_BAD_A; return 0.0; }
+    if( !dpVectorScorable(b, n, 0) ){ *peNone = DP_SCORE_BAD_B; return 0.0; }
+    if( vectorIsZero(a, n) || vectorIsZero(b, n) ){
+      *peNone = DP_SCORE_ZERO;
+      return 0.0;
+    }
+  }
+  *peNone = DP_SCORE_OK;
   r = (double)d / sqrt((double)na * (double)nb);
+  /* Rounding can take |r| past 1 (parallel vectors); there is no such
+  ** angle, so clamp. */
   if( r>1.0 ) r = 1.0;
   if( r<-1.0 ) r = -1.0;
   return r;
+}
+
+double dpCosine(const float *a, const float *b, int n, int *peNone){
+  float d, na, nb;
+  dpKernels->xDot3(a, b, n, &d, &na, &nb);
+  return cosineOf(a, b, n, d, na, nb, peNone);
+}
+
+float dpNormSq(const float *a, int n){
+  float d, na;
+  dpKernels->xDot2(a, a, n, &d, &na);
+  return na;
+}
+
+double dpCosineNorm(const float *a, const float *b, int n, float nb,
+                    int *peNone){
+  float d, na;
+  dpKernels->xDot2(a, b, n, &d, &na);
+  return cosineOf(a, b, n, d, na, nb, peNone);
 }

@@ -50,65 +50,55 @@ TARGET static float avx2Dot(const float *a, const float *b, int n){
   return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
-/* Three sums, three accumulators each: FMA latency is 4 cycles and two
+/*
+** Dot product and squared norms in one pass.  xDot3 and xDot2 are the same
+** inlined body (bNormB a constant in each copy), so dot and |a|^2 of xDot2
+** are bit for bit those of xDot3, and |b|^2 of xDot3 is |b|^2 of
+** xDot2(b, b): every path that scores a pair sums in one order (simd.c,
+** dpCosine).  Three accumulators per sum: FMA latency is 4 cycles and two
 ** issue per cycle, so at least eight independent chains keep both units
-** busy.  Written out by hand: arrays indexed in loops end up in memory. */
-#define DOT3_STEP(k) { \
+** busy.  Written out by hand: arrays indexed in loops end up in memory.
+*/
+#define DOT_STEP(k) { \
   __m256 x = _mm256_loadu_ps(a+i+8*k), y = _mm256_loadu_ps(b+i+8*k); \
   d##k = _mm256_fmadd_ps(x, y, d##k); \
   na##k = _mm256_fmadd_ps(x, x, na##k); \
-  nb##k = _mm256_fmadd_ps(y, y, nb##k); }
+  if( bNormB ) nb##k = _mm256_fmadd_ps(y, y, nb##k); }
 
-TARGET static void avx2Dot3(const float *a, const float *b, int n,
-                            float *pDot, float *pNormA, float *pNormB){
+TARGET static inline __attribute__((always_inline)) void dotNorms(
+  const float *a, const float *b, int n,
+  float *pDot, float *pNormA, float *pNormB, const int bNormB
+){
   __m256 d0 = _mm256_setzero_ps(), d1 = d0, d2 = d0;
   __m256 na0 = d0, na1 = d0, na2 = d0;
   __m256 nb0 = d0, nb1 = d0, nb2 = d0;
   int i = 0;
   for(; i+24<=n; i+=24){
-    DOT3_STEP(0) DOT3_STEP(1) DOT3_STEP(2)
+    DOT_STEP(0) DOT_STEP(1) DOT_STEP(2)
   }
   for(; i+8<=n; i+=8){
-    DOT3_STEP(0)
+    DOT_STEP(0)
   }
   if( i<n ){
     __m256i m = tailMask(n-i);
     __m256 x = _mm256_maskload_ps(a+i, m), y = _mm256_maskload_ps(b+i, m);
     d1 = _mm256_fmadd_ps(x, y, d1);
     na1 = _mm256_fmadd_ps(x, x, na1);
-    nb1 = _mm256_fmadd_ps(y, y, nb1);
+    if( bNormB ) nb1 = _mm256_fmadd_ps(y, y, nb1);
   }
   *pDot = hsum(_mm256_add_ps(_mm256_add_ps(d0, d1), d2));
   *pNormA = hsum(_mm256_add_ps(_mm256_add_ps(na0, na1), na2));
-  *pNormB = hsum(_mm256_add_ps(_mm256_add_ps(nb0, nb1), nb2));
+  if( bNormB ) *pNormB = hsum(_mm256_add_ps(_mm256_add_ps(nb0, nb1), nb2));
 }
 
-/* Two sums, four accumulators each (eight chains, as above). */
-#define DOT2_STEP(k) { \
-  __m256 x = _mm256_loadu_ps(a+i+8*k), y = _mm256_loadu_ps(b+i+8*k); \
-  d##k = _mm256_fmadd_ps(x, y, d##k); \
-  na##k = _mm256_fmadd_ps(x, x, na##k); }
+TARGET static void avx2Dot3(const float *a, const float *b, int n,
+                            float *pDot, float *pNormA, float *pNormB){
+  dotNorms(a, b, n, pDot, pNormA, pNormB, 1);
+}
 
 TARGET static void avx2Dot2(const float *a, const float *b, int n,
                             float *pDot, float *pNormA){
-  __m256 d0 = _mm256_setzero_ps(), d1 = d0, d2 = d0, d3 = d0;
-  __m256 na0 = d0, na1 = d0, na2 = d0, na3 = d0;
-  int i = 0;
-  for(; i+32<=n; i+=32){
-    DOT2_STEP(0) DOT2_STEP(1) DOT2_STEP(2) DOT2_STEP(3)
-  }
-  for(; i+8<=n; i+=8){
-    DOT2_STEP(0)
-  }
-  if( i<n ){
-    __m256i m = tailMask(n-i);
-    __m256 x = _mm256_maskload_ps(a+i, m), y = _mm256_maskload_ps(b+i, m);
-    d1 = _mm256_fmadd_ps(x, y, d1);
-    na1 = _mm256_fmadd_ps(x, x, na1);
-  }
-  *pDot = hsum(_mm256_add_ps(_mm256_add_ps(d0, d1), _mm256_add_ps(d2, d3)));
-  *pNormA = hsum(_mm256_add_ps(_mm256_add_ps(na0, na1),
-                               _mm256_add_ps(na2, na3)));
+  dotNorms(a, b, n, pDot, pNormA, 0, 0);
 }
 
 #define SKETCH_TARGET __attribute__((target("avx2,fma,popcnt")))

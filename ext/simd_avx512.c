@@ -38,8 +38,12 @@ TARGET static float avx512Dot(const float *a, const float *b, int n){
                                             _mm512_add_ps(s2, s3)));
 }
 
-TARGET static void avx512Dot3(const float *a, const float *b, int n,
-                              float *pDot, float *pNormA, float *pNormB){
+/* Dot product and squared norms, one accumulator each; xDot3 and xDot2
+** are one inlined body, so they sum in the same order (see simd_avx2.c). */
+TARGET static inline __attribute__((always_inline)) void dotNorms(
+  const float *a, const float *b, int n,
+  float *pDot, float *pNormA, float *pNormB, const int bNormB
+){
   __m512 d = _mm512_setzero_ps(), na = _mm512_setzero_ps();
   __m512 nb = _mm512_setzero_ps();
   int i = 0;
@@ -47,38 +51,28 @@ TARGET static void avx512Dot3(const float *a, const float *b, int n,
     __m512 x = _mm512_loadu_ps(a+i), y = _mm512_loadu_ps(b+i);
     d = _mm512_fmadd_ps(x, y, d);
     na = _mm512_fmadd_ps(x, x, na);
-    nb = _mm512_fmadd_ps(y, y, nb);
+    if( bNormB ) nb = _mm512_fmadd_ps(y, y, nb);
   }
   if( i<n ){
     __mmask16 m = tailMask(n-i);
     __m512 x = _mm512_maskz_loadu_ps(m, a+i), y = _mm512_maskz_loadu_ps(m, b+i);
     d = _mm512_fmadd_ps(x, y, d);
     na = _mm512_fmadd_ps(x, x, na);
-    nb = _mm512_fmadd_ps(y, y, nb);
+    if( bNormB ) nb = _mm512_fmadd_ps(y, y, nb);
   }
   *pDot = _mm512_reduce_add_ps(d);
   *pNormA = _mm512_reduce_add_ps(na);
-  *pNormB = _mm512_reduce_add_ps(nb);
+  if( bNormB ) *pNormB = _mm512_reduce_add_ps(nb);
+}
+
+TARGET static void avx512Dot3(const float *a, const float *b, int n,
+                              float *pDot, float *pNormA, float *pNormB){
+  dotNorms(a, b, n, pDot, pNormA, pNormB, 1);
 }
 
 TARGET static void avx512Dot2(const float *a, const float *b, int n,
                               float *pDot, float *pNormA){
-  __m512 d0 = _mm512_setzero_ps(), d1 = d0, na0 = d0, na1 = d0;
-  int i = 0;
-  for(; i+32<=n; i+=32){
-    __m512 x0 = _mm512_loadu_ps(a+i), y0 = _mm512_loadu_ps(b+i);
-    __m512 x1 = _mm512_loadu_ps(a+i+16), y1 = _mm512_loadu_ps(b+i+16);
-    d0 = _mm512_fmadd_ps(x0, y0, d0);  na0 = _mm512_fmadd_ps(x0, x0, na0);
-    d1 = _mm512_fmadd_ps(x1, y1, d1);  na1 = _mm512_fmadd_ps(x1, x1, na1);
-  }
-  for(; i<n; i+=16){
-    __mmask16 m = n-i>=16 ? (__mmask16)0xFFFF : tailMask(n-i);
-    __m512 x = _mm512_maskz_loadu_ps(m, a+i), y = _mm512_maskz_loadu_ps(m, b+i);
-    d0 = _mm512_fmadd_ps(x, y, d0);
-    na0 = _mm512_fmadd_ps(x, x, na0);
-  }
-  *pDot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
-  *pNormA = _mm512_reduce_add_ps(_mm512_add_ps(na0, na1));
+  dotNorms(a, b, n, pDot, pNormA, 0, 0);
 }
 
 #define SKETCH_TARGET __attribute__((target("avx512f,popcnt")))

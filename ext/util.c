@@ -1,10 +1,24 @@
 /*
 ** util.c — small helpers shared by the other files: error messages that
-** name their function, array growth with checked sizes, the clock.
+** name their function, array growth with checked sizes, the clock, and
+** numbers read and written the same in every locale.
+**
+** Why the locale matters: a host program may call setlocale(LC_ALL, "")
+** (Python's locale.setlocale, many GUIs), and then strtod() and printf's
+** %g follow LC_NUMERIC: in de_DE.UTF-8 "0.8" is read as 0 followed by
+** ".8" and 0.8 is written "0,8".  docpipe's numbers are SQL and JSON
+** text, which always use '.', so every conversion runs in the "C" locale
+** of the calling thread only (uselocale(), thread-safe; glibc hands out
+** its static "C" locale object for newlocale(..., "C", 0), so this costs
+** no allocation).  SQLite's own printf (sqlite3_mprintf) never looks at
+** the locale and needs none of this.
 */
 #include "docpipe.h"
 
+#include <locale.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -106,4 +120,34 @@ int dpTvfBestIndex(sqlite3_index_info *pInfo, int iFirstArg, int nArg,
   }
   pInfo->estimatedCost = rCost;
   return SQLITE_OK;
+}
+
+double dpStrtod(const char *z, char **pzEnd){
+  locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+  locale_t old;
+  double v;
+  if( c==(locale_t)0 ){
+    /* Cannot happen with glibc; elsewhere it leaves the host's locale. */
+    return strtod(z, pzEnd);
+  }
+  old = uselocale(c);
+  v = strtod(z, pzEnd);
+  uselocale(old);
+  freelocale(c);
+  return v;
+}
+
+void dpFormatDouble(char *zBuf, int nBuf, double r){
+  locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+  if( c==(locale_t)0 ){
+    /* as in dpStrtod(): the host's locale, with a ',' point put right */
+    char *z;
+    snprintf(zBuf, (size_t)nBuf, "%.17g", r);
+    for(z=zBuf; *z; z++){ if( *z==',' ) *z = '.'; }
+  }else{
+    locale_t old = uselocale(c);
+    snprintf(zBuf, (size_t)nBuf, "%.17g", r);
+    uselocale(old);
+    freelocale(c);
+  }
 }

@@ -576,7 +576,7 @@ static int createShadowTables(DpTable *p, char **pzErr){
   if( zTok==0 ) return SQLITE_NOMEM;
   /* 17 significant digits read back as the same double; SQLite's own
   ** printf stops at 16. */
-  snprintf(zThreshold, sizeof zThreshold, "%.17g", p->opt.rThreshold);
+  dpFormatDouble(zThreshold, sizeof zThreshold, p->opt.rThreshold);
   s = sqlite3_str_new(0);
   sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_docs\"(id INTEGER PRIMARY"
       " KEY, body, is_duplicate INTEGER, duplicate_of INTEGER,"
@@ -1183,6 +1183,7 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
   *pbOwn = 0;
   if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
     const void *pBlob;
+    const char *zWhy;
     int nByte;
     if( sqlite3_value_type(pEmb)!=SQLITE_BLOB ){
       return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
@@ -1198,6 +1199,9 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     if( !vectorIsValid(pBlob, nByte, nDim, p->aVec) ){
       return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
                         " value (NaN or Inf)");
+    }
+    if( !dpVectorScorable(p->aVec, nDim, &zWhy) ){
+      return tableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
     }
     *pbOwn = 1;
     return SQLITE_OK;

@@ -9,6 +9,13 @@
 ** right before a page that cannot be read, so a tail that reads one float
 ** too far crashes the test.
 **
+** On each path xDot2 must sum exactly as xDot3 does (same floats, bit for
+** bit: dpCosine and dpCosineNorm rely on it), and dpCosine must be one
+** double however it is asked for (either order, |b|^2 cached or not),
+** within n * 2^-24 * (1 + sum|a_i*b_i| / (|a| |b|)) of a double-precision
+** cosine, never outside [-1, 1], and must refuse the vectors
+** dpVectorScorable refuses.
+**
 ** Prints "N passed, N failed"; a test is one (path, kernel, offset) over all
 ** lengths.
 */
@@ -46,6 +53,14 @@ static int within(double got, double ref, double bound){
   return fabs(got - ref) <= bound;
 }
 
+static int sameBits(float x, float y){
+  return memcmp(&x, &y, sizeof x)==0;
+}
+
+static int sameBitsD(double x, double y){
+  return memcmp(&x, &y, sizeof x)==0;
+}
+
 static void check(const char *zWhat, const char *zPath, const char *zOff,
                   int bOk, int nBad){
   if( bOk ){
@@ -78,7 +93,7 @@ int main(void){
     const DpKernels *k = aPath[iPath];
     size_t o;
     for(o=0; o<sizeof(aOff)/sizeof(aOff[0]); o++){
-      int badDot = 0, badDot3 = 0, badDot2 = 0, n;
+      int badDot = 0, badDot3 = 0, badDot2 = 0, badSame = 0, n;
       char zOff[16];
       snprintf(zOff, sizeof zOff, "%d bytes", aOff[o]);
       for(n=1; n<=NMAX; n++){
@@ -105,6 +120,17 @@ int main(void){
                         && within(na2, refA, (double)n*ldexp(1.0,-24)*refA + 1e-30)) ){
           badDot2 = n;
         }
+        if( !badSame ){
+          /* one summation order: xDot2's dot and |a|^2 are xDot3's, xDot2(b,
+          ** b) gives xDot3's |b|^2, and swapping a and b swaps the norms */
+          float dBB, nbB, dS, naS, nbS;
+          k->xDot2((const float*)pb, (const float*)pb, n, &dBB, &nbB);
+          k->xDot3((const float*)pb, (const float*)pa, n, &dS, &naS, &nbS);
+          if( !sameBits(d2, d3) || !sameBits(na2, na) || !sameBits(nbB, nb)
+           || !sameBits(dS, d3) || !sameBits(naS, nb) || !sameBits(nbS, na) ){
+            badSame = n;
+          }
+        }
         if( !badDot3 && !( within(d3, ref, bound)
                         && within(na, refA, (double)n*ldexp(1.0,-24)*refA + 1e-30)
                         && within(nb, refB, (double)n*ldexp(1.0,-24)*refB + 1e-30)) ){
@@ -114,6 +140,7 @@ int main(void){
       check("dot", k->zName, zOff, badDot==0, badDot);
       check("dot3", k->zName, zOff, badDot3==0, badDot3);
       check("dot2", k->zName, zOff, badDot2==0, badDot2);
+      check("dot2 sums as dot3", k->zName, zOff, badSame==0, badSame);
     }
   }
 
@@ -175,6 +202,100 @@ int main(void){
       }
     }
     if( bad ) nFail++; else nPass++;
+  }
+
+  /* dpCosine on each path: one double whichever way it is asked for, close
+  ** to a double-precision cosine, clamped, and refusing what
+  ** dpVectorScorable refuses. */
+  for(iPath=0; iPath<nPath; iPath++){
+    static const int aN[] = { 1, 2, 7, 8, 9, 23, 24, 25, 31, 32, 33, 37, 64,
+                              100, 255, 300, 1000, 1024, 1031, 4096 };
+    static float a[NMAX], b[NMAX];
+    int badSame = 0, badRef = 0, badClamp = 0, badRule = 0, nOver = 0;
+    size_t t;
+    int j, e1, e2, e3, e4;
+    dpKernels = aPath[iPath];
+    for(t=0; t<sizeof(aN)/sizeof(aN[0]); t++){
+      int n = aN[t], rep;
+      for(rep=0; rep<20; rep++){
+        double ref = 0, refAbs = 0, refA = 0, refB = 0, r1, r2, r3, r4, tol;
+        float c = 0.25f + 4.0f*(randf(&seed)+1.0f)/2.0f;
+        for(j=0; j<n; j++){ a[j] = randf(&seed); b[j] = randf(&seed); }
+        for(j=0; j<n; j++){
+          ref += (double)a[j]*b[j]; refAbs += fabs((double)a[j]*b[j]);
+          refA += (double)a[j]*a[j]; refB += (double)b[j]*b[j];
+        }
+        if( refA==0.0 || refB==0.0 ) continue;
+        r1 = dpCosine(a, b, n, &e1);
+        r2 = dpCosine(b, a, n, &e2);
+        r3 = dpCosineNorm(a, b, n, dpNormSq(b, n), &e3);
+        r4 = dpCosineNorm(b, a, n, dpNormSq(a, n), &e4);
+        if( e1 || e2 || e3 || e4 || !sameBitsD(r1, r2) || !sameBitsD(r1, r3)
+         || !sameBitsD(r1, r4) ){
+          if( !badSame ) printf("! cosine on %s: n=%d %.17g %.17g %.17g %.17g\n",
+                                aPath[iPath]->zName, n, r1, r2, r3, r4);
+          badSame = 1;
+        }
+        ref = ref / sqrt(refA*refB);
+        tol = 1.01 * n * ldexp(1.0, -24) * (1.0 + refAbs/sqrt(refA*refB)) + 1e-15;
+        if( !within(r1, ref, tol) ){
+          if( !badRef ) printf("! cosine on %s: n=%d %.17g, reference %.17g\n",
+                               aPath[iPath]->zName, n, r1, ref);
+          badRef = 1;
+        }
+        /* parallel and anti-parallel: b = c*a, then -b */
+        for(j=0; j<n; j++) b[j] = a[j]*c;
+        r1 = dpCosine(a, b, n, &e1);
+        r3 = dpCosineNorm(a, b, n, dpNormSq(b, n), &e3);
+        {
+          float d, na, nb;
+          aPath[iPath]->xDot3(a, b, n, &d, &na, &nb);
+          if( (double)d / sqrt((double)na*nb) > 1.0 ) nOver++;
+        }
+        if( e1 || e3 || r1>1.0 || r3>1.0 || r1<0.999 ) badClamp = 1;
+        for(j=0; j<n; j++) b[j] = -b[j];
+        r1 = dpCosine(a, b, n, &e1);
+        r3 = dpCosineNorm(b, a, n, dpNormSq(a, n), &e3);
+        if( e1 || e3 || r1<-1.0 || r3<-1.0 || r1>-0.999 ) badClamp = 1;
+      }
+    }
+    if( badClamp ) printf("! cosine on %s: outside [-1, 1] for parallel vectors"
+                          " (%d of the unclamped quotients are > 1)\n",
+                          aPath[iPath]->zName, nOver);
+    /* the rule: all finite, |v| 0 or in [1e-15, 1e15], in double */
+    {
+      static const struct { float x; int n; int bOk; } aRule[] = {
+        { 1.0f, 8, 1 }, { 0.0f, 8, 1 }, { 1e20f, 8, 0 }, { 1e-30f, 8, 0 },
+        { 3e14f, 8, 1 }, { 4e14f, 8, 0 },       /* |v| 8.5e14, 1.13e15 */
+        { 5e-16f, 8, 1 }, { 3e-16f, 8, 0 },     /* |v| 1.41e-15, 8.5e-16 */
+        { 1e15f, 1, 1 }, { 1.1e15f, 1, 0 },     /* float(1e15) < 1e15 */
+        { 1e-23f, 4096, 0 }, { 1e-16f, 4096, 1 },  /* |v| 6.4e-22, 6.4e-15 */
+      };
+      const char *zWhy = 0;
+      for(t=0; t<sizeof(aRule)/sizeof(aRule[0]); t++){
+        int n = aRule[t].n, bOk, eWant;
+        for(j=0; j<n; j++){ a[j] = aRule[t].x; b[j] = randf(&seed); }
+        bOk = dpVectorScorable(a, n, &zWhy);
+        eWant = !aRule[t].bOk ? DP_SCORE_BAD_A
+              : aRule[t].x==0.0f ? DP_SCORE_ZERO : DP_SCORE_OK;
+        dpCosine(a, b, n, &e1);
+        dpCosineNorm(b, a, n, dpNormSq(a, n), &e2);
+        e2 = e2==DP_SCORE_BAD_B ? DP_SCORE_BAD_A : e2;
+        if( bOk!=aRule[t].bOk || e1!=eWant || e2!=eWant
+         || (bOk ? zWhy!=0 : zWhy==0) ){
+          printf("! rule on %s: %g x %d: scorable %d, dpCosine %d %d\n",
+                 aPath[iPath]->zName, aRule[t].x, n, bOk, e1, e2);
+          badRule = 1;
+        }
+      }
+      a[3] = 0.0f; a[5] = NAN;
+      if( dpVectorScorable(a, 8, &zWhy) || zWhy==0
+       || strcmp(zWhy, "it has a non-finite value (NaN or Inf)")!=0 ){
+        badRule = 1;
+        printf("! rule on %s: NaN accepted\n", aPath[iPath]->zName);
+      }
+    }
+    if( badSame || badRef || badClamp || badRule ) nFail++; else nPass++;
   }
 
   /* The scalar row is always there and the chosen row is one of the rows. */

@@ -4,7 +4,9 @@
 #
 # Each group lists "package:file-that-proves-it" pairs.  Missing packages are
 # installed with apt-get when we are root (after one apt-get update); when we
-# are not, the script names exactly what to install and fails.
+# are not, the script names exactly what to install and fails.  The test
+# group also needs the de_DE.UTF-8 locale (test/locale.test: docpipe in a
+# host program whose LC_NUMERIC writes "0,8"), made with localedef.
 set -eu
 
 build="libsqlite3-dev:/usr/include/sqlite3ext.h
@@ -20,6 +22,7 @@ python3:/usr/bin/python3
 pkgconf:/usr/bin/pkg-config
 sqlite-utils:/usr/bin/sqlite-utils
 python3-apsw:/usr/lib/python3/dist-packages/apsw/__init__.pyi
+locales:/usr/share/i18n/locales/de_DE
 nodejs:/usr/bin/node
 npm:/usr/bin/npm
 g++:/usr/bin/g++"
@@ -30,7 +33,9 @@ golang-go:/usr/bin/go
 golang-github-canonical-go-dqlite-dev:/usr/share/gocode/src/github.com/canonical/go-dqlite/client/client.go"
 
 want=""
+need_locale=""
 for group in "$@"; do
+  case "$group" in test|bench|cluster) need_locale=1 ;; esac
   case "$group" in
     build) list=$build ;;
     test)  list="$build
@@ -51,7 +56,26 @@ $cluster" ;;
   done
 done
 
-[ -z "$want" ] && exit 0
+# de_DE.UTF-8 (locale -a spells it de_DE.utf8), once locales is installed.
+have_locale() {
+  locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'
+}
+make_locale() {
+  [ -z "$need_locale" ] && return 0
+  have_locale && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "docpipe's tests need the de_DE.UTF-8 locale; make it as root:" >&2
+    echo "  localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2
+    exit 1
+  fi
+  echo "deps.sh: making the de_DE.UTF-8 locale" >&2
+  localedef -i de_DE -f UTF-8 de_DE.UTF-8 >&2
+}
+
+if [ -z "$want" ]; then
+  make_locale
+  exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
   echo "docpipe needs these Debian packages; install them as root:" >&2
   echo "  apt-get update && apt-get install -y$want" >&2
@@ -61,3 +85,4 @@ echo "deps.sh: installing$want" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq $want >&2
+make_locale
