@@ -30,7 +30,7 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
 #define DP_DIM_DEFAULT  1024
 #define DP_SHINGLE_MAX  16
 #define DP_SHINGLE_DEFAULT 5
-#define DP_THRESHOLD_DEFAULT 0.7
+#define DP_THRESHOLD_DEFAULT 0.65
 #define DP_STATS_KEEP_DEFAULT 10000
 
 /**************************************************************************
