@@ -30,7 +30,7 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
 #define DP_DIM_DEFAULT  1024
 #define DP_SHINGLE_MAX  16
 #define DP_SHINGLE_DEFAULT 5
-#define DP_THRESHOLD_DEFAULT 0.7
+#define DP_THRESHOLD_DEFAULT 0.65
 #define DP_STATS_KEEP_DEFAULT 10000
 
 /**************************************************************************
@@ -94,13 +94,21 @@ struct DpTokens {
   int nOut;               /* bytes used in zOut */
   int nOutAlloc;          /* bytes allocated for zOut */
   uint64_t *aHash;        /* per-token hash scratch for embed.c, nTokAlloc slots */
+  uint64_t *aSet;         /* embed.c's set of the features seen, nSet slots */
+  int nSet;               /* slots of aSet in use: a power of two >= 2*features */
+  int nSetAlloc;          /* slots allocated for aSet */
 };
 
 void dpTokensInit(DpTokens *p);
 void dpTokensFree(DpTokens *p);
 /* Split z[0..n) into lowercased letter runs. bSplitWide: each letter of a
-** script written without spaces is a token of its own. SQLITE_OK or NOMEM. */
+** script written without spaces is a token of its own.  Also sizes the
+** scratch embed.c needs for these tokens (aHash; aSet when bSplitWide,
+** which callers pass for hashing='signed'), so that embedding cannot fail.
+** SQLITE_OK or NOMEM. */
 int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide);
+/* Size aSet (nSet) for nFeat distinct features. SQLITE_OK or NOMEM. */
+int dpTokensReserveSet(DpTokens *p, int nFeat);
 
 /**************************************************************************
 ** Interface to code in embed.c — features, feature hashing, normalisation.
@@ -116,8 +124,11 @@ void dpHashTokens(const DpOptions *pOpt, DpTokens *pTok);
 void dpFeatureBucket(const DpOptions *pOpt, const DpTokens *pTok, int iFeat,
                      int *piBucket, int *piSign);
 /* Embed tokens into aOut[0..nDim) (L2-normalised; all zero when no token).
-** Writes per-token hashes into pTok->aHash. */
-void dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
+** hashing='signed' counts each distinct feature once, 'seed' every
+** occurrence.  Writes per-token hashes into pTok->aHash and uses
+** pTok->aSet.  Cannot fail after dpTokenize() with bSplitWide for 'signed'
+** (it sized the scratch); otherwise SQLITE_NOMEM when aSet cannot grow. */
+int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
 /* Tokenize and embed in one call, reusing the tokens buffer. */
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut);

@@ -11,18 +11,29 @@
 **   hashing='signed' (default)  each token is hashed once with xxh3; a
 **       shingle's hash mixes its tokens' hashes (combineHashes), so the cost
 **       per feature does not grow with the token lengths; bucket = h % nDim,
-**       sign from bit 63, independent of the bucket for any nDim.
+**       sign from bit 63, independent of the bucket for any nDim.  Each
+**       distinct feature counts once (the document is a SET of shingles):
+**       a hash already seen in this document is skipped, found in a small
+**       open-addressing table (DpTokens.aSet).  The cosine of two documents
+**       is then close to the Ochiai coefficient |A&B|/sqrt(|A||B|) of their
+**       shingle sets, and a file that repeats a short text many times does
+**       not score high against it.
 **   hashing='seed'  h = FNV-1a 64 of the feature's UTF-8 bytes (tokens joined
 **       by one space), bucket = h % nDim, sign -1 when h & 1: the Go
 **       prototype's rule.  At even nDim the sign equals bucket parity, so
-**       this is unsigned counting; kept for cross-checks only.
+**       this is unsigned counting; every occurrence counts, as in the
+**       prototype; kept for cross-checks only.
 **
-** The vector is then divided by its L2 norm (computed in double, as the
-** prototype did in float64) and rounded to float32.  No feature → the zero
-** vector, which is never a duplicate of anything.
+** Bucket sums are accumulated as 32-bit integers (a feature count fits:
+** there are fewer than 2^31 tokens), in the output array itself, so they
+** stay exact for any document size; float32 sums would stop growing at
+** 2^24.  The vector is then divided by its L2 norm (computed in double, as
+** the prototype did in float64) and rounded to float32.  No feature → the
+** zero vector, which is never a duplicate of anything.
 */
 #include "docpipe.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -130,40 +141,83 @@ void dpFeatureBucket(const DpOptions *pOpt, const DpTokens *pTok, int iFeat,
   bucketSign(pOpt, featureHash(pOpt, pTok, iFeat), piBucket, piSign);
 }
 
-void dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
+/* Bucket sums live in the caller's float array as int32 bit patterns until
+** the normalisation (same size, no extra memory); memcpy keeps the type
+** punning defined and compiles to a plain load or store. */
+static inline int32_t accGet(const float *a, int i){
+  int32_t v;
+  memcpy(&v, &a[i], sizeof(v));
+  return v;
+}
+static inline void accSet(float *a, int i, int32_t v){
+  memcpy(&a[i], &v, sizeof(v));
+}
+
+/* 1 the first time hash h is offered since the set was cleared, else 0.
+** aSet has nMask+1 slots (a power of two, at least twice the number of
+** features), 0 marks an empty slot; the hash 0 itself is tracked in
+** *pbZero.  The slot comes from the high bits of h*phi, which are
+** independent of the low bits that choose the bucket. */
+static inline int setInsert(uint64_t *aSet, uint64_t nMask, int *pbZero,
+                            uint64_t h){
+  uint64_t i;
+  if( h==0 ){
+    if( *pbZero ) return 0;
+    *pbZero = 1;
+    return 1;
+  }
+  i = ((h * 0x9E3779B97F4A7C15ULL) >> 32) & nMask;
+  while( aSet[i]!=0 ){
+    if( aSet[i]==h ) return 0;
+    i = (i + 1) & nMask;
+  }
+  aSet[i] = h;
+  return 1;
+}
+
+int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
   const int nDim = pOpt->nDim;
   const int nFeat = dpFeatureCount(pTok->nTok, pOpt->nShingle);
+  const int bDistinct = pOpt->eHashing!=DP_HASH_SEED;
+  uint64_t nMask = 0;
+  int bZero = 0;
   int i;
   double ss = 0.0;
 
-  memset(aOut, 0, sizeof(float)*(size_t)nDim);
-  if( nFeat==0 ) return;
+  memset(aOut, 0, sizeof(float)*(size_t)nDim);   /* int32 zeros too */
+  if( nFeat==0 ) return SQLITE_OK;
+  if( bDistinct && pTok->nSet<2*nFeat ){
+    /* dpTokenize() with bSplitWide sized the set already (nTok >= nFeat) */
+    if( dpTokensReserveSet(pTok, nFeat) ) return SQLITE_NOMEM;
+  }
   dpHashTokens(pOpt, pTok);
+  if( bDistinct ){
+    assert( (pTok->nSet & (pTok->nSet-1))==0 );
+    nMask = (uint64_t)pTok->nSet - 1;
+    memset(pTok->aSet, 0, sizeof(uint64_t)*(size_t)pTok->nSet);
+  }
   for(i=0; i<nFeat; i++){
     int iBucket, iSign;
-    float fOld;
-    bucketSign(pOpt, featureHash(pOpt, pTok, i), &iBucket, &iSign);
-    fOld = aOut[iBucket];
-    aOut[iBucket] = fOld + (float)iSign;
-    /* (x+s)^2 - x^2 = 2sx + 1: the sum of squares kept as we go, exact
-    ** because bucket sums are small integers (exact in float and double). */
-    ss += 2.0 * (double)iSign * (double)fOld + 1.0;
+    uint64_t h = featureHash(pOpt, pTok, i);
+    if( bDistinct && !setInsert(pTok->aSet, nMask, &bZero, h) ) continue;
+    bucketSign(pOpt, h, &iBucket, &iSign);
+    accSet(aOut, iBucket, accGet(aOut, iBucket) + iSign);
+  }
+  for(i=0; i<nDim; i++){
+    double c = (double)accGet(aOut, i);
+    ss += c*c;
   }
   if( ss>0.0 ){
-    /* One float multiply per bucket, eight per step so that -O2 turns each
-    ** step into vector multiplies (nDim >= 8; the tail is scalar). */
-    float fInv = (float)(1.0 / sqrt(ss));
-    for(i=0; i+8<=nDim; i+=8){
-      aOut[i]   *= fInv; aOut[i+1] *= fInv; aOut[i+2] *= fInv; aOut[i+3] *= fInv;
-      aOut[i+4] *= fInv; aOut[i+5] *= fInv; aOut[i+6] *= fInv; aOut[i+7] *= fInv;
-    }
-    for(; i<nDim; i++) aOut[i] *= fInv;
+    double rInv = 1.0 / sqrt(ss);
+    for(i=0; i<nDim; i++) aOut[i] = (float)((double)accGet(aOut, i) * rInv);
   }
+  /* else every sum cancelled out: the int32 zeros are float zeros */
+  return SQLITE_OK;
 }
 
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut){
   int rc = dpTokenize(pTok, z, n, pOpt->eHashing!=DP_HASH_SEED);
-  if( rc==SQLITE_OK ) dpEmbedTokens(pOpt, pTok, aOut);
+  if( rc==SQLITE_OK ) rc = dpEmbedTokens(pOpt, pTok, aOut);
   return rc;
 }

@@ -23,8 +23,9 @@
 **
 ** Output: DpTokens.zOut holds the lowercased bytes of every token (with
 ** whatever lies between tokens, which no span covers) and DpTokens.aTok the
-** spans, in zOut and in the input.  Buffers are reused
-** from call to call.
+** spans, in zOut and in the input.  It also sizes embed.c's scratch for
+** these tokens (aHash, aSet), so that embedding them cannot fail.  Buffers
+** are reused from call to call.
 */
 #include "docpipe.h"
 
@@ -42,7 +43,20 @@ void dpTokensFree(DpTokens *p){
   sqlite3_free(p->aTok);
   sqlite3_free(p->zOut);
   sqlite3_free(p->aHash);
+  sqlite3_free(p->aSet);
   memset(p, 0, sizeof(*p));
+}
+
+int dpTokensReserveSet(DpTokens *p, int nFeat){
+  /* a power of two at least twice nFeat, so the set is at most half full;
+  ** nFeat < 2^29 (at most one per two bytes of a text SQLite can hold) */
+  int nSet = 16;
+  while( nSet < 2*nFeat ) nSet *= 2;
+  if( dpGrow((void**)&p->aSet, &p->nSetAlloc, nSet, sizeof(uint64_t)) ){
+    return SQLITE_NOMEM;
+  }
+  p->nSet = nSet;
+  return SQLITE_OK;
 }
 
 /* Thai, Lao, Myanmar and Khmer blocks: scripts without word spaces whose
@@ -178,5 +192,13 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
 #undef END_TOKEN
   p->nTok = nTok;
   p->nOut = nOut;
+
+  /* embed.c's set of distinct features, which hashing='signed' needs (the
+  ** callers split wide letters exactly for that hashing): sized here so
+  ** that embedding these tokens cannot fail. */
+  if( bSplitWide && dpTokensReserveSet(p, nTok) ){
+    p->nTok = 0;
+    return SQLITE_NOMEM;
+  }
   return SQLITE_OK;
 }
