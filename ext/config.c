@@ -33,6 +33,7 @@
                       || (c)=='\f' || (c)=='\v')
 
 void dpOptionsDefault(DpOptions *p){
+  memset(p, 0, sizeof(*p));     /* every field, also ones added later */
   p->nDim = DP_DIM_DEFAULT;
   p->nShingle = DP_SHINGLE_DEFAULT;
   p->eHashing = DP_HASH_SIGNED;

@@ -55,6 +55,9 @@ struct DpOptions {
   int nStatsKeep;         /* how many statements %_stats keeps */
   unsigned mSet;          /* keys applied so far (config.c): a second
                           ** "dim=..." is an error, not an override */
+  int bCountRepeats;      /* 'signed' counting a repeated feature again: a
+                          ** table made before features were a set (its
+                          ** %_config says counting=repeats) */
 };
 
 /* Option groups: which keys a caller accepts. */

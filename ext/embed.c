@@ -178,7 +178,7 @@ static inline int setInsert(uint64_t *aSet, uint64_t nMask, int *pbZero,
 int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
   const int nDim = pOpt->nDim;
   const int nFeat = dpFeatureCount(pTok->nTok, pOpt->nShingle);
-  const int bDistinct = pOpt->eHashing!=DP_HASH_SEED;
+  const int bDistinct = pOpt->eHashing!=DP_HASH_SEED && !pOpt->bCountRepeats;
   uint64_t nMask = 0;
   int bZero = 0;
   int i;

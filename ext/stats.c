@@ -435,9 +435,13 @@ int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
       "ALTER TABLE \"%w\".\"%w_stats\" DROP COLUMN latency;"
       "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN load_ns INTEGER;"
       "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN cpu_ns INTEGER;"
-      "UPDATE \"%w\".\"%w_config\" SET v=2 WHERE k='version';",
+      "UPDATE \"%w\".\"%w_config\" SET v=2 WHERE k='version';"
+      /* a version 1 table counted repeated features ('signed'): it keeps
+      ** doing so, so that its vectors stay comparable (vtab.c) */
+      "INSERT OR IGNORE INTO \"%w\".\"%w_config\"(k, v) SELECT 'counting',"
+      " 'repeats' FROM \"%w\".\"%w_config\" WHERE k='hashing' AND v='signed';",
       zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName,
-      zDb, zName);
+      zDb, zName, zDb, zName, zDb, zName);
   int rc;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_exec(db, zSql, 0, 0, pzErr);

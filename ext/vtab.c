@@ -650,6 +650,10 @@ static int readConfig(DpTable *p, char **pzErr){
     }else if( strcmp(zKey, "columns")==0 ){
       rc = addExtraColumns(p, zVal, &zErr);
       if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ) rc = SQLITE_CORRUPT_VTAB;
+    }else if( strcmp(zKey, "counting")==0 ){
+      /* written when a version 1 table became version 2 */
+      if( strcmp(zVal, "repeats")!=0 ) rc = SQLITE_CORRUPT_VTAB;
+      p->opt.bCountRepeats = 1;
     }else{
       char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
       if( zWord==0 ){
@@ -670,6 +674,10 @@ static int readConfig(DpTable *p, char **pzErr){
     sqlite3_free(zErr);
   }
   sqlite3_finalize(pStmt);
+  /* a version 1 table counted repeated features under 'signed' */
+  if( p->iFormat==1 && p->opt.eHashing==DP_HASH_SIGNED ){
+    p->opt.bCountRepeats = 1;
+  }
   if( rc==SQLITE_OK && (!bVersion || nSeen!=7) ){
     *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
                              p->zName, p->zName);
