@@ -8,7 +8,7 @@
 **     FROM dedup_index('SELECT id, embed(body) FROM mytable', 0.8, 'pairs');
 **   SELECT id, cluster_id FROM dedup_index('docs', 0.8, 'clusters');
 **
-** Arguments: source, threshold (default: the docpipe table's, or 0.7 for a
+** Arguments: source, threshold (default: the docpipe table's, or 0.65 for a
 ** query), mode ('first', 'pairs' or 'clusters').  Output columns: id,
 ** is_duplicate, duplicate_of, similarity, other_id, cluster_id; each mode
 ** fills its own and leaves the others NULL:
