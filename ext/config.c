@@ -32,6 +32,10 @@
 #define dpIsBlank(c) ((c)==' ' || (c)=='\t' || (c)=='\n' || (c)=='\r' \
                       || (c)=='\f' || (c)=='\v')
 
+int dpSplitWide(const DpOptions *p){
+  return p->eHashing!=DP_HASH_SEED;
+}
+
 void dpOptionsDefault(DpOptions *p){
   memset(p, 0, sizeof(*p));     /* every field, also ones added later */
   p->nDim = DP_DIM_DEFAULT;

@@ -72,6 +72,9 @@ void dpOptionsDefault(DpOptions *p);
 int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
 /* Parse a whole comma- or space-separated option string, as given to embed(). */
 int dpOptionsParse(DpOptions *p, int mGroups, const char *zList, char **pzErr);
+/* 1 when the tokenizer splits scripts written without spaces into one token
+** per letter: every mode but the prototype's hashing='seed'. */
+int dpSplitWide(const DpOptions *p);
 /* Canonical "key=value" text of one option, for the _config table. */
 char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
@@ -132,9 +135,13 @@ void dpFeatureBucket(const DpOptions *pOpt, const DpTokens *pTok, int iFeat,
 ** pTok->aSet.  Cannot fail after dpTokenize() with bSplitWide for 'signed'
 ** (it sized the scratch); otherwise SQLITE_NOMEM when aSet cannot grow. */
 int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
-/* Tokenize and embed in one call, reusing the tokens buffer. */
+/* The one way from text to vector: tokenize (dpSplitWide) and embed in one
+** call, reusing the tokens buffer (the tokens stay there).  aStageNs, when
+** not NULL, gets the nanoseconds of each stage added at DP_STAGE_TOKENIZE
+** and DP_STAGE_EMBED (at least 1 each). */
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
-                const unsigned char *z, int n, float *aOut);
+                const unsigned char *z, int n, float *aOut,
+                sqlite3_int64 *aStageNs);
 
 /**************************************************************************
 ** Interface to code in query.c — MATCH queries shorter than the shingle
@@ -295,6 +302,99 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
 int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
                    int (*xAccept)(void*, sqlite3_int64), void *pAcceptCtx,
                    DpHit **paHit, int *pnHit);
+
+/**************************************************************************
+** Interface to code in storage.c — the shadow tables %_config, %_docs and
+** %_vectors of one docpipe table (used by vtab.c and dedup.c).  Functions
+** return SQLite result codes; an error's message is in dpStorageErrmsg()
+** until the next error or dpStorageClearError().
+*/
+/* Fixed columns of the table, in its declared order (vtab.c). */
+#define DP_COL_BODY      0
+#define DP_COL_EMBEDDING 1
+#define DP_COL_ISDUP     2
+#define DP_COL_DUPOF     3
+#define DP_COL_SIM       4
+#define DP_COL_EXTRA0    5   /* then the extra columns, score, k, <table> */
+
+typedef struct DpStorage DpStorage;
+int dpStorageNew(sqlite3 *db, const char *zDb, const char *zName,
+                 DpStorage **pp);
+void dpStorageFree(DpStorage *s);
+/* CREATE: options and extra columns from azArg, then the shadow tables.
+** Errors go to *pzErr ("docpipe: ..."). */
+int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
+                    char **pzErr);
+/* Connect: options and columns from %_config; SQLITE_CORRUPT_VTAB when
+** it is damaged. */
+int dpStorageConnect(DpStorage *s, char **pzErr);
+int dpStorageDestroy(DpStorage *s);
+int dpStorageRename(DpStorage *s, const char *zNew);
+int dpStorageIsShadow(const char *zSuffix);      /* "docs", ...: ours */
+const char *dpStorageErrmsg(const DpStorage *s);
+void dpStorageClearError(DpStorage *s);
+const DpOptions *dpStorageOptions(const DpStorage *s);
+int dpStorageFormat(const DpStorage *s);         /* 1 or 2 */
+void dpStorageSetFormat(DpStorage *s, int iFormat);
+const char *dpStorageName(const DpStorage *s);
+const char *dpStorageSchema(const DpStorage *s);
+int dpStorageExtraCount(const DpStorage *s);
+const char *dpStorageExtraName(const DpStorage *s, int i);
+const char *dpStorageExtraDecl(const DpStorage *s);   /* NULL: none */
+/* 1 when zName is one of the table's column names (or the rowid's). */
+int dpStorageIsColumnName(const DpStorage *s, const char *zName);
+/* The cached statements, so that statistics never take one of them for
+** the user's. */
+int dpStorageStatements(const DpStorage *s, sqlite3_stmt **aOut, int nMax);
+/* Write document *piId (a new rowid when !bHasId) and its vector. */
+int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
+                    sqlite3_value *pBody, int bOwn, int bDup,
+                    sqlite3_int64 iDupOf, double rSim,
+                    sqlite3_value **apExtra, const float *aVec);
+int dpStorageVectorPut(DpStorage *s, sqlite3_int64 iId, const float *aVec);
+int dpStorageDocDelete(DpStorage *s, sqlite3_int64 iId);
+/* SQLITE_ROW with *ppRow on document iId (columns: body, is_duplicate,
+** duplicate_of, similarity, own_vector, extras) until the matching
+** Release; SQLITE_DONE when there is none. */
+int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow);
+int dpStorageDocRelease(DpStorage *s);
+int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists);
+/* The same for the vector of iId (column 0: the blob). */
+int dpStorageVectorSeek(DpStorage *s, sqlite3_int64 iId,
+                        sqlite3_stmt **ppRow);
+int dpStorageVectorRelease(DpStorage *s);
+/* Every document: xRow(ctx, id, is_duplicate, vector value (NULL when the
+** vector row is missing)); a non-OK return of xRow stops the scan. */
+int dpStorageScanVectors(DpStorage *s,
+                         int (*xRow)(void*, sqlite3_int64 iId, int bDup,
+                                     sqlite3_value *pVec),
+                         void *pCtx);
+#define DP_SCAN_ALL  0      /* every document */
+#define DP_SCAN_MADE 1      /* documents whose vector docpipe made */
+#define DP_SCAN_OWN  2      /* documents whose vector the caller gave */
+int dpStorageScanDocs(DpStorage *s, int eWhich,
+                      int (*xRow)(void*, sqlite3_int64 iId,
+                                  sqlite3_value *pBody, sqlite3_value *pVec),
+                      void *pCtx);
+/* Rows that contradict each other (a vector without a document, a
+** decision out of range): SQLITE_CORRUPT_VTAB naming the first. */
+int dpStorageCheckRows(DpStorage *s);
+/* A new statement over %_docs (id, body, is_duplicate, duplicate_of,
+** similarity, extras) followed by zWhere; the caller finalizes it. */
+int dpStorageDocCursor(DpStorage *s, const char *zWhere,
+                       sqlite3_stmt **ppStmt);
+/* Ids of the documents where column aCol[i] azOp[i] apArg[i] holds for
+** every i, ascending, in *paId (sqlite3_free). */
+int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
+                       const char *const *azOp, sqlite3_value **apArg,
+                       sqlite3_int64 **paId, int *pnId);
+/* PRAGMA data_version, and whether this connection reads uncommitted
+** data (shared cache): then data_version does not show every change. */
+int dpStorageDataVersion(DpStorage *s, sqlite3_int64 *piVersion,
+                         int *pbUncommitted);
+/* 1 in *pbReads when pStmt's program opens %_docs or %_vectors (or an
+** index on them) for reading. */
+int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 
 /**************************************************************************
 ** Interface to code in vtab.c — the docpipe virtual table.
@@ -461,6 +561,12 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 /* sqlite3_str_finish() that returns "" (not NULL) for an empty string;
 ** NULL only on OOM. */
 char *dpStrFinish(sqlite3_str *p);
+/* sqlite3_exec() of a printf-formatted statement (names quoted by the
+** caller with %w). */
+int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...);
+/* ALTER TABLE zDb.zOld_zSuffix RENAME TO zNew_zSuffix, when it exists. */
+int dpShadowRename(sqlite3 *db, const char *zDb, const char *zOld,
+                   const char *zNew, const char *zSuffix, char **pzErr);
 /* Monotonic clock in nanoseconds. */
 sqlite3_int64 dpNowNs(void);
 /* strtod() that reads '.' as the decimal point whatever locale the host

@@ -216,8 +216,17 @@ int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
 }
 
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
-                const unsigned char *z, int n, float *aOut){
-  int rc = dpTokenize(pTok, z, n, pOpt->eHashing!=DP_HASH_SEED);
+                const unsigned char *z, int n, float *aOut,
+                sqlite3_int64 *aStageNs){
+  sqlite3_int64 t0 = aStageNs ? dpNowNs() : 0, t1 = 0;
+  int rc = dpTokenize(pTok, z, n, dpSplitWide(pOpt));
+  if( aStageNs ) t1 = dpNowNs();
   if( rc==SQLITE_OK ) rc = dpEmbedTokens(pOpt, pTok, aOut);
+  if( aStageNs ){
+    /* a stage that ran takes at least 1 ns: 0 means "did not run" */
+    sqlite3_int64 t2 = dpNowNs();
+    aStageNs[DP_STAGE_TOKENIZE] += t1>t0 ? t1 - t0 : 1;
+    aStageNs[DP_STAGE_EMBED] += t2>t1 ? t2 - t1 : 1;
+  }
   return rc;
 }

@@ -327,7 +327,7 @@ static void embedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   {
     const unsigned char *zText = sqlite3_value_text(argv[0]);
     int nText = sqlite3_value_bytes(argv[0]);   /* after _text(): see docs */
-    rc = zText ? dpEmbedText(&opt, &tok, zText, nText, aVec) : SQLITE_NOMEM;
+    rc = zText ? dpEmbedText(&opt, &tok, zText, nText, aVec, 0) : SQLITE_NOMEM;
   }
   dpTokensFree(&tok);
   if( rc!=SQLITE_OK ){
@@ -452,7 +452,7 @@ static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
     const unsigned char *zText = sqlite3_value_text(argv[0]);
     int nText = sqlite3_value_bytes(argv[0]);   /* after _text(): see docs */
     if( zText==0 ) return SQLITE_NOMEM;
-    rc = dpTokenize(&p->tok, zText, nText, p->opt.eHashing!=DP_HASH_SEED);
+    rc = dpTokenize(&p->tok, zText, nText, dpSplitWide(&p->opt));
   }
   if( rc!=SQLITE_OK ) return rc;
   dpHashTokens(&p->opt, &p->tok);

@@ -85,7 +85,7 @@ int dpShortQueryNew(const DpOptions *pOpt, const DpTokens *pTok,
   p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
   p->nWord = pTok->nTok;
-  p->bSplitWide = pOpt->eHashing!=DP_HASH_SEED;
+  p->bSplitWide = dpSplitWide(pOpt);
   p->aRun = sqlite3_malloc64(sizeof(uint64_t) * p->nWord * (p->nWord+1) / 2);
   p->aSeen = sqlite3_malloc64(p->nWord * (p->nWord+1) / 2);
   if( p->aRun==0 || p->aSeen==0 ){

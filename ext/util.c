@@ -151,3 +151,34 @@ void dpFormatDouble(char *zBuf, int nBuf, double r){
     freelocale(c);
   }
 }
+
+int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...){
+  va_list ap;
+  char *zSql;
+  int rc;
+  va_start(ap, zFmt);
+  zSql = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+int dpShadowRename(sqlite3 *db, const char *zDb, const char *zOld,
+                   const char *zNew, const char *zSuffix, char **pzErr){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
+                               " WHERE name='%q_%q'", zDb, zOld, zSuffix);
+  int rc, bExists;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  bExists = rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW;
+  sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK && bExists ){
+    rc = dpExecf(db, pzErr, "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO \"%w_%s\"",
+                 zDb, zOld, zSuffix, zNew, zSuffix);
+  }
+  return rc;
+}

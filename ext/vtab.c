@@ -55,18 +55,17 @@
 
 #include <utf8proc.h>
 
-#define DP_FORMAT_VERSION 2      /* 1: latency blobs in %_stats (stats.c) */
 #define DP_K_MAX 1000000
 #define DP_K_ALL 0x7fffffff     /* no k: every document, ranked */
+#define DP_MAX_FILTER 64        /* column filters done inside a MATCH */
 
-/* Fixed columns. */
-#define COL_BODY      0
-#define COL_EMBEDDING 1
-#define COL_ISDUP     2
-#define COL_DUPOF     3
-#define COL_SIM       4
-#define COL_EXTRA0    5
-/* then: extras, score, k, <table> */
+/* Fixed columns (docpipe.h): then the extras, score, k, <table>. */
+#define COL_BODY      DP_COL_BODY
+#define COL_EMBEDDING DP_COL_EMBEDDING
+#define COL_ISDUP     DP_COL_ISDUP
+#define COL_DUPOF     DP_COL_DUPOF
+#define COL_SIM       DP_COL_SIM
+#define COL_EXTRA0    DP_COL_EXTRA0
 
 /* idxNum plans and flags. */
 #define PLAN_SCAN   0
@@ -79,18 +78,9 @@
 #define HAS_LIMIT   0x80
 #define HAS_OFFSET  0x100
 
-/* Cached statements on the shadow tables. */
+/* Cached statements on the statistics tables. */
 enum {
-  STMT_DOC_WRITE = 0,   /* INSERT INTO %_docs(...) VALUES(...) */
-  STMT_DOC_DELETE,      /* DELETE FROM %_docs WHERE id=?1 */
-  STMT_DOC_GET,         /* SELECT ... FROM %_docs WHERE id=?1 */
-  STMT_VEC_WRITE,       /* INSERT INTO %_vectors(id, v) ... ON CONFLICT(id) */
-  STMT_VEC_DELETE,      /* DELETE FROM %_vectors WHERE id=?1 */
-  STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
-  STMT_LOAD,            /* every document with its vector */
-  STMT_DATA_VERSION,    /* PRAGMA data_version */
-  STMT_READ_UNCOMMITTED, /* PRAGMA read_uncommitted */
-  STMT_STATS_WRITE,     /* INSERT INTO %_stats(...) VALUES(...) */
+  STMT_STATS_WRITE = 0,     /* INSERT INTO %_stats(...) VALUES(...) */
   STMT_STATS_PRUNE,     /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
   STMT_LATENCY_WRITE,   /* INSERT INTO %_latency(id, v) VALUES(?1, ?2) */
   STMT_LATENCY_PRUNE,   /* DELETE FROM %_latency WHERE id <= max(id) - ?1 */
@@ -102,13 +92,10 @@ typedef struct DpTable DpTable;
 struct DpTable {
   sqlite3_vtab base;      /* base class, must be first */
   sqlite3 *db;            /* connection */
-  char *zDb;              /* schema name ("main", ...) */
-  char *zName;            /* table name */
-  DpOptions opt;          /* options, from %_config */
+  DpStorage *pStore;      /* its shadow tables (storage.c) */
+  DpOptions opt;          /* options, from %_config (a copy of storage's) */
   int nExtra;             /* number of extra columns */
-  char **azExtraName;     /* their names */
-  char *zExtraDecl;       /* their declarations, "title TEXT, lang TEXT" */
-  sqlite3_stmt *aStmt[N_STMT]; /* prepared lazily, finalized on disconnect */
+  sqlite3_stmt *aStmt[N_STMT]; /* statistics statements, prepared lazily */
   DpIndex index;          /* in-memory vectors (index.c) */
   int bIndexValid;        /* index matches the shadow tables */
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
@@ -130,7 +117,6 @@ struct DpTable {
   int nQueries;           /* records in pQueries */
   sqlite3_int64 nLoadNs;  /* index load of the current call */
   sqlite3_int64 iLastClock; /* last statClock(): each reading is later */
-  int iFormat;            /* format version in %_config (1 or 2) */
   int iSeq;               /* records opened so far */
   int *aSvptSeq;          /* iSeq when each savepoint level was opened */
   int nSvpt;              /* entries in aSvptSeq */
@@ -157,7 +143,7 @@ static int colCmd(const DpTable *p){ return COL_EXTRA0 + p->nExtra + 2; }
 /* Set the vtab error message, prefixed with the table name. */
 static int tableError(DpTable *p, int rc, const char *zFmt, ...){
   va_list ap;
-  char *zPrefix = sqlite3_mprintf("%s: ", p->zName);
+  char *zPrefix = sqlite3_mprintf("%s: ", dpStorageName(p->pStore));
   va_start(ap, zFmt);
   dpVtabErrorV(&p->base, zPrefix ? zPrefix : "", zFmt, ap);
   va_end(ap);
@@ -165,98 +151,25 @@ static int tableError(DpTable *p, int rc, const char *zFmt, ...){
   return rc;
 }
 
-/**************************************************************************
-** Shadow tables and cached statements.
-*/
-static const char *const azShadow[] = {
-  "config", "docs", "vectors", "stats", "latency"
-};
-
-static int shadowName(const char *zName){
-  size_t i;
-  for(i=0; i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    if( sqlite3_stricmp(zName, azShadow[i])==0 ) return 1;
+/* An error of storage.c (its message) as this table's error. */
+static int storeError(DpTable *p, int rc){
+  if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE ){
+    const char *zMsg = dpStorageErrmsg(p->pStore);
+    if( zMsg ) tableError(p, rc, "%s", zMsg);
+    dpStorageClearError(p->pStore);
   }
-  return 0;
-}
-
-/* Run one statement built from a printf format; names are quoted by the
-** caller with %w. */
-static int execf(sqlite3 *db, char **pzErr, const char *zFmt, ...){
-  va_list ap;
-  char *zSql;
-  int rc;
-  va_start(ap, zFmt);
-  zSql = sqlite3_vmprintf(zFmt, ap);
-  va_end(ap);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
-  sqlite3_free(zSql);
   return rc;
 }
 
-/* ", c0, c1, ..." or ", ?7, ?8, ..." for the extra columns. */
-static char *extraList(const DpTable *p, const char *zFmt, int iFirst){
-  sqlite3_str *s = sqlite3_str_new(0);
-  int i;
-  for(i=0; i<p->nExtra; i++) sqlite3_str_appendf(s, zFmt, i + iFirst);
-  return dpStrFinish(s);
-}
-
+/**************************************************************************
+** Statistics statements.
+*/
 static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
   int rc = SQLITE_OK;
   if( p->aStmt[eStmt]==0 ){
-    char *zCols = 0, *zVals = 0, *zSql = 0;
-    const char *zDb = p->zDb, *zName = p->zName;
+    char *zSql = 0;
+    const char *zDb = dpStorageSchema(p->pStore), *zName = dpStorageName(p->pStore);
     switch( eStmt ){
-      case STMT_DOC_WRITE:
-        zCols = extraList(p, ", c%d", 0);
-        zVals = extraList(p, ", ?%d", 7);
-        if( zCols && zVals ){
-          /* INSERT, never REPLACE: REPLACE would delete any row that a
-          ** user's UNIQUE index on a shadow table says is in the way */
-          zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_docs\"(id, body,"
-              " is_duplicate, duplicate_of, similarity, own_vector%s)"
-              " VALUES(?1, ?2, ?3, ?4, ?5, ?6%s)", zDb, zName, zCols, zVals);
-        }
-        break;
-      case STMT_DOC_DELETE:
-        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_docs\" WHERE id=?1",
-                               zDb, zName);
-        break;
-      case STMT_DOC_GET:
-        zCols = extraList(p, ", c%d", 0);
-        if( zCols ){
-          zSql = sqlite3_mprintf("SELECT body, is_duplicate, duplicate_of,"
-              " similarity, own_vector%s FROM \"%w\".\"%w_docs\" WHERE id=?1",
-              zCols, zDb, zName);
-        }
-        break;
-      case STMT_VEC_WRITE:
-        /* an upsert on id alone (rebuild rewrites vectors in place) */
-        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_vectors\"(id, v)"
-                               " VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE"
-                               " SET v=excluded.v", zDb, zName);
-        break;
-      case STMT_VEC_DELETE:
-        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_vectors\" WHERE id=?1",
-                               zDb, zName);
-        break;
-      case STMT_VEC_GET:
-        zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_vectors\" WHERE id=?1",
-                               zDb, zName);
-        break;
-      case STMT_LOAD:
-        zSql = sqlite3_mprintf("SELECT d.id, d.is_duplicate, v.v"
-            " FROM \"%w\".\"%w_docs\" AS d LEFT JOIN \"%w\".\"%w_vectors\" AS v"
-            " ON v.id=d.id", zDb, zName, zDb, zName);
-        break;
-      case STMT_DATA_VERSION:
-        zSql = sqlite3_mprintf("PRAGMA \"%w\".data_version", zDb);
-        break;
-      case STMT_READ_UNCOMMITTED:
-        zSql = sqlite3_mprintf("PRAGMA read_uncommitted");
-        break;
       case STMT_STATS_WRITE:
         zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
             " rows, tokenize_ns, embed_ns, search_ns, store_ns, load_ns,"
@@ -288,8 +201,6 @@ static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
                    " (%s)", sqlite3_errmsg(p->db));
       }
     }
-    sqlite3_free(zCols);
-    sqlite3_free(zVals);
     sqlite3_free(zSql);
   }
   *ppStmt = p->aStmt[eStmt];
@@ -304,385 +215,22 @@ static void finalizeStmts(DpTable *p){
   }
 }
 
-/* SQLite's message with the shadow column names ("t_docs.c0") turned into
-** the user's ("t.title"): a table made by an earlier version may carry
-** constraints on its shadow table, and a user may add an index to one. */
-static char *userColumnNames(const DpTable *p, const char *zMsg){
-  sqlite3_str *s = sqlite3_str_new(0);
-  char *zShadow = sqlite3_mprintf("%s_docs.", p->zName);
-  const char *z = zMsg;
-  int nShadow = zShadow ? (int)strlen(zShadow) : 0;
-  while( zShadow && *z ){
-    if( sqlite3_strnicmp(z, zShadow, nShadow)==0 ){
-      const char *zCol = z + nShadow;
-      if( zCol[0]=='c' && zCol[1]>='0' && zCol[1]<='9' ){
-        int iCol = atoi(zCol+1);
-        if( iCol<p->nExtra ){
-          sqlite3_str_appendf(s, "%s.%s", p->zName, p->azExtraName[iCol]);
-          z = zCol + 1;
-          while( *z>='0' && *z<='9' ) z++;
-          continue;
-        }
-      }
-      sqlite3_str_appendf(s, "%s.", p->zName);
-      z = zCol;
-      continue;
-    }
-    sqlite3_str_appendchar(s, 1, *z++);
-  }
-  sqlite3_free(zShadow);
-  return dpStrFinish(s);
-}
-
-/* Step a write statement to completion and reset it. */
-static int stepWrite(DpTable *p, sqlite3_stmt *pStmt){
-  int rc = sqlite3_step(pStmt);
-  int rc2 = sqlite3_reset(pStmt);
-  char *zMsg;
-  if( rc==SQLITE_DONE ) return SQLITE_OK;
-  rc = rc2!=SQLITE_OK ? rc2 : rc;
-  zMsg = userColumnNames(p, sqlite3_errmsg(p->db));
-  if( (rc & 0xff)==SQLITE_CONSTRAINT ){
-    tableError(p, rc, "%s", zMsg ? zMsg : "constraint failed");
-  }else{
-    tableError(p, rc, "writing its shadow tables failed: %s",
-               zMsg ? zMsg : sqlite3_errmsg(p->db));
-  }
-  sqlite3_free(zMsg);
-  return rc;
-}
-
-/**************************************************************************
-** Options and column declarations: CREATE arguments and %_config.
-*/
-static int isReservedColumn(const DpTable *p, const char *zName){
-  static const char *const az[] = {
-    "body", "embedding", "is_duplicate", "duplicate_of", "similarity",
-    "score", "k", "rowid", "oid", "_rowid_"
-  };
-  size_t i;
-  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
-    if( sqlite3_stricmp(zName, az[i])==0 ) return 1;
-  }
-  return sqlite3_stricmp(zName, p->zName)==0;
-}
-
-/* 1 when z[0..n) is a word that starts a column constraint or clause. */
-static int isConstraintWord(const char *z, int n){
-  static const char *const az[] = {
-    "constraint", "primary", "not", "null", "unique", "check", "default",
-    "collate", "references", "generated", "as", "on", "key", "foreign"
-  };
-  size_t i;
-  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
-    if( (int)strlen(az[i])==n && sqlite3_strnicmp(z, az[i], n)==0 ) return 1;
-  }
-  return 0;
-}
-
-/* Check that zType is a type name and nothing else: words, then at most one
-** "(n)" or "(n, m)" at the end.  A constraint would act on docpipe's own
-** shadow table (UNIQUE or a foreign key's ON DELETE deleting documents
-** behind its back), so none is accepted. */
-static int checkTypeName(const char *zCol, const char *zType, char **pzErr){
-  const char *z = zType;
-  while( *z ){
-    if( *z==' ' || *z=='\t' || *z=='\n' ){
-      z++;
-    }else if( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_' ){
-      const char *zWord = z;
-      while( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_'
-          || (*z>='0' && *z<='9') ) z++;
-      if( isConstraintWord(zWord, (int)(z - zWord)) ){
-        *pzErr = sqlite3_mprintf("docpipe: column %s: only a type may be"
-            " declared, not '%.*s' (constraints would act on docpipe's own"
-            " storage)", zCol, (int)(z - zWord), zWord);
-        return SQLITE_ERROR;
-      }
-    }else if( *z=='(' ){
-      /* (n) or (n, m), signed numbers, and then the end */
-      z++;
-      while( *z && *z!=')'
-          && ((*z>='0' && *z<='9') || *z=='+' || *z=='-' || *z==','
-              || *z==' ' || *z=='.') ) z++;
-      if( *z!=')' ) break;
-      z++;
-      while( *z==' ' || *z=='\t' || *z=='\n' ) z++;
-      if( *z ) break;
-    }else{
-      break;
-    }
-  }
-  if( *z ){
-    *pzErr = sqlite3_mprintf("docpipe: column %s: only a type may be"
-                             " declared, not '%s'", zCol, zType);
-    return SQLITE_ERROR;
-  }
-  return SQLITE_OK;
-}
-
-/* Parse "name [type]" of an extra column and append it to p.  bCreate: a
-** new table's declaration (only a type accepted); else one stored in
-** %_config by an earlier version, read as it was written. */
-static int addExtraColumn(DpTable *p, const char *zArg, int bCreate,
-                          char **pzErr){
-  const char *z = zArg;
-  const char *zNameStart, *zType;
-  int nName, i;
-  char *zName, **azNew, *zDecl;
-  while( *z==' ' || *z=='\t' || *z=='\n' ) z++;
-  zNameStart = z;
-  if( !((*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_') ){
-    *pzErr = sqlite3_mprintf("docpipe: '%s' is neither an option (key=value)"
-                             " nor a column declaration (name [type])", zArg);
-    return SQLITE_ERROR;
-  }
-  while( (*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || *z=='_'
-      || (*z>='0' && *z<='9') ) z++;
-  nName = (int)(z - zNameStart);
-  zType = z;
-  /* The type may hold letters, digits, blanks and parentheses only: it is
-  ** copied into CREATE TABLE statements. */
-  for(; *z; z++){
-    if( !((*z>='a' && *z<='z') || (*z>='A' && *z<='Z') || (*z>='0' && *z<='9')
-       || *z==' ' || *z=='\t' || *z=='\n' || *z=='(' || *z==')' || *z==',') ){
-      *pzErr = sqlite3_mprintf("docpipe: column declaration '%s' may hold only"
-                               " a name and a type", zArg);
-      return SQLITE_ERROR;
-    }
-  }
-  if( bCreate ){
-    char *zCol = sqlite3_mprintf("%.*s", nName, zNameStart);
-    int rc = zCol ? checkTypeName(zCol, zType, pzErr) : SQLITE_NOMEM;
-    sqlite3_free(zCol);
-    if( rc!=SQLITE_OK ) return rc;
-  }
-  zName = sqlite3_mprintf("%.*s", nName, zNameStart);
-  if( zName==0 ) return SQLITE_NOMEM;
-  /* (a stored column may carry the table's name: a rename by an earlier
-  ** version, see declareVtab) */
-  if( isReservedColumn(p, zName)
-   && (bCreate || sqlite3_stricmp(zName, p->zName)!=0) ){
-    *pzErr = sqlite3_mprintf("docpipe: column name '%s' is reserved", zName);
-    sqlite3_free(zName);
-    return SQLITE_ERROR;
-  }
-  for(i=0; i<p->nExtra; i++){
-    if( sqlite3_stricmp(p->azExtraName[i], zName)==0 ){
-      *pzErr = sqlite3_mprintf("docpipe: duplicate column name '%s'", zName);
-      sqlite3_free(zName);
-      return SQLITE_ERROR;
-    }
-  }
-  azNew = sqlite3_realloc64(p->azExtraName, sizeof(char*)*(p->nExtra+1));
-  if( azNew==0 ){
-    sqlite3_free(zName);
-    return SQLITE_NOMEM;
-  }
-  p->azExtraName = azNew;
-  p->azExtraName[p->nExtra++] = zName;
-  while( *zType==' ' || *zType=='\t' || *zType=='\n' ) zType++;
-  zDecl = sqlite3_mprintf("%s%s%s%s%s", p->zExtraDecl ? p->zExtraDecl : "",
-                          p->zExtraDecl ? ", " : "", zName,
-                          *zType ? " " : "", zType);
-  if( zDecl==0 ) return SQLITE_NOMEM;
-  sqlite3_free(p->zExtraDecl);
-  p->zExtraDecl = zDecl;
-  return SQLITE_OK;
-}
-
-/* Split a stored declaration list on top-level commas. */
-static int addExtraColumns(DpTable *p, const char *zList, char **pzErr){
-  /* stored declarations are read as an earlier version wrote them */
-  int rc = SQLITE_OK;
-  const char *z = zList;
-  while( rc==SQLITE_OK && *z ){
-    const char *zStart = z;
-    int depth = 0;
-    char *zOne;
-    for(; *z && (depth>0 || *z!=','); z++){
-      if( *z=='(' ) depth++;
-      if( *z==')' ) depth--;
-    }
-    zOne = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
-    if( zOne==0 ) return SQLITE_NOMEM;
-    rc = addExtraColumn(p, zOne, 0, pzErr);
-    sqlite3_free(zOne);
-    if( *z==',' ) z++;
-  }
-  return rc;
-}
-
-/* Type of extra column i, for the %_docs declaration. */
-static const char *extraType(const DpTable *p, int i, char **pzFree){
-  /* Find declaration i in zExtraDecl and return what follows the name. */
-  const char *z = p->zExtraDecl;
-  int iCol = 0, depth = 0;
-  const char *zStart = z;
-  *pzFree = 0;
-  for(; z && *z; z++){
-    if( *z=='(' ) depth++;
-    if( *z==')' ) depth--;
-    if( *z==',' && depth==0 ){
-      if( iCol==i ) break;
-      iCol++;
-      zStart = z+1;
-    }
-  }
-  if( zStart==0 ) return "";
-  while( *zStart==' ' ) zStart++;
-  zStart += strlen(p->azExtraName[i]);
-  *pzFree = sqlite3_mprintf("%.*s", (int)(z - zStart), zStart);
-  return *pzFree ? *pzFree : "";
-}
-
-/* 1 when zName is the name of one of the table's columns (or of the
-** rowid): the table itself may not take it, as its MATCH column would
-** clash (CREATE and RENAME refuse it). */
-static int isColumnName(const DpTable *p, const char *zName){
-  int i;
-  if( isReservedColumn(p, zName) && sqlite3_stricmp(zName, p->zName)!=0 ){
-    return 1;
-  }
-  for(i=0; i<p->nExtra; i++){
-    if( sqlite3_stricmp(zName, p->azExtraName[i])==0 ) return 1;
-  }
-  return 0;
-}
-
 static int declareVtab(DpTable *p){
   int rc;
   /* A table renamed to one of its column names by an earlier version
   ** still opens (to be dropped or renamed back): its MATCH column takes
   ** another name then. */
-  const char *zCmd = isColumnName(p, p->zName) ? "docpipe_match" : p->zName;
+  const char *zName = dpStorageName(p->pStore);
+  const char *zDecl = dpStorageExtraDecl(p->pStore);
+  const char *zCmd = dpStorageIsColumnName(p->pStore, zName)
+                   ? "docpipe_match" : zName;
   char *zSql = sqlite3_mprintf("CREATE TABLE x(body TEXT, embedding BLOB,"
       " is_duplicate INTEGER, duplicate_of INTEGER, similarity REAL%s%s,"
       " score REAL HIDDEN, k INTEGER HIDDEN, \"%w\" HIDDEN)",
-      p->zExtraDecl ? ", " : "", p->zExtraDecl ? p->zExtraDecl : "", zCmd);
+      zDecl ? ", " : "", zDecl ? zDecl : "", zCmd);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_declare_vtab(p->db, zSql);
   sqlite3_free(zSql);
-  return rc;
-}
-
-static int createShadowTables(DpTable *p, char **pzErr){
-  const char *zDb = p->zDb, *zName = p->zName;
-  char *zTok = dpOptionsTokenizeText(&p->opt);
-  sqlite3_str *s;
-  char *zDocs;
-  char zThreshold[32];
-  int rc, i;
-  if( zTok==0 ) return SQLITE_NOMEM;
-  /* 17 significant digits read back as the same double; SQLite's own
-  ** printf stops at 16. */
-  dpFormatDouble(zThreshold, sizeof zThreshold, p->opt.rThreshold);
-  s = sqlite3_str_new(0);
-  sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_docs\"(id INTEGER PRIMARY"
-      " KEY, body, is_duplicate INTEGER, duplicate_of INTEGER,"
-      " similarity REAL, own_vector INTEGER", zDb, zName);
-  for(i=0; i<p->nExtra; i++){
-    char *zFree = 0;
-    const char *zType = extraType(p, i, &zFree);
-    sqlite3_str_appendf(s, ", c%d %s", i, zType);
-    sqlite3_free(zFree);
-  }
-  sqlite3_str_appendall(s, ")");
-  zDocs = dpStrFinish(s);
-  if( zDocs==0 ){
-    sqlite3_free(zTok);
-    return SQLITE_NOMEM;
-  }
-  rc = execf(p->db, pzErr,
-      "CREATE TABLE \"%w\".\"%w_config\"(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
-      "INSERT INTO \"%w\".\"%w_config\" VALUES"
-      " ('version', %d), ('dim', %d), ('threshold', %Q),"
-      " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-      " ('stats', %Q), ('stats_keep', %d), ('columns', %Q);"
-      "%s;"
-      "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);"
-      "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
-      " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
-      " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
-      " load_ns INTEGER, cpu_ns INTEGER);"
-      "CREATE TABLE \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY, v BLOB);",
-      zDb, zName, zDb, zName, DP_FORMAT_VERSION, p->opt.nDim,
-      zThreshold, zTok, dpOptionsHashingText(&p->opt),
-      dpOptionsOnDupText(&p->opt), p->opt.bStats ? "on" : "off",
-      p->opt.nStatsKeep, p->zExtraDecl ? p->zExtraDecl : "",
-      zDocs, zDb, zName, zDb, zName, zDb, zName);
-  p->iFormat = DP_FORMAT_VERSION;
-  sqlite3_free(zTok);
-  sqlite3_free(zDocs);
-  return rc;
-}
-
-/* Read options and columns from %_config; a damaged table is corruption. */
-static int readConfig(DpTable *p, char **pzErr){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql;
-  int rc, nSeen = 0, bVersion = 0;
-  zSql = sqlite3_mprintf("SELECT k, v FROM \"%w\".\"%w_config\"",
-                         p->zDb, p->zName);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ){
-    *pzErr = sqlite3_mprintf("docpipe: table %s: cannot read %s_config: %s",
-                             p->zName, p->zName, sqlite3_errmsg(p->db));
-    return SQLITE_CORRUPT_VTAB;
-  }
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const char *zKey = (const char*)sqlite3_column_text(pStmt, 0);
-    const char *zVal = (const char*)sqlite3_column_text(pStmt, 1);
-    char *zErr = 0;
-    if( zKey==0 || zVal==0 ){
-      rc = SQLITE_CORRUPT_VTAB;
-    }else if( strcmp(zKey, "version")==0 ){
-      p->iFormat = sqlite3_column_int(pStmt, 1);
-      if( p->iFormat!=DP_FORMAT_VERSION && p->iFormat!=1 ){
-        *pzErr = sqlite3_mprintf("docpipe: table %s: format version %s is"
-            " not %d (made by another docpipe version?)", p->zName, zVal,
-            DP_FORMAT_VERSION);
-        rc = SQLITE_CORRUPT_VTAB;
-      }
-      bVersion = 1;
-    }else if( strcmp(zKey, "columns")==0 ){
-      rc = addExtraColumns(p, zVal, &zErr);
-      if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ) rc = SQLITE_CORRUPT_VTAB;
-    }else if( strcmp(zKey, "counting")==0 ){
-      /* written when a version 1 table became version 2 */
-      if( strcmp(zVal, "repeats")!=0 ) rc = SQLITE_CORRUPT_VTAB;
-      p->opt.bCountRepeats = 1;
-    }else{
-      char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
-      if( zWord==0 ){
-        rc = SQLITE_NOMEM;
-      }else{
-        rc = dpOptionsApply(&p->opt, DP_OPT_EMBED|DP_OPT_TABLE, zWord, &zErr);
-        if( rc==SQLITE_EMPTY || rc==SQLITE_ERROR ) rc = SQLITE_CORRUPT_VTAB;
-        nSeen++;
-      }
-      sqlite3_free(zWord);
-    }
-    if( rc==SQLITE_CORRUPT_VTAB && *pzErr==0 ){
-      *pzErr = sqlite3_mprintf("docpipe: table %s: bad %s_config entry"
-                               " '%s'%s%s", p->zName, p->zName,
-                               zKey ? zKey : "NULL", zErr ? ": " : "",
-                               zErr ? zErr : "");
-    }
-    sqlite3_free(zErr);
-  }
-  sqlite3_finalize(pStmt);
-  /* a version 1 table counted repeated features under 'signed' */
-  if( p->iFormat==1 && p->opt.eHashing==DP_HASH_SIGNED ){
-    p->opt.bCountRepeats = 1;
-  }
-  if( rc==SQLITE_OK && (!bVersion || nSeen!=7) ){
-    *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
-                             p->zName, p->zName);
-    rc = SQLITE_CORRUPT_VTAB;
-  }
   return rc;
 }
 
@@ -696,7 +244,6 @@ static void statFreeList(DpStatRec **pp){
 }
 
 static void tableFree(DpTable *p){
-  int i;
   if( p==0 ) return;
   if( p->pConn ){
     DpTable **pp = &p->pConn->pTables;
@@ -710,46 +257,45 @@ static void tableFree(DpTable *p){
   finalizeStmts(p);
   dpIndexFree(&p->index);
   dpTokensFree(&p->tok);
-  for(i=0; i<p->nExtra; i++) sqlite3_free(p->azExtraName[i]);
-  sqlite3_free(p->azExtraName);
-  sqlite3_free(p->zExtraDecl);
+  dpStorageFree(p->pStore);
   sqlite3_free(p->aVec);
   sqlite3_free(p->zFeedSql);
-  sqlite3_free(p->zDb);
-  sqlite3_free(p->zName);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
+}
+
+/* The statistics tables of a new table. */
+static int createStatsTables(sqlite3 *db, const char *zDb, const char *zName,
+                             char **pzErr){
+  return dpExecf(db, pzErr,
+      "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
+      " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
+      " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
+      " load_ns INTEGER, cpu_ns INTEGER);"
+      "CREATE TABLE \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY, v BLOB);",
+      zDb, zName, zDb, zName);
 }
 
 static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr){
   DpTable *p;
-  int rc = SQLITE_OK, i;
+  int rc = SQLITE_OK;
   *ppVtab = 0;
   p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
   p->db = db;
-  p->zDb = sqlite3_mprintf("%s", argv[1]);
-  p->zName = sqlite3_mprintf("%s", argv[2]);
-  dpOptionsDefault(&p->opt);
   dpTokensInit(&p->tok);
-  if( p->zDb==0 || p->zName==0 ) rc = SQLITE_NOMEM;
-
+  rc = dpStorageNew(db, argv[1], argv[2], &p->pStore);
   if( rc==SQLITE_OK && bCreate ){
-    for(i=3; rc==SQLITE_OK && i<argc; i++){
-      char *zErr = 0;
-      rc = dpOptionsApply(&p->opt, DP_OPT_EMBED|DP_OPT_TABLE, argv[i], &zErr);
-      if( rc==SQLITE_EMPTY ){
-        rc = addExtraColumn(p, argv[i], 1, pzErr);
-      }else if( rc==SQLITE_ERROR ){
-        *pzErr = sqlite3_mprintf("docpipe: %s", zErr);
-      }
-      sqlite3_free(zErr);
-    }
-    if( rc==SQLITE_OK ) rc = createShadowTables(p, pzErr);
+    rc = dpStorageCreate(p->pStore, argc-3, &argv[3], pzErr);
+    if( rc==SQLITE_OK ) rc = createStatsTables(db, argv[1], argv[2], pzErr);
   }else if( rc==SQLITE_OK ){
-    rc = readConfig(p, pzErr);
+    rc = dpStorageConnect(p->pStore, pzErr);
+  }
+  if( rc==SQLITE_OK ){
+    p->opt = *dpStorageOptions(p->pStore);
+    p->nExtra = dpStorageExtraCount(p->pStore);
   }
   if( rc==SQLITE_OK ){
     p->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
@@ -786,14 +332,20 @@ static int dpDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
+/* The statistics tables (their own, beside storage.c's). */
+static const char *const azStatsShadow[] = { "stats", "latency" };
+
 static int dpDestroy(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc;
   size_t i;
   finalizeStmts(p);
-  for(i=0, rc=SQLITE_OK; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    rc = execf(p->db, 0, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
-               p->zDb, p->zName, azShadow[i]);
+  rc = storeError(p, dpStorageDestroy(p->pStore));
+  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
+      i++){
+    rc = dpExecf(p->db, 0, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
+                 dpStorageSchema(p->pStore), dpStorageName(p->pStore),
+                 azStatsShadow[i]);
   }
   if( rc==SQLITE_OK ) tableFree(p);
   return rc;
@@ -803,51 +355,24 @@ static int dpRename(sqlite3_vtab *pVtab, const char *zNew){
   DpTable *p = (DpTable*)pVtab;
   int rc = SQLITE_OK;
   size_t i;
-  char *zNewName;
-  if( isColumnName(p, zNew) ){
+  if( dpStorageIsColumnName(p->pStore, zNew) ){
     return tableError(p, SQLITE_ERROR, "cannot be renamed to %s: that is the"
                       " name of one of its columns", zNew);
   }
   finalizeStmts(p);
-  for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    sqlite3_stmt *pStmt = 0;
-    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema"
-                                 " WHERE name='%q_%q'", p->zDb, p->zName,
-                                 azShadow[i]);
-    int bExists;
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    bExists = rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW;
-    sqlite3_finalize(pStmt);
-    if( rc==SQLITE_OK && bExists ){
-      rc = execf(p->db, &p->base.zErrMsg,
-                 "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO \"%w_%s\"",
-                 p->zDb, p->zName, azShadow[i], zNew, azShadow[i]);
-    }
+  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
+      i++){
+    rc = dpShadowRename(p->db, dpStorageSchema(p->pStore),
+                        dpStorageName(p->pStore), zNew, azStatsShadow[i],
+                        &p->base.zErrMsg);
   }
-  if( rc==SQLITE_OK ){
-    zNewName = sqlite3_mprintf("%s", zNew);
-    if( zNewName==0 ) return SQLITE_NOMEM;
-    sqlite3_free(p->zName);
-    p->zName = zNewName;
-  }
+  if( rc==SQLITE_OK ) rc = storeError(p, dpStorageRename(p->pStore, zNew));
   return rc;
 }
 
 /**************************************************************************
 ** The in-memory index: built from the shadow tables when stale.
 */
-static int readDataVersion(DpTable *p, sqlite3_int64 *piVersion){
-  sqlite3_stmt *pStmt;
-  int rc = getStmt(p, STMT_DATA_VERSION, &pStmt);
-  if( rc!=SQLITE_OK ) return rc;
-  if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    *piVersion = sqlite3_column_int64(pStmt, 0);
-  }
-  return sqlite3_reset(pStmt);
-}
-
 /* 1 when the blob holds nDim finite floats. */
 static int vectorIsValid(const void *pBlob, int nByte, int nDim, float *aOut){
   int i;
@@ -867,52 +392,46 @@ static int vectorIsZero(const float *a, int n){
   return 1;
 }
 
-/* Fill idx from the shadow tables; SQLITE_CORRUPT_VTAB on bad rows. */
-static int loadIndex(DpTable *p, DpIndex *idx){
-  sqlite3_stmt *pStmt;
-  /* its own scratch: p->aVec may hold the vector being written or queried */
-  float *aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
-  int rc = aVec ? getStmt(p, STMT_LOAD, &pStmt) : SQLITE_NOMEM;
-  if( rc!=SQLITE_OK ){
-    sqlite3_free(aVec);
-    return rc;
+/* Fill an index from the shadow tables; SQLITE_CORRUPT_VTAB on bad rows. */
+typedef struct IndexLoad IndexLoad;
+struct IndexLoad {
+  DpTable *p;             /* the table (messages) */
+  DpIndex *idx;           /* filled */
+  float *aVec;            /* scratch: p->aVec may hold the vector being
+                          ** written or queried */
+};
+
+static int loadRow(void *pCtx, sqlite3_int64 iId, int bDup,
+                   sqlite3_value *pVec){
+  IndexLoad *pLoad = (IndexLoad*)pCtx;
+  DpTable *p = pLoad->p;
+  int nByte = sqlite3_value_bytes(pVec);
+  if( sqlite3_value_type(pVec)==SQLITE_NULL ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
+                      " %s_vectors", iId, dpStorageName(p->pStore));
   }
-  dpIndexClear(idx);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-    int bDup = sqlite3_column_int(pStmt, 1);
-    const void *pBlob = sqlite3_column_blob(pStmt, 2);
-    int nByte = sqlite3_column_bytes(pStmt, 2);
-    if( sqlite3_column_type(pStmt, 2)==SQLITE_NULL ){
-      rc = tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
-                      " %s_vectors", iId, p->zName);
-    }else if( !vectorIsValid(pBlob, nByte, p->opt.nDim, aVec) ){
-      rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+  if( !vectorIsValid(sqlite3_value_blob(pVec), nByte, p->opt.nDim,
+                     pLoad->aVec) ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                       " damaged (%d bytes, expected %d finite float32)",
                       iId, nByte, p->opt.nDim);
-    }else if( !vectorIsZero(aVec, p->opt.nDim) ){
-      rc = dpIndexAdd(idx, iId, aVec, bDup==0);
-    }
   }
-  {
-    int rc2 = sqlite3_reset(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  sqlite3_free(aVec);
-  if( rc!=SQLITE_OK ) dpIndexClear(idx);
-  return rc;
+  if( vectorIsZero(pLoad->aVec, p->opt.nDim) ) return SQLITE_OK;
+  return dpIndexAdd(pLoad->idx, iId, pLoad->aVec, bDup==0);
 }
 
-/* 1 in *pbOn when the connection reads uncommitted data: in shared-cache
-** mode it then sees another connection's writes before they commit, and
-** data_version does not tell. */
-static int readUncommitted(DpTable *p, int *pbOn){
-  sqlite3_stmt *pStmt;
-  int rc = getStmt(p, STMT_READ_UNCOMMITTED, &pStmt);
-  *pbOn = 0;
-  if( rc!=SQLITE_OK ) return rc;
-  if( sqlite3_step(pStmt)==SQLITE_ROW ) *pbOn = sqlite3_column_int(pStmt, 0);
-  return sqlite3_reset(pStmt);
+static int loadIndex(DpTable *p, DpIndex *idx){
+  IndexLoad load;
+  int rc;
+  load.p = p;
+  load.idx = idx;
+  load.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
+  if( load.aVec==0 ) return SQLITE_NOMEM;
+  dpIndexClear(idx);
+  rc = storeError(p, dpStorageScanVectors(p->pStore, loadRow, &load));
+  sqlite3_free(load.aVec);
+  if( rc!=SQLITE_OK ) dpIndexClear(idx);
+  return rc;
 }
 
 static sqlite3_int64 statClock(DpTable *p);
@@ -921,8 +440,7 @@ static sqlite3_int64 statClock(DpTable *p);
 static int ensureIndex(DpTable *p){
   sqlite3_int64 iVersion = 0, t0;
   int bDirty = 0;
-  int rc = readDataVersion(p, &iVersion);
-  if( rc==SQLITE_OK ) rc = readUncommitted(p, &bDirty);
+  int rc = storeError(p, dpStorageDataVersion(p->pStore, &iVersion, &bDirty));
   if( rc!=SQLITE_OK ) return rc;
   /* with read_uncommitted the index is rebuilt for every statement */
   if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
@@ -955,7 +473,7 @@ static sqlite3_int64 statClock(DpTable *p){
 
 /* Statements docpipe itself runs on this table: never the user's. */
 static int ourStatements(DpTable *p, sqlite3_stmt **aOut, int nMax){
-  int n = 0, i;
+  int n = dpStorageStatements(p->pStore, aOut, nMax), i;
   DpCursor *c;
   for(i=0; i<N_STMT && n<nMax; i++){
     if( p->aStmt[i] ) aOut[n++] = p->aStmt[i];
@@ -999,13 +517,13 @@ static void statClose(DpTable *p){
 /* The record of the statement running now, opened when it is a new
 ** execution; NULL when statistics are off (or there is no memory). */
 static DpStatRec *statRecord(DpTable *p, int eKind){
-  sqlite3_stmt *aOurs[N_STMT + 32];
+  sqlite3_stmt *aOurs[N_STMT + 64];
   sqlite3_stmt *pStmt;
   int nOurs, bNoChanges, bNoSvpt;
   if( !p->opt.bStats ) return 0;
   nOurs = ourStatements(p, aOurs, (int)(sizeof(aOurs)/sizeof(aOurs[0])));
   pStmt = dpStatCurrentStmt(p->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
-                            p->zName, p->pRec ? p->pRec->pStmt : 0);
+                            dpStorageName(p->pStore), p->pRec ? p->pRec->pStmt : 0);
   /* what has happened since docpipe last returned to SQLite */
   bNoChanges = sqlite3_total_changes64(p->db)==p->pConn->nChangeMark;
   bNoSvpt = p->pConn->nSvpt==p->pConn->nSvptMark;
@@ -1105,9 +623,9 @@ static int statFlush(DpTable *p){
   qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
   /* older ones would be pruned at once */
   iFirst = n > p->opt.nStatsKeep ? n - p->opt.nStatsKeep : 0;
-  if( p->iFormat==1 ){
-    rc = dpStatMigrate(p->db, p->zDb, p->zName, &p->base.zErrMsg);
-    if( rc==SQLITE_OK ) p->iFormat = 2;
+  if( dpStorageFormat(p->pStore)==1 ){
+    rc = dpStatMigrate(p->db, dpStorageSchema(p->pStore), dpStorageName(p->pStore), &p->base.zErrMsg);
+    if( rc==SQLITE_OK ) dpStorageSetFormat(p->pStore, 2);
   }
   if( rc==SQLITE_OK ) rc = getStmt(p, STMT_STATS_WRITE, &pWrite);
   if( rc==SQLITE_OK ) rc = getStmt(p, STMT_LATENCY_WRITE, &pLatency);
@@ -1120,7 +638,7 @@ static int statFlush(DpTable *p){
   if( rc==SQLITE_OK ) rc = statPrune(p, STMT_STATS_PRUNE);
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   if( rc!=SQLITE_OK && p->base.zErrMsg==0 ){
-    tableError(p, rc, "writing %s_stats failed: %s", p->zName,
+    tableError(p, rc, "writing %s_stats failed: %s", dpStorageName(p->pStore),
                sqlite3_errmsg(p->db));
   }
   return rc;
@@ -1134,8 +652,8 @@ void dpTableRecordDedup(sqlite3 *db, DpConn *pConn, const char *zDb,
   int bTried = 0;
   while( 1 ){
     for(p=pConn->pTables; p; p=p->pNextTable){
-      if( sqlite3_stricmp(p->zName, zTable)==0
-       && sqlite3_stricmp(p->zDb, zDb)==0 ) break;
+      if( sqlite3_stricmp(dpStorageName(p->pStore), zTable)==0
+       && sqlite3_stricmp(dpStorageSchema(p->pStore), zDb)==0 ) break;
     }
     if( p || bTried ) break;
     /* not used yet on this connection: preparing a statement that names
@@ -1186,7 +704,7 @@ static int utf8Invalid(const void *pBlob, int n){
 
 /* Vector of a row: the caller's embedding (checked) or embed(body). */
 static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
-                     int *pbOwn){
+                     float *aOut, int *pbOwn){
   const int nDim = p->opt.nDim;
   *pbOwn = 0;
   if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
@@ -1204,11 +722,11 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                         " blob of %d values (%d bytes), not %d bytes",
                         nDim, 4*nDim, nByte);
     }
-    if( !vectorIsValid(pBlob, nByte, nDim, p->aVec) ){
+    if( !vectorIsValid(pBlob, nByte, nDim, aOut) ){
       return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
                         " value (NaN or Inf)");
     }
-    if( !dpVectorScorable(p->aVec, nDim, &zWhy) ){
+    if( !dpVectorScorable(aOut, nDim, &zWhy) ){
       return tableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
     }
     *pbOwn = 1;
@@ -1216,11 +734,11 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
   }
   switch( sqlite3_value_type(pBody) ){
     case SQLITE_NULL:
-      memset(p->aVec, 0, sizeof(float)*(size_t)nDim);
+      memset(aOut, 0, sizeof(float)*(size_t)nDim);
       return SQLITE_OK;
     case SQLITE_BLOB: {
       /* readfile() gives blobs: one of valid UTF-8 is text (and is stored
-      ** as text, see writeDocStore) */
+      ** as text by storage.c) */
       int iBad = utf8Invalid(sqlite3_value_blob(pBody),
                              sqlite3_value_bytes(pBody));
       if( iBad>=0 ){
@@ -1232,22 +750,16 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     case SQLITE_TEXT: {
       const unsigned char *z = sqlite3_value_text(pBody);
       int n = sqlite3_value_bytes(pBody);
-      sqlite3_int64 t0 = statClock(p), t1;
-      int rc;
       if( z==0 ) return SQLITE_NOMEM;
-      rc = dpTokenize(&p->tok, z, n, p->opt.eHashing!=DP_HASH_SEED);
-      t1 = statClock(p);
-      if( rc==SQLITE_OK ) dpEmbedTokens(&p->opt, &p->tok, p->aVec);
-      p->aStageNs[DP_STAGE_TOKENIZE] += t1 - t0;
-      p->aStageNs[DP_STAGE_EMBED] += statClock(p) - t1;
-      return rc;
+      return dpEmbedText(&p->opt, &p->tok, z, n, aOut,
+                         p->opt.bStats ? p->aStageNs : 0);
     }
     default:
       return tableError(p, SQLITE_MISMATCH, "body must be text");
   }
 }
 
-/* Decision of the vector in p->aVec against the indexed documents. */
+/* Decision of a vector against the indexed documents. */
 typedef struct Decision Decision;
 struct Decision {
   int bDup;               /* near-duplicate of an indexed document */
@@ -1259,13 +771,13 @@ struct Decision {
 ** UPDATE rewrites, the row an OR REPLACE would delete): their flags are
 ** cleared for the search and put back after, so that a refused write
 ** leaves the index exactly as it was. */
-static int decide(DpTable *p, const sqlite3_int64 *aSkip, int nSkip,
-                  Decision *pDec){
+static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
+                  int nSkip, Decision *pDec){
   int rc, i, aPos[2];
   unsigned char aFlag[2];
   sqlite3_int64 t0 = statClock(p);
   memset(pDec, 0, sizeof(*pDec));
-  if( vectorIsZero(p->aVec, p->opt.nDim) ) return SQLITE_OK;
+  if( vectorIsZero(aVec, p->opt.nDim) ) return SQLITE_OK;
   assert( nSkip<=2 );
   for(i=0; i<nSkip; i++){
     aPos[i] = dpIndexFind(&p->index, aSkip[i]);
@@ -1274,7 +786,7 @@ static int decide(DpTable *p, const sqlite3_int64 *aSkip, int nSkip,
       p->index.aFlag[aPos[i]] &= ~DP_ENTRY_INDEXED;
     }
   }
-  rc = dpIndexBest(&p->index, p->aVec, p->opt.rThreshold, &pDec->iDupOf,
+  rc = dpIndexBest(&p->index, aVec, p->opt.rThreshold, &pDec->iDupOf,
                    &pDec->rSim);
   for(i=nSkip-1; i>=0; i--){
     if( aPos[i]>=0 ) p->index.aFlag[aPos[i]] = aFlag[i];
@@ -1289,114 +801,57 @@ static int decide(DpTable *p, const sqlite3_int64 *aSkip, int nSkip,
   return rc;
 }
 
-/* Write both shadow rows of document iId and add it to the index. */
-static int writeDocStore(DpTable *p, sqlite3_int64 *piId, int bHasId,
-                         sqlite3_value *pBody, int bOwn, const Decision *pDec,
-                         sqlite3_value **apExtra);
-
-/* Timed for the 'store' stage. */
-static int writeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
+/* Store: both shadow rows of document *piId (a new rowid when !bHasId)
+** with its vector aVec and decision, then the vector into the index (an
+** existing entry was removed by the caller: UPDATE, REPLACE).  Timed as
+** the 'store' stage. */
+static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, const Decision *pDec,
-                    sqlite3_value **apExtra){
+                    sqlite3_value **apExtra, const float *aVec){
   sqlite3_int64 t0 = statClock(p);
-  int rc = writeDocStore(p, piId, bHasId, pBody, bOwn, pDec, apExtra);
+  int rc = storeError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
+                                         bOwn, pDec->bDup, pDec->iDupOf,
+                                         pDec->rSim, apExtra, aVec));
+  if( rc==SQLITE_OK && !vectorIsZero(aVec, p->opt.nDim) ){
+    rc = dpIndexAdd(&p->index, *piId, aVec, !pDec->bDup);
+  }
   p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
   return rc;
 }
 
-static int writeDocStore(DpTable *p, sqlite3_int64 *piId, int bHasId,
-                         sqlite3_value *pBody, int bOwn, const Decision *pDec,
-                         sqlite3_value **apExtra){
-  sqlite3_stmt *pStmt;
-  int rc = getStmt(p, STMT_DOC_WRITE, &pStmt);
-  int i;
-  if( rc!=SQLITE_OK ) return rc;
-  if( bHasId ) sqlite3_bind_int64(pStmt, 1, *piId);
-  else sqlite3_bind_null(pStmt, 1);
-  if( sqlite3_value_type(pBody)==SQLITE_BLOB ){
-    /* valid UTF-8 (rowVector checked): stored as the text it is */
-    sqlite3_bind_text(pStmt, 2, sqlite3_value_blob(pBody),
-                      sqlite3_value_bytes(pBody), SQLITE_TRANSIENT);
-  }else{
-    sqlite3_bind_value(pStmt, 2, pBody);
-  }
-  sqlite3_bind_int(pStmt, 3, pDec->bDup);
-  if( pDec->bDup ){
-    sqlite3_bind_int64(pStmt, 4, pDec->iDupOf);
-    sqlite3_bind_double(pStmt, 5, pDec->rSim);
-  }else{
-    sqlite3_bind_null(pStmt, 4);
-    sqlite3_bind_null(pStmt, 5);
-  }
-  sqlite3_bind_int(pStmt, 6, bOwn);
-  for(i=0; i<p->nExtra; i++) sqlite3_bind_value(pStmt, 7+i, apExtra[i]);
-  rc = stepWrite(p, pStmt);
-  if( rc!=SQLITE_OK ) return rc;
-  if( !bHasId ) *piId = sqlite3_last_insert_rowid(p->db);
-
-  rc = getStmt(p, STMT_VEC_WRITE, &pStmt);
-  if( rc!=SQLITE_OK ) return rc;
-  sqlite3_bind_int64(pStmt, 1, *piId);
-  sqlite3_bind_blob(pStmt, 2, p->aVec, 4*p->opt.nDim, SQLITE_STATIC);
-  rc = stepWrite(p, pStmt);
-  if( rc!=SQLITE_OK ) return rc;
-
-  /* An existing entry was removed by the caller (UPDATE, REPLACE); a new
-  ** rowid has none: no search of the index here, it is O(entries). */
-  if( !vectorIsZero(p->aVec, p->opt.nDim) ){
-    rc = dpIndexAdd(&p->index, *piId, p->aVec, !pDec->bDup);
-  }
-  return rc;
-}
-
 static int deleteDoc(DpTable *p, sqlite3_int64 iId){
-  sqlite3_stmt *pStmt;
   sqlite3_int64 t0 = statClock(p);
-  int rc = getStmt(p, STMT_DOC_DELETE, &pStmt);
-  if( rc==SQLITE_OK ){
-    sqlite3_bind_int64(pStmt, 1, iId);
-    rc = stepWrite(p, pStmt);
-  }
-  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_VEC_DELETE, &pStmt);
-  if( rc==SQLITE_OK ){
-    sqlite3_bind_int64(pStmt, 1, iId);
-    rc = stepWrite(p, pStmt);
-  }
+  int rc = storeError(p, dpStorageDocDelete(p->pStore, iId));
   if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
   p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
   return rc;
 }
 
-/* SQLITE_ROW when document iId exists (leaves STMT_DOC_GET on its row:
-** the caller resets it), SQLITE_DONE when not. */
-static int seekDoc(DpTable *p, sqlite3_int64 iId, sqlite3_stmt **ppStmt){
-  sqlite3_stmt *pStmt;
-  int rc = getStmt(p, STMT_DOC_GET, &pStmt);
-  if( rc!=SQLITE_OK ) return rc;
-  sqlite3_bind_int64(pStmt, 1, iId);
-  rc = sqlite3_step(pStmt);
-  if( rc!=SQLITE_ROW ){
-    int rc2 = sqlite3_reset(pStmt);
-    if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
-  }
-  *ppStmt = pStmt;
-  return rc;
+static int docExists(DpTable *p, sqlite3_int64 iId, int *pbExists){
+  return storeError(p, dpStorageDocExists(p->pStore, iId, pbExists));
 }
 
-static int docExists(DpTable *p, sqlite3_int64 iId, int *pbExists){
-  sqlite3_stmt *pStmt;
-  int rc = seekDoc(p, iId, &pStmt);
-  *pbExists = rc==SQLITE_ROW;
-  if( rc==SQLITE_ROW ) rc = sqlite3_reset(pStmt);
-  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+/* integrity-check, one document made from its body: its stored vector is
+** embed(body). */
+static int checkMadeVector(void *pCtx, sqlite3_int64 iId, sqlite3_value *pBody,
+                           sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  int bOwn;
+  int rc = rowVector(p, pBody, 0, p->aVec, &bOwn);
+  int nStored = sqlite3_value_bytes(pVec);
+  if( rc==SQLITE_OK && sqlite3_value_type(pVec)!=SQLITE_NULL
+   && (nStored!=4*p->opt.nDim
+       || memcmp(sqlite3_value_blob(pVec), p->aVec, (size_t)nStored)) ){
+    rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                    " not the embedding of its body", iId);
+  }
+  return rc;
 }
 
 /* 'integrity-check': shadow tables agree with each other, with the options
 ** and with the in-memory index. */
 static int integrityCheck(DpTable *p){
   DpIndex fresh;
-  sqlite3_stmt *pStmt = 0;
-  char *zSql;
   int rc, i;
   rc = ensureIndex(p);
   if( rc!=SQLITE_OK ) return rc;
@@ -1419,99 +874,53 @@ static int integrityCheck(DpTable *p){
   dpIndexFree(&fresh);
   /* Vectors without a document; decisions out of range; vectors that are
   ** not embed(body) although the body produced them. */
+  if( rc==SQLITE_OK ) rc = storeError(p, dpStorageCheckRows(p->pStore));
   if( rc==SQLITE_OK ){
-    zSql = sqlite3_mprintf(
-        "SELECT 'vector without document', v.id FROM \"%w\".\"%w_vectors\" v"
-        " WHERE NOT EXISTS (SELECT 1 FROM \"%w\".\"%w_docs\" d WHERE d.id=v.id)"
-        " UNION ALL SELECT 'bad decision', id FROM \"%w\".\"%w_docs\""
-        " WHERE is_duplicate NOT IN (0,1)"
-        "  OR (is_duplicate=1 AND (typeof(duplicate_of)<>'integer'"
-        "      OR similarity IS NULL OR NOT (similarity BETWEEN -1 AND 1)))"
-        "  OR (is_duplicate=0 AND (duplicate_of IS NOT NULL"
-        "      OR similarity IS NOT NULL))"
-        "  OR own_vector NOT IN (0,1)"
-        " LIMIT 1", p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-      rc = tableError(p, SQLITE_CORRUPT_VTAB, "%s (rowid %lld)",
-                      sqlite3_column_text(pStmt, 0),
-                      sqlite3_column_int64(pStmt, 1));
-    }
-    sqlite3_finalize(pStmt);
-  }
-  if( rc==SQLITE_OK ){
-    zSql = sqlite3_mprintf("SELECT d.id, d.body, v.v FROM \"%w\".\"%w_docs\" d"
-        " JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id WHERE d.own_vector=0",
-        p->zDb, p->zName, p->zDb, p->zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-      sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-      const void *pStored = sqlite3_column_blob(pStmt, 2);
-      int nStored = sqlite3_column_bytes(pStmt, 2);
-      rc = rowVector(p, sqlite3_column_value(pStmt, 1), 0, &i);
-      if( rc==SQLITE_OK && (nStored!=4*p->opt.nDim
-                            || memcmp(pStored, p->aVec, (size_t)nStored)) ){
-        rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
-                        " not the embedding of its body", iId);
-      }
-    }
-    sqlite3_finalize(pStmt);
+    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+                                         checkMadeVector, p));
   }
   return rc;
 }
 
-/* After 'rebuild': a caller-supplied vector cannot be made again from the
-** body; say which document has a damaged one and what to do. */
-static int rebuildCheckOwnVectors(DpTable *p){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT d.id, v.v FROM \"%w\".\"%w_docs\" d"
-      " LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id WHERE d.own_vector<>0",
-      p->zDb, p->zName, p->zDb, p->zName);
-  float *aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
-  int rc = (zSql && aVec) ? SQLITE_OK : SQLITE_NOMEM;
-  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    if( !vectorIsValid(sqlite3_column_blob(pStmt, 1),
-                       sqlite3_column_bytes(pStmt, 1), p->opt.nDim, aVec) ){
-      rc = tableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
-          " document %lld was given by the caller and is damaged: it cannot"
-          " be made again from the body; DELETE the document and insert it"
-          " again", sqlite3_column_int64(pStmt, 0));
-    }
+/* 'rebuild', a vector the caller gave: it cannot be made again from the
+** body; a damaged one is named, with what to do. */
+static int rebuildOwnVector(void *pCtx, sqlite3_int64 iId,
+                            sqlite3_value *pBody, sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  (void)pBody;
+  if( !vectorIsValid(sqlite3_value_blob(pVec), sqlite3_value_bytes(pVec),
+                     p->opt.nDim, p->aVec) ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
+        " document %lld was given by the caller and is damaged: it cannot"
+        " be made again from the body; DELETE the document and insert it"
+        " again", iId);
   }
-  sqlite3_finalize(pStmt);
-  sqlite3_free(zSql);
-  sqlite3_free(aVec);
+  return SQLITE_OK;
+}
+
+/* 'rebuild', a vector docpipe made: made again from the body. */
+static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
+                             sqlite3_value *pBody, sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  int bOwn;
+  int rc = rowVector(p, pBody, 0, p->aVec, &bOwn);
+  (void)pVec;
+  if( rc==SQLITE_OK ){
+    rc = storeError(p, dpStorageVectorPut(p->pStore, iId, p->aVec));
+  }
   return rc;
 }
 
 /* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
 ** then the index again from the shadow tables. */
 static int rebuild(DpTable *p){
-  sqlite3_stmt *pStmt = 0, *pWrite;
-  char *zSql = sqlite3_mprintf("SELECT id, body FROM \"%w\".\"%w_docs\""
-                               " WHERE own_vector=0", p->zDb, p->zName);
-  int rc;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_VEC_WRITE, &pWrite);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    int bOwn;
-    rc = rowVector(p, sqlite3_column_value(pStmt, 1), 0, &bOwn);
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pWrite, 1, sqlite3_column_int64(pStmt, 0));
-      sqlite3_bind_blob(pWrite, 2, p->aVec, 4*p->opt.nDim, SQLITE_STATIC);
-      rc = stepWrite(p, pWrite);
-    }
-  }
-  sqlite3_finalize(pStmt);
+  int rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+                                           rebuildMadeVector, p));
   p->bIndexValid = 0;
-  if( rc==SQLITE_OK ) rc = rebuildCheckOwnVectors(p);
+  if( rc==SQLITE_OK ){
+    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_OWN,
+                                         rebuildOwnVector, p));
+  }
   if( rc==SQLITE_OK ) rc = ensureIndex(p);
   return rc;
 }
@@ -1523,9 +932,11 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
     statForget(p);
-    return execf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\";"
-                 "DELETE FROM \"%w\".\"%w_%s\"", p->zDb, p->zName, p->zDb,
-                 p->zName, p->iFormat==1 ? "stats" : "latency");
+    return dpExecf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\";"
+                   "DELETE FROM \"%w\".\"%w_%s\"", dpStorageSchema(p->pStore),
+                   dpStorageName(p->pStore), dpStorageSchema(p->pStore),
+                   dpStorageName(p->pStore),
+                   dpStorageFormat(p->pStore)==1 ? "stats" : "latency");
   }
   return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
                     " rebuild, stats-reset)", zCmd);
@@ -1536,10 +947,10 @@ static const char *columnName(const DpTable *p, int iCol){
     "body", "embedding", "is_duplicate", "duplicate_of", "similarity"
   };
   if( iCol<COL_EXTRA0 ) return az[iCol];
-  if( iCol<colScore(p) ) return p->azExtraName[iCol-COL_EXTRA0];
+  if( iCol<colScore(p) ) return dpStorageExtraName(p->pStore, iCol-COL_EXTRA0);
   if( iCol==colScore(p) ) return "score";
   if( iCol==colK(p) ) return "k";
-  return p->zName;
+  return dpStorageName(p->pStore);
 }
 
 /* On INSERT, the computed and hidden columns must be NULL. */
@@ -1567,57 +978,21 @@ static int duplicateError(DpTable *p, const Decision *pDec){
                     p->opt.rThreshold);
 }
 
-/* 1 in *pbReads when pStmt's bytecode opens one of this table's shadow
-** tables %_docs or %_vectors (or an index on them) for reading. */
-static int stmtReadsShadow(DpTable *p, sqlite3_stmt *pStmt, int *pbReads){
-  sqlite3_stmt *pExplain = 0;
-  char *zSql = sqlite3_mprintf("EXPLAIN %s", sqlite3_sql(pStmt));
-  char *zRoots = sqlite3_mprintf("SELECT group_concat(rootpage, ' '),"
-      " (SELECT seq FROM pragma_database_list WHERE name=%Q)"
-      " FROM \"%w\".sqlite_schema WHERE tbl_name IN ('%q_docs', '%q_vectors')",
-      p->zDb, p->zDb, p->zName, p->zName);
-  sqlite3_stmt *pRoots = 0;
-  int rc = (zSql && zRoots) ? SQLITE_OK : SQLITE_NOMEM;
-  *pbReads = 0;
-  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zRoots, -1, &pRoots, 0);
-  if( rc==SQLITE_OK && sqlite3_step(pRoots)==SQLITE_ROW
-   && sqlite3_column_type(pRoots, 0)!=SQLITE_NULL ){
-    /* " 2 5 9 " so that " %d " finds a root page */
-    char *zList = sqlite3_mprintf(" %s ", sqlite3_column_text(pRoots, 0));
-    int iDb = sqlite3_column_int(pRoots, 1);
-    if( zList==0 ) rc = SQLITE_NOMEM;
-    if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pExplain, 0);
-    while( rc==SQLITE_OK && !*pbReads && sqlite3_step(pExplain)==SQLITE_ROW ){
-      const char *zOp = (const char*)sqlite3_column_text(pExplain, 1);
-      if( zOp && (strcmp(zOp, "OpenRead")==0 || strcmp(zOp, "ReopenIdx")==0)
-       && sqlite3_column_int(pExplain, 4)==iDb ){
-        char zPage[32];
-        snprintf(zPage, sizeof zPage, " %d ", sqlite3_column_int(pExplain, 3));
-        *pbReads = strstr(zList, zPage)!=0;
-      }
-    }
-    sqlite3_free(zList);
-  }
-  sqlite3_finalize(pExplain);
-  sqlite3_finalize(pRoots);
-  sqlite3_free(zSql);
-  sqlite3_free(zRoots);
-  return rc;
-}
-
 /* An INSERT that reads this table's own shadow tables (INSERT INTO t(body)
 ** SELECT body FROM t_docs) would read the rows it writes and never end:
 ** refuse it.  Only statements whose text holds a SELECT can read a table;
 ** each is checked once (its address and text remembered). */
 static int insertFeedsOnItself(DpTable *p){
-  sqlite3_stmt *s = 0;
+  sqlite3_stmt *s = 0, *aStore[32];
   int rc = SQLITE_OK, i;
+  const int nStore = dpStorageStatements(p->pStore, aStore, 32);
   while( rc==SQLITE_OK && (s = sqlite3_next_stmt(p->db, s))!=0 ){
     const char *zSql = sqlite3_sql(s);
     int bOurs = 0;
     DpCursor *c;
     if( !sqlite3_stmt_busy(s) || sqlite3_stmt_readonly(s) || zSql==0 ) continue;
     for(i=0; i<N_STMT && !bOurs; i++) bOurs = p->aStmt[i]==s;
+    for(i=0; i<nStore && !bOurs; i++) bOurs = aStore[i]==s;
     for(c=p->pCursors; c && !bOurs; c=c->pNextCursor) bOurs = c->pStmt==s;
     if( bOurs || sqlite3_strlike("%select%", zSql, 0)!=0 ) continue;
     if( s!=p->pFeedStmt || p->zFeedSql==0 || strcmp(zSql, p->zFeedSql)!=0 ){
@@ -1625,7 +1000,7 @@ static int insertFeedsOnItself(DpTable *p){
       p->pFeedStmt = s;
       p->zFeedSql = sqlite3_mprintf("%s", zSql);
       if( p->zFeedSql==0 ) return SQLITE_NOMEM;
-      rc = stmtReadsShadow(p, s, &p->bFeeds);
+      rc = storeError(p, dpStorageReadBy(p->pStore, s, &p->bFeeds));
       if( rc!=SQLITE_OK ){
         sqlite3_free(p->zFeedSql);
         p->zFeedSql = 0;
@@ -1634,7 +1009,7 @@ static int insertFeedsOnItself(DpTable *p){
     if( rc==SQLITE_OK && p->bFeeds ){
       return tableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
           " %s_vectors: it would read the rows it writes (copy them into a"
-          " temporary table first)", p->zName, p->zName);
+          " temporary table first)", dpStorageName(p->pStore), dpStorageName(p->pStore));
     }
   }
   return rc;
@@ -1648,7 +1023,9 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
 
   rc = checkNotWritten(p, apCol);
   if( rc==SQLITE_OK ) rc = insertFeedsOnItself(p);
-  if( rc==SQLITE_OK ) rc = rowVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], &bOwn);
+  if( rc==SQLITE_OK ){
+    rc = rowVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], p->aVec, &bOwn);
+  }
   if( rc!=SQLITE_OK ) return rc;
   if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
     int bExists;
@@ -1665,13 +1042,13 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
         case SQLITE_REPLACE: bReplace = 1; break;
         default:
           return tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
-                            " %s.rowid", p->zName);
+                            " %s.rowid", dpStorageName(p->pStore));
       }
     }
   }
   /* Decide first, as if the row OR REPLACE deletes were gone; only a row
   ** that is kept deletes it (a one-row write has no statement journal). */
-  rc = decide(p, &iId, bReplace, &dec);
+  rc = decide(p, p->aVec, &iId, bReplace, &dec);
   if( rc!=SQLITE_OK ) return rc;
   if( dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
     if( p->opt.eOnDup==DP_ONDUP_IGNORE
@@ -1682,8 +1059,8 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
   }
   if( bReplace ) rc = deleteDoc(p, iId);
   if( rc==SQLITE_OK ){
-    rc = writeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
-                  &apCol[COL_EXTRA0]);
+    rc = storeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
+                  &apCol[COL_EXTRA0], p->aVec);
   }
   *piRowid = iId;
   return rc;
@@ -1727,16 +1104,17 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
                       " MATCH queries only");
   }
-  rc = seekDoc(p, iOld, &pGet);
+  rc = storeError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
   if( rc==SQLITE_DONE ){
     return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld vanished", iOld);
   }
   if( rc!=SQLITE_ROW ) return rc;
-  /* Columns of STMT_DOC_GET: body, is_duplicate, duplicate_of, similarity,
-  ** own_vector, extras.  Read-only columns may be "set" to their value. */
+  /* Columns of the document row: body, is_duplicate, duplicate_of,
+  ** similarity, own_vector, extras.  Read-only columns may be "set" to
+  ** their value. */
   for(i=0; i<3; i++){
     if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
-      sqlite3_reset(pGet);
+      dpStorageDocRelease(p->pStore);
       return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
                         columnName(p, aRo[i]));
     }
@@ -1745,17 +1123,15 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   if( bEmbSet ){
     /* "Set" to the stored vector (e.g. read for a WHERE clause): not a change. */
     sqlite3_stmt *pVec;
-    rc = getStmt(p, STMT_VEC_GET, &pVec);
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pVec, 1, iOld);
-      if( sqlite3_step(pVec)==SQLITE_ROW
-       && sameValue(apCol[COL_EMBEDDING], pVec, 0) ){
-        bEmbSet = 0;
-      }
-      rc = sqlite3_reset(pVec);
+    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    if( rc==SQLITE_ROW ){
+      if( sameValue(apCol[COL_EMBEDDING], pVec, 0) ) bEmbSet = 0;
+      rc = dpStorageVectorRelease(p->pStore);
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
     }
     if( rc!=SQLITE_OK ){
-      sqlite3_reset(pGet);
+      dpStorageDocRelease(p->pStore);
       return rc;
     }
   }
@@ -1767,31 +1143,32 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     /* keep the stored body: copy it before the statement is reset */
     pBody = sqlite3_value_dup(sqlite3_column_value(pGet, 0));
     if( pBody==0 ){
-      sqlite3_reset(pGet);
+      dpStorageDocRelease(p->pStore);
       return SQLITE_NOMEM;
     }
   }
-  sqlite3_reset(pGet);
+  dpStorageDocRelease(p->pStore);
 
   /* The vector: a new embedding, a new body's, or the stored one.  A
   ** vector docpipe made follows the body; one the caller gave stays until
   ** the caller sets embedding (to NULL: made from the body again). */
   if( bEmbSet ){
-    rc = rowVector(p, pBody, apCol[COL_EMBEDDING], &bOwn);
+    rc = rowVector(p, pBody, apCol[COL_EMBEDDING], p->aVec, &bOwn);
   }else if( bBodySet && !bOldOwn ){
-    rc = rowVector(p, pBody, 0, &bOwn);
+    rc = rowVector(p, pBody, 0, p->aVec, &bOwn);
   }else{
     sqlite3_stmt *pVec;
-    rc = getStmt(p, STMT_VEC_GET, &pVec);
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pVec, 1, iOld);
-      if( sqlite3_step(pVec)!=SQLITE_ROW
+    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    if( rc==SQLITE_ROW || rc==SQLITE_DONE ){
+      if( rc!=SQLITE_ROW
        || !vectorIsValid(sqlite3_column_blob(pVec, 0),
                          sqlite3_column_bytes(pVec, 0), p->opt.nDim, p->aVec) ){
         rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                         " missing or damaged", iOld);
+      }else{
+        rc = SQLITE_OK;
       }
-      sqlite3_reset(pVec);
+      dpStorageVectorRelease(p->pStore);
     }
     bOwn = bOldOwn;
   }
@@ -1803,7 +1180,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
         bReplace = 1;
       }else{
         rc = tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
-                        " %s.rowid", p->zName);
+                        " %s.rowid", dpStorageName(p->pStore));
       }
     }
   }
@@ -1812,7 +1189,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     ** (not itself, nor the row OR REPLACE would delete).  Nothing is
     ** changed before the decision: a refused row changes nothing. */
     const sqlite3_int64 aSkip[2] = { iOld, iNew };
-    rc = decide(p, aSkip, bReplace ? 2 : 1, &dec);
+    rc = decide(p, p->aVec, aSkip, bReplace ? 2 : 1, &dec);
     if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
       if( p->opt.eOnDup==DP_ONDUP_IGNORE
        || sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ){
@@ -1826,7 +1203,8 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     if( bReplace ) rc = deleteDoc(p, iNew);
     if( rc==SQLITE_OK ) rc = deleteDoc(p, iOld);
     if( rc==SQLITE_OK ){
-      rc = writeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0]);
+      rc = storeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0],
+                    p->aVec);
     }
   }
   if( !bBodySet ) sqlite3_value_free(pBody);
@@ -1847,7 +1225,7 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     /* SQLite's idea of the columns is not ours: with a shared cache the
     ** schema of another connection, declared before %_config changed */
     return tableError(p, SQLITE_CORRUPT_VTAB, "its columns (%d) do not match"
-                      " %s_config (%d)", argc-2, p->zName, colCmd(p)+1);
+                      " %s_config (%d)", argc-2, dpStorageName(p->pStore), colCmd(p)+1);
   }
   if( argc==1 ){
     pRec = statRecord(p, DP_KIND_DELETE);
@@ -1987,7 +1365,7 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   DpTable *p = (DpTable*)pVtab;
   int iMatch = -1, iK = -1, iScore = -1, iRowid = -1, iLimit = -1;
   int iOffset = -1;
-  int bScoreGt = 0, i, n = 0;
+  int bScoreGt = 0, i, n = 0, nFilter;
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
     if( c->iColumn>colCmd(p) ) continue;               /* see dpUpdate */
@@ -2034,14 +1412,16 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     }
     /* Stored columns: filter inside the search.  SQLite checks them again
     ** afterwards (omit stays 0), which costs little and keeps NULL and
-    ** affinity rules exactly SQLite's. */
-    for(i=0; i<pInfo->nConstraint; i++){
+    ** affinity rules exactly SQLite's.  At most DP_MAX_FILTER of them
+    ** (buildFilter's arrays); SQLite checks any others alone. */
+    for(i=0, nFilter=0; i<pInfo->nConstraint; i++){
       const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
       const char *zOp = filterOp(c->op);
       if( !c->usable || zOp==0 || c->iColumn<0 || c->iColumn==COL_EMBEDDING
-       || c->iColumn>=colScore(p) ){
+       || c->iColumn>=colScore(p) || nFilter>=DP_MAX_FILTER ){
         continue;
       }
+      nFilter++;
       pInfo->aConstraintUsage[i].argvIndex = ++n;
       sqlite3_str_appendf(s, "%d %s;", c->iColumn, zOp);
     }
@@ -2108,23 +1488,7 @@ static int dpClose(sqlite3_vtab_cursor *pCur){
 
 /* Statement on %_docs selecting the cursor's columns, by id or all. */
 static int cursorPrepare(DpTable *p, DpCursor *pCur, const char *zWhere){
-  char *zCols = extraList(p, ", c%d", 0);
-  char *zSql;
-  int rc;
-  if( zCols==0 ) return SQLITE_NOMEM;
-  zSql = sqlite3_mprintf("SELECT id, body, is_duplicate, duplicate_of,"
-                         " similarity%s FROM \"%w\".\"%w_docs\" %s",
-                         zCols, p->zDb, p->zName, zWhere);
-  sqlite3_free(zCols);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCur->pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
-    /* a missing or altered shadow table: say which and what */
-    rc = tableError(p, SQLITE_CORRUPT_VTAB, "cannot read %s_docs: %s",
-                    p->zName, sqlite3_errmsg(p->db));
-  }
-  return rc;
+  return storeError(p, dpStorageDocCursor(p->pStore, zWhere, &pCur->pStmt));
 }
 
 /* Position the lookup statement on the current MATCH hit. */
@@ -2146,7 +1510,7 @@ static int cursorSeekHit(DpCursor *pCur){
     DpTable *p = (DpTable*)pCur->base.pVtab;
     return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld is in the index"
                       " but not in %s_docs", pCur->aHit[pCur->iHit].iId,
-                      p->zName);
+                      dpStorageName(p->pStore));
   }
   return rc;
 }
@@ -2172,60 +1536,24 @@ static int idSetHas(void *pCtx, sqlite3_int64 iId){
 /* Run the column filters of idxStr on %_docs into pSet. */
 static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
                        IdSet *pSet){
-  sqlite3_str *s = sqlite3_str_new(0);
-  sqlite3_stmt *pStmt = 0;
-  const char *z = zFilter;
-  char *zSql;
-  int rc, nArg = 0, nAlloc = 0;
-  int aBodyArg[64];       /* 1 for an argument compared with body */
-  sqlite3_str_appendf(s, "SELECT id FROM \"%w\".\"%w_docs\" WHERE 1",
-                      p->zDb, p->zName);
-  while( *z ){
-    int iCol = atoi(z);
-    const char *zOp = strchr(z, ' ') + 1;
-    const char *zEnd = strchr(zOp, ';');
-    static const char *const azFixed[] = {
-      "body", "", "is_duplicate", "duplicate_of", "similarity"
-    };
-    if( nArg<(int)(sizeof(aBodyArg)/sizeof(aBodyArg[0])) ){
-      aBodyArg[nArg] = iCol==COL_BODY;
-    }
-    if( iCol<COL_EXTRA0 ){
-      sqlite3_str_appendf(s, " AND %s %.*s ?%d", azFixed[iCol],
-                          (int)(zEnd-zOp), zOp, ++nArg);
-    }else{
-      sqlite3_str_appendf(s, " AND c%d %.*s ?%d", iCol-COL_EXTRA0,
-                          (int)(zEnd-zOp), zOp, ++nArg);
-    }
+  int aCol[DP_MAX_FILTER];    /* see dpBestIndex */
+  const char *azOp[DP_MAX_FILTER];
+  char *zOps = sqlite3_mprintf("%s", zFilter);   /* split in place */
+  char *z = zOps;
+  int nTerm = 0, rc;
+  if( zOps==0 ) return SQLITE_NOMEM;
+  while( *z && nTerm<(int)(sizeof(aCol)/sizeof(aCol[0])) ){
+    char *zOp = strchr(z, ' ') + 1;
+    char *zEnd = strchr(zOp, ';');
+    aCol[nTerm] = atoi(z);
+    azOp[nTerm] = zOp;
+    *zEnd = 0;
+    nTerm++;
     z = zEnd + 1;
   }
-  sqlite3_str_appendall(s, " ORDER BY id");
-  zSql = dpStrFinish(s);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc==SQLITE_OK ){
-    int i;
-    for(i=0; i<nArg; i++){
-      int t = sqlite3_value_type(apArg[i]);
-      /* body is TEXT in the table but untyped in %_docs: give a number
-      ** the TEXT affinity SQLite gives it when it compares with body */
-      if( i<(int)(sizeof(aBodyArg)/sizeof(aBodyArg[0])) && aBodyArg[i]
-       && (t==SQLITE_INTEGER || t==SQLITE_FLOAT) ){
-        const unsigned char *z = sqlite3_value_text(apArg[i]);
-        if( z==0 ){ rc = SQLITE_NOMEM; break; }
-        sqlite3_bind_text(pStmt, i+1, (const char*)z, -1, SQLITE_TRANSIENT);
-      }else{
-        sqlite3_bind_value(pStmt, i+1, apArg[i]);
-      }
-    }
-  }
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    rc = dpGrow((void**)&pSet->aId, &nAlloc, pSet->nId+1, sizeof(sqlite3_int64));
-    if( rc==SQLITE_OK ) pSet->aId[pSet->nId++] = sqlite3_column_int64(pStmt, 0);
-  }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
-  else sqlite3_finalize(pStmt);
+  rc = storeError(p, dpStorageFilterIds(p->pStore, nTerm, aCol, azOp, apArg,
+                                        &pSet->aId, &pSet->nId));
+  sqlite3_free(zOps);
   return rc;
 }
 
@@ -2242,7 +1570,7 @@ static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
                       int nK, double rMin, IdSet *pFilter){
   sqlite3_stmt *pStmt = 0;
   char *zSql = sqlite3_mprintf("SELECT id, body FROM \"%w\".\"%w_docs\"",
-                               p->zDb, p->zName);
+                               dpStorageSchema(p->pStore), dpStorageName(p->pStore));
   int rc = zSql ? SQLITE_OK : SQLITE_NOMEM, nAlloc = 0;
   if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
@@ -2326,11 +1654,11 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   ** text of fewer words than a shingle is scored by its words (query.c). */
   switch( sqlite3_value_type(pQuery) ){
     case SQLITE_TEXT:
-      rc = rowVector(p, pQuery, 0, &bOwn);     /* leaves its tokens in p->tok */
+      rc = rowVector(p, pQuery, 0, p->aVec, &bOwn); /* tokens in p->tok */
       if( rc==SQLITE_OK ) rc = dpShortQueryNew(&p->opt, &p->tok, &pShort);
       break;
     case SQLITE_BLOB:
-      rc = rowVector(p, 0, pQuery, &bOwn);
+      rc = rowVector(p, 0, pQuery, p->aVec, &bOwn);
       break;
     case SQLITE_NULL:
       return SQLITE_OK;      /* no rows */
@@ -2435,13 +1763,15 @@ static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
     sqlite3_result_value(ctx, sqlite3_column_value(pStmt, 1));
   }else if( iCol==COL_EMBEDDING ){
     sqlite3_stmt *pVec;
-    int rc = getStmt(p, STMT_VEC_GET, &pVec);
-    if( rc!=SQLITE_OK ) return rc;
-    sqlite3_bind_int64(pVec, 1, sqlite3_column_int64(pStmt, 0));
-    if( sqlite3_step(pVec)==SQLITE_ROW ){
+    int rc = storeError(p, dpStorageVectorSeek(p->pStore,
+                                               sqlite3_column_int64(pStmt, 0),
+                                               &pVec));
+    if( rc==SQLITE_ROW ){
       sqlite3_result_value(ctx, sqlite3_column_value(pVec, 0));
+      rc = dpStorageVectorRelease(p->pStore);
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
     }
-    rc = sqlite3_reset(pVec);
     if( rc!=SQLITE_OK ) return rc;
   }else if( iCol<colScore(p) ){
     /* is_duplicate .. similarity, extras: statement columns 2.. */
@@ -2464,7 +1794,11 @@ static int dpRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
 }
 
 static int dpShadowName(const char *zName){
-  return shadowName(zName);
+  size_t i;
+  for(i=0; i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]); i++){
+    if( sqlite3_stricmp(zName, azStatsShadow[i])==0 ) return 1;
+  }
+  return dpStorageIsShadow(zName);
 }
 
 static const sqlite3_module docpipeModule = {
