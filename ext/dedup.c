@@ -266,11 +266,29 @@ static int looksLikeQuery(const char *z){
 /* Load the source; *prThreshold gets the table's threshold when a docpipe
 ** table is named (left alone otherwise), and *pzDb, *pzName its schema and
 ** name (sqlite3_free; NULL for a query). */
+/* The open docpipe table zDb.zName of this connection: connected first
+** (preparing a statement that names it runs xConnect) when it has not
+** been used yet.  NULL when it is no docpipe table. */
+static DpTableRef *findTable(DedupCursor *pCur, const char *zDb,
+                             const char *zName){
+  DpConn *pConn = ((DedupVtab*)pCur->base.pVtab)->pConn;
+  DpTableRef *pRef = dpConnFind(pConn, zDb, zName);
+  if( pRef==0 ){
+    sqlite3_stmt *pStmt = 0;
+    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" WHERE 0",
+                                 zDb, zName);
+    if( zSql ) sqlite3_prepare_v2(pCur->db, zSql, -1, &pStmt, 0);
+    sqlite3_finalize(pStmt);
+    sqlite3_free(zSql);
+    pRef = dpConnFind(pConn, zDb, zName);
+  }
+  return pRef;
+}
+
 static int loadSource(DedupCursor *pCur, const char *zSource,
                       double *prThreshold, char **pzDb, char **pzName){
   sqlite3 *db = pCur->db;
   sqlite3_stmt *pStmt = 0;
-  char *zSql = 0;
   int rc;
   if( looksLikeQuery(zSource) ){
     rc = sqlite3_prepare_v2(db, zSource, -1, &pStmt, 0);
@@ -299,61 +317,28 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
     }
   }else{
     /* A docpipe table ("name" or "schema.name", found as SQLite finds a
-    ** table: temp, main, then attached databases): its stored vectors. */
-    const char *zCreate = 0, *zDb, *zName;
+    ** table: temp, main, then attached databases): its stored vectors,
+    ** through its storage (storage.c). */
+    DpTableRef *pRef;
     rc = dpResolveTable(db, zSource, pzDb, pzName);
     if( rc!=SQLITE_OK ) return rc;
-    zDb = *pzDb ? *pzDb : "main";
-    zName = *pzName ? *pzName : zSource;
-    zSql = sqlite3_mprintf("SELECT sql FROM \"%w\".sqlite_schema"
-                           " WHERE type='table' AND name=?1 COLLATE NOCASE", zDb);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    if( rc!=SQLITE_OK ) return rc;
-    sqlite3_bind_text(pStmt, 1, zName, -1, SQLITE_STATIC);
-    if( *pzDb && sqlite3_step(pStmt)==SQLITE_ROW ){
-      zCreate = (const char*)sqlite3_column_text(pStmt, 0);
-    }
-    if( zCreate==0 ){
+    if( *pzDb==0 ){
       setError(&pCur->base, "no table named '%s' (or pass a query:"
                " SELECT id, vector FROM ...)", zSource);
-      sqlite3_finalize(pStmt);
       return SQLITE_ERROR;
     }
-    if( sqlite3_strlike("%using docpipe%", zCreate, 0)!=0 ){
+    pRef = findTable(pCur, *pzDb, *pzName);
+    if( pRef==0 ){
       setError(&pCur->base, "'%s' is not a docpipe table (pass a query:"
                " SELECT id, vector FROM %s)", zSource, zSource);
-      sqlite3_finalize(pStmt);
       return SQLITE_ERROR;
     }
-    sqlite3_finalize(pStmt);
-    zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
-                           " WHERE k='threshold'", zDb, zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
-    if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-      *prThreshold = sqlite3_column_double(pStmt, 0);
-    }
-    sqlite3_finalize(pStmt);
-    if( rc!=SQLITE_OK ){
-      setError(&pCur->base, "cannot read %s_config: %s", zSource,
-               sqlite3_errmsg(db));
-      return SQLITE_ERROR;
-    }
+    *prThreshold = dpStorageOptions(pRef->pStore)->rThreshold;
     /* with keep='longest', the body's length in bytes as the third column */
-    zSql = pCur->eKeep==KEEP_LONGEST
-      ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(d.body AS BLOB))"
-                        " FROM \"%w\".\"%w_vectors\" v JOIN \"%w\".\"%w_docs\" d"
-                        " ON d.id=v.id", zDb, zName, zDb, zName)
-      : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"", zDb, zName);
-    if( zSql==0 ) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-    sqlite3_free(zSql);
+    rc = dpStorageVectorQuery(pRef->pStore, pCur->eKeep==KEEP_LONGEST, &pStmt);
     if( rc!=SQLITE_OK ){
-      setError(&pCur->base, "cannot read %s_vectors: %s", zSource,
-               sqlite3_errmsg(db));
+      setError(&pCur->base, "%s", dpStorageErrmsg(pRef->pStore));
+      dpStorageClearError(pRef->pStore);
       return SQLITE_ERROR;
     }
   }
@@ -787,9 +772,11 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     /* a docpipe table: the run goes into its statistics ('pairs' counts
     ** the work of its first block only; the rest happens as rows are read) */
     sqlite3_int64 tEnd = dpNowNs();
-    dpTableRecordDedup(pCur->db, ((DedupVtab*)pCursor->pVtab)->pConn, zDb,
-                       zName, pCur->in.n, tEnd - tSearch, tEnd - tStart,
-                       dpCpuNs() - tCpu);
+    DpTableRef *pRef = findTable(pCur, zDb, zName);
+    if( pRef ){
+      dpTsRecordDedup(pRef->pStats, pCur->in.n, tEnd - tSearch,
+                      tEnd - tStart, dpCpuNs() - tCpu);
+    }
   }
   sqlite3_free(zDb);
   sqlite3_free(zName);

@@ -318,6 +318,7 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 #define DP_COL_EXTRA0    5   /* then the extra columns, score, k, <table> */
 
 typedef struct DpStorage DpStorage;
+typedef struct DpTableStats DpTableStats;    /* stats.c */
 int dpStorageNew(sqlite3 *db, const char *zDb, const char *zName,
                  DpStorage **pp);
 void dpStorageFree(DpStorage *s);
@@ -335,7 +336,9 @@ const char *dpStorageErrmsg(const DpStorage *s);
 void dpStorageClearError(DpStorage *s);
 const DpOptions *dpStorageOptions(const DpStorage *s);
 int dpStorageFormat(const DpStorage *s);         /* 1 or 2 */
-void dpStorageSetFormat(DpStorage *s, int iFormat);
+/* Record format version 2 in %_config (the statistics tables were just
+** migrated); a version 1 'signed' table keeps counting repeats. */
+int dpStorageSetFormat2(DpStorage *s);
 const char *dpStorageName(const DpStorage *s);
 const char *dpStorageSchema(const DpStorage *s);
 int dpStorageExtraCount(const DpStorage *s);
@@ -376,6 +379,10 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
                       int (*xRow)(void*, sqlite3_int64 iId,
                                   sqlite3_value *pBody, sqlite3_value *pVec),
                       void *pCtx);
+/* A new statement giving (id, vector [, body length in bytes]) of every
+** stored document, for dedup_index(); the caller finalizes it. */
+int dpStorageVectorQuery(DpStorage *s, int bWithLength,
+                         sqlite3_stmt **ppStmt);
 /* Rows that contradict each other (a vector without a document, a
 ** decision out of range): SQLITE_CORRUPT_VTAB naming the first. */
 int dpStorageCheckRows(DpStorage *s);
@@ -399,14 +406,19 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 /**************************************************************************
 ** Interface to code in vtab.c — the docpipe virtual table.
 */
-typedef struct DpTable DpTable;
 /* What the modules of one connection share: its open docpipe tables, so
-** that dedup_index() can record its work in a table's statistics.  Owned
-** by the connection (module client data), freed when the last module that
-** holds it goes. */
+** that dedup_index() reads a table through its storage and records its
+** work in the table's statistics.  Owned by the connection (module client
+** data), freed when the last module that holds it goes. */
+typedef struct DpTableRef DpTableRef;
+struct DpTableRef {
+  DpStorage *pStore;      /* the table's shadow tables */
+  DpTableStats *pStats;   /* its statistics */
+  DpTableRef *pNext;      /* next open table of the connection */
+};
 typedef struct DpConn DpConn;
 struct DpConn {
-  DpTable *pTables;       /* open docpipe tables of this connection */
+  DpTableRef *pTables;    /* open docpipe tables of this connection */
   int nRef;               /* modules holding this */
   /* statistics: has a statement ended since docpipe last returned? */
   sqlite3_int64 nChangeMark; /* sqlite3_total_changes64() then */
@@ -415,12 +427,6 @@ struct DpConn {
 };
 void dpConnRelease(void *pConn);
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn);
-/* Record a dedup_index() run over docpipe table zDb.zTable (connected
-** first if this connection has not used it yet) if it keeps statistics. */
-void dpTableRecordDedup(sqlite3 *db, DpConn *pConn, const char *zDb,
-                        const char *zTable, sqlite3_int64 nRows,
-                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
-                        sqlite3_int64 nCpuNs);
 /* Margin above float rounding for prefilters that compare a fast score or
 ** bound with a threshold (index.c, dedup.c). */
 double dpScoreSlack(int nDim);
@@ -509,8 +515,9 @@ int dpStatWrite(sqlite3 *db, sqlite3_stmt *pInsert, sqlite3_stmt *pLatency,
                 const DpStatRec *r);
 /* CPU time of the calling thread, nanoseconds (0 when unknown). */
 sqlite3_int64 dpCpuNs(void);
-/* Bring a table of format version 1 (latency blobs in a column of %_stats)
-** to version 2 (their own table %_latency). */
+/* Bring the statistics tables of a format version 1 table (latency blobs
+** in a column of %_stats) to version 2 (their own table %_latency); the
+** caller records the new version (dpStorageSetFormat). */
 int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
                   char **pzErr);
 /* The schema holding table zArg ("name" or "schema.name"), resolved as
@@ -519,6 +526,61 @@ int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
 ** SQLITE_OK with *pzDb NULL when there is no such table. */
 int dpResolveTable(sqlite3 *db, const char *zArg, char **pzDb, char **pzName);
 int dpRegisterStats(sqlite3 *db);
+
+/* The statistics of one open table (used by vtab.c and dedup.c). */
+/* One call of docpipe within a statement, between dpTsBegin and dpTsEnd. */
+typedef struct DpStatCall DpStatCall;
+struct DpStatCall {
+  int iSeq;               /* the record it feeds (0: none) */
+  sqlite3_int64 t0;       /* dpTsClock() at its start */
+  sqlite3_int64 tCpu;     /* dpCpuNs() at its start */
+};
+int dpTsIsShadow(const char *zSuffix);     /* "stats", "latency": ours */
+int dpTsCreateTables(sqlite3 *db, const char *zDb, const char *zName,
+                     char **pzErr);
+/* xOurs(pOursCtx, aOut, nMax) lists the table's own statements (never
+** taken for the user's). */
+int dpTsNew(sqlite3 *db, DpConn *pConn, const char *zDb, const char *zName,
+            const DpOptions *pOpt,
+            int (*xOurs)(void*, sqlite3_stmt**, int), void *pOursCtx,
+            DpTableStats **pp);
+void dpTsFree(DpTableStats *ts);
+int dpTsDropTables(DpTableStats *ts);
+int dpTsRename(DpTableStats *ts, const char *zNew, char **pzErr);
+int dpTsStatements(const DpTableStats *ts, sqlite3_stmt **aOut, int nMax);
+/* The clock when statistics are on (0 otherwise: no cost); each reading
+** is later than the one before, so a stage that ran takes >= 1 ns. */
+sqlite3_int64 dpTsClock(DpTableStats *ts);
+/* The current call's nanoseconds per stage (NULL when off), and adding
+** the time since t0 to a stage or to the index load. */
+sqlite3_int64 *dpTsStages(DpTableStats *ts);
+void dpTsAddStage(DpTableStats *ts, int iStage, sqlite3_int64 t0);
+void dpTsAddLoad(DpTableStats *ts, sqlite3_int64 t0);
+/* A call into the table begins (eKind DP_KIND_*, or -1: a command, no
+** record) and ends (rc: it failed, and its statement leaves no record;
+** nRows documents written, nHits rows found). */
+void dpTsBegin(DpTableStats *ts, int eKind, DpStatCall *pCall);
+void dpTsEnd(DpTableStats *ts, const DpStatCall *pCall, int rc,
+             sqlite3_int64 nRows, sqlite3_int64 nHits);
+/* A MATCH cursor feeds the record until it closes (*piCursorSeq: the
+** cursor's mark). */
+void dpTsAttachCursor(DpTableStats *ts, const DpStatCall *pCall,
+                      int *piCursorSeq);
+void dpTsCursorClosed(DpTableStats *ts, int *piCursorSeq);
+void dpTsRecordDedup(DpTableStats *ts, sqlite3_int64 nRows,
+                     sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
+                     sqlite3_int64 nCpuNs);
+/* Transactions: records follow them. */
+void dpTsCommit(DpTableStats *ts);
+void dpTsRollback(DpTableStats *ts);
+int dpTsSavepoint(DpTableStats *ts, int iSavepoint);
+void dpTsRelease(DpTableStats *ts);
+void dpTsRollbackTo(DpTableStats *ts, int iSavepoint);
+/* 1 when records wait to be written; dpTsFlush writes them (xSync). */
+int dpTsPending(DpTableStats *ts);
+int dpTsFlush(DpTableStats *ts, char **pzErr);
+/* 'stats-reset': forget and delete every record. */
+int dpTsReset(DpTableStats *ts, int iFormat, char **pzErr);
 
 /**************************************************************************
 ** Interface to code in dedup.c — dedup_index().
@@ -561,6 +623,11 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 /* sqlite3_str_finish() that returns "" (not NULL) for an empty string;
 ** NULL only on OOM. */
 char *dpStrFinish(sqlite3_str *p);
+/* The connection's list of open tables (DpConn, declared with vtab.c). */
+void dpConnAdd(DpConn *pConn, DpTableRef *pRef);
+void dpConnRemove(DpConn *pConn, DpTableRef *pRef);
+/* The open table zDb.zName, or NULL. */
+DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName);
 /* sqlite3_exec() of a printf-formatted statement (names quoted by the
 ** caller with %w). */
 int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...);

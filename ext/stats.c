@@ -434,14 +434,8 @@ int dpStatMigrate(sqlite3 *db, const char *zDb, const char *zName,
       " SELECT id, latency FROM \"%w\".\"%w_stats\" WHERE latency IS NOT NULL;"
       "ALTER TABLE \"%w\".\"%w_stats\" DROP COLUMN latency;"
       "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN load_ns INTEGER;"
-      "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN cpu_ns INTEGER;"
-      "UPDATE \"%w\".\"%w_config\" SET v=2 WHERE k='version';"
-      /* a version 1 table counted repeated features ('signed'): it keeps
-      ** doing so, so that its vectors stay comparable (vtab.c) */
-      "INSERT OR IGNORE INTO \"%w\".\"%w_config\"(k, v) SELECT 'counting',"
-      " 'repeats' FROM \"%w\".\"%w_config\" WHERE k='hashing' AND v='signed';",
-      zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName,
-      zDb, zName, zDb, zName, zDb, zName);
+      "ALTER TABLE \"%w\".\"%w_stats\" ADD COLUMN cpu_ns INTEGER;",
+      zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName, zDb, zName);
   int rc;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
@@ -714,4 +708,459 @@ static const sqlite3_module latencyModule = {
 
 int dpRegisterStats(sqlite3 *db){
   return sqlite3_create_module(db, "docpipe_latency", &latencyModule, 0);
+}
+
+/**************************************************************************
+** The statistics of one open table (DpTableStats): its records, the
+** brackets around each call of the table, and writing the records with
+** the transaction.  vtab.c and dedup.c use these; the tables are
+** %_stats and %_latency.
+*/
+enum {
+  TS_STATS_WRITE = 0,   /* INSERT INTO %_stats(...) VALUES(...) */
+  TS_STATS_PRUNE,       /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
+  TS_LATENCY_WRITE,     /* INSERT INTO %_latency(id, v) VALUES(?1, ?2) */
+  TS_LATENCY_PRUNE,     /* DELETE FROM %_latency WHERE id <= max(id) - ?1 */
+  TS_N_STMT
+};
+
+static const char *const azStatsShadow[] = { "stats", "latency" };
+
+struct DpTableStats {
+  sqlite3 *db;            /* connection */
+  DpConn *pConn;          /* what the connection's tables share */
+  char *zDb;              /* schema of the table */
+  char *zName;            /* its name (changes with RENAME) */
+  int bOn;                /* stats=on */
+  int nKeep;              /* stats_keep */
+  int (*xOurs)(void*, sqlite3_stmt**, int);  /* the table's own statements */
+  void *pOursCtx;         /* their argument */
+  sqlite3_stmt *aStmt[TS_N_STMT]; /* prepared lazily */
+  sqlite3_int64 aStageNs[DP_N_STAGE]; /* the current call's stages */
+  sqlite3_int64 nLoadNs;  /* index load of the current call */
+  sqlite3_int64 iLastClock; /* last dpTsClock(): each reading is later */
+  DpStatRec *pRec;        /* the record of the statement running now */
+  DpStatRec *pPending;    /* closed write records of this transaction */
+  DpStatRec *pQueries;    /* closed read-only records, for the next write,
+                          ** oldest first, at most nKeep of them */
+  DpStatRec *pQueryLast;  /* the newest of pQueries */
+  int nQueries;           /* records in pQueries */
+  int iSeq;               /* records opened so far */
+  int *aSvptSeq;          /* iSeq when each savepoint level was opened */
+  int nSvpt;              /* entries in aSvptSeq */
+};
+
+int dpTsIsShadow(const char *zSuffix){
+  size_t i;
+  for(i=0; i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]); i++){
+    if( sqlite3_stricmp(zSuffix, azStatsShadow[i])==0 ) return 1;
+  }
+  return 0;
+}
+
+int dpTsCreateTables(sqlite3 *db, const char *zDb, const char *zName,
+                     char **pzErr){
+  return dpExecf(db, pzErr,
+      "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
+      " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
+      " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
+      " load_ns INTEGER, cpu_ns INTEGER);"
+      "CREATE TABLE \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY, v BLOB);",
+      zDb, zName, zDb, zName);
+}
+
+static void tsFinalize(DpTableStats *ts){
+  int i;
+  for(i=0; i<TS_N_STMT; i++){
+    sqlite3_finalize(ts->aStmt[i]);
+    ts->aStmt[i] = 0;
+  }
+}
+
+int dpTsDropTables(DpTableStats *ts){
+  int rc = SQLITE_OK;
+  size_t i;
+  tsFinalize(ts);
+  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
+      i++){
+    rc = dpExecf(ts->db, 0, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
+                 ts->zDb, ts->zName, azStatsShadow[i]);
+  }
+  return rc;
+}
+
+int dpTsRename(DpTableStats *ts, const char *zNew, char **pzErr){
+  int rc = SQLITE_OK;
+  size_t i;
+  char *zNewName;
+  tsFinalize(ts);
+  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
+      i++){
+    rc = dpShadowRename(ts->db, ts->zDb, ts->zName, zNew, azStatsShadow[i],
+                        pzErr);
+  }
+  if( rc!=SQLITE_OK ) return rc;
+  zNewName = sqlite3_mprintf("%s", zNew);
+  if( zNewName==0 ) return SQLITE_NOMEM;
+  sqlite3_free(ts->zName);
+  ts->zName = zNewName;
+  return SQLITE_OK;
+}
+
+int dpTsNew(sqlite3 *db, DpConn *pConn, const char *zDb, const char *zName,
+            const DpOptions *pOpt,
+            int (*xOurs)(void*, sqlite3_stmt**, int), void *pOursCtx,
+            DpTableStats **pp){
+  DpTableStats *ts = dpMallocZero(sizeof(*ts));
+  *pp = 0;
+  if( ts==0 ) return SQLITE_NOMEM;
+  ts->db = db;
+  ts->pConn = pConn;
+  ts->zDb = sqlite3_mprintf("%s", zDb);
+  ts->zName = sqlite3_mprintf("%s", zName);
+  ts->bOn = pOpt->bStats;
+  ts->nKeep = pOpt->nStatsKeep;
+  ts->xOurs = xOurs;
+  ts->pOursCtx = pOursCtx;
+  if( ts->zDb==0 || ts->zName==0 ){
+    dpTsFree(ts);
+    return SQLITE_NOMEM;
+  }
+  *pp = ts;
+  return SQLITE_OK;
+}
+
+static void tsFreeList(DpStatRec **pp){
+  while( *pp ){
+    DpStatRec *r = *pp;
+    *pp = r->pNext;
+    dpStatFree(r);
+  }
+}
+
+/* Drop every record not yet written. */
+static void tsForget(DpTableStats *ts){
+  dpStatFree(ts->pRec);
+  ts->pRec = 0;
+  tsFreeList(&ts->pPending);
+  tsFreeList(&ts->pQueries);
+  ts->pQueryLast = 0;
+  ts->nQueries = 0;
+}
+
+void dpTsFree(DpTableStats *ts){
+  if( ts==0 ) return;
+  tsForget(ts);
+  tsFinalize(ts);
+  sqlite3_free(ts->aSvptSeq);
+  sqlite3_free(ts->zDb);
+  sqlite3_free(ts->zName);
+  sqlite3_free(ts);
+}
+
+int dpTsStatements(const DpTableStats *ts, sqlite3_stmt **aOut, int nMax){
+  int i, n = 0;
+  for(i=0; i<TS_N_STMT && n<nMax; i++){
+    if( ts->aStmt[i] ) aOut[n++] = ts->aStmt[i];
+  }
+  return n;
+}
+
+static int tsStmt(DpTableStats *ts, int eStmt, sqlite3_stmt **ppStmt){
+  int rc = SQLITE_OK;
+  if( ts->aStmt[eStmt]==0 ){
+    const char *zDb = ts->zDb, *zName = ts->zName;
+    char *zSql = 0;
+    switch( eStmt ){
+      case TS_STATS_WRITE:
+        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
+            " rows, tokenize_ns, embed_ns, search_ns, store_ns, load_ns,"
+            " total_ns, cpu_ns, sql) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+            " ?9, ?10, ?11)", zDb, zName);
+        break;
+      case TS_LATENCY_WRITE:
+        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_latency\"(id, v)"
+                               " VALUES(?1, ?2)", zDb, zName);
+        break;
+      case TS_LATENCY_PRUNE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_latency\" WHERE id <="
+            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
+            zDb, zName, zDb, zName);
+        break;
+      case TS_STATS_PRUNE:
+        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
+            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
+            zDb, zName, zDb, zName);
+        break;
+    }
+    if( zSql==0 ){
+      rc = SQLITE_NOMEM;
+    }else{
+      rc = sqlite3_prepare_v3(ts->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &ts->aStmt[eStmt], 0);
+    }
+    sqlite3_free(zSql);
+  }
+  *ppStmt = ts->aStmt[eStmt];
+  return rc;
+}
+
+sqlite3_int64 dpTsClock(DpTableStats *ts){
+  sqlite3_int64 t;
+  if( !ts->bOn ) return 0;
+  t = dpNowNs();
+  if( t<=ts->iLastClock ) t = ts->iLastClock + 1;
+  ts->iLastClock = t;
+  return t;
+}
+
+sqlite3_int64 *dpTsStages(DpTableStats *ts){
+  return ts->bOn ? ts->aStageNs : 0;
+}
+
+void dpTsAddStage(DpTableStats *ts, int iStage, sqlite3_int64 t0){
+  if( ts->bOn ) ts->aStageNs[iStage] += dpTsClock(ts) - t0;
+}
+
+void dpTsAddLoad(DpTableStats *ts, sqlite3_int64 t0){
+  if( ts->bOn ) ts->nLoadNs += dpTsClock(ts) - t0;
+}
+
+/* Close the open record: pack it and queue it for writing (dropped when
+** the statement failed inside docpipe).  Read-only records wait for a
+** write transaction that may never come (a read-only connection): only
+** the newest stats_keep of them are kept, as only those could be
+** written (dpTsFlush keeps the newest stats_keep of all records). */
+static void tsClose(DpTableStats *ts){
+  DpStatRec *r = ts->pRec;
+  if( r==0 ) return;
+  ts->pRec = 0;
+  if( r->bFailed || dpStatClose(r)!=SQLITE_OK ){
+    dpStatFree(r);
+    return;
+  }
+  if( r->eKind==DP_KIND_QUERY || r->eKind==DP_KIND_DEDUP ){
+    r->pNext = 0;
+    if( ts->pQueryLast ) ts->pQueryLast->pNext = r;
+    else ts->pQueries = r;
+    ts->pQueryLast = r;
+    if( ++ts->nQueries > ts->nKeep ){
+      DpStatRec *pOld = ts->pQueries;
+      ts->pQueries = pOld->pNext;
+      ts->nQueries--;
+      dpStatFree(pOld);
+    }
+  }else{
+    r->pNext = ts->pPending;
+    ts->pPending = r;
+  }
+}
+
+/* The record of the statement running now, opened when it is a new
+** execution; NULL when statistics are off (or there is no memory). */
+static DpStatRec *tsRecord(DpTableStats *ts, int eKind){
+  sqlite3_stmt *aOurs[128];
+  sqlite3_stmt *pStmt;
+  int nOurs, bNoChanges, bNoSvpt;
+  if( !ts->bOn ) return 0;
+  nOurs = dpTsStatements(ts, aOurs, 128);
+  nOurs += ts->xOurs(ts->pOursCtx, &aOurs[nOurs], 128-nOurs);
+  pStmt = dpStatCurrentStmt(ts->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
+                            ts->zName, ts->pRec ? ts->pRec->pStmt : 0);
+  /* what has happened since docpipe last returned to SQLite */
+  bNoChanges = sqlite3_total_changes64(ts->db)==ts->pConn->nChangeMark;
+  bNoSvpt = ts->pConn->nSvpt==ts->pConn->nSvptMark;
+  if( ts->pRec && dpStatSame(ts->pRec, pStmt, bNoChanges, bNoSvpt) ){
+    /* a write joins a record opened by its MATCH: the statement's kind */
+    if( eKind<=DP_KIND_DELETE && ts->pRec->eKind>DP_KIND_DELETE ){
+      ts->pRec->eKind = eKind;
+    }
+    return ts->pRec;
+  }
+  tsClose(ts);
+  ts->pRec = dpStatOpen(pStmt, eKind);
+  if( ts->pRec ) ts->pRec->iSeq = ++ts->iSeq;
+  return ts->pRec;
+}
+
+void dpTsBegin(DpTableStats *ts, int eKind, DpStatCall *pCall){
+  DpStatRec *r = eKind>=0 ? tsRecord(ts, eKind) : 0;
+  /* A nested statement that fails can make SQLite roll back (xRollback
+  ** frees the record): the record is found again at the end by its
+  ** number. */
+  pCall->iSeq = r ? r->iSeq : 0;
+  memset(ts->aStageNs, 0, sizeof(ts->aStageNs));
+  ts->nLoadNs = 0;
+  pCall->t0 = dpTsClock(ts);
+  pCall->tCpu = r ? dpCpuNs() : 0;
+}
+
+void dpTsAttachCursor(DpTableStats *ts, const DpStatCall *pCall,
+                      int *piCursorSeq){
+  if( pCall->iSeq && ts->pRec && ts->pRec->iSeq==pCall->iSeq
+   && *piCursorSeq!=pCall->iSeq ){
+    *piCursorSeq = pCall->iSeq;     /* the record ends with its cursors */
+    ts->pRec->nCursor++;
+  }
+}
+
+void dpTsEnd(DpTableStats *ts, const DpStatCall *pCall, int rc,
+             sqlite3_int64 nRows, sqlite3_int64 nHits){
+  DpStatRec *r = (pCall->iSeq && ts->pRec && ts->pRec->iSeq==pCall->iSeq)
+               ? ts->pRec : 0;
+  if( r ){
+    if( rc==SQLITE_OK ){
+      dpStatDocument(r, ts->aStageNs);
+      r->nRows += nRows;
+      r->nHits += nHits;
+      r->nLoadNs += ts->nLoadNs;
+      r->nTotalNs += dpTsClock(ts) - pCall->t0;
+      r->nCpuNs += dpCpuNs() - pCall->tCpu;
+    }else{
+      r->bFailed = 1;      /* the statement fails: it leaves no record */
+    }
+  }
+  /* docpipe returns to SQLite: what happens from now on is not its own */
+  ts->pConn->nChangeMark = sqlite3_total_changes64(ts->db);
+  ts->pConn->nSvptMark = ts->pConn->nSvpt;
+}
+
+void dpTsCursorClosed(DpTableStats *ts, int *piCursorSeq){
+  DpStatRec *r = ts->pRec;
+  if( r && *piCursorSeq==r->iSeq && --r->nCursor==0
+   && r->eKind>DP_KIND_DELETE ){
+    tsClose(ts);
+  }
+  *piCursorSeq = 0;
+}
+
+void dpTsRecordDedup(DpTableStats *ts, sqlite3_int64 nRows,
+                     sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
+                     sqlite3_int64 nCpuNs){
+  DpStatRec *r = tsRecord(ts, DP_KIND_DEDUP);
+  if( r ){
+    sqlite3_int64 aStage[DP_N_STAGE] = { 0, 0, 0, 0 };
+    aStage[DP_STAGE_SEARCH] = nSearchNs>0 ? nSearchNs : 1;
+    dpStatDocument(r, aStage);
+    r->nHits += nRows;
+    r->nTotalNs += nTotalNs;
+    r->nCpuNs += nCpuNs;
+    /* a run of its own is complete: it has no cursor of this table */
+    if( r->eKind==DP_KIND_DEDUP && r->nCursor==0 ) tsClose(ts);
+  }
+}
+
+/* Drop write records opened at or after sequence number iSeq (all of them
+** for 0): their statements were rolled back. */
+static void tsDiscardFrom(DpTableStats *ts, int iSeq){
+  DpStatRec **pp = &ts->pPending;
+  if( ts->pRec && ts->pRec->eKind<=DP_KIND_DELETE && ts->pRec->iSeq>=iSeq ){
+    dpStatFree(ts->pRec);
+    ts->pRec = 0;
+  }
+  while( *pp ){
+    if( (*pp)->iSeq>=iSeq ){
+      DpStatRec *r = *pp;
+      *pp = r->pNext;
+      dpStatFree(r);
+    }else{
+      pp = &(*pp)->pNext;
+    }
+  }
+}
+
+void dpTsCommit(DpTableStats *ts){ ts->nSvpt = 0; }
+
+void dpTsRollback(DpTableStats *ts){
+  tsDiscardFrom(ts, 0);
+  ts->nSvpt = 0;
+}
+
+int dpTsSavepoint(DpTableStats *ts, int iSavepoint){
+  ts->pConn->nSvpt++;          /* a statement may begin */
+  if( iSavepoint<0 ) return SQLITE_OK;
+  if( iSavepoint>=ts->nSvpt ){
+    int *aNew = sqlite3_realloc64(ts->aSvptSeq, sizeof(int)*(iSavepoint+1));
+    if( aNew==0 ) return SQLITE_NOMEM;
+    ts->aSvptSeq = aNew;
+  }
+  /* records opened from now on belong to this savepoint */
+  ts->aSvptSeq[iSavepoint] = ts->iSeq + 1;
+  ts->nSvpt = iSavepoint + 1;
+  return SQLITE_OK;
+}
+
+void dpTsRelease(DpTableStats *ts){
+  ts->pConn->nSvpt++;          /* a statement may end */
+}
+
+void dpTsRollbackTo(DpTableStats *ts, int iSavepoint){
+  ts->pConn->nSvpt++;
+  if( iSavepoint>=0 && iSavepoint<ts->nSvpt ){
+    tsDiscardFrom(ts, ts->aSvptSeq[iSavepoint]);
+  }
+}
+
+static int cmpRecSeq(const void *a, const void *b){
+  const DpStatRec *x = *(DpStatRec*const*)a, *y = *(DpStatRec*const*)b;
+  return (x->iSeq > y->iSeq) - (x->iSeq < y->iSeq);
+}
+
+/* Run a prune statement with ?1 = stats_keep. */
+static int tsPrune(DpTableStats *ts, int eStmt){
+  sqlite3_stmt *pPrune;
+  int rc = tsStmt(ts, eStmt, &pPrune);
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int(pPrune, 1, ts->nKeep);
+    sqlite3_step(pPrune);
+    rc = sqlite3_reset(pPrune);
+  }
+  return rc;
+}
+
+int dpTsPending(DpTableStats *ts){
+  tsClose(ts);
+  return ts->pPending!=0 || ts->pQueries!=0;
+}
+
+int dpTsFlush(DpTableStats *ts, char **pzErr){
+  DpStatRec **aRec = 0, *r;
+  sqlite3_stmt *pWrite = 0, *pLatency = 0;
+  int n = 0, i, rc = SQLITE_OK, iFirst;
+  /* the application's last_insert_rowid() is its INSERT's, not ours */
+  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(ts->db);
+  tsClose(ts);
+  for(r=ts->pPending; r; r=r->pNext) n++;
+  for(r=ts->pQueries; r; r=r->pNext) n++;
+  if( n==0 ) return SQLITE_OK;
+  aRec = sqlite3_malloc64(sizeof(DpStatRec*)*(sqlite3_int64)n);
+  if( aRec==0 ) return SQLITE_NOMEM;
+  n = 0;
+  for(r=ts->pPending; r; r=r->pNext) aRec[n++] = r;
+  for(r=ts->pQueries; r; r=r->pNext) aRec[n++] = r;
+  qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
+  /* older ones would be pruned at once */
+  iFirst = n > ts->nKeep ? n - ts->nKeep : 0;
+  rc = tsStmt(ts, TS_STATS_WRITE, &pWrite);
+  if( rc==SQLITE_OK ) rc = tsStmt(ts, TS_LATENCY_WRITE, &pLatency);
+  for(i=iFirst; rc==SQLITE_OK && i<n; i++){
+    rc = dpStatWrite(ts->db, pWrite, pLatency, aRec[i]);
+  }
+  sqlite3_free(aRec);
+  tsForget(ts);
+  if( rc==SQLITE_OK ) rc = tsPrune(ts, TS_LATENCY_PRUNE);
+  if( rc==SQLITE_OK ) rc = tsPrune(ts, TS_STATS_PRUNE);
+  sqlite3_set_last_insert_rowid(ts->db, iLastRowid);
+  if( rc!=SQLITE_OK ){
+    *pzErr = sqlite3_mprintf("writing %s_stats failed: %s", ts->zName,
+                             sqlite3_errmsg(ts->db));
+  }
+  return rc;
+}
+
+int dpTsReset(DpTableStats *ts, int iFormat, char **pzErr){
+  tsForget(ts);
+  return dpExecf(ts->db, pzErr, "DELETE FROM \"%w\".\"%w_stats\";"
+                 "DELETE FROM \"%w\".\"%w_%s\"", ts->zDb, ts->zName, ts->zDb,
+                 ts->zName, iFormat==1 ? "stats" : "latency");
 }

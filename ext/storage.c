@@ -82,7 +82,17 @@ void dpStorageClearError(DpStorage *s){
 }
 const DpOptions *dpStorageOptions(const DpStorage *s){ return &s->opt; }
 int dpStorageFormat(const DpStorage *s){ return s->iFormat; }
-void dpStorageSetFormat(DpStorage *s, int iFormat){ s->iFormat = iFormat; }
+int dpStorageSetFormat2(DpStorage *s){
+  /* a version 1 table counted repeated features ('signed'): it keeps
+  ** doing so, so that its vectors stay comparable */
+  int rc = dpExecf(s->db, 0,
+      "UPDATE \"%w\".\"%w_config\" SET v=2 WHERE k='version';"
+      "INSERT OR IGNORE INTO \"%w\".\"%w_config\"(k, v) SELECT 'counting',"
+      " 'repeats' FROM \"%w\".\"%w_config\" WHERE k='hashing' AND v='signed';",
+      s->zDb, s->zName, s->zDb, s->zName, s->zDb, s->zName);
+  if( rc==SQLITE_OK ) s->iFormat = 2;
+  return rc;
+}
 const char *dpStorageName(const DpStorage *s){ return s->zName; }
 const char *dpStorageSchema(const DpStorage *s){ return s->zDb; }
 int dpStorageExtraCount(const DpStorage *s){ return s->nExtra; }
@@ -782,6 +792,26 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
   }
   if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
   else sqlite3_finalize(pStmt);
+  return rc;
+}
+
+int dpStorageVectorQuery(DpStorage *s, int bWithLength,
+                         sqlite3_stmt **ppStmt){
+  char *zSql = bWithLength
+    ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(d.body AS BLOB))"
+                      " FROM \"%w\".\"%w_vectors\" v JOIN \"%w\".\"%w_docs\" d"
+                      " ON d.id=v.id", s->zDb, s->zName, s->zDb, s->zName)
+    : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"",
+                      s->zDb, s->zName);
+  int rc;
+  *ppStmt = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    storeError(s, rc, "cannot read %s_vectors: %s", s->zName,
+               sqlite3_errmsg(s->db));
+  }
   return rc;
 }
 

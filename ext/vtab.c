@@ -78,15 +78,6 @@
 #define HAS_LIMIT   0x80
 #define HAS_OFFSET  0x100
 
-/* Cached statements on the statistics tables. */
-enum {
-  STMT_STATS_WRITE = 0,     /* INSERT INTO %_stats(...) VALUES(...) */
-  STMT_STATS_PRUNE,     /* DELETE FROM %_stats WHERE id <= max(id) - ?1 */
-  STMT_LATENCY_WRITE,   /* INSERT INTO %_latency(id, v) VALUES(?1, ?2) */
-  STMT_LATENCY_PRUNE,   /* DELETE FROM %_latency WHERE id <= max(id) - ?1 */
-  N_STMT
-};
-
 typedef struct DpCursor DpCursor;
 typedef struct DpTable DpTable;
 struct DpTable {
@@ -95,31 +86,18 @@ struct DpTable {
   DpStorage *pStore;      /* its shadow tables (storage.c) */
   DpOptions opt;          /* options, from %_config (a copy of storage's) */
   int nExtra;             /* number of extra columns */
-  sqlite3_stmt *aStmt[N_STMT]; /* statistics statements, prepared lazily */
+  DpTableStats *pStats;   /* its statistics (stats.c) */
   DpIndex index;          /* in-memory vectors (index.c) */
   int bIndexValid;        /* index matches the shadow tables */
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
   DpTokens tok;           /* tokenizer scratch */
   float *aVec;            /* nDim floats of scratch */
-  DpConn *pConn;          /* connection registry (for dedup_index) */
-  DpTable *pNextTable;    /* next table of the same connection */
+  DpConn *pConn;          /* what the connection's tables share */
+  DpTableRef ref;         /* this table in pConn's list (dedup_index) */
   DpCursor *pCursors;     /* open cursors: their statements are ours */
   sqlite3_stmt *pFeedStmt;  /* last INSERT checked by insertFeedsOnItself */
   char *zFeedSql;         /* its text (an address may be reused) */
   int bFeeds;             /* its verdict: it reads our shadow tables */
-  /* statistics (stats.c) */
-  sqlite3_int64 aStageNs[DP_N_STAGE]; /* the current document's stages */
-  DpStatRec *pRec;        /* the record of the statement running now */
-  DpStatRec *pPending;    /* closed write records of this transaction */
-  DpStatRec *pQueries;    /* closed read-only records, for the next write,
-                          ** oldest first, at most stats_keep of them */
-  DpStatRec *pQueryLast;  /* the newest of pQueries */
-  int nQueries;           /* records in pQueries */
-  sqlite3_int64 nLoadNs;  /* index load of the current call */
-  sqlite3_int64 iLastClock; /* last statClock(): each reading is later */
-  int iSeq;               /* records opened so far */
-  int *aSvptSeq;          /* iSeq when each savepoint level was opened */
-  int nSvpt;              /* entries in aSvptSeq */
 };
 
 struct DpCursor {
@@ -161,60 +139,6 @@ static int storeError(DpTable *p, int rc){
   return rc;
 }
 
-/**************************************************************************
-** Statistics statements.
-*/
-static int getStmt(DpTable *p, int eStmt, sqlite3_stmt **ppStmt){
-  int rc = SQLITE_OK;
-  if( p->aStmt[eStmt]==0 ){
-    char *zSql = 0;
-    const char *zDb = dpStorageSchema(p->pStore), *zName = dpStorageName(p->pStore);
-    switch( eStmt ){
-      case STMT_STATS_WRITE:
-        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_stats\"(started, kind,"
-            " rows, tokenize_ns, embed_ns, search_ns, store_ns, load_ns,"
-            " total_ns, cpu_ns, sql) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-            " ?9, ?10, ?11)", zDb, zName);
-        break;
-      case STMT_LATENCY_WRITE:
-        zSql = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_latency\"(id, v)"
-                               " VALUES(?1, ?2)", zDb, zName);
-        break;
-      case STMT_LATENCY_PRUNE:
-        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_latency\" WHERE id <="
-            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
-            zDb, zName, zDb, zName);
-        break;
-      case STMT_STATS_PRUNE:
-        zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w_stats\" WHERE id <="
-            " (SELECT max(id) FROM \"%w\".\"%w_stats\") - ?1",
-            zDb, zName, zDb, zName);
-        break;
-    }
-    if( zSql==0 ){
-      rc = SQLITE_NOMEM;
-    }else{
-      rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &p->aStmt[eStmt], 0);
-      if( rc!=SQLITE_OK ){
-        tableError(p, rc, "cannot prepare a statement on its shadow tables"
-                   " (%s)", sqlite3_errmsg(p->db));
-      }
-    }
-    sqlite3_free(zSql);
-  }
-  *ppStmt = p->aStmt[eStmt];
-  return rc;
-}
-
-static void finalizeStmts(DpTable *p){
-  int i;
-  for(i=0; i<N_STMT; i++){
-    sqlite3_finalize(p->aStmt[i]);
-    p->aStmt[i] = 0;
-  }
-}
-
 static int declareVtab(DpTable *p){
   int rc;
   /* A table renamed to one of its column names by an earlier version
@@ -234,27 +158,10 @@ static int declareVtab(DpTable *p){
   return rc;
 }
 
-/* Drop the statistics records not yet written. */
-static void statFreeList(DpStatRec **pp){
-  while( *pp ){
-    DpStatRec *r = *pp;
-    *pp = r->pNext;
-    dpStatFree(r);
-  }
-}
-
 static void tableFree(DpTable *p){
   if( p==0 ) return;
-  if( p->pConn ){
-    DpTable **pp = &p->pConn->pTables;
-    while( *pp && *pp!=p ) pp = &(*pp)->pNextTable;
-    if( *pp ) *pp = p->pNextTable;
-  }
-  dpStatFree(p->pRec);
-  statFreeList(&p->pPending);
-  statFreeList(&p->pQueries);
-  sqlite3_free(p->aSvptSeq);
-  finalizeStmts(p);
+  if( p->pConn ) dpConnRemove(p->pConn, &p->ref);
+  dpTsFree(p->pStats);
   dpIndexFree(&p->index);
   dpTokensFree(&p->tok);
   dpStorageFree(p->pStore);
@@ -264,17 +171,7 @@ static void tableFree(DpTable *p){
   sqlite3_free(p);
 }
 
-/* The statistics tables of a new table. */
-static int createStatsTables(sqlite3 *db, const char *zDb, const char *zName,
-                             char **pzErr){
-  return dpExecf(db, pzErr,
-      "CREATE TABLE \"%w\".\"%w_stats\"(id INTEGER PRIMARY KEY, started TEXT,"
-      " kind TEXT, rows INTEGER, tokenize_ns INTEGER, embed_ns INTEGER,"
-      " search_ns INTEGER, store_ns INTEGER, total_ns INTEGER, sql TEXT,"
-      " load_ns INTEGER, cpu_ns INTEGER);"
-      "CREATE TABLE \"%w\".\"%w_latency\"(id INTEGER PRIMARY KEY, v BLOB);",
-      zDb, zName, zDb, zName);
-}
+static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax);
 
 static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
@@ -289,13 +186,15 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
   rc = dpStorageNew(db, argv[1], argv[2], &p->pStore);
   if( rc==SQLITE_OK && bCreate ){
     rc = dpStorageCreate(p->pStore, argc-3, &argv[3], pzErr);
-    if( rc==SQLITE_OK ) rc = createStatsTables(db, argv[1], argv[2], pzErr);
+    if( rc==SQLITE_OK ) rc = dpTsCreateTables(db, argv[1], argv[2], pzErr);
   }else if( rc==SQLITE_OK ){
     rc = dpStorageConnect(p->pStore, pzErr);
   }
   if( rc==SQLITE_OK ){
     p->opt = *dpStorageOptions(p->pStore);
     p->nExtra = dpStorageExtraCount(p->pStore);
+    rc = dpTsNew(db, pConn, argv[1], argv[2], &p->opt, ourStatements, p,
+                 &p->pStats);
   }
   if( rc==SQLITE_OK ){
     p->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
@@ -306,8 +205,9 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
     dpIndexInit(&p->index, p->opt.nDim);
     p->pConn = pConn;
-    p->pNextTable = pConn->pTables;
-    pConn->pTables = p;
+    p->ref.pStore = p->pStore;
+    p->ref.pStats = p->pStats;
+    dpConnAdd(pConn, &p->ref);
     *ppVtab = &p->base;
   }else{
     tableFree(p);
@@ -332,40 +232,22 @@ static int dpDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
-/* The statistics tables (their own, beside storage.c's). */
-static const char *const azStatsShadow[] = { "stats", "latency" };
-
 static int dpDestroy(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
-  int rc;
-  size_t i;
-  finalizeStmts(p);
-  rc = storeError(p, dpStorageDestroy(p->pStore));
-  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
-      i++){
-    rc = dpExecf(p->db, 0, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
-                 dpStorageSchema(p->pStore), dpStorageName(p->pStore),
-                 azStatsShadow[i]);
-  }
+  int rc = storeError(p, dpStorageDestroy(p->pStore));
+  if( rc==SQLITE_OK ) rc = dpTsDropTables(p->pStats);
   if( rc==SQLITE_OK ) tableFree(p);
   return rc;
 }
 
 static int dpRename(sqlite3_vtab *pVtab, const char *zNew){
   DpTable *p = (DpTable*)pVtab;
-  int rc = SQLITE_OK;
-  size_t i;
+  int rc;
   if( dpStorageIsColumnName(p->pStore, zNew) ){
     return tableError(p, SQLITE_ERROR, "cannot be renamed to %s: that is the"
                       " name of one of its columns", zNew);
   }
-  finalizeStmts(p);
-  for(i=0; rc==SQLITE_OK && i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]);
-      i++){
-    rc = dpShadowRename(p->db, dpStorageSchema(p->pStore),
-                        dpStorageName(p->pStore), zNew, azStatsShadow[i],
-                        &p->base.zErrMsg);
-  }
+  rc = dpTsRename(p->pStats, zNew, &p->base.zErrMsg);
   if( rc==SQLITE_OK ) rc = storeError(p, dpStorageRename(p->pStore, zNew));
   return rc;
 }
@@ -434,8 +316,6 @@ static int loadIndex(DpTable *p, DpIndex *idx){
   return rc;
 }
 
-static sqlite3_int64 statClock(DpTable *p);
-
 /* Make the index match the shadow tables. */
 static int ensureIndex(DpTable *p){
   sqlite3_int64 iVersion = 0, t0;
@@ -444,9 +324,9 @@ static int ensureIndex(DpTable *p){
   if( rc!=SQLITE_OK ) return rc;
   /* with read_uncommitted the index is rebuilt for every statement */
   if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
-  t0 = statClock(p);
+  t0 = dpTsClock(p->pStats);
   rc = loadIndex(p, &p->index);
-  p->nLoadNs += statClock(p) - t0;      /* statistics: load_ns */
+  dpTsAddLoad(p->pStats, t0);          /* statistics: load_ns */
   if( rc==SQLITE_OK ){
     p->bIndexValid = 1;
     p->iDataVersion = iVersion;
@@ -454,233 +334,16 @@ static int ensureIndex(DpTable *p){
   return rc;
 }
 
-/**************************************************************************
-** Statistics (stats.c): which statement runs now, its record, and writing
-** the records with the transaction.
-*/
-
-/* The clock, when statistics are kept (0 otherwise: no cost).  Each
-** reading is later than the one before, so a stage that ran takes at
-** least 1 ns and one that did not (0 ns) is told apart from it. */
-static sqlite3_int64 statClock(DpTable *p){
-  sqlite3_int64 t;
-  if( !p->opt.bStats ) return 0;
-  t = dpNowNs();
-  if( t<=p->iLastClock ) t = p->iLastClock + 1;
-  p->iLastClock = t;
-  return t;
-}
-
-/* Statements docpipe itself runs on this table: never the user's. */
-static int ourStatements(DpTable *p, sqlite3_stmt **aOut, int nMax){
-  int n = dpStorageStatements(p->pStore, aOut, nMax), i;
+/* Statements docpipe itself runs on this table, never the user's: the
+** storage's and the open cursors' (for stats.c). */
+static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax){
+  DpTable *p = (DpTable*)pCtx;
+  int n = dpStorageStatements(p->pStore, aOut, nMax);
   DpCursor *c;
-  for(i=0; i<N_STMT && n<nMax; i++){
-    if( p->aStmt[i] ) aOut[n++] = p->aStmt[i];
-  }
   for(c=p->pCursors; c && n<nMax; c=c->pNextCursor){
     if( c->pStmt ) aOut[n++] = c->pStmt;
   }
   return n;
-}
-
-/* Close the open record: pack it and queue it for writing (dropped when
-** the statement failed inside docpipe).  Read-only records wait for a
-** write transaction that may never come (a read-only connection): only
-** the newest stats_keep of them are kept, as only those could be
-** written (statFlush keeps the newest stats_keep of all records). */
-static void statClose(DpTable *p){
-  DpStatRec *r = p->pRec;
-  if( r==0 ) return;
-  p->pRec = 0;
-  if( r->bFailed || dpStatClose(r)!=SQLITE_OK ){
-    dpStatFree(r);
-    return;
-  }
-  if( r->eKind==DP_KIND_QUERY || r->eKind==DP_KIND_DEDUP ){
-    r->pNext = 0;
-    if( p->pQueryLast ) p->pQueryLast->pNext = r;
-    else p->pQueries = r;
-    p->pQueryLast = r;
-    if( ++p->nQueries > p->opt.nStatsKeep ){
-      DpStatRec *pOld = p->pQueries;
-      p->pQueries = pOld->pNext;
-      p->nQueries--;
-      dpStatFree(pOld);
-    }
-  }else{
-    r->pNext = p->pPending;
-    p->pPending = r;
-  }
-}
-
-/* The record of the statement running now, opened when it is a new
-** execution; NULL when statistics are off (or there is no memory). */
-static DpStatRec *statRecord(DpTable *p, int eKind){
-  sqlite3_stmt *aOurs[N_STMT + 64];
-  sqlite3_stmt *pStmt;
-  int nOurs, bNoChanges, bNoSvpt;
-  if( !p->opt.bStats ) return 0;
-  nOurs = ourStatements(p, aOurs, (int)(sizeof(aOurs)/sizeof(aOurs[0])));
-  pStmt = dpStatCurrentStmt(p->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
-                            dpStorageName(p->pStore), p->pRec ? p->pRec->pStmt : 0);
-  /* what has happened since docpipe last returned to SQLite */
-  bNoChanges = sqlite3_total_changes64(p->db)==p->pConn->nChangeMark;
-  bNoSvpt = p->pConn->nSvpt==p->pConn->nSvptMark;
-  if( p->pRec && dpStatSame(p->pRec, pStmt, bNoChanges, bNoSvpt) ){
-    /* a write joins a record opened by its MATCH: the statement's kind */
-    if( eKind<=DP_KIND_DELETE && p->pRec->eKind>DP_KIND_DELETE ){
-      p->pRec->eKind = eKind;
-    }
-    return p->pRec;
-  }
-  statClose(p);
-  p->pRec = dpStatOpen(pStmt, eKind);
-  if( p->pRec ) p->pRec->iSeq = ++p->iSeq;
-  return p->pRec;
-}
-
-/* Docpipe returns to SQLite: what happens from now on is not its own. */
-static void statMark(DpTable *p){
-  p->pConn->nChangeMark = sqlite3_total_changes64(p->db);
-  p->pConn->nSvptMark = p->pConn->nSvpt;
-}
-
-/* A MATCH cursor closes: SQLite closes a statement's cursors when it ends,
-** so a read-only record whose last cursor closes is complete. */
-static void statCursorClosed(DpTable *p, DpCursor *pCur){
-  DpStatRec *r = p->pRec;
-  if( r && pCur->iRecSeq==r->iSeq && --r->nCursor==0
-   && r->eKind>DP_KIND_DELETE ){
-    statClose(p);
-  }
-  pCur->iRecSeq = 0;
-}
-
-/* Drop write records opened at or after sequence number iSeq (all of them
-** for 0): their statements were rolled back. */
-static void statDiscardFrom(DpTable *p, int iSeq){
-  DpStatRec **pp = &p->pPending;
-  if( p->pRec && p->pRec->eKind<=DP_KIND_DELETE && p->pRec->iSeq>=iSeq ){
-    dpStatFree(p->pRec);
-    p->pRec = 0;
-  }
-  while( *pp ){
-    if( (*pp)->iSeq>=iSeq ){
-      DpStatRec *r = *pp;
-      *pp = r->pNext;
-      dpStatFree(r);
-    }else{
-      pp = &(*pp)->pNext;
-    }
-  }
-}
-
-static int cmpRecSeq(const void *a, const void *b){
-  const DpStatRec *x = *(DpStatRec*const*)a, *y = *(DpStatRec*const*)b;
-  return (x->iSeq > y->iSeq) - (x->iSeq < y->iSeq);
-}
-
-/* Drop every record not yet written. */
-static void statForget(DpTable *p){
-  dpStatFree(p->pRec);
-  p->pRec = 0;
-  statFreeList(&p->pPending);
-  statFreeList(&p->pQueries);
-  p->pQueryLast = 0;
-  p->nQueries = 0;
-}
-
-/* Run a prune statement with ?1 = stats_keep. */
-static int statPrune(DpTable *p, int eStmt){
-  sqlite3_stmt *pPrune;
-  int rc = getStmt(p, eStmt, &pPrune);
-  if( rc==SQLITE_OK ){
-    sqlite3_bind_int(pPrune, 1, p->opt.nStatsKeep);
-    sqlite3_step(pPrune);
-    rc = sqlite3_reset(pPrune);
-  }
-  return rc;
-}
-
-/* Write every closed record into %_stats and %_latency, oldest first,
-** then prune.  A table of format version 1 is migrated first. */
-static int statFlush(DpTable *p){
-  DpStatRec **aRec = 0, *r;
-  sqlite3_stmt *pWrite, *pLatency = 0;
-  int n = 0, i, rc = SQLITE_OK, iFirst;
-  /* the application's last_insert_rowid() is its INSERT's, not ours */
-  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
-  statClose(p);
-  for(r=p->pPending; r; r=r->pNext) n++;
-  for(r=p->pQueries; r; r=r->pNext) n++;
-  if( n==0 ) return SQLITE_OK;
-  aRec = sqlite3_malloc64(sizeof(DpStatRec*)*(sqlite3_int64)n);
-  if( aRec==0 ) return SQLITE_NOMEM;
-  n = 0;
-  for(r=p->pPending; r; r=r->pNext) aRec[n++] = r;
-  for(r=p->pQueries; r; r=r->pNext) aRec[n++] = r;
-  qsort(aRec, (size_t)n, sizeof(DpStatRec*), cmpRecSeq);
-  /* older ones would be pruned at once */
-  iFirst = n > p->opt.nStatsKeep ? n - p->opt.nStatsKeep : 0;
-  if( dpStorageFormat(p->pStore)==1 ){
-    rc = dpStatMigrate(p->db, dpStorageSchema(p->pStore), dpStorageName(p->pStore), &p->base.zErrMsg);
-    if( rc==SQLITE_OK ) dpStorageSetFormat(p->pStore, 2);
-  }
-  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_STATS_WRITE, &pWrite);
-  if( rc==SQLITE_OK ) rc = getStmt(p, STMT_LATENCY_WRITE, &pLatency);
-  for(i=iFirst; rc==SQLITE_OK && i<n; i++){
-    rc = dpStatWrite(p->db, pWrite, pLatency, aRec[i]);
-  }
-  sqlite3_free(aRec);
-  statForget(p);
-  if( rc==SQLITE_OK ) rc = statPrune(p, STMT_LATENCY_PRUNE);
-  if( rc==SQLITE_OK ) rc = statPrune(p, STMT_STATS_PRUNE);
-  sqlite3_set_last_insert_rowid(p->db, iLastRowid);
-  if( rc!=SQLITE_OK && p->base.zErrMsg==0 ){
-    tableError(p, rc, "writing %s_stats failed: %s", dpStorageName(p->pStore),
-               sqlite3_errmsg(p->db));
-  }
-  return rc;
-}
-
-void dpTableRecordDedup(sqlite3 *db, DpConn *pConn, const char *zDb,
-                        const char *zTable, sqlite3_int64 nRows,
-                        sqlite3_int64 nSearchNs, sqlite3_int64 nTotalNs,
-                        sqlite3_int64 nCpuNs){
-  DpTable *p = 0;
-  int bTried = 0;
-  while( 1 ){
-    for(p=pConn->pTables; p; p=p->pNextTable){
-      if( sqlite3_stricmp(dpStorageName(p->pStore), zTable)==0
-       && sqlite3_stricmp(dpStorageSchema(p->pStore), zDb)==0 ) break;
-    }
-    if( p || bTried ) break;
-    /* not used yet on this connection: preparing a statement that names
-    ** the table connects it (xConnect) */
-    {
-      sqlite3_stmt *pStmt = 0;
-      char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" WHERE 0",
-                                   zDb, zTable);
-      if( zSql ) sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-      sqlite3_finalize(pStmt);
-      sqlite3_free(zSql);
-    }
-    bTried = 1;
-  }
-  if( p ){
-    DpStatRec *r = statRecord(p, DP_KIND_DEDUP);
-    if( r ){
-      sqlite3_int64 aStage[DP_N_STAGE] = { 0, 0, 0, 0 };
-      aStage[DP_STAGE_SEARCH] = nSearchNs>0 ? nSearchNs : 1;
-      dpStatDocument(r, aStage);
-      r->nHits += nRows;
-      r->nTotalNs += nTotalNs;
-      r->nCpuNs += nCpuNs;
-      /* a run of its own is complete: it has no cursor of this table */
-      if( r->eKind==DP_KIND_DEDUP && r->nCursor==0 ) statClose(p);
-    }
-  }
 }
 
 /**************************************************************************
@@ -752,7 +415,7 @@ static int rowVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
       int n = sqlite3_value_bytes(pBody);
       if( z==0 ) return SQLITE_NOMEM;
       return dpEmbedText(&p->opt, &p->tok, z, n, aOut,
-                         p->opt.bStats ? p->aStageNs : 0);
+                         dpTsStages(p->pStats));
     }
     default:
       return tableError(p, SQLITE_MISMATCH, "body must be text");
@@ -775,7 +438,7 @@ static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
                   int nSkip, Decision *pDec){
   int rc, i, aPos[2];
   unsigned char aFlag[2];
-  sqlite3_int64 t0 = statClock(p);
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
   memset(pDec, 0, sizeof(*pDec));
   if( vectorIsZero(aVec, p->opt.nDim) ) return SQLITE_OK;
   assert( nSkip<=2 );
@@ -791,7 +454,7 @@ static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
   for(i=nSkip-1; i>=0; i--){
     if( aPos[i]>=0 ) p->index.aFlag[aPos[i]] = aFlag[i];
   }
-  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - t0;
+  dpTsAddStage(p->pStats, DP_STAGE_SEARCH, t0);
   if( rc==SQLITE_ROW ){
     pDec->bDup = 1;
     rc = SQLITE_OK;
@@ -808,22 +471,22 @@ static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
 static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, const Decision *pDec,
                     sqlite3_value **apExtra, const float *aVec){
-  sqlite3_int64 t0 = statClock(p);
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
   int rc = storeError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
                                          bOwn, pDec->bDup, pDec->iDupOf,
                                          pDec->rSim, apExtra, aVec));
   if( rc==SQLITE_OK && !vectorIsZero(aVec, p->opt.nDim) ){
     rc = dpIndexAdd(&p->index, *piId, aVec, !pDec->bDup);
   }
-  p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
+  dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
   return rc;
 }
 
 static int deleteDoc(DpTable *p, sqlite3_int64 iId){
-  sqlite3_int64 t0 = statClock(p);
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
   int rc = storeError(p, dpStorageDocDelete(p->pStore, iId));
   if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
-  p->aStageNs[DP_STAGE_STORE] += statClock(p) - t0;
+  dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
   return rc;
 }
 
@@ -931,12 +594,7 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
-    statForget(p);
-    return dpExecf(p->db, &p->base.zErrMsg, "DELETE FROM \"%w\".\"%w_stats\";"
-                   "DELETE FROM \"%w\".\"%w_%s\"", dpStorageSchema(p->pStore),
-                   dpStorageName(p->pStore), dpStorageSchema(p->pStore),
-                   dpStorageName(p->pStore),
-                   dpStorageFormat(p->pStore)==1 ? "stats" : "latency");
+    return dpTsReset(p->pStats, dpStorageFormat(p->pStore), &p->base.zErrMsg);
   }
   return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
                     " rebuild, stats-reset)", zCmd);
@@ -985,13 +643,13 @@ static int duplicateError(DpTable *p, const Decision *pDec){
 static int insertFeedsOnItself(DpTable *p){
   sqlite3_stmt *s = 0, *aStore[32];
   int rc = SQLITE_OK, i;
-  const int nStore = dpStorageStatements(p->pStore, aStore, 32);
+  int nStore = dpStorageStatements(p->pStore, aStore, 32);
+  nStore += dpTsStatements(p->pStats, &aStore[nStore], 32-nStore);
   while( rc==SQLITE_OK && (s = sqlite3_next_stmt(p->db, s))!=0 ){
     const char *zSql = sqlite3_sql(s);
     int bOurs = 0;
     DpCursor *c;
     if( !sqlite3_stmt_busy(s) || sqlite3_stmt_readonly(s) || zSql==0 ) continue;
-    for(i=0; i<N_STMT && !bOurs; i++) bOurs = p->aStmt[i]==s;
     for(i=0; i<nStore && !bOurs; i++) bOurs = aStore[i]==s;
     for(c=p->pCursors; c && !bOurs; c=c->pNextCursor) bOurs = c->pStmt==s;
     if( bOurs || sqlite3_strlike("%select%", zSql, 0)!=0 ) continue;
@@ -1218,28 +876,24 @@ static int doWrite(DpTable *p, int argc, sqlite3_value **argv,
 static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
-  DpStatRec *pRec = 0;
-  sqlite3_int64 t0, tCpu;
-  int rc, iSeq = 0;
+  DpStatCall call;
+  int rc, eKind;
   if( argc!=1 && argc!=3+colCmd(p) ){
     /* SQLite's idea of the columns is not ours: with a shared cache the
     ** schema of another connection, declared before %_config changed */
     return tableError(p, SQLITE_CORRUPT_VTAB, "its columns (%d) do not match"
-                      " %s_config (%d)", argc-2, dpStorageName(p->pStore), colCmd(p)+1);
+                      " %s_config (%d)", argc-2, dpStorageName(p->pStore),
+                      colCmd(p)+1);
   }
   if( argc==1 ){
-    pRec = statRecord(p, DP_KIND_DELETE);
+    eKind = DP_KIND_DELETE;
   }else if( sqlite3_value_type(argv[2+colCmd(p)])==SQLITE_NULL ){
-    pRec = statRecord(p, sqlite3_value_type(argv[0])==SQLITE_NULL
-                         ? DP_KIND_INSERT : DP_KIND_UPDATE);
+    eKind = sqlite3_value_type(argv[0])==SQLITE_NULL
+          ? DP_KIND_INSERT : DP_KIND_UPDATE;
+  }else{
+    eKind = -1;                 /* a command: no record of its own */
   }
-  /* A nested statement that fails can make SQLite roll back (xRollback
-  ** frees the record): find the record again afterwards by its number. */
-  if( pRec ) iSeq = pRec->iSeq;
-  memset(p->aStageNs, 0, sizeof(p->aStageNs));
-  p->nLoadNs = 0;
-  t0 = statClock(p);
-  tCpu = pRec ? dpCpuNs() : 0;
+  dpTsBegin(p->pStats, eKind, &call);
   /* DELETE and the commands do not need the index (a damaged shadow row
   ** must not block the statements that repair it); a stale index stays
   ** stale and is reloaded when next needed. */
@@ -1254,19 +908,7 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   /* A failed write may have changed the index but not, after SQLite rolls
   ** the statement back, the shadow tables: rebuild it next time. */
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
-  pRec = (p->pRec && p->pRec->iSeq==iSeq && iSeq) ? p->pRec : 0;
-  if( pRec ){
-    if( rc==SQLITE_OK ){
-      dpStatDocument(pRec, p->aStageNs);
-      pRec->nRows++;
-      pRec->nLoadNs += p->nLoadNs;
-      pRec->nTotalNs += statClock(p) - t0;
-      pRec->nCpuNs += dpCpuNs() - tCpu;
-    }else{
-      pRec->bFailed = 1;      /* the statement fails: it leaves no record */
-    }
-  }
-  statMark(p);
+  dpTsEnd(p->pStats, &call, rc, 1, 0);
   return rc;
 }
 
@@ -1292,52 +934,50 @@ static int doWrite(DpTable *p, int argc, sqlite3_value **argv,
 static int dpBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
 
 /* Statistics records are written with the transaction, as FTS5 writes its
-** pending data. */
+** pending data.  A table of format version 1 gets version 2 first. */
 static int dpSync(sqlite3_vtab *pVtab){
-  return statFlush((DpTable*)pVtab);
+  DpTable *p = (DpTable*)pVtab;
+  int rc = SQLITE_OK;
+  if( dpStorageFormat(p->pStore)==1 && dpTsPending(p->pStats) ){
+    rc = dpStatMigrate(p->db, dpStorageSchema(p->pStore),
+                       dpStorageName(p->pStore), &p->base.zErrMsg);
+    if( rc==SQLITE_OK ) rc = storeError(p, dpStorageSetFormat2(p->pStore));
+  }
+  if( rc==SQLITE_OK ){
+    char *zErr = 0;
+    rc = dpTsFlush(p->pStats, &zErr);
+    if( rc!=SQLITE_OK ) tableError(p, rc, "%s", zErr ? zErr : "");
+    sqlite3_free(zErr);
+  }
+  return rc;
 }
 
 static int dpCommit(sqlite3_vtab *pVtab){
-  ((DpTable*)pVtab)->nSvpt = 0;
+  dpTsCommit(((DpTable*)pVtab)->pStats);
   return SQLITE_OK;
 }
 
 static int dpRollback(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
-  statDiscardFrom(p, 0);
-  p->nSvpt = 0;
+  dpTsRollback(p->pStats);
   return SQLITE_OK;
 }
 
 static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
-  DpTable *p = (DpTable*)pVtab;
-  p->pConn->nSvpt++;          /* statistics: a statement may begin */
-  if( iSavepoint<0 ) return SQLITE_OK;
-  if( iSavepoint>=p->nSvpt ){
-    int *aNew = sqlite3_realloc64(p->aSvptSeq, sizeof(int)*(iSavepoint+1));
-    if( aNew==0 ) return SQLITE_NOMEM;
-    p->aSvptSeq = aNew;
-  }
-  /* records opened from now on belong to this savepoint */
-  p->aSvptSeq[iSavepoint] = p->iSeq + 1;
-  p->nSvpt = iSavepoint + 1;
-  return SQLITE_OK;
+  return dpTsSavepoint(((DpTable*)pVtab)->pStats, iSavepoint);
 }
 
 static int dpRelease(sqlite3_vtab *pVtab, int iSavepoint){
   (void)iSavepoint;
-  ((DpTable*)pVtab)->pConn->nSvpt++;   /* statistics: a statement may end */
+  dpTsRelease(((DpTable*)pVtab)->pStats);
   return SQLITE_OK;
 }
 
 static int dpRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
-  p->pConn->nSvpt++;
-  if( iSavepoint>=0 && iSavepoint<p->nSvpt ){
-    statDiscardFrom(p, p->aSvptSeq[iSavepoint]);
-  }
+  dpTsRollbackTo(p->pStats, iSavepoint);
   return SQLITE_OK;
 }
 
@@ -1480,7 +1120,7 @@ static int dpClose(sqlite3_vtab_cursor *pCur){
   DpCursor **pp = &p->pCursors;
   while( *pp && *pp!=(DpCursor*)pCur ) pp = &(*pp)->pNextCursor;
   if( *pp ) *pp = ((DpCursor*)pCur)->pNextCursor;
-  statCursorClosed(p, (DpCursor*)pCur);
+  dpTsCursorClosed(p->pStats, &((DpCursor*)pCur)->iRecSeq);
   cursorReset((DpCursor*)pCur);
   sqlite3_free(pCur);
   return SQLITE_OK;
@@ -1600,28 +1240,19 @@ static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
   return rc;
 }
 
-static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
-                       const char *idxStr, int argc, sqlite3_value **argv){
-  sqlite3_value *pQuery = argv[0];
-  int iArg = 1, rc, bOwn;
+/* The MATCH operand's k, LIMIT/OFFSET and score bound (idxNum says which
+** argv hold them, from argv[1] on); *piArg is left at the first column
+** filter argument. */
+static int matchArgs(DpTable *p, int idxNum, sqlite3_value **argv, int *piArg,
+                     sqlite3_int64 *pnK, double *prMin){
+  int iArg = 1;
   /* Without k and without a LIMIT that SQLite hands over, the whole
   ** ranking: SQLite applies any LIMIT itself then, so nothing is cut. */
-  sqlite3_int64 nK = DP_K_ALL;
-  DpStatRec *pRec = statRecord(p, DP_KIND_QUERY);
-  const int iSeq = pRec ? pRec->iSeq : 0;   /* see dpUpdate */
-  sqlite3_int64 t0 = statClock(p), tSearch, tCpu = pRec ? dpCpuNs() : 0;
-  memset(p->aStageNs, 0, sizeof(p->aStageNs));
-  p->nLoadNs = 0;
-  if( pRec && pCur->iRecSeq!=iSeq ){
-    pCur->iRecSeq = iSeq;     /* the record ends with the statement's cursors */
-    pRec->nCursor++;
-  }
-  double rMin = -2.0;
-  IdSet set = {0, 0};
-  DpShortQuery *pShort = 0;
-  (void)argc;
+  *pnK = DP_K_ALL;
+  *prMin = -2.0;
   if( idxNum & (HAS_K|HAS_LIMIT) ){
     sqlite3_value *pK = argv[iArg++];
+    sqlite3_int64 nK;
     if( sqlite3_value_numeric_type(pK)!=SQLITE_INTEGER ){
       return tableError(p, SQLITE_ERROR, "k must be an integer from 1 to %d",
                         DP_K_MAX);
@@ -1636,6 +1267,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
       sqlite3_int64 nOff = sqlite3_value_int64(argv[iArg++]);
       if( nOff>0 ) nK = nK + nOff > DP_K_ALL ? DP_K_ALL : nK + nOff;
     }
+    *pnK = nK;
   }
   if( idxNum & (HAS_SCORE|HAS_SCOREGT) ){
     sqlite3_value *pS = argv[iArg++];
@@ -1643,12 +1275,28 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
     if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ){
       return tableError(p, SQLITE_ERROR, "score must be compared with a number");
     }
-    rMin = sqlite3_value_double(pS);
-    if( idxNum & HAS_SCOREGT ) rMin = nextafter(rMin, 2.0);
+    *prMin = sqlite3_value_double(pS);
+    if( idxNum & HAS_SCOREGT ) *prMin = nextafter(*prMin, 2.0);
   }
+  *piArg = iArg;
+  return SQLITE_OK;
+}
+
+/* The search of a MATCH: the hits into pCur->aHit. */
+static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
+                       const char *idxStr, sqlite3_value **argv){
+  sqlite3_value *pQuery = argv[0];
+  const int bFilter = idxStr && idxStr[0];
+  int iArg = 1, rc, bOwn;
+  sqlite3_int64 nK, tSearch;
+  double rMin;
+  IdSet set = {0, 0};
+  DpShortQuery *pShort = 0;
+  rc = matchArgs(p, idxNum, argv, &iArg, &nK, &rMin);
+  pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
   /* The index first: loading it uses p->aVec as scratch, and the query
   ** vector goes there next. */
-  rc = ensureIndex(p);     /* timed as load_ns, not as search */
+  if( rc==SQLITE_OK ) rc = ensureIndex(p);   /* timed as load_ns */
   if( rc!=SQLITE_OK ) return rc;
   /* The query: text embedded with the table's options, or a vector; a
   ** text of fewer words than a shingle is scored by its words (query.c). */
@@ -1666,35 +1314,31 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
       return tableError(p, SQLITE_MISMATCH, "MATCH needs text or a float32"
                         " blob of %d values", p->opt.nDim);
   }
-  tSearch = statClock(p);
-  if( rc==SQLITE_OK && idxStr && idxStr[0] ){
+  tSearch = dpTsClock(p->pStats);
+  if( rc==SQLITE_OK && bFilter ){
     rc = buildFilter(p, idxStr, &argv[iArg], &set);
   }
   if( rc==SQLITE_OK && pShort ){
-    rc = shortMatch(p, pCur, pShort, (int)nK, rMin,
-                    (idxStr && idxStr[0]) ? &set : 0);
+    rc = shortMatch(p, pCur, pShort, (int)nK, rMin, bFilter ? &set : 0);
   }else if( rc==SQLITE_OK && !vectorIsZero(p->aVec, p->opt.nDim) ){
     rc = dpIndexNearest(&p->index, p->aVec, (int)nK, rMin,
-                        (idxStr && idxStr[0]) ? idSetHas : 0, &set,
+                        bFilter ? idSetHas : 0, &set,
                         &pCur->aHit, &pCur->nHit);
   }
   sqlite3_free(set.aId);
   dpShortQueryFree(pShort);
-  p->aStageNs[DP_STAGE_SEARCH] += statClock(p) - tSearch;
-  pRec = (p->pRec && p->pRec->iSeq==iSeq && iSeq) ? p->pRec : 0;
-  if( pRec ){
-    if( rc==SQLITE_OK ){
-      dpStatDocument(pRec, p->aStageNs);
-      pRec->nHits += pCur->nHit;
-      pRec->nLoadNs += p->nLoadNs;
-      pRec->nTotalNs += statClock(p) - t0;
-      pRec->nCpuNs += dpCpuNs() - tCpu;
-    }else{
-      pRec->bFailed = 1;
-    }
-  }
-  statMark(p);
-  pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
+  dpTsAddStage(p->pStats, DP_STAGE_SEARCH, tSearch);
+  return rc;
+}
+
+static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
+                       const char *idxStr, sqlite3_value **argv){
+  DpStatCall call;
+  int rc;
+  dpTsBegin(p->pStats, DP_KIND_QUERY, &call);
+  dpTsAttachCursor(p->pStats, &call, &pCur->iRecSeq);
+  rc = matchSearch(p, pCur, idxNum, idxStr, argv);
+  dpTsEnd(p->pStats, &call, rc, 0, pCur->nHit);
   if( rc==SQLITE_OK ) rc = cursorPrepare(p, pCur, "WHERE id=?1");
   if( rc==SQLITE_OK ) rc = cursorSeekHit(pCur);
   return rc;
@@ -1709,7 +1353,8 @@ static int dpFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   pCur->ePlan = idxNum & PLAN_MASK;
   switch( pCur->ePlan ){
     case PLAN_MATCH:
-      return matchFilter(p, pCur, idxNum, idxStr, argc, argv);
+      (void)argc;
+      return matchFilter(p, pCur, idxNum, idxStr, argv);
     case PLAN_ROWID:
       rc = cursorPrepare(p, pCur, "WHERE id=?1");
       if( rc==SQLITE_OK ) sqlite3_bind_value(pCur->pStmt, 1, argv[0]);
@@ -1794,11 +1439,7 @@ static int dpRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
 }
 
 static int dpShadowName(const char *zName){
-  size_t i;
-  for(i=0; i<sizeof(azStatsShadow)/sizeof(azStatsShadow[0]); i++){
-    if( sqlite3_stricmp(zName, azStatsShadow[i])==0 ) return 1;
-  }
-  return dpStorageIsShadow(zName);
+  return dpStorageIsShadow(zName) || dpTsIsShadow(zName);
 }
 
 static const sqlite3_module docpipeModule = {
