@@ -9,7 +9,11 @@
 #   make bench      benchmarks (installs peers from npm into build/bench)
 #   make test-cluster  3 dqlite nodes on 127.0.0.1 (dist/docpipe-node), with
 #                   a leader killed mid-ingest; make bench-cluster: figures
+#   make fuzz       libFuzzer harnesses and the operation fuzzer, at length
 #   make clean
+#
+# Sections: build flavours (one object rule for all), the extension and its
+# library, tests, clients, benchmarks, fuzzing, the dqlite cluster, install.
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -27,7 +31,7 @@ HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
 
-.PHONY: all deps deps-test deps-bench demo test test-tcl asan valgrind \
+.PHONY: all deps deps-test deps-bench demo test asan valgrind \
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
         uninstall \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
@@ -42,25 +46,42 @@ deps-test:
 deps-bench:
 	@sh tools/deps.sh bench
 
-# One object directory per flavour: plain, sanitized, and SQLITE_CORE for
-# programs that link SQLite themselves (the C tests).
-build/obj/%.o: ext/%.c $(HDR) | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DP_CFLAGS) -c $< -o $@
+# --- build flavours ---------------------------------------------------
+# One object directory per flavour, all made by one rule (OBJ_RULE):
+#   obj   the loadable extension
+#   asan  the extension under AddressSanitizer + UBSan (make asan)
+#   core  SQLITE_CORE, for programs that link SQLite themselves (C tests,
+#         libdocpipe.a)
+#   oom   SQLITE_CORE under ASan + UBSan (the out-of-memory test)
+#   fuzz  SQLITE_CORE with clang's libFuzzer instrumentation
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+CC_obj    = $(CC)
+FLAGS_obj = $(CFLAGS)
+CC_asan    = $(CC)
+FLAGS_asan = -O1 -g -fno-omit-frame-pointer $(SAN)
+CC_core    = $(CC)
+FLAGS_core = $(CFLAGS) -DSQLITE_CORE
+CC_oom    = $(CC)
+FLAGS_oom = -O1 -g -fno-omit-frame-pointer $(SAN) -DSQLITE_CORE
+CC_fuzz    = clang
+FLAGS_fuzz = -g -O1 -fsanitize=fuzzer-no-link $(SAN) -DSQLITE_CORE
+FLAVOURS = obj asan core oom fuzz
+DEPS_fuzz = deps-test            # clang comes with the test packages
 
-build/asan/%.o: ext/%.c $(HDR) | deps
-	@mkdir -p $(dir $@)
-	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all $(DP_CFLAGS) -c $< -o $@
+define OBJ_RULE
+build/$(1)/%.o: ext/%.c $$(HDR) | $$(or $$(DEPS_$(1)),deps)
+	@mkdir -p $$(dir $$@)
+	$$(CC_$(1)) $$(FLAGS_$(1)) $$(DP_CFLAGS) -c $$< -o $$@
+$(1)_OBJ = $$(SRC:ext/%.c=build/$(1)/%.o)
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call OBJ_RULE,$(f))))
+OBJ      = $(obj_OBJ)
+ASAN_OBJ = $(asan_OBJ)
+CORE_OBJ = $(core_OBJ)
+OOM_OBJ  = $(oom_OBJ)
+FUZZ_OBJ = $(fuzz_OBJ)
 
-build/core/%.o: ext/%.c $(HDR) | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DP_CFLAGS) -DSQLITE_CORE -c $< -o $@
-
-OBJ      = $(SRC:ext/%.c=build/obj/%.o)
-ASAN_OBJ = $(SRC:ext/%.c=build/asan/%.o)
-CORE_OBJ = $(SRC:ext/%.c=build/core/%.o)
-
+# --- the extension -------------------------------------------------------
 dist/docpipe.so: $(OBJ)
 	@mkdir -p dist
 	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(UTF8PROC_A) -lm
@@ -69,22 +90,22 @@ build/asan/docpipe.so: $(ASAN_OBJ)
 	$(CC) -fsanitize=address,undefined -shared -Wl,--exclude-libs,ALL \
 	  -o $@ $(ASAN_OBJ) $(UTF8PROC_A) -lm
 
-build/kernels_test: test/kernels.c $(CORE_OBJ) | deps-test
+# --- tests -------------------------------------------------------------
+# The C test programs (test/NAME.c -> build/NAME_test), against the core
+# objects; test/all.tcl runs every build/*_test.
+C_TESTS = build/kernels_test build/hist_test build/ioerr_test
+build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  test/kernels.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
-
-build/hist_test: test/hist.c $(CORE_OBJ) | deps-test
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  test/hist.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
-
-build/ioerr_test: test/ioerr.c $(CORE_OBJ) | deps-test
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  test/ioerr.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
 
-C_TESTS = build/kernels_test build/hist_test build/ioerr_test
+# Out-of-memory test: the oom objects (SQLITE_CORE under ASan/UBSan/LSan).
+build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g $(SAN) \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
 # What the client examples need (test/clients.test): what "make install"
 # installs (the test installs it under a DESTDIR and builds the C example
@@ -118,7 +139,9 @@ dist/sqlite-docpipe.tgz: dist/docpipe.so npm/package.json npm/index.js npm/READM
 
 clients: $(CLIENTS)
 
+# make test: the module arrows of ext/ (tools/arrows.py), then every suite.
 test: dist/docpipe.so $(C_TESTS) $(CLIENTS) | deps-test
+	python3 tools/arrows.py >/dev/null || python3 tools/arrows.py
 	$(TCLSH) test/all.tcl
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
@@ -134,6 +157,7 @@ valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite" $(TCLSH) test/all.tcl
 
+# --- benchmarks (figures in bench/results and README.md) ------------------
 bench: bench-kernel bench-dedup bench-quality bench-insert
 
 bench-quality: dist/docpipe.so | deps-bench
@@ -153,7 +177,18 @@ bench-insert: dist/docpipe.so | deps-bench
 	@mkdir -p bench/results
 	sh bench/insert.sh $(BENCH_DOCS) | tee bench/results/insert.md
 
-# --- dqlite cluster: cluster/ (node host, Go client), test/cluster.sh ---
+# Benchmark programs.
+build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+build/insert_bench: bench/insert_bench.c
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
+
+build/dedup_bench: bench/dedup_bench.c
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/dedup_bench.c -lsqlite3
+
+# --- the dqlite cluster: cluster/ (node host, Go client), test/cluster.sh ---
 # The Go client is built offline in GOPATH mode against Debian's go-dqlite
 # sources; the Go build cache stays under build/.
 GO_ENV  = GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(CURDIR)/build/gocache GOFLAGS=
@@ -203,44 +238,11 @@ bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 	@mkdir -p bench/results
 	bash -o pipefail -c 'bash bench/cluster.sh | tee bench/results/cluster.md'
 
-clean:
-	rm -rf build dist
-
-build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
-	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
-
-build/insert_bench: bench/insert_bench.c
-	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
-
-build/dedup_bench: bench/dedup_bench.c
-	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/dedup_bench.c -lsqlite3
-
-# Out-of-memory test: core objects (SQLITE_CORE) under ASan/UBSan/LSan.
-build/oom/%.o: ext/%.c $(HDR) | deps
-	@mkdir -p $(dir $@)
-	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all $(DP_CFLAGS) -DSQLITE_CORE -c $< -o $@
-
-OOM_OBJ = $(SRC:ext/%.c=build/oom/%.o)
-
-build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
-	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
-
+# --- fuzzing -------------------------------------------------------------
 # libFuzzer harnesses (clang): make fuzz FUZZ_SECONDS=60 runs each that long.
 FUZZ_SECONDS ?= 30
-FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
-build/fuzz/%.o: ext/%.c $(HDR) | deps-test
-	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -std=gnu11 -fPIC \
-	  -DSQLITE_CORE -c $< -o $@
-
-FUZZ_OBJ = $(SRC:ext/%.c=build/fuzz/%.o)
-
 build/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | deps-test
-	clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -std=gnu11 -DSQLITE_CORE \
+	clang -g -O1 -fsanitize=fuzzer $(SAN) -std=gnu11 -DSQLITE_CORE \
 	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
 # The two-connection operation fuzzer (test/opfuzz.test) at length, under
@@ -262,8 +264,9 @@ fuzz: build/fuzz_text build/fuzz_sql fuzz-ops
 	build/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ \
 	  -print_final_stats=1 build/fuzz-work/sql fuzz/corpus/sql 2>&1 | grep -E "Done|stat::number_of_executed_units|ERROR|SUMMARY"
 
+# --- the static library and installation --------------------------------
 # Static library for programs that link SQLite themselves (SQLITE_CORE:
-# calls go straight to sqlite3_*), and installation.
+# calls go straight to sqlite3_*).
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR = $(PREFIX)/lib
@@ -314,3 +317,6 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/docpipe.so $(DESTDIR)$(LIBDIR)/libdocpipe.a \
 	  $(DESTDIR)$(INCDIR)/sqlite-docpipe.h $(DESTDIR)$(LIBDIR)/pkgconfig/docpipe.pc \
 	  $(DESTDIR)$(PREFIX)/bin/docpipe
+
+clean:
+	rm -rf build dist

@@ -5,6 +5,27 @@
 ** per file ("Interface to code in X.c"), so the whole shape of the extension
 ** can be read in one place.  Nothing here is exported from docpipe.so: the
 ** build uses -fvisibility=hidden and only sqlite3_docpipe_init is public.
+**
+** The modules and who calls whom (tools/arrows.py checks these arrows on
+** every "make test"; util.c and config.c are leaves anyone may use):
+**
+**   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd
+**   vtab.c     the virtual table  -> storage, index, embed, query, stats,
+**                                    simd (dpVectorScorable)
+**   dedup.c    dedup_index()      -> storage, stats, simd
+**   funcs.c    cosine(), embed(), tokenize()  -> embed, tokenize, simd
+**   storage.c  shadow tables %_config, %_docs, %_vectors; the open tables
+**              of a connection    -> (leaves only)
+**   stats.c    %_stats, %_latency, docpipe_latency()  -> (leaves only)
+**   index.c    in-memory vector index     -> simd
+**   embed.c    text -> vector      -> tokenize
+**   query.c    short MATCH queries -> tokenize
+**   tokenize.c Unicode tokens      -> (leaves only)
+**   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
+**
+** A document's way through an INSERT, in vtab.c: rowVector() (the caller's
+** embedding, or dpEmbedText(): tokenize, embed) -> decide(vector) against
+** the index -> storeDoc(vector) into storage.c and the index.
 */
 #ifndef DOCPIPE_H
 #define DOCPIPE_H
@@ -142,6 +163,9 @@ int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut,
                 sqlite3_int64 *aStageNs);
+/* The scratch a caller of dpEmbedText() keeps between calls. */
+void dpEmbedScratchInit(DpTokens *pTok);
+void dpEmbedScratchFree(DpTokens *pTok);
 
 /**************************************************************************
 ** Interface to code in query.c — MATCH queries shorter than the shingle
@@ -236,6 +260,9 @@ int dpSimdAvailable(const DpKernels **aOut, int nMax);
 ** it is one (DP_SCORE_OK) or why not.  Symmetric: dpCosine(b, a) is the
 ** same double. */
 double dpCosine(const float *a, const float *b, int n, int *peNone);
+/* Margin above the float rounding of dpCosine, for prefilters that compare
+** a fast score or bound with a threshold (index.c, dedup.c). */
+double dpScoreSlack(int nDim);
 /* |a|^2 as the chosen kernel sums it, for dpCosineNorm(). */
 float dpNormSq(const float *a, int n);
 /* dpCosine(a, b, n, peNone), bit for bit, given nb = dpNormSq(b, n). */
@@ -319,6 +346,8 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 
 typedef struct DpStorage DpStorage;
 typedef struct DpTableStats DpTableStats;    /* stats.c */
+typedef struct DpConn DpConn;                /* vtab.c */
+typedef struct DpTableRef DpTableRef;        /* vtab.c */
 int dpStorageNew(sqlite3 *db, const char *zDb, const char *zName,
                  DpStorage **pp);
 void dpStorageFree(DpStorage *s);
@@ -379,6 +408,11 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
                       int (*xRow)(void*, sqlite3_int64 iId,
                                   sqlite3_value *pBody, sqlite3_value *pVec),
                       void *pCtx);
+/* The connection's list of open tables (DpConn, declared with vtab.c);
+** dpConnFind: the open table zDb.zName, or NULL. */
+void dpConnAdd(DpConn *pConn, DpTableRef *pRef);
+void dpConnRemove(DpConn *pConn, DpTableRef *pRef);
+DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName);
 /* A new statement giving (id, vector [, body length in bytes]) of every
 ** stored document, for dedup_index(); the caller finalizes it. */
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
@@ -410,13 +444,11 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 ** that dedup_index() reads a table through its storage and records its
 ** work in the table's statistics.  Owned by the connection (module client
 ** data), freed when the last module that holds it goes. */
-typedef struct DpTableRef DpTableRef;
 struct DpTableRef {
   DpStorage *pStore;      /* the table's shadow tables */
   DpTableStats *pStats;   /* its statistics */
   DpTableRef *pNext;      /* next open table of the connection */
 };
-typedef struct DpConn DpConn;
 struct DpConn {
   DpTableRef *pTables;    /* open docpipe tables of this connection */
   int nRef;               /* modules holding this */
@@ -425,11 +457,7 @@ struct DpConn {
   int nSvpt;              /* statement savepoints begun or ended so far */
   int nSvptMark;          /* nSvpt then */
 };
-void dpConnRelease(void *pConn);
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn);
-/* Margin above float rounding for prefilters that compare a fast score or
-** bound with a threshold (index.c, dedup.c). */
-double dpScoreSlack(int nDim);
 
 /**************************************************************************
 ** Interface to code in stats.c — statement records, latency histograms.
@@ -623,11 +651,9 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 /* sqlite3_str_finish() that returns "" (not NULL) for an empty string;
 ** NULL only on OOM. */
 char *dpStrFinish(sqlite3_str *p);
-/* The connection's list of open tables (DpConn, declared with vtab.c). */
-void dpConnAdd(DpConn *pConn, DpTableRef *pRef);
-void dpConnRemove(DpConn *pConn, DpTableRef *pRef);
-/* The open table zDb.zName, or NULL. */
-DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName);
+/* Drop one module's hold on a DpConn (declared with vtab.c): the last
+** frees it. */
+void dpConnRelease(void *pConn);
 /* sqlite3_exec() of a printf-formatted statement (names quoted by the
 ** caller with %w). */
 int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...);

@@ -230,3 +230,7 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
   }
   return rc;
 }
+
+/* The scratch of dpEmbedText(): its tokens and their hash set. */
+void dpEmbedScratchInit(DpTokens *pTok){ dpTokensInit(pTok); }
+void dpEmbedScratchFree(DpTokens *pTok){ dpTokensFree(pTok); }

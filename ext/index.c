@@ -65,10 +65,6 @@
 ** exact.  A 1024-d sketch is 256 bytes against 4096 for the vector, so a
 ** scan reads 16 times less memory.
 */
-/* Margin added to a bound before it is compared with the threshold: more
-** than the float rounding of the exact score, whose dot and norms each err
-** by at most nDim * 2^-24 relative (the standard bound for a float sum). */
-double dpScoreSlack(int nDim){ return 4.0 * nDim * ldexp(1.0, -24) + 1e-6; }
 
 /* Bits per sketch word and words per sketch half. */
 #define WORD_BITS 64

@@ -235,3 +235,9 @@ double dpCosineNorm(const float *a, const float *b, int n, float nb,
   dpKernels->xDot2(a, b, n, &d, &na);
   return cosineOf(a, b, n, d, na, nb, peNone);
 }
+
+/* Margin added to a fast score or bound before it is compared with the
+** threshold: more than the float rounding of the exact score, whose dot
+** and norms each err by at most nDim * 2^-24 relative (the standard bound
+** for a float sum). */
+double dpScoreSlack(int nDim){ return 4.0 * nDim * ldexp(1.0, -24) + 1e-6; }

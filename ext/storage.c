@@ -970,3 +970,28 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads){
   sqlite3_free(zRoots);
   return rc;
 }
+
+/**************************************************************************
+** The open tables of a connection (DpConn), for dedup_index().
+*/
+void dpConnAdd(DpConn *pConn, DpTableRef *pRef){
+  pRef->pNext = pConn->pTables;
+  pConn->pTables = pRef;
+}
+
+void dpConnRemove(DpConn *pConn, DpTableRef *pRef){
+  DpTableRef **pp = &pConn->pTables;
+  while( *pp && *pp!=pRef ) pp = &(*pp)->pNext;
+  if( *pp ) *pp = pRef->pNext;
+}
+
+DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName){
+  DpTableRef *r;
+  for(r=pConn->pTables; r; r=r->pNext){
+    if( sqlite3_stricmp(dpStorageName(r->pStore), zName)==0
+     && sqlite3_stricmp(dpStorageSchema(r->pStore), zDb)==0 ){
+      return r;
+    }
+  }
+  return 0;
+}

@@ -183,24 +183,7 @@ int dpShadowRename(sqlite3 *db, const char *zDb, const char *zOld,
   return rc;
 }
 
-void dpConnAdd(DpConn *pConn, DpTableRef *pRef){
-  pRef->pNext = pConn->pTables;
-  pConn->pTables = pRef;
-}
-
-void dpConnRemove(DpConn *pConn, DpTableRef *pRef){
-  DpTableRef **pp = &pConn->pTables;
-  while( *pp && *pp!=pRef ) pp = &(*pp)->pNext;
-  if( *pp ) *pp = pRef->pNext;
-}
-
-DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName){
-  DpTableRef *r;
-  for(r=pConn->pTables; r; r=r->pNext){
-    if( sqlite3_stricmp(dpStorageName(r->pStore), zName)==0
-     && sqlite3_stricmp(dpStorageSchema(r->pStore), zDb)==0 ){
-      return r;
-    }
-  }
-  return 0;
+void dpConnRelease(void *pArg){
+  DpConn *pConn = (DpConn*)pArg;
+  if( pConn && --pConn->nRef==0 ) sqlite3_free(pConn);
 }

@@ -163,7 +163,7 @@ static void tableFree(DpTable *p){
   if( p->pConn ) dpConnRemove(p->pConn, &p->ref);
   dpTsFree(p->pStats);
   dpIndexFree(&p->index);
-  dpTokensFree(&p->tok);
+  dpEmbedScratchFree(&p->tok);
   dpStorageFree(p->pStore);
   sqlite3_free(p->aVec);
   sqlite3_free(p->zFeedSql);
@@ -182,7 +182,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
   p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
   p->db = db;
-  dpTokensInit(&p->tok);
+  dpEmbedScratchInit(&p->tok);
   rc = dpStorageNew(db, argv[1], argv[2], &p->pStore);
   if( rc==SQLITE_OK && bCreate ){
     rc = dpStorageCreate(p->pStore, argc-3, &argv[3], pzErr);
@@ -1467,11 +1467,6 @@ static const sqlite3_module docpipeModule = {
   .xRollbackTo  = dpRollbackTo,
   .xShadowName  = dpShadowName,
 };
-
-void dpConnRelease(void *pArg){
-  DpConn *pConn = (DpConn*)pArg;
-  if( pConn && --pConn->nRef==0 ) sqlite3_free(pConn);
-}
 
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn){
   return sqlite3_create_module_v2(db, "docpipe", &docpipeModule, pConn,
