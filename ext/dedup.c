@@ -13,7 +13,7 @@
 ** is_duplicate, duplicate_of, similarity, other_id, cluster_id; each mode
 ** fills its own and leaves the others NULL:
 **   first     one row per input row in id order: the keep-first rule of the
-**             docpipe table (DESIGN 1.4) applied in id order: a row is a
+**             docpipe table (doc/design.md, "Decide") applied in id order: a row is a
 **             duplicate of the best earlier non-duplicate with cosine >=
 **             threshold (ties: lowest id); zero vectors never are.
 **   pairs     (id, other_id, similarity) for every pair with cosine >=

@@ -15,19 +15,16 @@
 ** and a hidden column named like the table (the MATCH and command column,
 ** as in FTS5).
 **
-** Shadow tables (xShadowName protects them under SQLITE_DBCONFIG_DEFENSIVE):
-**   %_config(k PRIMARY KEY, v) WITHOUT ROWID   options and format version;
-**                 the options a reopened database uses come from here.
-**   %_docs(id INTEGER PRIMARY KEY, body, is_duplicate, duplicate_of,
-**          similarity, own_vector, c0, c1, ...)   one row per document;
-**                 own_vector is 1 when the caller supplied the embedding.
-**   %_vectors(id INTEGER PRIMARY KEY, v BLOB)   the f32 vector, 4*dim bytes.
-** DELETE removes the rows (SQLite reuses the pages): no tombstones.
+** Shadow tables: %_config, %_docs and %_vectors belong to storage.c (read
+** and written only through it), %_stats and %_latency to stats.c;
+** xShadowName names them all, so SQLITE_DBCONFIG_DEFENSIVE protects them.
 **
-** INSERT tokenizes and embeds the body (or takes the given embedding),
-** asks the in-memory index (index.c) for the best indexed document with
-** cosine >= threshold, writes both shadow rows, and adds the vector to the
-** index (flagged "indexed" unless it is a duplicate).  UPDATE of body or
+** INSERT tokenizes and embeds the body (or takes the given embedding):
+** rowVector(); asks the in-memory index (index.c) for the best indexed
+** document with cosine >= threshold: decide(); and stores both shadow rows
+** and adds the vector to the index (flagged "indexed" unless it is a
+** duplicate): storeDoc().  The decision comes first: a row refused by
+** on_duplicate changes nothing, also under OR REPLACE.  UPDATE of body or
 ** embedding decides again as if the row were inserted now; UPDATE of
 ** extra columns keeps the decision.
 **
