@@ -698,9 +698,12 @@ int dpStorageDocDelete(DpStorage *s, sqlite3_int64 iId){
   return rc;
 }
 
-int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow){
+/* Step cached statement eStmt for id iId: SQLITE_ROW with *ppRow on its
+** row (reset by the matching Release), SQLITE_DONE when there is none. */
+static int seekById(DpStorage *s, int eStmt, sqlite3_int64 iId,
+                    sqlite3_stmt **ppRow){
   sqlite3_stmt *pStmt;
-  int rc = getStmt(s, STMT_DOC_GET, &pStmt);
+  int rc = getStmt(s, eStmt, &pStmt);
   *ppRow = 0;
   if( rc!=SQLITE_OK ) return rc;
   sqlite3_bind_int64(pStmt, 1, iId);
@@ -714,10 +717,14 @@ int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow){
   return rc;
 }
 
-int dpStorageDocRelease(DpStorage *s){
-  return s->aStmt[STMT_DOC_GET] ? sqlite3_reset(s->aStmt[STMT_DOC_GET])
-                                : SQLITE_OK;
+static int release(DpStorage *s, int eStmt){
+  return s->aStmt[eStmt] ? sqlite3_reset(s->aStmt[eStmt]) : SQLITE_OK;
 }
+
+int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow){
+  return seekById(s, STMT_DOC_GET, iId, ppRow);
+}
+int dpStorageDocRelease(DpStorage *s){ return release(s, STMT_DOC_GET); }
 
 int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists){
   sqlite3_stmt *pRow;
@@ -729,25 +736,9 @@ int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists){
 
 int dpStorageVectorSeek(DpStorage *s, sqlite3_int64 iId,
                         sqlite3_stmt **ppRow){
-  sqlite3_stmt *pStmt;
-  int rc = getStmt(s, STMT_VEC_GET, &pStmt);
-  *ppRow = 0;
-  if( rc!=SQLITE_OK ) return rc;
-  sqlite3_bind_int64(pStmt, 1, iId);
-  rc = sqlite3_step(pStmt);
-  if( rc!=SQLITE_ROW ){
-    int rc2 = sqlite3_reset(pStmt);
-    if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
-  }else{
-    *ppRow = pStmt;
-  }
-  return rc;
+  return seekById(s, STMT_VEC_GET, iId, ppRow);
 }
-
-int dpStorageVectorRelease(DpStorage *s){
-  return s->aStmt[STMT_VEC_GET] ? sqlite3_reset(s->aStmt[STMT_VEC_GET])
-                                : SQLITE_OK;
-}
+int dpStorageVectorRelease(DpStorage *s){ return release(s, STMT_VEC_GET); }
 
 /**************************************************************************
 ** Streams of stored rows: the index load, integrity-check, rebuild,
