@@ -3,7 +3,9 @@
 **
 ** Same contract as simd_avx2.c: per-function target attributes, unaligned
 ** loads, and a masked load for the tail (lanes past the end are neither read
-** nor able to fault).
+** nor able to fault).  The loops have the same shape as simd_avx2.c's on
+** purpose: each instruction set gets its own copy of each kernel (the
+** intrinsics differ), as xxHash keeps one per ISA.
 */
 #include "docpipe.h"
 
