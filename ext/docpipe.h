@@ -10,7 +10,11 @@
 ** every "make test"; util.c and config.c are leaves anyone may use):
 **
 **   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd
-**   vtab.c     the virtual table  -> storage, index, embed, query, stats,
+**   vtab.c     the virtual table: module methods, transactions, reads
+**                                 -> pipeline, storage, index, embed,
+**                                    query, stats
+**   pipeline.c a table's writes and its index cache
+**                                 -> storage, index, embed, stats,
 **                                    simd (dpVectorScorable)
 **   dedup.c    dedup_index()      -> storage, stats, simd
 **   funcs.c    cosine(), embed(), tokenize()  -> embed, tokenize, simd
@@ -23,7 +27,7 @@
 **   tokenize.c Unicode tokens      -> (leaves only)
 **   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
 **
-** A document's way through an INSERT, in vtab.c: rowVector() (the caller's
+** A document's way through an INSERT, in pipeline.c: rowVector() (the caller's
 ** embedding, or dpEmbedText(): tokenize, embed) -> decide(vector) against
 ** the index -> storeDoc(vector) into storage.c and the index.
 */
@@ -438,7 +442,9 @@ int dpStorageDataVersion(DpStorage *s, sqlite3_int64 *piVersion,
 int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 
 /**************************************************************************
-** Interface to code in vtab.c — the docpipe virtual table.
+** Interface to code in vtab.c and pipeline.c — the docpipe virtual table:
+** vtab.c has the module methods, transactions and reads (xBestIndex,
+** cursors, MATCH); pipeline.c the writes and the index cache.
 */
 /* What the modules of one connection share: its open docpipe tables, so
 ** that dedup_index() reads a table through its storage and records its
@@ -457,6 +463,69 @@ struct DpConn {
   int nSvpt;              /* statement savepoints begun or ended so far */
   int nSvptMark;          /* nSvpt then */
 };
+/* idxNum plans and flags of xBestIndex. */
+#define PLAN_SCAN   0
+#define PLAN_ROWID  1
+#define PLAN_MATCH  2
+#define PLAN_MASK   0x0F
+
+typedef struct DpCursor DpCursor;
+typedef struct DpTable DpTable;
+struct DpTable {
+  sqlite3_vtab base;      /* base class, must be first */
+  sqlite3 *db;            /* connection */
+  DpStorage *pStore;      /* its shadow tables (storage.c) */
+  DpOptions opt;          /* options, from %_config (a copy of storage's) */
+  int nExtra;             /* number of extra columns */
+  DpTableStats *pStats;   /* its statistics (stats.c) */
+  DpIndex index;          /* in-memory vectors (index.c) */
+  int bIndexValid;        /* index matches the shadow tables */
+  sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
+  DpTokens tok;           /* tokenizer scratch */
+  float *aVec;            /* nDim floats of scratch */
+  DpConn *pConn;          /* what the connection's tables share */
+  DpTableRef ref;         /* this table in pConn's list (dedup_index) */
+  DpCursor *pCursors;     /* open cursors: their statements are ours */
+  sqlite3_stmt *pFeedStmt;  /* last INSERT checked by insertFeedsOnItself */
+  char *zFeedSql;         /* its text (an address may be reused) */
+  int bFeeds;             /* its verdict: it reads our shadow tables */
+};
+
+struct DpCursor {
+  sqlite3_vtab_cursor base; /* base class, must be first */
+  DpCursor *pNextCursor;  /* next open cursor of the table */
+  int ePlan;              /* PLAN_* */
+  sqlite3_stmt *pStmt;    /* scan: the scan; MATCH/rowid: lookup by id */
+  int bEof;               /* no current row */
+  DpHit *aHit;            /* MATCH results, best first */
+  int nHit;               /* entries in aHit */
+  int iHit;               /* current entry */
+  int nK;                 /* k of this MATCH */
+  int iRecSeq;            /* statistics record it feeds (0: none) */
+};
+
+/* Column numbers after the extras. */
+static inline int dpColScore(const DpTable *p){ return DP_COL_EXTRA0 + p->nExtra; }
+static inline int dpColK(const DpTable *p){ return DP_COL_EXTRA0 + p->nExtra + 1; }
+static inline int dpColCmd(const DpTable *p){ return DP_COL_EXTRA0 + p->nExtra + 2; }
+
+/* pipeline.c */
+/* Set the table's error message, prefixed with its name; returns rc. */
+int dpTableError(DpTable *p, int rc, const char *zFmt, ...);
+/* An error of storage.c (its message) as the table's error; returns rc. */
+int dpTableStoreError(DpTable *p, int rc);
+/* The index made to match the shadow tables (loaded when stale). */
+int dpTableEnsureIndex(DpTable *p);
+/* The vector of a row into aOut: the caller's embedding pEmb (checked)
+** or the embedding of pBody (its tokens stay in p->tok); *pbOwn: it was
+** the caller's. */
+int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
+                  float *aOut, int *pbOwn);
+/* xUpdate's work (DELETE, command, INSERT or UPDATE), its arguments. */
+int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
+                 sqlite3_int64 *piRowid);
+int dpVectorIsZero(const float *a, int n);
+/* vtab.c */
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn);
 
 /**************************************************************************

@@ -17,7 +17,8 @@ import sys
 # are leaves every module may use: small helpers and the option syntax.
 ALLOWED = {
     "docpipe": {"vtab", "funcs", "dedup", "simd", "stats"},
-    "vtab": {"storage", "index", "embed", "stats", "query", "simd"},
+    "vtab": {"pipeline", "storage", "index", "embed", "stats", "query"},
+    "pipeline": {"storage", "index", "embed", "stats", "simd"},
     "dedup": {"storage", "simd", "stats"},
     "funcs": {"embed", "simd", "tokenize"},
     "index": {"simd"},

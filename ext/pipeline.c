@@ -1,0 +1,690 @@
+/*
+** pipeline.c — a docpipe table's documents: from a row to its stored
+** decision, and the in-memory index that the decisions use.
+**
+**   INSERT INTO docs(body) VALUES ('some text');        -- dpTableWrite
+**   UPDATE docs SET body = 'other text' WHERE rowid = 1;
+**   INSERT INTO docs(docs) VALUES ('integrity-check');   -- or 'rebuild'
+**
+** How it works.  vtab.c's xUpdate hands every write to dpTableWrite().  A
+** document goes through rowVector() (the caller's embedding, checked, or
+** dpEmbedText(): tokenize and embed), decide() (the best indexed document
+** with cosine >= threshold, as a brute-force scan would find it, ignoring
+** the row an UPDATE rewrites and the row an OR REPLACE would delete) and
+** storeDoc() (both shadow rows through storage.c, then the index).  The
+** decision comes before any write, so a row refused by on_duplicate
+** changes nothing.
+**
+** The index is a cache of the shadow tables (dpTableEnsureIndex): built
+** when first needed, after any ROLLBACK or ROLLBACK TO or failed write
+** (vtab.c marks it stale), when PRAGMA data_version says another
+** connection has committed, and for every statement when the connection
+** reads uncommitted data (shared cache).  So it follows transactions
+** without an undo log of its own.
+*/
+#include "docpipe.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#define COL_BODY      DP_COL_BODY
+#define COL_EMBEDDING DP_COL_EMBEDDING
+#define COL_ISDUP     DP_COL_ISDUP
+#define COL_DUPOF     DP_COL_DUPOF
+#define COL_SIM       DP_COL_SIM
+#define COL_EXTRA0    DP_COL_EXTRA0
+#define colScore dpColScore
+#define colK     dpColK
+#define colCmd   dpColCmd
+#define tableError dpTableError
+#define storeError dpTableStoreError
+
+/**************************************************************************
+** Errors of the table.
+*/
+int dpTableError(DpTable *p, int rc, const char *zFmt, ...){
+  va_list ap;
+  char *zPrefix = sqlite3_mprintf("%s: ", dpStorageName(p->pStore));
+  va_start(ap, zFmt);
+  dpVtabErrorV(&p->base, zPrefix ? zPrefix : "", zFmt, ap);
+  va_end(ap);
+  sqlite3_free(zPrefix);
+  return rc;
+}
+
+int dpTableStoreError(DpTable *p, int rc){
+  if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE ){
+    const char *zMsg = dpStorageErrmsg(p->pStore);
+    if( zMsg ) tableError(p, rc, "%s", zMsg);
+    dpStorageClearError(p->pStore);
+  }
+  return rc;
+}
+
+/**************************************************************************
+** The in-memory index: built from the shadow tables when stale.
+*/
+/* 1 when the blob holds nDim finite floats. */
+static int vectorIsValid(const void *pBlob, int nByte, int nDim, float *aOut){
+  int i;
+  if( pBlob==0 || nByte!=4*nDim ) return 0;
+  memcpy(aOut, pBlob, (size_t)nByte);
+  for(i=0; i<nDim; i++){
+    if( !isfinite(aOut[i]) ) return 0;
+  }
+  return 1;
+}
+
+int dpVectorIsZero(const float *a, int n){
+  int i;
+  for(i=0; i<n; i++){
+    if( a[i]!=0.0f ) return 0;
+  }
+  return 1;
+}
+
+/* Fill an index from the shadow tables; SQLITE_CORRUPT_VTAB on bad rows. */
+typedef struct IndexLoad IndexLoad;
+struct IndexLoad {
+  DpTable *p;             /* the table (messages) */
+  DpIndex *idx;           /* filled */
+  float *aVec;            /* scratch: p->aVec may hold the vector being
+                          ** written or queried */
+};
+
+static int loadRow(void *pCtx, sqlite3_int64 iId, int bDup,
+                   sqlite3_value *pVec){
+  IndexLoad *pLoad = (IndexLoad*)pCtx;
+  DpTable *p = pLoad->p;
+  int nByte = sqlite3_value_bytes(pVec);
+  if( sqlite3_value_type(pVec)==SQLITE_NULL ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
+                      " %s_vectors", iId, dpStorageName(p->pStore));
+  }
+  if( !vectorIsValid(sqlite3_value_blob(pVec), nByte, p->opt.nDim,
+                     pLoad->aVec) ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                      " damaged (%d bytes, expected %d finite float32)",
+                      iId, nByte, p->opt.nDim);
+  }
+  if( dpVectorIsZero(pLoad->aVec, p->opt.nDim) ) return SQLITE_OK;
+  return dpIndexAdd(pLoad->idx, iId, pLoad->aVec, bDup==0);
+}
+
+static int loadIndex(DpTable *p, DpIndex *idx){
+  IndexLoad load;
+  int rc;
+  load.p = p;
+  load.idx = idx;
+  load.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
+  if( load.aVec==0 ) return SQLITE_NOMEM;
+  dpIndexClear(idx);
+  rc = storeError(p, dpStorageScanVectors(p->pStore, loadRow, &load));
+  sqlite3_free(load.aVec);
+  if( rc!=SQLITE_OK ) dpIndexClear(idx);
+  return rc;
+}
+
+/* Make the index match the shadow tables. */
+int dpTableEnsureIndex(DpTable *p){
+  sqlite3_int64 iVersion = 0, t0;
+  int bDirty = 0;
+  int rc = storeError(p, dpStorageDataVersion(p->pStore, &iVersion, &bDirty));
+  if( rc!=SQLITE_OK ) return rc;
+  /* with read_uncommitted the index is rebuilt for every statement */
+  if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
+  t0 = dpTsClock(p->pStats);
+  rc = loadIndex(p, &p->index);
+  dpTsAddLoad(p->pStats, t0);          /* statistics: load_ns */
+  if( rc==SQLITE_OK ){
+    p->bIndexValid = 1;
+    p->iDataVersion = iVersion;
+  }
+  return rc;
+}
+
+/**************************************************************************
+** Writes: INSERT, UPDATE, DELETE and commands.
+*/
+
+/* Offset of the first byte that is not valid UTF-8, or -1. */
+static int utf8Invalid(const void *pBlob, int n){
+  const utf8proc_uint8_t *z = (const utf8proc_uint8_t*)pBlob;
+  int i = 0;
+  while( i<n ){
+    utf8proc_int32_t c;
+    utf8proc_ssize_t m;
+    if( z[i]<0x80 ){ i++; continue; }
+    m = utf8proc_iterate(&z[i], n - i, &c);
+    if( m<=0 ) return i;
+    i += (int)m;
+  }
+  return -1;
+}
+
+/* Vector of a row: the caller's embedding (checked) or embed(body). */
+int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
+                  float *aOut, int *pbOwn){
+  const int nDim = p->opt.nDim;
+  *pbOwn = 0;
+  if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
+    const void *pBlob;
+    const char *zWhy;
+    int nByte;
+    if( sqlite3_value_type(pEmb)!=SQLITE_BLOB ){
+      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+                        " blob of %d values", nDim);
+    }
+    pBlob = sqlite3_value_blob(pEmb);
+    nByte = sqlite3_value_bytes(pEmb);
+    if( nByte!=4*nDim ){
+      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+                        " blob of %d values (%d bytes), not %d bytes",
+                        nDim, 4*nDim, nByte);
+    }
+    if( !vectorIsValid(pBlob, nByte, nDim, aOut) ){
+      return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
+                        " value (NaN or Inf)");
+    }
+    if( !dpVectorScorable(aOut, nDim, &zWhy) ){
+      return tableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
+    }
+    *pbOwn = 1;
+    return SQLITE_OK;
+  }
+  switch( sqlite3_value_type(pBody) ){
+    case SQLITE_NULL:
+      memset(aOut, 0, sizeof(float)*(size_t)nDim);
+      return SQLITE_OK;
+    case SQLITE_BLOB: {
+      /* readfile() gives blobs: one of valid UTF-8 is text (and is stored
+      ** as text by storage.c) */
+      int iBad = utf8Invalid(sqlite3_value_blob(pBody),
+                             sqlite3_value_bytes(pBody));
+      if( iBad>=0 ){
+        return tableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
+                          " of valid UTF-8 (byte %d is not)", iBad);
+      }
+    }
+    /* fall through */
+    case SQLITE_TEXT: {
+      const unsigned char *z = sqlite3_value_text(pBody);
+      int n = sqlite3_value_bytes(pBody);
+      if( z==0 ) return SQLITE_NOMEM;
+      return dpEmbedText(&p->opt, &p->tok, z, n, aOut,
+                         dpTsStages(p->pStats));
+    }
+    default:
+      return tableError(p, SQLITE_MISMATCH, "body must be text");
+  }
+}
+
+/* Decision of a vector against the indexed documents. */
+typedef struct Decision Decision;
+struct Decision {
+  int bDup;               /* near-duplicate of an indexed document */
+  sqlite3_int64 iDupOf;   /* which one (bDup) */
+  double rSim;            /* cosine with it (bDup) */
+};
+
+/* Decide as if the documents aSkip[0..nSkip) were not indexed (the row an
+** UPDATE rewrites, the row an OR REPLACE would delete): their flags are
+** cleared for the search and put back after, so that a refused write
+** leaves the index exactly as it was. */
+static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
+                  int nSkip, Decision *pDec){
+  int rc, i, aPos[2];
+  unsigned char aFlag[2];
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
+  memset(pDec, 0, sizeof(*pDec));
+  if( dpVectorIsZero(aVec, p->opt.nDim) ) return SQLITE_OK;
+  assert( nSkip<=2 );
+  for(i=0; i<nSkip; i++){
+    aPos[i] = dpIndexFind(&p->index, aSkip[i]);
+    if( aPos[i]>=0 ){
+      aFlag[i] = p->index.aFlag[aPos[i]];
+      p->index.aFlag[aPos[i]] &= ~DP_ENTRY_INDEXED;
+    }
+  }
+  rc = dpIndexBest(&p->index, aVec, p->opt.rThreshold, &pDec->iDupOf,
+                   &pDec->rSim);
+  for(i=nSkip-1; i>=0; i--){
+    if( aPos[i]>=0 ) p->index.aFlag[aPos[i]] = aFlag[i];
+  }
+  dpTsAddStage(p->pStats, DP_STAGE_SEARCH, t0);
+  if( rc==SQLITE_ROW ){
+    pDec->bDup = 1;
+    rc = SQLITE_OK;
+  }else if( rc==SQLITE_DONE ){
+    rc = SQLITE_OK;
+  }
+  return rc;
+}
+
+/* Store: both shadow rows of document *piId (a new rowid when !bHasId)
+** with its vector aVec and decision, then the vector into the index (an
+** existing entry was removed by the caller: UPDATE, REPLACE).  Timed as
+** the 'store' stage. */
+static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
+                    sqlite3_value *pBody, int bOwn, const Decision *pDec,
+                    sqlite3_value **apExtra, const float *aVec){
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
+  int rc = storeError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
+                                         bOwn, pDec->bDup, pDec->iDupOf,
+                                         pDec->rSim, apExtra, aVec));
+  if( rc==SQLITE_OK && !dpVectorIsZero(aVec, p->opt.nDim) ){
+    rc = dpIndexAdd(&p->index, *piId, aVec, !pDec->bDup);
+  }
+  dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
+  return rc;
+}
+
+static int deleteDoc(DpTable *p, sqlite3_int64 iId){
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
+  int rc = storeError(p, dpStorageDocDelete(p->pStore, iId));
+  if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
+  dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
+  return rc;
+}
+
+static int docExists(DpTable *p, sqlite3_int64 iId, int *pbExists){
+  return storeError(p, dpStorageDocExists(p->pStore, iId, pbExists));
+}
+
+/* integrity-check, one document made from its body: its stored vector is
+** embed(body). */
+static int checkMadeVector(void *pCtx, sqlite3_int64 iId, sqlite3_value *pBody,
+                           sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  int bOwn;
+  int rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);
+  int nStored = sqlite3_value_bytes(pVec);
+  if( rc==SQLITE_OK && sqlite3_value_type(pVec)!=SQLITE_NULL
+   && (nStored!=4*p->opt.nDim
+       || memcmp(sqlite3_value_blob(pVec), p->aVec, (size_t)nStored)) ){
+    rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                    " not the embedding of its body", iId);
+  }
+  return rc;
+}
+
+/* 'integrity-check': shadow tables agree with each other, with the options
+** and with the in-memory index. */
+static int integrityCheck(DpTable *p){
+  DpIndex fresh;
+  int rc, i;
+  rc = dpTableEnsureIndex(p);
+  if( rc!=SQLITE_OK ) return rc;
+  dpIndexInit(&fresh, p->opt.nDim);
+  rc = loadIndex(p, &fresh);
+  if( rc==SQLITE_OK && fresh.nEntry!=p->index.nEntry ){
+    rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index has %d entries,"
+                    " the shadow tables %d", p->index.nEntry, fresh.nEntry);
+  }
+  for(i=0; rc==SQLITE_OK && i<fresh.nEntry; i++){
+    int j = dpIndexFind(&p->index, fresh.aId[i]);
+    if( j<0 || p->index.aFlag[j]!=fresh.aFlag[i]
+     || memcmp(&p->index.aVec[(sqlite3_int64)j*fresh.nDim],
+               &fresh.aVec[(sqlite3_int64)i*fresh.nDim],
+               sizeof(float)*(size_t)fresh.nDim) ){
+      rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index differs from"
+                      " the shadow tables at document %lld", fresh.aId[i]);
+    }
+  }
+  dpIndexFree(&fresh);
+  /* Vectors without a document; decisions out of range; vectors that are
+  ** not embed(body) although the body produced them. */
+  if( rc==SQLITE_OK ) rc = storeError(p, dpStorageCheckRows(p->pStore));
+  if( rc==SQLITE_OK ){
+    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+                                         checkMadeVector, p));
+  }
+  return rc;
+}
+
+/* 'rebuild', a vector the caller gave: it cannot be made again from the
+** body; a damaged one is named, with what to do. */
+static int rebuildOwnVector(void *pCtx, sqlite3_int64 iId,
+                            sqlite3_value *pBody, sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  (void)pBody;
+  if( !vectorIsValid(sqlite3_value_blob(pVec), sqlite3_value_bytes(pVec),
+                     p->opt.nDim, p->aVec) ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
+        " document %lld was given by the caller and is damaged: it cannot"
+        " be made again from the body; DELETE the document and insert it"
+        " again", iId);
+  }
+  return SQLITE_OK;
+}
+
+/* 'rebuild', a vector docpipe made: made again from the body. */
+static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
+                             sqlite3_value *pBody, sqlite3_value *pVec){
+  DpTable *p = (DpTable*)pCtx;
+  int bOwn;
+  int rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);
+  (void)pVec;
+  if( rc==SQLITE_OK ){
+    rc = storeError(p, dpStorageVectorPut(p->pStore, iId, p->aVec));
+  }
+  return rc;
+}
+
+/* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
+** then the index again from the shadow tables. */
+static int rebuild(DpTable *p){
+  int rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+                                           rebuildMadeVector, p));
+  p->bIndexValid = 0;
+  if( rc==SQLITE_OK ){
+    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_OWN,
+                                         rebuildOwnVector, p));
+  }
+  if( rc==SQLITE_OK ) rc = dpTableEnsureIndex(p);
+  return rc;
+}
+
+static int runCommand(DpTable *p, sqlite3_value *pCmd){
+  const char *zCmd = (const char*)sqlite3_value_text(pCmd);
+  if( zCmd==0 ) return SQLITE_NOMEM;
+  if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
+  if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
+  if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
+    return dpTsReset(p->pStats, dpStorageFormat(p->pStore), &p->base.zErrMsg);
+  }
+  return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
+                    " rebuild, stats-reset)", zCmd);
+}
+
+static const char *columnName(const DpTable *p, int iCol){
+  static const char *const az[] = {
+    "body", "embedding", "is_duplicate", "duplicate_of", "similarity"
+  };
+  if( iCol<COL_EXTRA0 ) return az[iCol];
+  if( iCol<colScore(p) ) return dpStorageExtraName(p->pStore, iCol-COL_EXTRA0);
+  if( iCol==colScore(p) ) return "score";
+  if( iCol==colK(p) ) return "k";
+  return dpStorageName(p->pStore);
+}
+
+/* On INSERT, the computed and hidden columns must be NULL. */
+static int checkNotWritten(DpTable *p, sqlite3_value **apCol){
+  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+  size_t i;
+  for(i=0; i<sizeof(aRo)/sizeof(aRo[0]); i++){
+    if( sqlite3_value_type(apCol[aRo[i]])!=SQLITE_NULL ){
+      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+                        columnName(p, aRo[i]));
+    }
+  }
+  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
+    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+                      " MATCH queries only");
+  }
+  return SQLITE_OK;
+}
+
+static int duplicateError(DpTable *p, const Decision *pDec){
+  return tableError(p, SQLITE_CONSTRAINT, "document is a near-duplicate of"
+                    " rowid %lld (similarity %.4f >= threshold %g,"
+                    " on_duplicate=abort)", pDec->iDupOf, pDec->rSim,
+                    p->opt.rThreshold);
+}
+
+/* An INSERT that reads this table's own shadow tables (INSERT INTO t(body)
+** SELECT body FROM t_docs) would read the rows it writes and never end:
+** refuse it.  Only statements whose text holds a SELECT can read a table;
+** each is checked once (its address and text remembered). */
+static int insertFeedsOnItself(DpTable *p){
+  sqlite3_stmt *s = 0, *aStore[32];
+  int rc = SQLITE_OK, i;
+  int nStore = dpStorageStatements(p->pStore, aStore, 32);
+  nStore += dpTsStatements(p->pStats, &aStore[nStore], 32-nStore);
+  while( rc==SQLITE_OK && (s = sqlite3_next_stmt(p->db, s))!=0 ){
+    const char *zSql = sqlite3_sql(s);
+    int bOurs = 0;
+    DpCursor *c;
+    if( !sqlite3_stmt_busy(s) || sqlite3_stmt_readonly(s) || zSql==0 ) continue;
+    for(i=0; i<nStore && !bOurs; i++) bOurs = aStore[i]==s;
+    for(c=p->pCursors; c && !bOurs; c=c->pNextCursor) bOurs = c->pStmt==s;
+    if( bOurs || sqlite3_strlike("%select%", zSql, 0)!=0 ) continue;
+    if( s!=p->pFeedStmt || p->zFeedSql==0 || strcmp(zSql, p->zFeedSql)!=0 ){
+      sqlite3_free(p->zFeedSql);
+      p->pFeedStmt = s;
+      p->zFeedSql = sqlite3_mprintf("%s", zSql);
+      if( p->zFeedSql==0 ) return SQLITE_NOMEM;
+      rc = storeError(p, dpStorageReadBy(p->pStore, s, &p->bFeeds));
+      if( rc!=SQLITE_OK ){
+        sqlite3_free(p->zFeedSql);
+        p->zFeedSql = 0;
+      }
+    }
+    if( rc==SQLITE_OK && p->bFeeds ){
+      return tableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
+          " %s_vectors: it would read the rows it writes (copy them into a"
+          " temporary table first)", dpStorageName(p->pStore), dpStorageName(p->pStore));
+    }
+  }
+  return rc;
+}
+
+static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
+                    sqlite3_int64 *piRowid){
+  Decision dec;
+  int bOwn = 0, bHasId = 0, bReplace = 0, rc;
+  sqlite3_int64 iId = 0;
+
+  rc = checkNotWritten(p, apCol);
+  if( rc==SQLITE_OK ) rc = insertFeedsOnItself(p);
+  if( rc==SQLITE_OK ){
+    rc = dpTableVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], p->aVec, &bOwn);
+  }
+  if( rc!=SQLITE_OK ) return rc;
+  if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
+    int bExists;
+    if( sqlite3_value_type(pRowid)!=SQLITE_INTEGER ){
+      return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+    }
+    iId = sqlite3_value_int64(pRowid);
+    bHasId = 1;
+    rc = docExists(p, iId, &bExists);
+    if( rc!=SQLITE_OK ) return rc;
+    if( bExists ){
+      switch( sqlite3_vtab_on_conflict(p->db) ){
+        case SQLITE_IGNORE:  return SQLITE_OK;
+        case SQLITE_REPLACE: bReplace = 1; break;
+        default:
+          return tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+                            " %s.rowid", dpStorageName(p->pStore));
+      }
+    }
+  }
+  /* Decide first, as if the row OR REPLACE deletes were gone; only a row
+  ** that is kept deletes it (a one-row write has no statement journal). */
+  rc = decide(p, p->aVec, &iId, bReplace, &dec);
+  if( rc!=SQLITE_OK ) return rc;
+  if( dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
+    if( p->opt.eOnDup==DP_ONDUP_IGNORE
+     || sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ){
+      return SQLITE_OK;             /* not stored; the statement goes on */
+    }
+    return duplicateError(p, &dec);
+  }
+  if( bReplace ) rc = deleteDoc(p, iId);
+  if( rc==SQLITE_OK ){
+    rc = storeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
+                  &apCol[COL_EXTRA0], p->aVec);
+  }
+  *piRowid = iId;
+  return rc;
+}
+
+/* Values equal as SQL would store them (for read-only column checks). */
+static int sameValue(sqlite3_value *a, sqlite3_stmt *pStmt, int iCol){
+  int t = sqlite3_value_type(a);
+  if( t!=sqlite3_column_type(pStmt, iCol) ) return 0;
+  switch( t ){
+    case SQLITE_NULL:    return 1;
+    case SQLITE_INTEGER: return sqlite3_value_int64(a)==sqlite3_column_int64(pStmt, iCol);
+    case SQLITE_FLOAT:   return sqlite3_value_double(a)==sqlite3_column_double(pStmt, iCol);
+    default: {
+      int n = sqlite3_value_bytes(a);
+      /* an empty value may have a NULL pointer: memcmp must not see it */
+      return n==sqlite3_column_bytes(pStmt, iCol)
+          && (n==0 || memcmp(sqlite3_value_blob(a),
+                             sqlite3_column_blob(pStmt, iCol), n)==0);
+    }
+  }
+}
+
+static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
+                    sqlite3_value **apCol, sqlite3_int64 *piRowid){
+  sqlite3_stmt *pGet;
+  sqlite3_value *pBody = apCol[COL_BODY];
+  int bBodySet = !sqlite3_value_nochange(apCol[COL_BODY]);
+  int bEmbSet = !sqlite3_value_nochange(apCol[COL_EMBEDDING]);
+  int bOldOwn = 0, bOwn = 0, bReplace = 0, bSkip = 0, rc, i;
+  sqlite3_int64 iNew;
+  Decision dec;
+  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+
+  if( sqlite3_value_type(pNewRowid)!=SQLITE_INTEGER ){
+    return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+  }
+  iNew = sqlite3_value_int64(pNewRowid);
+  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
+    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+                      " MATCH queries only");
+  }
+  rc = storeError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
+  if( rc==SQLITE_DONE ){
+    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld vanished", iOld);
+  }
+  if( rc!=SQLITE_ROW ) return rc;
+  /* Columns of the document row: body, is_duplicate, duplicate_of,
+  ** similarity, own_vector, extras.  Read-only columns may be "set" to
+  ** their value. */
+  for(i=0; i<3; i++){
+    if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
+      dpStorageDocRelease(p->pStore);
+      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+                        columnName(p, aRo[i]));
+    }
+  }
+  if( bBodySet && sameValue(pBody, pGet, 0) ) bBodySet = 0;
+  if( bEmbSet ){
+    /* "Set" to the stored vector (e.g. read for a WHERE clause): not a change. */
+    sqlite3_stmt *pVec;
+    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    if( rc==SQLITE_ROW ){
+      if( sameValue(apCol[COL_EMBEDDING], pVec, 0) ) bEmbSet = 0;
+      rc = dpStorageVectorRelease(p->pStore);
+    }else if( rc==SQLITE_DONE ){
+      rc = SQLITE_OK;
+    }
+    if( rc!=SQLITE_OK ){
+      dpStorageDocRelease(p->pStore);
+      return rc;
+    }
+  }
+  bOldOwn = sqlite3_column_int(pGet, 4);
+  dec.bDup = sqlite3_column_int(pGet, 1);
+  dec.iDupOf = sqlite3_column_int64(pGet, 2);
+  dec.rSim = sqlite3_column_double(pGet, 3);
+  if( !bBodySet ){
+    /* keep the stored body: copy it before the statement is reset */
+    pBody = sqlite3_value_dup(sqlite3_column_value(pGet, 0));
+    if( pBody==0 ){
+      dpStorageDocRelease(p->pStore);
+      return SQLITE_NOMEM;
+    }
+  }
+  dpStorageDocRelease(p->pStore);
+
+  /* The vector: a new embedding, a new body's, or the stored one.  A
+  ** vector docpipe made follows the body; one the caller gave stays until
+  ** the caller sets embedding (to NULL: made from the body again). */
+  if( bEmbSet ){
+    rc = dpTableVector(p, pBody, apCol[COL_EMBEDDING], p->aVec, &bOwn);
+  }else if( bBodySet && !bOldOwn ){
+    rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);
+  }else{
+    sqlite3_stmt *pVec;
+    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    if( rc==SQLITE_ROW || rc==SQLITE_DONE ){
+      if( rc!=SQLITE_ROW
+       || !vectorIsValid(sqlite3_column_blob(pVec, 0),
+                         sqlite3_column_bytes(pVec, 0), p->opt.nDim, p->aVec) ){
+        rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+                        " missing or damaged", iOld);
+      }else{
+        rc = SQLITE_OK;
+      }
+      dpStorageVectorRelease(p->pStore);
+    }
+    bOwn = bOldOwn;
+  }
+  if( rc==SQLITE_OK && iNew!=iOld ){
+    int bExists;
+    rc = docExists(p, iNew, &bExists);
+    if( rc==SQLITE_OK && bExists ){
+      if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
+        bReplace = 1;
+      }else{
+        rc = tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+                        " %s.rowid", dpStorageName(p->pStore));
+      }
+    }
+  }
+  if( rc==SQLITE_OK && (bBodySet || bEmbSet) ){
+    /* Decide again, as if inserted now, against every other document
+    ** (not itself, nor the row OR REPLACE would delete).  Nothing is
+    ** changed before the decision: a refused row changes nothing. */
+    const sqlite3_int64 aSkip[2] = { iOld, iNew };
+    rc = decide(p, p->aVec, aSkip, bReplace ? 2 : 1, &dec);
+    if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){
+      if( p->opt.eOnDup==DP_ONDUP_IGNORE
+       || sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ){
+        bSkip = 1;                  /* the row keeps its old values */
+      }else{
+        rc = duplicateError(p, &dec);
+      }
+    }
+  }
+  if( rc==SQLITE_OK && !bSkip ){
+    if( bReplace ) rc = deleteDoc(p, iNew);
+    if( rc==SQLITE_OK ) rc = deleteDoc(p, iOld);
+    if( rc==SQLITE_OK ){
+      rc = storeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0],
+                    p->aVec);
+    }
+  }
+  if( !bBodySet ) sqlite3_value_free(pBody);
+  *piRowid = iNew;
+  return rc;
+}
+
+/* The write itself: DELETE, command, INSERT or UPDATE. */
+int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
+                 sqlite3_int64 *piRowid){
+  int rc;
+  if( argc==1 ){
+    rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
+  }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
+    rc = runCommand(p, argv[2+colCmd(p)]);
+  }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
+    rc = doInsert(p, argv[1], &argv[2], piRowid);
+  }else{
+    rc = doUpdate(p, sqlite3_value_int64(argv[0]), argv[1], &argv[2], piRowid);
+  }
+  return rc;
+}
+
