@@ -138,24 +138,24 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
   return rc;
 }
 
-static int dpCreate(sqlite3 *db, void *pAux, int argc,
+static int vtabCreate(sqlite3 *db, void *pAux, int argc,
                     const char *const *argv, sqlite3_vtab **ppVtab,
                     char **pzErr){
   return tableInit(db, (DpConn*)pAux, 1, argc, argv, ppVtab, pzErr);
 }
 
-static int dpConnect(sqlite3 *db, void *pAux, int argc,
+static int vtabConnect(sqlite3 *db, void *pAux, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr){
   return tableInit(db, (DpConn*)pAux, 0, argc, argv, ppVtab, pzErr);
 }
 
-static int dpDisconnect(sqlite3_vtab *pVtab){
+static int vtabDisconnect(sqlite3_vtab *pVtab){
   tableFree((DpTable*)pVtab);
   return SQLITE_OK;
 }
 
-static int dpDestroy(sqlite3_vtab *pVtab){
+static int vtabDestroy(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = dpTableStoreError(p, dpStorageDestroy(p->pStore));
   if( rc==SQLITE_OK ) rc = dpTsDropTables(p->pStats);
@@ -163,7 +163,7 @@ static int dpDestroy(sqlite3_vtab *pVtab){
   return rc;
 }
 
-static int dpRename(sqlite3_vtab *pVtab, const char *zNew){
+static int vtabRename(sqlite3_vtab *pVtab, const char *zNew){
   DpTable *p = (DpTable*)pVtab;
   int rc;
   if( dpStorageIsColumnName(p->pStore, zNew) ){
@@ -187,7 +187,7 @@ static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax){
   return n;
 }
 
-static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
   DpStatCall call;
@@ -229,11 +229,11 @@ static int dpUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 /**************************************************************************
 ** Transactions: the index is a cache, so undo means "rebuild".
 */
-static int dpBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
+static int vtabBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
 
 /* Statistics records are written with the transaction, as FTS5 writes its
 ** pending data.  A table of format version 1 gets version 2 first. */
-static int dpSync(sqlite3_vtab *pVtab){
+static int vtabSync(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = SQLITE_OK;
   if( dpStorageFormat(p->pStore)==1 && dpTsPending(p->pStats) ){
@@ -250,29 +250,29 @@ static int dpSync(sqlite3_vtab *pVtab){
   return rc;
 }
 
-static int dpCommit(sqlite3_vtab *pVtab){
+static int vtabCommit(sqlite3_vtab *pVtab){
   dpTsCommit(((DpTable*)pVtab)->pStats);
   return SQLITE_OK;
 }
 
-static int dpRollback(sqlite3_vtab *pVtab){
+static int vtabRollback(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
   dpTsRollback(p->pStats);
   return SQLITE_OK;
 }
 
-static int dpSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
+static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
   return dpTsSavepoint(((DpTable*)pVtab)->pStats, iSavepoint);
 }
 
-static int dpRelease(sqlite3_vtab *pVtab, int iSavepoint){
+static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
   (void)iSavepoint;
   dpTsRelease(((DpTable*)pVtab)->pStats);
   return SQLITE_OK;
 }
 
-static int dpRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
+static int vtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
   dpTsRollbackTo(p->pStats, iSavepoint);
@@ -299,14 +299,14 @@ static const char *filterOp(int op){
   }
 }
 
-static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+static int vtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   DpTable *p = (DpTable*)pVtab;
   int iMatch = -1, iK = -1, iScore = -1, iRowid = -1, iLimit = -1;
   int iOffset = -1;
   int bScoreGt = 0, i, n = 0, nFilter;
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    if( c->iColumn>dpColCmd(p) ) continue;               /* see dpUpdate */
+    if( c->iColumn>dpColCmd(p) ) continue;               /* see vtabUpdate */
     if( c->iColumn==dpColCmd(p) && c->op==SQLITE_INDEX_CONSTRAINT_MATCH ){
       if( !c->usable ) return SQLITE_CONSTRAINT;
       iMatch = i;
@@ -392,7 +392,7 @@ static int dpBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   return SQLITE_OK;
 }
 
-static int dpOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+static int vtabOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   DpTable *p = (DpTable*)pVtab;
   DpCursor *pCur = sqlite3_malloc64(sizeof(*pCur));
   if( pCur==0 ) return SQLITE_NOMEM;
@@ -413,7 +413,7 @@ static void cursorReset(DpCursor *pCur){
   pCur->bEof = 1;
 }
 
-static int dpClose(sqlite3_vtab_cursor *pCur){
+static int vtabClose(sqlite3_vtab_cursor *pCur){
   DpTable *p = (DpTable*)pCur->pVtab;
   DpCursor **pp = &p->pCursors;
   while( *pp && *pp!=(DpCursor*)pCur ) pp = &(*pp)->pNextCursor;
@@ -474,7 +474,7 @@ static int idSetHas(void *pCtx, sqlite3_int64 iId){
 /* Run the column filters of idxStr on %_docs into pSet. */
 static int buildFilter(DpTable *p, const char *zFilter, sqlite3_value **apArg,
                        IdSet *pSet){
-  int aCol[DP_MAX_FILTER];    /* see dpBestIndex */
+  int aCol[DP_MAX_FILTER];    /* see vtabBestIndex */
   const char *azOp[DP_MAX_FILTER];
   char *zOps = sqlite3_mprintf("%s", zFilter);   /* split in place */
   char *z = zOps;
@@ -642,7 +642,7 @@ static int matchFilter(DpTable *p, DpCursor *pCur, int idxNum,
   return rc;
 }
 
-static int dpFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
+static int vtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
                     const char *idxStr, int argc, sqlite3_value **argv){
   DpCursor *pCur = (DpCursor*)pCursor;
   DpTable *p = (DpTable*)pCursor->pVtab;
@@ -671,7 +671,7 @@ static int dpFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   return rc==SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int dpNext(sqlite3_vtab_cursor *pCursor){
+static int vtabNext(sqlite3_vtab_cursor *pCursor){
   DpCursor *pCur = (DpCursor*)pCursor;
   int rc;
   if( pCur->ePlan==PLAN_MATCH ){
@@ -684,16 +684,16 @@ static int dpNext(sqlite3_vtab_cursor *pCursor){
   return rc==SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int dpEof(sqlite3_vtab_cursor *pCursor){
+static int vtabEof(sqlite3_vtab_cursor *pCursor){
   return ((DpCursor*)pCursor)->bEof;
 }
 
-static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
+static int vtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
                     int iCol){
   DpCursor *pCur = (DpCursor*)pCursor;
   DpTable *p = (DpTable*)pCursor->pVtab;
   sqlite3_stmt *pStmt = pCur->pStmt;
-  if( iCol<0 || iCol>dpColCmd(p) ) return SQLITE_OK;   /* see dpUpdate */
+  if( iCol<0 || iCol>dpColCmd(p) ) return SQLITE_OK;   /* see vtabUpdate */
   /* In an UPDATE, columns that keep their value are not fetched: the large
   ** ones cost a copy, the computed ones must not look "set". */
   if( sqlite3_vtab_nochange(ctx)
@@ -731,39 +731,39 @@ static int dpColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   return SQLITE_OK;
 }
 
-static int dpRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
+static int vtabRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
   *piRowid = sqlite3_column_int64(((DpCursor*)pCursor)->pStmt, 0);
   return SQLITE_OK;
 }
 
-static int dpShadowName(const char *zName){
+static int vtabShadowName(const char *zName){
   return dpStorageIsShadow(zName) || dpTsIsShadow(zName);
 }
 
 static const sqlite3_module docpipeModule = {
   .iVersion     = 3,
-  .xCreate      = dpCreate,
-  .xConnect     = dpConnect,
-  .xBestIndex   = dpBestIndex,
-  .xDisconnect  = dpDisconnect,
-  .xDestroy     = dpDestroy,
-  .xOpen        = dpOpen,
-  .xClose       = dpClose,
-  .xFilter      = dpFilter,
-  .xNext        = dpNext,
-  .xEof         = dpEof,
-  .xColumn      = dpColumn,
-  .xRowid       = dpRowid,
-  .xUpdate      = dpUpdate,
-  .xBegin       = dpBegin,
-  .xSync        = dpSync,
-  .xCommit      = dpCommit,
-  .xRollback    = dpRollback,
-  .xRename      = dpRename,
-  .xSavepoint   = dpSavepoint,
-  .xRelease     = dpRelease,
-  .xRollbackTo  = dpRollbackTo,
-  .xShadowName  = dpShadowName,
+  .xCreate      = vtabCreate,
+  .xConnect     = vtabConnect,
+  .xBestIndex   = vtabBestIndex,
+  .xDisconnect  = vtabDisconnect,
+  .xDestroy     = vtabDestroy,
+  .xOpen        = vtabOpen,
+  .xClose       = vtabClose,
+  .xFilter      = vtabFilter,
+  .xNext        = vtabNext,
+  .xEof         = vtabEof,
+  .xColumn      = vtabColumn,
+  .xRowid       = vtabRowid,
+  .xUpdate      = vtabUpdate,
+  .xBegin       = vtabBegin,
+  .xSync        = vtabSync,
+  .xCommit      = vtabCommit,
+  .xRollback    = vtabRollback,
+  .xRename      = vtabRename,
+  .xSavepoint   = vtabSavepoint,
+  .xRelease     = vtabRelease,
+  .xRollbackTo  = vtabRollbackTo,
+  .xShadowName  = vtabShadowName,
 };
 
 int dpRegisterVtab(sqlite3 *db, DpConn *pConn){
