@@ -592,8 +592,8 @@ static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
   DpShortQuery *pShort = 0;
   rc = matchArgs(p, idxNum, argv, &iArg, &nK, &rMin);
   pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
-  /* The index first: loading it uses p->aVec as scratch, and the query
-  ** vector goes there next. */
+  /* The index first (it loads into scratch of its own; the query vector
+  ** goes into p->aVec next). */
   if( rc==SQLITE_OK ) rc = dpTableEnsureIndex(p);   /* timed as load_ns */
   if( rc!=SQLITE_OK ) return rc;
   /* The query: text embedded with the table's options, or a vector; a
