@@ -147,9 +147,10 @@ test: dist/docpipe.so $(C_TESTS) $(CLIENTS) | deps-test
 	$(TCLSH) test/all.tcl
 
 # Every test of the extension itself (C programs rebuilt, Tcl suites), but
-# not the client examples, which need npm: about 30 s.
+# not the client examples, which need npm: about 30 s.  TESTS=boundary runs
+# only the files whose name contains it.
 test-fast: dist/docpipe.so $(C_TESTS) | deps-test
-	DOCPIPE_SKIP=clients.test $(TCLSH) test/all.tcl
+	DOCPIPE_SKIP=clients.test $(TCLSH) test/all.tcl $(TESTS)
 
 # Mutation testing (tools/mutate.py): MUTANTS single-operator mutants of
 # ext/*.c drawn with SEED, each built and run with test-fast in a scratch

@@ -4,6 +4,8 @@
     make mutate                      # MUTANTS=100 SEED=1
     /usr/bin/python3 tools/mutate.py --mutants 15 --seed 1 [--timeout SEC]
     /usr/bin/python3 tools/mutate.py --list      # every candidate, no runs
+    /usr/bin/python3 tools/mutate.py --at ext/dedup.c:461 --tests boundary
+                     # every mutant of that line, against test/*boundary* only
 
 How it works.  Every ext/*.c file is scanned for mutation sites in its code
 (comments, string and character literals and preprocessor lines are blanked
@@ -203,6 +205,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=0,
                     help="seconds per test run (default: 3 x the unmutated run, >= 60)")
     ap.add_argument("--list", action="store_true", help="print every candidate mutant and stop")
+    ap.add_argument("--at", action="append", default=[], metavar="FILE:LINE",
+                    help="every mutant of that line instead of a sample (repeatable)")
+    ap.add_argument("--tests", default="",
+                    help="run only the test files whose name contains this (make TESTS=...)")
     args = ap.parse_args()
 
     texts, candidates = {}, []
@@ -217,16 +223,22 @@ def main():
             print("%s:%d  %-8s %-18s %s" % (path, n, kind, describe(old, new), line.strip()))
         print("%d candidate mutants" % len(candidates))
         return 0
-    sample = random.Random(args.seed).sample(candidates, min(args.mutants, len(candidates)))
+    if args.at:
+        sample = [c for c in candidates
+                  if "%s:%d" % (c[0], line_of(texts[c[0]], c[1])[0]) in args.at]
+        print("%d mutants on %s" % (len(sample), ", ".join(args.at)), flush=True)
+    else:
+        sample = random.Random(args.seed).sample(candidates, min(args.mutants, len(candidates)))
+        print("%d candidate mutants in ext/*.c; %d drawn with seed %d"
+              % (len(candidates), len(sample), args.seed), flush=True)
     sample.sort(key=lambda s: (s[0], s[1]))
-    print("%d candidate mutants in ext/*.c; %d drawn with seed %d"
-          % (len(candidates), len(sample), args.seed), flush=True)
+    test_fast = ["make", "test-fast", "TESTS=" + args.tests]
 
     scratch = tempfile.mkdtemp(prefix="docpipe-mutate-")
     try:
         base = os.path.join(scratch, "base")
         copy_tree(TOP, base, SKIP_COPY)
-        rc, out, secs = run(["make", "test-fast"], base, None)
+        rc, out, secs = run(test_fast, base, None)
         if rc != 0:
             print(out[-3000:])
             print("mutate: the unmutated tree does not pass make test-fast; nothing to measure")
@@ -244,11 +256,11 @@ def main():
             mutated = apply(texts[path], off, old, new)
             with open(os.path.join(work, path), "w", encoding="utf-8") as f:
                 f.write(mutated)
-            rc, out, secs = run(["make", "test-fast", "TCLSH=true"], work, timeout)
+            rc, out, secs = run(test_fast + ["TCLSH=true"], work, timeout)
             if rc != 0:
                 outcome = "not compiled"
             else:
-                rc, out, secs = run(["make", "test-fast"], work, timeout)
+                rc, out, secs = run(test_fast, work, timeout)
                 outcome = "survived" if rc == 0 else "timeout" if rc is None else "killed"
             results.append((site, outcome))
             n, line = line_of(mutated, off)
