@@ -173,6 +173,20 @@ def run(cmd, cwd, timeout):
     return rc, out.decode("utf-8", "replace"), time.time() - t0
 
 
+def failures(out):
+    """Which tests failed, from all.tcl's output: "file: case case ...",
+    e.g. "boundary.test (avx2): 1.2 2.1"."""
+    found, names = [], ""
+    for line in out.splitlines():
+        if line.startswith("failed: "):
+            names = line[len("failed: "):]
+        elif line.startswith("FAILED "):
+            label = line[len("FAILED "):].rsplit(" (", 1)[0]
+            found.append(label + (": " + names if names else ""))
+            names = ""
+    return "; ".join(found)
+
+
 def copy_tree(src, dst, skip=()):
     os.makedirs(dst)
     for name in os.listdir(src):
@@ -207,6 +221,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="print every candidate mutant and stop")
     ap.add_argument("--at", action="append", default=[], metavar="FILE:LINE",
                     help="every mutant of that line instead of a sample (repeatable)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="name the failing tests of each killed mutant")
     ap.add_argument("--tests", default="",
                     help="run only the test files whose name contains this (make TESTS=...)")
     args = ap.parse_args()
@@ -266,6 +282,8 @@ def main():
             n, line = line_of(mutated, off)
             print("%3d/%d %-12s %s:%d %s  (%.0f s)" % (i, len(sample), outcome, path, n,
                                                     describe(old, new), secs), flush=True)
+            if outcome == "killed" and args.verbose:
+                print("        " + (failures(out) or out.strip().splitlines()[-1]), flush=True)
         shutil.rmtree(os.path.join(scratch, "mutant"), ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
