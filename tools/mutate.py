@@ -170,6 +170,9 @@ def run(cmd, cwd, timeout):
         os.killpg(p.pid, signal.SIGKILL)
         out, _ = p.communicate()
         rc = None
+    except BaseException:          # interrupted: leave no build or test behind
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
     return rc, out.decode("utf-8", "replace"), time.time() - t0
 
 
@@ -213,6 +216,8 @@ def load_equivalent():
 
 
 def main():
+    # SIGTERM ends the run like ^C: the scratch tree is removed (finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mutants", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
