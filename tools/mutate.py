@@ -23,16 +23,18 @@ change:
 
 A sample of MUTANTS sites is drawn with SEED (random.Random(SEED).sample),
 so a run can be repeated.  The tree is copied to a scratch directory and
-built and tested once unmutated (it must pass: that run also sets the
-timeout, 3 times its length and at least 60 s).  Each mutant is then a
+built and tested once unmutated: cases that fail there are known failures
+(a test kept for a bug not yet fixed), which no mutant is blamed for, and
+that run sets the timeout, 3 times its length and at least 60 s.  Each mutant is then a
 copy of that tree (its objects included, so only the mutated file is
 compiled again) with the one change, built with `make test-fast TCLSH=true`
 (which builds what test-fast needs and runs nothing), then tested with
 `make test-fast`.  Outcomes:
 
-    killed        a test failed, or the run passed its timeout (counted as
-                  killed, and shown as "timeout")
-    survived      every test passed: the tests cannot tell the mutant apart
+    killed        a case that passes unmutated failed (or a test file ended
+                  early), or the run passed its timeout (counted as killed,
+                  and shown as "timeout")
+    survived      no new failure: the tests cannot tell the mutant apart
     not compiled  the build failed; left out of the score
 
 Score = killed / (killed + survived), overall and per file.  Survivors are
@@ -176,18 +178,21 @@ def run(cmd, cwd, timeout):
     return rc, out.decode("utf-8", "replace"), time.time() - t0
 
 
-def failures(out):
-    """Which tests failed, from all.tcl's output: "file: case case ...",
-    e.g. "boundary.test (avx2): 1.2 2.1"."""
-    found, names = [], ""
+def failed_cases(out):
+    """The failing cases of a test-fast run, from all.tcl's output, as
+    "boundary.test (avx2): 1.2" (a file that ended early, or a C test, as
+    "boundary.test (avx2)"); None when all.tcl printed no summary."""
+    cases, names, summary = set(), [], False
     for line in out.splitlines():
         if line.startswith("failed: "):
-            names = line[len("failed: "):]
+            names = line[len("failed: "):].split()
         elif line.startswith("FAILED "):
             label = line[len("FAILED "):].rsplit(" (", 1)[0]
-            found.append(label + (": " + names if names else ""))
-            names = ""
-    return "; ".join(found)
+            cases |= {label + ": " + n for n in names} if names else {label}
+            names = []
+        elif re.match(r"\d+ passed, \d+ failed", line):
+            summary = True
+    return cases if summary else None
 
 
 def copy_tree(src, dst, skip=()):
@@ -260,13 +265,17 @@ def main():
         base = os.path.join(scratch, "base")
         copy_tree(TOP, base, SKIP_COPY)
         rc, out, secs = run(test_fast, base, None)
-        if rc != 0:
+        known = failed_cases(out)
+        if rc is None or known is None or (rc != 0 and not known):
             print(out[-3000:])
-            print("mutate: the unmutated tree does not pass make test-fast; nothing to measure")
+            print("mutate: make test-fast does not run on the unmutated tree; nothing to measure")
             return 2
         timeout = args.timeout or max(60.0, 3 * secs)
-        print("unmutated: make test-fast passed in %.0f s; timeout per mutant %.0f s"
+        print("unmutated: make test-fast ran in %.0f s; timeout per mutant %.0f s"
               % (secs, timeout), flush=True)
+        if known:
+            print("known failures (fail unmutated, blamed on no mutant): "
+                  + ", ".join(sorted(known)), flush=True)
 
         results = []   # (site, outcome)
         for i, site in enumerate(sample, 1):
@@ -282,13 +291,17 @@ def main():
                 outcome = "not compiled"
             else:
                 rc, out, secs = run(test_fast, work, timeout)
-                outcome = "survived" if rc == 0 else "timeout" if rc is None else "killed"
+                failed = failed_cases(out) if rc is not None else None
+                fresh = None if failed is None else sorted(failed - known)
+                outcome = ("timeout" if rc is None else
+                           "killed" if fresh is None or fresh else "survived")
             results.append((site, outcome))
             n, line = line_of(mutated, off)
             print("%3d/%d %-12s %s:%d %s  (%.0f s)" % (i, len(sample), outcome, path, n,
                                                     describe(old, new), secs), flush=True)
             if outcome == "killed" and args.verbose:
-                print("        " + (failures(out) or out.strip().splitlines()[-1]), flush=True)
+                print("        " + (", ".join(fresh) if fresh else out.strip().splitlines()[-1]),
+                      flush=True)
         shutil.rmtree(os.path.join(scratch, "mutant"), ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
