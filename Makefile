@@ -3,6 +3,8 @@
 #   make            dist/docpipe.so (installs missing Debian build packages)
 #   make demo       build, then run sql/demo.sql in the sqlite3 shell
 #   make test       every test: C kernel tests + Tcl suites; last line "N passed, N failed"
+#   make test-fast  the same without the client examples (no npm, no network)
+#   make mutate     mutation score of the tests (MUTANTS=100 SEED=1; not in CI)
 #   make asan       the whole suite with AddressSanitizer + UBSan, and the
 #                   out-of-memory test (test/oom.c)
 #   make valgrind   the whole suite under valgrind memcheck
@@ -33,7 +35,7 @@ TCLSH ?= tclsh
 
 .PHONY: all deps deps-test deps-bench demo test asan valgrind \
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
-        uninstall \
+        uninstall test-fast mutate \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
         bench-cluster
 
@@ -143,6 +145,20 @@ clients: $(CLIENTS)
 test: dist/docpipe.so $(C_TESTS) $(CLIENTS) | deps-test
 	python3 tools/arrows.py >/dev/null || python3 tools/arrows.py
 	$(TCLSH) test/all.tcl
+
+# Every test of the extension itself (C programs rebuilt, Tcl suites), but
+# not the client examples, which need npm: about 30 s.  TESTS=boundary runs
+# only the files whose name contains it.
+test-fast: dist/docpipe.so $(C_TESTS) | deps-test
+	DOCPIPE_SKIP=clients.test $(TCLSH) test/all.tcl $(TESTS)
+
+# Mutation testing (tools/mutate.py): MUTANTS single-operator mutants of
+# ext/*.c drawn with SEED, each built and run with test-fast in a scratch
+# copy of the tree.
+MUTANTS ?= 100
+SEED    ?= 1
+mutate: | deps-test
+	/usr/bin/python3 tools/mutate.py --mutants $(MUTANTS) --seed $(SEED)
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
 # test (every allocation of a script failing in turn, under ASan+LSan).

@@ -9,11 +9,18 @@
 # Test files are UTF-8 whatever the locale (-encoding utf-8).
 # DOCPIPE_WRAP prefixes each child command (valgrind), DOCPIPE_NO_C_TESTS
 # skips the C test binaries (the sanitizer run has its own build).
+# DOCPIPE_SKIP is a list of glob patterns: files whose name matches one are
+# not run (make test-fast: DOCPIPE_SKIP=clients.test, no npm, no network).
 set testdir [file dirname [file normalize [info script]]]
 set topdir [file dirname $testdir]
 set pattern [lindex $argv 0]
 set wrap [expr {[info exists env(DOCPIPE_WRAP)] ? $env(DOCPIPE_WRAP) : ""}]
 set tclsh [info nameofexecutable]
+set skip [expr {[info exists env(DOCPIPE_SKIP)] ? $env(DOCPIPE_SKIP) : ""}]
+proc skipped {name} {
+  foreach p $::skip { if {[string match $p $name]} { return 1 } }
+  return 0
+}
 
 set total_pass 0
 set total_fail 0
@@ -68,6 +75,7 @@ if {![info exists env(DOCPIPE_NO_C_TESTS)]} {
   foreach bin [lsort [glob -nocomplain [file join $topdir build *_test]]] {
     set name [file tail $bin]
     if {$pattern ne "" && ![string match *$pattern* $name]} continue
+    if {[skipped $name]} continue
     run_child $name [list {*}$wrap $bin]
   }
 }
@@ -75,6 +83,7 @@ if {![info exists env(DOCPIPE_NO_C_TESTS)]} {
 foreach f [lsort [glob [file join $testdir *.test]]] {
   set name [file tail $f]
   if {$pattern ne "" && ![string match *$pattern* $name]} continue
+  if {[skipped $name]} continue
   set fd [open $f]; set head [read $fd 400]; close $fd
   if {[string match "*# kernels: all*" $head]} {
     foreach p $paths {
