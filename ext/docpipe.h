@@ -489,6 +489,8 @@ struct DpTable {
   sqlite3_stmt *pFeedStmt;  /* last INSERT checked by insertFeedsOnItself */
   char *zFeedSql;         /* its text (an address may be reused) */
   int bFeeds;             /* its verdict: it reads our shadow tables */
+  sqlite3_int64 nWritten; /* documents stored or deleted so far (the
+                          ** statistics' rows: a skipped row is none) */
 };
 
 struct DpCursor {

@@ -277,6 +277,7 @@ static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
   int rc = storeError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
                                          bOwn, pDec->bDup, pDec->iDupOf,
                                          pDec->rSim, apExtra, aVec));
+  if( rc==SQLITE_OK ) p->nWritten++;
   if( rc==SQLITE_OK && !dpVectorIsZero(aVec, p->opt.nDim) ){
     rc = dpIndexAdd(&p->index, *piId, aVec, !pDec->bDup);
   }
@@ -678,6 +679,7 @@ int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
   int rc;
   if( argc==1 ){
     rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
+    if( rc==SQLITE_OK ) p->nWritten++;
   }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
     rc = runCommand(p, argv[2+colCmd(p)]);
   }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){

@@ -191,6 +191,7 @@ static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
   DpStatCall call;
+  const sqlite3_int64 nWritten0 = p->nWritten;
   int rc, eKind;
   if( argc!=1 && argc!=3+dpColCmd(p) ){
     /* SQLite's idea of the columns is not ours: with a shared cache the
@@ -222,7 +223,7 @@ static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   /* A failed write may have changed the index but not, after SQLite rolls
   ** the statement back, the shadow tables: rebuild it next time. */
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
-  dpTsEnd(p->pStats, &call, rc, 1, 0);
+  dpTsEnd(p->pStats, &call, rc, p->nWritten - nWritten0, 0);
   return rc;
 }
 
