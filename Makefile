@@ -22,7 +22,8 @@ DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
       ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
-      ext/index.c ext/query.c ext/vtab.c ext/dedup.c ext/stats.c
+      ext/index.c ext/query.c ext/vtab.c ext/dedup.c ext/stats.c \
+      ext/setindex.c
 HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
