@@ -32,7 +32,7 @@ TCLSH ?= tclsh
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
         uninstall \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
-        bench-cluster
+        bench-cluster test-setindex test-setindex-asan bench-setindex
 
 all: dist/docpipe.so dist/libdocpipe.a
 
@@ -82,10 +82,27 @@ build/ioerr_test: test/ioerr.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  test/ioerr.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
+build/setindex_test: test/setindex.c $(CORE_OBJ) | deps-test
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  test/setindex.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# The same test with docpipe's objects under ASan+UBSan (build/oom/ holds
+# them); not named *_test, so test/all.tcl does not run it twice.
+build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+test-setindex: build/setindex_test
+	build/setindex_test
+
+test-setindex-asan: build/setindex_asan
+	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
+
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
 
-C_TESTS = build/kernels_test build/hist_test build/ioerr_test
+C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_test
 
 # What the client examples need (test/clients.test): what "make install"
 # installs (the test installs it under a DESTDIR and builds the C example

@@ -651,6 +651,73 @@ static int siBlockRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
   return rc;
 }
 
+/* The vals of key in block iBlk of pRun, into p->aBlockPair[0..*pnVal)
+** (keys set too).  Skips the vals of other keys without decoding them and
+** stops past the key: the search's read of one posting list. */
+static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
+                       uint64_t key, int *pnVal){
+  sqlite3_stmt *pStmt;
+  int rc = siStmt(p, SI_BLOCK_GET, &pStmt);
+  *pnVal = 0;
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | iBlk);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    const unsigned char *a = sqlite3_column_blob(pStmt, 0);
+    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
+    const unsigned char *pC = a;
+    uint64_t nKey, iKey = pRun->aFence[iBlk], d, nCnt, v, val = 0, j;
+    int m, i;
+    if( a==0 || (m = siGetVarint(pC, pEnd, &nKey))==0 ){
+      rc = siCorrupt(p, "a postings block");
+    }else{
+      pC += m;
+      for(i=0; rc==SQLITE_OK && i<(int)nKey; i++){
+        if( (m = siGetVarint(pC, pEnd, &d))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
+        pC += m;
+        iKey += d>>1;
+        nCnt = 1;
+        if( d & 1 ){
+          if( (m = siGetVarint(pC, pEnd, &nCnt))==0 || nCnt>(uint64_t)(pEnd - pC) ){
+            rc = siCorrupt(p, "a postings block");
+            break;
+          }
+          pC += m;
+          nCnt += 2;
+        }
+        if( iKey>key ) break;
+        if( iKey<key ){
+          /* skip nCnt varints */
+          for(j=0; j<nCnt; j++){
+            while( pC<pEnd && (*pC & 0x80) ) pC++;
+            if( pC>=pEnd ){ rc = siCorrupt(p, "a postings block"); break; }
+            pC++;
+          }
+          continue;
+        }
+        if( (sqlite3_int64)nCnt>p->nBlockPairAlloc ){
+          rc = dpGrow((void**)&p->aBlockPair, &p->nBlockPairAlloc, (int)nCnt,
+                      sizeof(SiPair));
+          if( rc ) break;
+        }
+        for(j=0; j<nCnt; j++){
+          if( (m = siGetVarint(pC, pEnd, &v))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
+          pC += m;
+          val = (j==0) ? v : val + v;
+          p->aBlockPair[j].key = key;
+          p->aBlockPair[j].val = val;
+        }
+        if( rc==SQLITE_OK ) *pnVal = (int)nCnt;
+        break;
+      }
+    }
+  }else{
+    rc = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = siCorrupt(p, "a postings block (missing)");
+  }
+  sqlite3_reset(pStmt);
+  return rc;
+}
+
 /* Parse a filter row into a new SiBlk (sqlite3_free by the caller). */
 static int siFilterParse(DpSetIndex *p, const unsigned char *a, int n,
                          uint64_t iFence, SiBlk **ppBlk){
@@ -1048,7 +1115,7 @@ static int siRunBlockOf(const SiRun *pRun, uint64_t key){
 static SiRun *siFindRun(DpSetIndex *p, sqlite3_int64 iId, int *piPos){
   int i;
   for(i=0; i<p->nRun; i++){
-    if( p->apRun[i]->iId==iId ){
+    if( p->apRun[i] && p->apRun[i]->iId==iId ){
       if( piPos ) *piPos = i;
       return p->apRun[i];
     }
@@ -1064,9 +1131,12 @@ static int siRefresh(DpSetIndex *p){
   SiRun **apNew = 0;
   int nNew = 0, nNewAlloc = 0, rc, i;
   sqlite3_int64 iMaxSeq = 0;
-  if( sqlite3_file_control(p->db, p->zDb, SQLITE_FCNTL_DATA_VERSION,
+  if( sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_NONE
+   || sqlite3_file_control(p->db, p->zDb, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)!=SQLITE_OK ){
-    p->bStale = 1;     /* no pager to ask: read every time */
+    /* outside a transaction the pager's version is not current yet (the
+    ** table always calls inside a statement): read the list every time */
+    p->bStale = 1;
   }
   if( !p->bStale && iVersion==p->iDataVersion ) return SQLITE_OK;
   rc = siStmt(p, SI_RUN_LIST, &pStmt);
@@ -2008,7 +2078,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     /* runs */
     for(j=0; rc==SQLITE_OK && j<p->nRun; j++){
       SiRun *pRun = p->apRun[j];
-      int iBlk = siRunBlockOf(pRun, key), nPair, a, b;
+      int iBlk = siRunBlockOf(pRun, key), nPair, a;
       SiBlk *pBlk;
       SiPair *aVal = 0;
       int nVal = 0;
@@ -2016,16 +2086,14 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       rc = siBlk(p, pRun, iBlk, &pBlk);
       if( rc ) break;
       if( !siFilterTest(pBlk->aFilter, pBlk->nWord, key) ) continue;
-      rc = siBlockRead(p, pRun, iBlk, &nPair);
+      rc = siBlockFind(p, pRun, iBlk, key, &nPair);
       if( rc ) break;
       /* the pairs of key, copied: siOffer may read other blocks later */
-      for(a=0; a<nPair && p->aBlockPair[a].key<key; a++){}
-      for(b=a; b<nPair && p->aBlockPair[b].key==key; b++){}
-      if( b>a ){
-        nVal = b - a;
+      if( nPair>0 ){
+        nVal = nPair;
         aVal = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)nVal);
         if( aVal==0 ){ rc = SQLITE_NOMEM; break; }
-        memcpy(aVal, &p->aBlockPair[a], sizeof(SiPair)*(size_t)nVal);
+        memcpy(aVal, p->aBlockPair, sizeof(SiPair)*(size_t)nVal);
       }
       for(a=0; rc==SQLITE_OK && a<nVal; a++){
         rc = siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
