@@ -157,6 +157,9 @@
 #define DP_SET_BLOCK_PAIRS   512      /* target pairs per block */
 #define DP_SET_FENCE_CHUNK   4096     /* blocks per %_pfence row */
 #define DP_SET_FILTER_BITS   8        /* Bloom filter bits per key */
+#define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_PAIRS*DP_SET_FILTER_BITS/64)
+                                      /* filter words of every block */
+#define DP_SET_CHUNK_BLOCKS  64       /* blocks per cached filter chunk */
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
@@ -329,7 +332,15 @@ typedef struct SiPend SiPend;
 struct SiPend {
   uint64_t key;           /* posting key */
   uint64_t val;           /* id<<1 | kept */
-  int iNext;              /* next pending pair of the same hash slot, or -1 */
+  int iNext;              /* next pending pair of the same key, or -1 */
+};
+
+/* A slot of the pending hash table: one key and its chain of pairs. */
+typedef struct SiSlot SiSlot;
+struct SiSlot {
+  uint64_t key;           /* posting key */
+  int iHead;              /* its last pending pair (chained by iNext) */
+  int nCnt;               /* its pending pairs (0: the slot is empty) */
 };
 
 /* The cached summary of one block: its filter and heavy keys. */
@@ -343,6 +354,23 @@ struct SiBlk {
   uint32_t *aHeavyCnt;    /* their posting counts */
 };
 
+/* The heavy keys of a block (more than one posting), when it has any. */
+typedef struct SiHeavy SiHeavy;
+struct SiHeavy {
+  int nHeavy;             /* keys */
+  uint64_t *aKey;         /* keys, increasing */
+  uint32_t *aCnt;         /* their posting counts */
+};
+
+/* The cached filters of DP_SET_CHUNK_BLOCKS consecutive blocks of a run:
+** a probe costs the chunk pointer and one filter word. */
+typedef struct SiChunk SiChunk;
+struct SiChunk {
+  uint64_t mLoaded;       /* bit i: block i of the chunk is loaded */
+  SiHeavy *apHeavy[DP_SET_CHUNK_BLOCKS];  /* heavy keys, NULL if none */
+  uint64_t aWord[DP_SET_CHUNK_BLOCKS*DP_SET_FILTER_WORDS]; /* filters */
+};
+
 /* The in-memory summary of one finished run. */
 typedef struct SiRun SiRun;
 struct SiRun {
@@ -353,7 +381,8 @@ struct SiRun {
   int nBlock;             /* blocks */
   uint64_t *aFence;       /* first key of each block, increasing */
   uint32_t *aCount;       /* pairs of each block */
-  SiBlk **apBlk;          /* cached block summaries, NULL until read */
+  SiChunk **apChunk;      /* cached filters, NULL until a block is read */
+  int nChunk;             /* slots of apChunk */
 };
 
 enum SiStmt {
@@ -381,8 +410,9 @@ struct DpSetIndex {
 
   SiPend *aPend;          /* pending pairs, in order of addition */
   int nPend, nPendAlloc;  /* pairs in aPend, slots allocated */
-  int *aHead;             /* pending hash table heads (-1: empty) */
-  int nHead;              /* slots of aHead, a power of two */
+  SiSlot *aSlot;          /* pending hash table, by key */
+  int nSlot;              /* slots of aSlot, a power of two */
+  int nSlotUsed;          /* keys in aSlot */
   SiMap pendRemoved;      /* id -> nPend when it was removed (this batch) */
 
   /* scratch of one search, kept between calls */
@@ -542,35 +572,33 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr){
 /**************************************************************************
 ** Bloom filter of a block: DP_SET_FILTER_BITS bits per key, 3 probes.
 */
+/* Every block has DP_SET_FILTER_WORDS words (it has at most
+** DP_SET_BLOCK_PAIRS keys: a block ends when it holds that many pairs). */
 static int siFilterWords(int nKey){
-  sqlite3_int64 nBit = (sqlite3_int64)nKey * DP_SET_FILTER_BITS;
-  return (int)((nBit + 63) / 64) + 1;
+  (void)nKey;
+  return DP_SET_FILTER_WORDS;
 }
 
-static void siFilterPos(uint64_t key, int nWord, unsigned aPos[3]){
+/* A key sets 3 bits of one 64-bit word: one cache miss per test. */
+static void siFilterPos(uint64_t key, int nWord, int *piWord, uint64_t *pmBits){
   uint64_t x = (key + 0x632BE59BD9B4E019ull) * 0x9E3779B97F4A7C15ull;
-  uint32_t a = (uint32_t)(x >> 32), b = (uint32_t)x | 1;
-  uint32_t nBit = (uint32_t)nWord * 64;
-  aPos[0] = a % nBit;
-  aPos[1] = (a + b) % nBit;
-  aPos[2] = (a + 2*b) % nBit;
+  *piWord = (int)((x >> 32) % (uint64_t)nWord);
+  *pmBits = ((uint64_t)1 << (x & 63)) | ((uint64_t)1 << ((x >> 6) & 63))
+          | ((uint64_t)1 << ((x >> 12) & 63));
 }
 
 static void siFilterAdd(uint64_t *aFilter, int nWord, uint64_t key){
-  unsigned aPos[3];
-  int i;
-  siFilterPos(key, nWord, aPos);
-  for(i=0; i<3; i++) aFilter[aPos[i]/64] |= (uint64_t)1 << (aPos[i]%64);
+  int iWord;
+  uint64_t m;
+  siFilterPos(key, nWord, &iWord, &m);
+  aFilter[iWord] |= m;
 }
 
 static int siFilterTest(const uint64_t *aFilter, int nWord, uint64_t key){
-  unsigned aPos[3];
-  int i;
-  siFilterPos(key, nWord, aPos);
-  for(i=0; i<3; i++){
-    if( (aFilter[aPos[i]/64] & ((uint64_t)1 << (aPos[i]%64)))==0 ) return 0;
-  }
-  return 1;
+  int iWord;
+  uint64_t m;
+  siFilterPos(key, nWord, &iWord, &m);
+  return (aFilter[iWord] & m)==m;
 }
 
 /**************************************************************************
@@ -729,7 +757,7 @@ static int siFilterParse(DpSetIndex *p, const unsigned char *a, int n,
   *ppBlk = 0;
   if( a==0 ) return siCorrupt(p, "a filter row");
   m = siGetVarint(pC, pEnd, &nKey);
-  if( m==0 || nKey==0 || nKey>(uint64_t)0x7fffffff ) return siCorrupt(p, "a filter row");
+  if( m==0 || nKey==0 || nKey>DP_SET_BLOCK_PAIRS ) return siCorrupt(p, "a filter row");
   pC += m;
   m = siGetVarint(pC, pEnd, &nHeavy);
   if( m==0 || nHeavy>nKey ) return siCorrupt(p, "a filter row");
@@ -785,12 +813,68 @@ static int siFilterRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
   return rc;
 }
 
-/* The cached summary of block iBlk of pRun, read on first use. */
-static int siBlk(DpSetIndex *p, SiRun *pRun, int iBlk, SiBlk **ppBlk){
-  int rc = SQLITE_OK;
-  if( pRun->apBlk[iBlk]==0 ) rc = siFilterRead(p, pRun, iBlk, &pRun->apBlk[iBlk]);
-  *ppBlk = pRun->apBlk[iBlk];
-  return rc;
+static int siRunBlockOf(const SiRun *pRun, uint64_t key);
+
+/* Make sure block iBlk of pRun has its filter (and heavy keys) cached. */
+static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
+  SiChunk *pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
+  int iIn = iBlk % DP_SET_CHUNK_BLOCKS, rc;
+  SiBlk *pBlk = 0;
+  if( pChunk && (pChunk->mLoaded & ((uint64_t)1<<iIn)) ) return SQLITE_OK;
+  if( pChunk==0 ){
+    pChunk = dpMallocZero(sizeof(SiChunk));
+    if( pChunk==0 ) return SQLITE_NOMEM;
+    pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS] = pChunk;
+  }
+  rc = siFilterRead(p, pRun, iBlk, &pBlk);
+  if( rc ) return rc;
+  memcpy(&pChunk->aWord[iIn*DP_SET_FILTER_WORDS], pBlk->aFilter,
+         sizeof(uint64_t)*DP_SET_FILTER_WORDS);
+  if( pBlk->nHeavy>0 ){
+    SiHeavy *pH = sqlite3_malloc64(sizeof(SiHeavy) + (sqlite3_uint64)pBlk->nHeavy*12);
+    if( pH==0 ){ sqlite3_free(pBlk); return SQLITE_NOMEM; }
+    pH->nHeavy = pBlk->nHeavy;
+    pH->aKey = (uint64_t*)&pH[1];
+    pH->aCnt = (uint32_t*)&pH->aKey[pH->nHeavy];
+    memcpy(pH->aKey, pBlk->aHeavyKey, sizeof(uint64_t)*(size_t)pH->nHeavy);
+    memcpy(pH->aCnt, pBlk->aHeavyCnt, sizeof(uint32_t)*(size_t)pH->nHeavy);
+    pChunk->apHeavy[iIn] = pH;
+  }
+  sqlite3_free(pBlk);
+  pChunk->mLoaded |= (uint64_t)1<<iIn;
+  return SQLITE_OK;
+}
+
+/* Does the filter of the block of pRun that may hold key (block *piBlk,
+** -1 if none) say maybe?  *pnEst: its heavy count, else 1 (when maybe). */
+static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
+                      int *pbMaybe, sqlite3_int64 *pnEst){
+  int iBlk = siRunBlockOf(pRun, key), iIn, rc;
+  SiChunk *pChunk;
+  *pbMaybe = 0;
+  *piBlk = iBlk;
+  if( iBlk<0 ) return SQLITE_OK;
+  pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
+  iIn = iBlk % DP_SET_CHUNK_BLOCKS;
+  if( pChunk==0 || (pChunk->mLoaded & ((uint64_t)1<<iIn))==0 ){
+    rc = siBlkLoad(p, pRun, iBlk);
+    if( rc ) return rc;
+    pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
+  }
+  if( siFilterTest(&pChunk->aWord[iIn*DP_SET_FILTER_WORDS], DP_SET_FILTER_WORDS, key) ){
+    SiHeavy *pH = pChunk->apHeavy[iIn];
+    *pbMaybe = 1;
+    *pnEst = 1;
+    if( pH ){
+      int lo = 0, hi = pH->nHeavy;
+      while( lo<hi ){
+        int mid = (lo+hi)/2;
+        if( pH->aKey[mid]<key ) lo = mid+1; else hi = mid;
+      }
+      if( lo<pH->nHeavy && pH->aKey[lo]==key ) *pnEst = pH->aCnt[lo];
+    }
+  }
+  return SQLITE_OK;
 }
 
 /**************************************************************************
@@ -1016,8 +1100,15 @@ static int siWriterResume(SiWriter *w, int nBlock, sqlite3_int64 nPair){
 static void siRunFree(SiRun *pRun){
   int i;
   if( pRun==0 ) return;
-  for(i=0; i<pRun->nBlock; i++) sqlite3_free(pRun->apBlk[i]);
-  sqlite3_free(pRun->apBlk);
+  for(i=0; i<pRun->nChunk; i++){
+    SiChunk *pChunk = pRun->apChunk[i];
+    if( pChunk ){
+      int j;
+      for(j=0; j<DP_SET_CHUNK_BLOCKS; j++) sqlite3_free(pChunk->apHeavy[j]);
+      sqlite3_free(pChunk);
+    }
+  }
+  sqlite3_free(pRun->apChunk);
   sqlite3_free(pRun->aFence);
   sqlite3_free(pRun->aCount);
   sqlite3_free(pRun);
@@ -1047,8 +1138,9 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
   pRun->nBlock = (int)nBlock;
   pRun->aFence = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)nBlock);
   pRun->aCount = sqlite3_malloc64(sizeof(uint32_t)*(sqlite3_uint64)nBlock);
-  pRun->apBlk = dpMallocZero(sizeof(SiBlk*)*(sqlite3_uint64)nBlock);
-  if( pRun->aFence==0 || pRun->aCount==0 || pRun->apBlk==0 ){
+  pRun->nChunk = (int)((nBlock + DP_SET_CHUNK_BLOCKS - 1) / DP_SET_CHUNK_BLOCKS);
+  pRun->apChunk = dpMallocZero(sizeof(SiChunk*)*(sqlite3_uint64)pRun->nChunk);
+  if( pRun->aFence==0 || pRun->aCount==0 || pRun->apChunk==0 ){
     siRunFree(pRun);
     return SQLITE_NOMEM;
   }
@@ -1230,7 +1322,8 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
 
 static void siPendingClear(DpSetIndex *p){
   p->nPend = 0;
-  if( p->aHead ) memset(p->aHead, 0xff, sizeof(int)*(size_t)p->nHead);
+  if( p->nSlotUsed ) memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+  p->nSlotUsed = 0;
   siMapClear(&p->pendRemoved);
 }
 
@@ -1241,7 +1334,7 @@ void dpSetIndexClose(DpSetIndex *p){
   for(i=0; i<p->nRun; i++) siRunFree(p->apRun[i]);
   sqlite3_free(p->apRun);
   sqlite3_free(p->aPend);
-  sqlite3_free(p->aHead);
+  sqlite3_free(p->aSlot);
   siMapFree(&p->pendRemoved);
   siMapFree(&p->seen);
   sqlite3_free(p->aKey);
@@ -1274,33 +1367,60 @@ static int siIsSet(const uint64_t *a, int n){
   return 1;
 }
 
-static int siPendPut(DpSetIndex *p, uint64_t key, uint64_t val){
+static unsigned siSlotHash(uint64_t key){
+  return (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* The pending slot of key, or NULL. */
+static SiSlot *siPendFind(const DpSetIndex *p, uint64_t key){
   unsigned h;
+  if( p->nSlotUsed==0 ) return 0;
+  h = siSlotHash(key) & (unsigned)(p->nSlot-1);
+  while( p->aSlot[h].nCnt ){
+    if( p->aSlot[h].key==key ) return &p->aSlot[h];
+    h = (h+1) & (unsigned)(p->nSlot-1);
+  }
+  return 0;
+}
+
+/* The slot of key, a new empty one if absent (room must exist). */
+static SiSlot *siSlotFor(SiSlot *aSlot, int nSlot, uint64_t key){
+  unsigned h = siSlotHash(key) & (unsigned)(nSlot-1);
+  while( aSlot[h].nCnt && aSlot[h].key!=key ) h = (h+1) & (unsigned)(nSlot-1);
+  return &aSlot[h];
+}
+
+static int siPendPut(DpSetIndex *p, uint64_t key, uint64_t val){
+  SiSlot *pSlot;
   if( p->nPend>=p->nPendAlloc ){
     int rc = dpGrow((void**)&p->aPend, &p->nPendAlloc, p->nPend+1,
                     sizeof(SiPend));
     if( rc ) return rc;
   }
-  if( p->nPend*2>=p->nHead ){
-    int nNew = p->nHead ? p->nHead*2 : 4096, i;
-    int *aNew = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)nNew);
+  if( (p->nSlotUsed+1)*2>p->nSlot ){
+    int nNew = p->nSlot ? p->nSlot*2 : 4096, i;
+    SiSlot *aNew;
+    if( nNew>(1<<29) ) return SQLITE_NOMEM;
+    aNew = dpMallocZero(sizeof(SiSlot)*(sqlite3_uint64)nNew);
     if( aNew==0 ) return SQLITE_NOMEM;
-    memset(aNew, 0xff, sizeof(int)*(size_t)nNew);
-    for(i=0; i<p->nPend; i++){
-      unsigned hh = (unsigned)(p->aPend[i].key * 0x9E3779B97F4A7C15ull >> 32)
-                  & (unsigned)(nNew-1);
-      p->aPend[i].iNext = aNew[hh];
-      aNew[hh] = i;
+    for(i=0; i<p->nSlot; i++){
+      if( p->aSlot[i].nCnt ) *siSlotFor(aNew, nNew, p->aSlot[i].key) = p->aSlot[i];
     }
-    sqlite3_free(p->aHead);
-    p->aHead = aNew;
-    p->nHead = nNew;
+    sqlite3_free(p->aSlot);
+    p->aSlot = aNew;
+    p->nSlot = nNew;
   }
-  h = (unsigned)(key * 0x9E3779B97F4A7C15ull >> 32) & (unsigned)(p->nHead-1);
+  pSlot = siSlotFor(p->aSlot, p->nSlot, key);
+  if( pSlot->nCnt==0 ){
+    pSlot->key = key;
+    pSlot->iHead = -1;
+    p->nSlotUsed++;
+  }
   p->aPend[p->nPend].key = key;
   p->aPend[p->nPend].val = val;
-  p->aPend[p->nPend].iNext = p->aHead[h];
-  p->aHead[h] = p->nPend;
+  p->aPend[p->nPend].iNext = pSlot->iHead;
+  pSlot->iHead = p->nPend;
+  pSlot->nCnt++;
   p->nPend++;
   return SQLITE_OK;
 }
@@ -1346,14 +1466,13 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   if( rc ){
     /* the set row is written; the caller's statement fails and SQLite
     ** undoes it, so drop this document's pending pairs too */
-    p->nPend = nOld;
+    int nKeep = nOld;
     p->bStale = 1;
-    if( p->aHead ) memset(p->aHead, 0xff, sizeof(int)*(size_t)p->nHead);
-    for(i=0; i<p->nPend; i++){
-      unsigned h = (unsigned)(p->aPend[i].key * 0x9E3779B97F4A7C15ull >> 32)
-                 & (unsigned)(p->nHead-1);
-      p->aPend[i].iNext = p->aHead[h];
-      p->aHead[h] = i;
+    p->nPend = 0;
+    if( p->nSlotUsed ) memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+    p->nSlotUsed = 0;
+    for(i=0; i<nKeep; i++){
+      siPendPut(p, p->aPend[i].key, p->aPend[i].val);   /* room exists */
     }
     return rc;
   }
@@ -1960,27 +2079,15 @@ static int siEstimate(DpSetIndex *p, uint64_t key, sqlite3_int64 *pnEst){
   sqlite3_int64 nEst = 0;
   int i, rc = SQLITE_OK;
   if( p->nPend ){
-    unsigned h = (unsigned)(key * 0x9E3779B97F4A7C15ull >> 32) & (unsigned)(p->nHead-1);
-    int j;
-    for(j=p->aHead[h]; j>=0; j=p->aPend[j].iNext){
-      if( p->aPend[j].key==key ) nEst++;
-    }
+    SiSlot *pSlot = siPendFind(p, key);
+    if( pSlot ) nEst += pSlot->nCnt;
   }
   for(i=0; i<p->nRun; i++){
-    SiRun *pRun = p->apRun[i];
-    int iBlk = siRunBlockOf(pRun, key);
-    SiBlk *pBlk;
-    if( iBlk<0 ) continue;
-    rc = siBlk(p, pRun, iBlk, &pBlk);
+    int iBlk, bMaybe;
+    sqlite3_int64 n;
+    rc = siRunProbe(p, p->apRun[i], key, &iBlk, &bMaybe, &n);
     if( rc ) break;
-    if( siFilterTest(pBlk->aFilter, pBlk->nWord, key) ){
-      int lo = 0, hi = pBlk->nHeavy;
-      while( lo<hi ){
-        int mid = (lo+hi)/2;
-        if( pBlk->aHeavyKey[mid]<key ) lo = mid+1; else hi = mid;
-      }
-      nEst += (lo<pBlk->nHeavy && pBlk->aHeavyKey[lo]==key) ? pBlk->aHeavyCnt[lo] : 1;
-    }
+    if( bMaybe ) nEst += n;
   }
   *pnEst = nEst;
   return rc;
@@ -2067,25 +2174,22 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     if( aOrd[iPos].nEst==0 ) continue;
     /* pending pairs */
     if( p->nPend ){
-      unsigned h = (unsigned)(key * 0x9E3779B97F4A7C15ull >> 32) & (unsigned)(p->nHead-1);
-      for(j=p->aHead[h]; rc==SQLITE_OK && j>=0; j=p->aPend[j].iNext){
-        if( p->aPend[j].key==key ){
-          rc = siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                       nSkip, p->aPend[j].val, aHit, pnHit, &tau);
-        }
+      SiSlot *pSlot = siPendFind(p, key);
+      for(j=pSlot ? pSlot->iHead : -1; rc==SQLITE_OK && j>=0; j=p->aPend[j].iNext){
+        rc = siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
+                     nSkip, p->aPend[j].val, aHit, pnHit, &tau);
       }
     }
     /* runs */
     for(j=0; rc==SQLITE_OK && j<p->nRun; j++){
       SiRun *pRun = p->apRun[j];
-      int iBlk = siRunBlockOf(pRun, key), nPair, a;
-      SiBlk *pBlk;
+      int iBlk, nPair, a, bMaybe;
+      sqlite3_int64 nEst;
       SiPair *aVal = 0;
       int nVal = 0;
-      if( iBlk<0 ) continue;
-      rc = siBlk(p, pRun, iBlk, &pBlk);
+      rc = siRunProbe(p, pRun, key, &iBlk, &bMaybe, &nEst);
       if( rc ) break;
-      if( !siFilterTest(pBlk->aFilter, pBlk->nWord, key) ) continue;
+      if( !bMaybe ) continue;
       rc = siBlockFind(p, pRun, iBlk, key, &nPair);
       if( rc ) break;
       /* the pairs of key, copied: siOffer may read other blocks later */
@@ -2165,12 +2269,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
         break;
       }
       lastKey = p->aBlockPair[nPair-1].key;
-      if( bOwn ){
-        rc = siFilterRead(p, pRun, iBlk, &pBlk);
-        pRun->apBlk[iBlk] = pBlk;
-      }else{
-        rc = siBlk(p, pRun, iBlk, &pBlk);
-      }
+      rc = siFilterRead(p, pRun, iBlk, &pBlk);
       if( rc ) break;
       for(j=0; j<nPair; j++){
         const SiPair *pr = &p->aBlockPair[j];
@@ -2202,6 +2301,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
       if( rc==SQLITE_OK && (nKey!=pBlk->nKey || nHeavy!=pBlk->nHeavy) ){
         rc = siCorrupt(p, "a filter row (counts)");
       }
+      sqlite3_free(pBlk);
     }
     if( bOwn ) siRunFree(pRun);
   }
@@ -2266,21 +2366,27 @@ int dpSetIndexIntegrity(DpSetIndex *p){
 ** Statistics, for benchmarks and tests.
 */
 void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat){
-  int i, j;
+  int i, j, b;
   memset(pStat, 0, sizeof(*pStat));
   pStat->nRun = p->nRun;
   pStat->nPending = p->nPend;
+  pStat->nMemBytes = (sqlite3_int64)p->nPendAlloc*sizeof(SiPend)
+                   + (sqlite3_int64)p->nSlot*sizeof(SiSlot);
   for(i=0; i<p->nRun; i++){
     SiRun *pRun = p->apRun[i];
     pStat->nPair += pRun->nPair;
     pStat->nBlock += pRun->nBlock;
-    pStat->nMemBytes += (sqlite3_int64)pRun->nBlock * (8 + 4 + 8);
-    for(j=0; j<pRun->nBlock; j++){
-      SiBlk *pBlk = pRun->apBlk[j];
-      if( pBlk ){
-        pStat->nBlockCached++;
-        pStat->nMemBytes += sizeof(SiBlk) + (sqlite3_int64)pBlk->nWord*8
-                          + (sqlite3_int64)pBlk->nHeavy*12;
+    pStat->nMemBytes += (sqlite3_int64)pRun->nBlock * (8 + 4)
+                      + (sqlite3_int64)pRun->nChunk * 8;
+    for(j=0; j<pRun->nChunk; j++){
+      SiChunk *pChunk = pRun->apChunk[j];
+      if( pChunk==0 ) continue;
+      pStat->nMemBytes += sizeof(SiChunk);
+      for(b=0; b<DP_SET_CHUNK_BLOCKS; b++){
+        if( pChunk->mLoaded & ((uint64_t)1<<b) ) pStat->nBlockCached++;
+        if( pChunk->apHeavy[b] ){
+          pStat->nMemBytes += sizeof(SiHeavy) + (sqlite3_int64)pChunk->apHeavy[b]->nHeavy*12;
+        }
       }
     }
   }
