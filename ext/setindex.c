@@ -413,6 +413,9 @@ struct DpSetIndex {
   SiSlot *aSlot;          /* pending hash table, by key */
   int nSlot;              /* slots of aSlot, a power of two */
   int nSlotUsed;          /* keys in aSlot */
+  uint64_t *aPendFilter;  /* Bloom filter of the pending keys, nSlot/16 words
+                          ** (small enough for the cache: most keys are
+                          ** absent and answered here) */
   SiMap pendRemoved;      /* id -> nPend when it was removed (this batch) */
 
   /* scratch of one search, kept between calls */
@@ -1322,7 +1325,10 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
 
 static void siPendingClear(DpSetIndex *p){
   p->nPend = 0;
-  if( p->nSlotUsed ) memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+  if( p->nSlotUsed ){
+    memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+    memset(p->aPendFilter, 0, sizeof(uint64_t)*(size_t)(p->nSlot/16));
+  }
   p->nSlotUsed = 0;
   siMapClear(&p->pendRemoved);
 }
@@ -1335,6 +1341,7 @@ void dpSetIndexClose(DpSetIndex *p){
   sqlite3_free(p->apRun);
   sqlite3_free(p->aPend);
   sqlite3_free(p->aSlot);
+  sqlite3_free(p->aPendFilter);
   siMapFree(&p->pendRemoved);
   siMapFree(&p->seen);
   sqlite3_free(p->aKey);
@@ -1375,6 +1382,7 @@ static unsigned siSlotHash(uint64_t key){
 static SiSlot *siPendFind(const DpSetIndex *p, uint64_t key){
   unsigned h;
   if( p->nSlotUsed==0 ) return 0;
+  if( !siFilterTest(p->aPendFilter, p->nSlot/16, key) ) return 0;
   h = siSlotHash(key) & (unsigned)(p->nSlot-1);
   while( p->aSlot[h].nCnt ){
     if( p->aSlot[h].key==key ) return &p->aSlot[h];
@@ -1400,14 +1408,25 @@ static int siPendPut(DpSetIndex *p, uint64_t key, uint64_t val){
   if( (p->nSlotUsed+1)*2>p->nSlot ){
     int nNew = p->nSlot ? p->nSlot*2 : 4096, i;
     SiSlot *aNew;
+    uint64_t *aFilter;
     if( nNew>(1<<29) ) return SQLITE_NOMEM;
     aNew = dpMallocZero(sizeof(SiSlot)*(sqlite3_uint64)nNew);
-    if( aNew==0 ) return SQLITE_NOMEM;
+    aFilter = dpMallocZero(sizeof(uint64_t)*(sqlite3_uint64)(nNew/16));
+    if( aNew==0 || aFilter==0 ){
+      sqlite3_free(aNew);
+      sqlite3_free(aFilter);
+      return SQLITE_NOMEM;
+    }
     for(i=0; i<p->nSlot; i++){
-      if( p->aSlot[i].nCnt ) *siSlotFor(aNew, nNew, p->aSlot[i].key) = p->aSlot[i];
+      if( p->aSlot[i].nCnt ){
+        *siSlotFor(aNew, nNew, p->aSlot[i].key) = p->aSlot[i];
+        siFilterAdd(aFilter, nNew/16, p->aSlot[i].key);
+      }
     }
     sqlite3_free(p->aSlot);
+    sqlite3_free(p->aPendFilter);
     p->aSlot = aNew;
+    p->aPendFilter = aFilter;
     p->nSlot = nNew;
   }
   pSlot = siSlotFor(p->aSlot, p->nSlot, key);
@@ -1415,6 +1434,7 @@ static int siPendPut(DpSetIndex *p, uint64_t key, uint64_t val){
     pSlot->key = key;
     pSlot->iHead = -1;
     p->nSlotUsed++;
+    siFilterAdd(p->aPendFilter, p->nSlot/16, key);
   }
   p->aPend[p->nPend].key = key;
   p->aPend[p->nPend].val = val;
@@ -1469,7 +1489,10 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
     int nKeep = nOld;
     p->bStale = 1;
     p->nPend = 0;
-    if( p->nSlotUsed ) memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+    if( p->nSlotUsed ){
+      memset(p->aSlot, 0, sizeof(SiSlot)*(size_t)p->nSlot);
+      memset(p->aPendFilter, 0, sizeof(uint64_t)*(size_t)(p->nSlot/16));
+    }
     p->nSlotUsed = 0;
     for(i=0; i<nKeep; i++){
       siPendPut(p, p->aPend[i].key, p->aPend[i].val);   /* room exists */
