@@ -86,19 +86,6 @@ build/setindex_test: test/setindex.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  test/setindex.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
-# The same test with docpipe's objects under ASan+UBSan (build/oom/ holds
-# them); not named *_test, so test/all.tcl does not run it twice.
-build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
-	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
-
-test-setindex: build/setindex_test
-	build/setindex_test
-
-test-setindex-asan: build/setindex_asan
-	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
-
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
 
@@ -256,6 +243,19 @@ build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
 	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# The same test with docpipe's objects under ASan+UBSan (build/oom/ holds
+# them); not named *_test, so test/all.tcl does not run it twice.
+build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+test-setindex: build/setindex_test
+	build/setindex_test
+
+test-setindex-asan: build/setindex_asan
+	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
 
 # libFuzzer harnesses (clang): make fuzz FUZZ_SECONDS=60 runs each that long.
 FUZZ_SECONDS ?= 30
