@@ -183,7 +183,10 @@ int main(int argc, char **argv){
     int n, bDup;
     sqlite3_int64 iSrc;
     double tA;
-    if( i==iCheck - 9999 || (iCheck==10000 && i==1) ){ tWin = nowSec(); tIdx = 0; }
+    if( i==iCheck - 9999 || (iCheck==10000 && i==1) ){
+      tWin = nowSec(); tIdx = 0;
+      tBest = tAdd = tSync = tCommit = 0;
+    }
     n = docSet(i, a, 0);
     nFeat += n;
     tA = nowSec();

@@ -383,6 +383,10 @@ struct SiRun {
   uint32_t *aCount;       /* pairs of each block */
   SiChunk **apChunk;      /* cached filters, NULL until a block is read */
   int nChunk;             /* slots of apChunk */
+  uint64_t *aLoaded;      /* bit per block: its filter is in apChunk */
+  uint32_t *aDir;         /* aDir[d]: first block whose fence has the top
+                          ** nDirBits bits >= d (2^nDirBits + 1 entries) */
+  int nDirBits;           /* bits of the key indexing aDir */
 };
 
 enum SiStmt {
@@ -845,6 +849,7 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   }
   sqlite3_free(pBlk);
   pChunk->mLoaded |= (uint64_t)1<<iIn;
+  pRun->aLoaded[iBlk/64] |= (uint64_t)1<<(iBlk%64);
   return SQLITE_OK;
 }
 
@@ -857,13 +862,12 @@ static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
   *pbMaybe = 0;
   *piBlk = iBlk;
   if( iBlk<0 ) return SQLITE_OK;
-  pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
   iIn = iBlk % DP_SET_CHUNK_BLOCKS;
-  if( pChunk==0 || (pChunk->mLoaded & ((uint64_t)1<<iIn))==0 ){
+  if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
     rc = siBlkLoad(p, pRun, iBlk);
     if( rc ) return rc;
-    pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
   }
+  pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
   if( siFilterTest(&pChunk->aWord[iIn*DP_SET_FILTER_WORDS], DP_SET_FILTER_WORDS, key) ){
     SiHeavy *pH = pChunk->apHeavy[iIn];
     *pbMaybe = 1;
@@ -1112,6 +1116,8 @@ static void siRunFree(SiRun *pRun){
     }
   }
   sqlite3_free(pRun->apChunk);
+  sqlite3_free(pRun->aLoaded);
+  sqlite3_free(pRun->aDir);
   sqlite3_free(pRun->aFence);
   sqlite3_free(pRun->aCount);
   sqlite3_free(pRun);
@@ -1143,7 +1149,13 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
   pRun->aCount = sqlite3_malloc64(sizeof(uint32_t)*(sqlite3_uint64)nBlock);
   pRun->nChunk = (int)((nBlock + DP_SET_CHUNK_BLOCKS - 1) / DP_SET_CHUNK_BLOCKS);
   pRun->apChunk = dpMallocZero(sizeof(SiChunk*)*(sqlite3_uint64)pRun->nChunk);
-  if( pRun->aFence==0 || pRun->aCount==0 || pRun->apChunk==0 ){
+  pRun->aLoaded = dpMallocZero(sizeof(uint64_t)*(sqlite3_uint64)(nBlock/64 + 1));
+  while( pRun->nDirBits<20 && ((sqlite3_int64)1<<pRun->nDirBits)<nBlock ){
+    pRun->nDirBits++;
+  }
+  pRun->aDir = sqlite3_malloc64(sizeof(uint32_t)*(((sqlite3_uint64)1<<pRun->nDirBits) + 1));
+  if( pRun->aFence==0 || pRun->aCount==0 || pRun->apChunk==0
+   || pRun->aLoaded==0 || pRun->aDir==0 ){
     siRunFree(pRun);
     return SQLITE_NOMEM;
   }
@@ -1193,13 +1205,28 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
     siRunFree(pRun);
     return rc;
   }
+  {
+    /* the directory: keys are uniform hashes, so the top bits of a key
+    ** point next to its block */
+    int nDir = 1<<pRun->nDirBits, d, b = 0;
+    int sh = 40 - pRun->nDirBits;
+    for(d=0; d<=nDir; d++){
+      while( b<pRun->nBlock && (pRun->aFence[b]>>sh)<(uint64_t)d ) b++;
+      pRun->aDir[d] = (uint32_t)b;
+    }
+  }
   *ppRun = pRun;
   return SQLITE_OK;
 }
 
 /* Block of pRun that may hold key, or -1. */
 static int siRunBlockOf(const SiRun *pRun, uint64_t key){
-  int lo = 0, hi = pRun->nBlock;   /* first block with fence > key */
+  /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
+  uint64_t d = key >> (40 - pRun->nDirBits);
+  int lo, hi;
+  if( d>=((uint64_t)1<<pRun->nDirBits) ) d = ((uint64_t)1<<pRun->nDirBits) - 1;
+  lo = (int)pRun->aDir[d];
+  hi = (int)pRun->aDir[d+1];
   while( lo<hi ){
     int mid = (lo + hi) / 2;
     if( pRun->aFence[mid]<=key ) lo = mid + 1; else hi = mid;
