@@ -235,6 +235,8 @@ int main(int argc, char **argv){
              nRss/1024.0, nFile/1048576.0, (double)nFile/(8.0*nFeat),
              (double)nFile/(6.0*nFeat));
       if( getenv("SETINDEX_BENCH_PHASES") ){
+        printf("  (since open: %lld filter rows read, %lld posting lists read, %lld sets verified, %lld probes; %lld of %lld blocks cached, %.1f MB)\n",
+               st.nFilterRead, st.nListRead, st.nVerify, st.nProbe, st.nBlockCached, st.nBlock, st.nMemBytes/1048576.0);
         printf("  (per document in the window: best %.0f us, add %.0f us, sync+merge %.0f us, commit %.0f us)\n",
                tBest/nWin*1e6, tAdd/nWin*1e6, tSync/nWin*1e6, tCommit/nWin*1e6);
       }

@@ -273,6 +273,10 @@ struct DpSetIndexStat {
   sqlite3_int64 nBlock;   /* blocks in finished runs */
   sqlite3_int64 nBlockCached; /* blocks whose filter is in memory */
   sqlite3_int64 nMemBytes;    /* bytes of run summaries and filters */
+  sqlite3_int64 nFilterRead;  /* since open: filter rows read */
+  sqlite3_int64 nListRead;    /* since open: posting lists read */
+  sqlite3_int64 nVerify;      /* since open: candidate sets read */
+  sqlite3_int64 nProbe;       /* since open: (key, run) filter probes */
 };
 
 /* The reference similarity: inter/(nA+nB-inter) or inter/sqrt(nA*nB) in

@@ -429,6 +429,10 @@ struct DpSetIndex {
   int *aOrder;            /* key positions by increasing estimate */
   int nKeyAlloc;          /* slots of the four arrays above */
   SiMap seen;             /* candidate ids already verified */
+  sqlite3_int64 nFilterRead;  /* statistics: filter rows read */
+  sqlite3_int64 nListRead;    /* statistics: posting lists read */
+  sqlite3_int64 nVerify;      /* statistics: candidate sets read */
+  sqlite3_int64 nProbe;       /* statistics: (key, run) filter probes */
   SiPair *aBlockPair;     /* decoded block */
   int nBlockPairAlloc;    /* slots of aBlockPair */
 };
@@ -835,6 +839,7 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   }
   rc = siFilterRead(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
+  p->nFilterRead++;
   memcpy(&pChunk->aWord[iIn*DP_SET_FILTER_WORDS], pBlk->aFilter,
          sizeof(uint64_t)*DP_SET_FILTER_WORDS);
   if( pBlk->nHeavy>0 ){
@@ -861,6 +866,7 @@ static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
   SiChunk *pChunk;
   *pbMaybe = 0;
   *piBlk = iBlk;
+  p->nProbe++;
   if( iBlk<0 ) return SQLITE_OK;
   iIn = iBlk % DP_SET_CHUNK_BLOCKS;
   if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
@@ -2163,6 +2169,7 @@ static int siOffer(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   for(i=0; i<nSkip; i++){ if( aSkip[i]==iId ) return SQLITE_OK; }
   if( siMapInsert(&p->seen, iId, &bNew)<0 ) return SQLITE_NOMEM;
   if( !bNew ) return SQLITE_OK;
+  p->nVerify++;
   rc = siVerify(p, aA, n, eMeasure, *pTau, bKeptOnly, iId, &hit, &bHit);
   if( rc || !bHit ) return rc;
   if( !(hit.rSim>=rMin) ) return SQLITE_OK;
@@ -2242,6 +2249,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       if( !bMaybe ) continue;
       rc = siBlockFind(p, pRun, iBlk, key, &nPair);
       if( rc ) break;
+      p->nListRead++;
       /* the pairs of key, copied: siOffer may read other blocks later */
       if( nPair>0 ){
         nVal = nPair;
@@ -2420,6 +2428,10 @@ void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat){
   memset(pStat, 0, sizeof(*pStat));
   pStat->nRun = p->nRun;
   pStat->nPending = p->nPend;
+  pStat->nFilterRead = p->nFilterRead;
+  pStat->nListRead = p->nListRead;
+  pStat->nVerify = p->nVerify;
+  pStat->nProbe = p->nProbe;
   pStat->nMemBytes = (sqlite3_int64)p->nPendAlloc*sizeof(SiPend)
                    + (sqlite3_int64)p->nSlot*sizeof(SiSlot);
   for(i=0; i<p->nRun; i++){
