@@ -60,15 +60,27 @@
 **   when multi], varint val0, varint (val - previous val) for the others
 **
 ** where delta is the key minus the previous key (the first key minus the
-** block's fence key, so 0).  Filter row: varint nKey, varint nHeavy,
-** nHeavy x (varint key delta, varint count), then the filter words (8 bytes
-** little-endian each, DP_SET_FILTER_BITS bits per key, 3 probes).
+** block's fence key, so 0).  A block ends once it holds
+** DP_SET_BLOCK_PAIRS pairs, so it has at most that many keys.  Filter
+** row: varint nKey, varint nHeavy, nHeavy x (varint key delta from the
+** fence or the previous heavy key, varint count), then DP_SET_FILTER_WORDS
+** filter words (8 bytes little-endian each: DP_SET_FILTER_BITS bits per
+** key of a full block; a key sets 3 bits of one word, so a test costs one
+** cache miss).  Fence row: per block, varint (first key - previous
+** block's first key; the first absolute), varint pairs.
 **
-** The in-memory summary of a run is its fence arrays (12 bytes per block,
-** read when the run is first used: one to a few rows); each block's filter
-** row is read the first time a probe lands in that block and kept.  So a
+** The in-memory summary of a run is its fence arrays (12 bytes per block)
+** and a directory on the top bits of the key (keys are uniform hashes, so
+** it points next to the block: no binary search over all fences), read
+** when the run is first used (one to a few rows); each block's filter row
+** is read the first time a probe lands in that block, and kept (filters
+** in chunks of DP_SET_CHUNK_BLOCKS blocks, heavy keys beside them).  So a
 ** new connection reads the pruns rows and the fence rows of each run, and
-** the filter rows its first probes touch, not the postings.
+** the filter rows its first probes touch, never the postings unless a key
+** is present.  Memory: ~1 byte per posting once every filter was touched
+** (plus heavy keys), and the pending postings of the open transaction
+** (24 bytes each, in an open-addressing table by key with its own small
+** Bloom filter in front).
 **
 ** WHY THIS LAYOUT
 **
@@ -160,6 +172,7 @@
 #define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_PAIRS*DP_SET_FILTER_BITS/64)
                                       /* filter words of every block */
 #define DP_SET_CHUNK_BLOCKS  64       /* blocks per cached filter chunk */
+#define DP_SET_PROBE_BATCH   32       /* keys estimated together */
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
@@ -2129,23 +2142,79 @@ static int siGrowScratch(DpSetIndex *p, int n){
   return SQLITE_OK;
 }
 
-/* Estimated postings of key: pending pairs, plus for each run whose
-** filter says maybe, the heavy count or 1. */
-static int siEstimate(DpSetIndex *p, uint64_t key, sqlite3_int64 *pnEst){
-  sqlite3_int64 nEst = 0;
-  int i, rc = SQLITE_OK;
-  if( p->nPend ){
-    SiSlot *pSlot = siPendFind(p, key);
-    if( pSlot ) nEst += pSlot->nCnt;
+/* Estimated postings of each key of aKey[0..nKey) into aEst (nKey <=
+** DP_SET_PROBE_BATCH): its pending pairs, plus for each run whose filter
+** says maybe, the heavy count or 1.
+** Run by run, in stages over all the keys, so that the cache misses of
+** different keys (directory, fence, filter word) overlap instead of
+** following each other. */
+static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
+                           sqlite3_int64 *aEst){
+  int aLo[DP_SET_PROBE_BATCH], aBlk[DP_SET_PROBE_BATCH];
+  int i, j, rc = SQLITE_OK;
+  for(j=0; j<nKey; j++){
+    SiSlot *pSlot = p->nPend ? siPendFind(p, aKey[j]) : 0;
+    aEst[j] = pSlot ? pSlot->nCnt : 0;
   }
   for(i=0; i<p->nRun; i++){
-    int iBlk, bMaybe;
-    sqlite3_int64 n;
-    rc = siRunProbe(p, p->apRun[i], key, &iBlk, &bMaybe, &n);
-    if( rc ) break;
-    if( bMaybe ) nEst += n;
+    SiRun *pRun = p->apRun[i];
+    int sh = 40 - pRun->nDirBits;
+    uint64_t dMax = ((uint64_t)1<<pRun->nDirBits) - 1;
+    for(j=0; j<nKey; j++){
+      uint64_t d = aKey[j]>>sh;
+      __builtin_prefetch(&pRun->aDir[d>dMax ? dMax : d]);
+    }
+    for(j=0; j<nKey; j++){
+      uint64_t d = aKey[j]>>sh;
+      if( d>dMax ) d = dMax;
+      aLo[j] = (int)pRun->aDir[d];
+      aBlk[j] = (int)pRun->aDir[d+1];   /* hi for now */
+      __builtin_prefetch(&pRun->aFence[aLo[j]]);
+    }
+    for(j=0; j<nKey; j++){
+      int lo = aLo[j], hi = aBlk[j];
+      while( lo<hi ){
+        int mid = (lo + hi) / 2;
+        if( pRun->aFence[mid]<=aKey[j] ) lo = mid + 1; else hi = mid;
+      }
+      aBlk[j] = lo - 1;
+      if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
+        SiChunk *pChunk = pRun->apChunk[(lo-1) / DP_SET_CHUNK_BLOCKS];
+        int iWord;
+        uint64_t m;
+        siFilterPos(aKey[j], DP_SET_FILTER_WORDS, &iWord, &m);
+        __builtin_prefetch(&pChunk->aWord[((lo-1) % DP_SET_CHUNK_BLOCKS)
+                                          *DP_SET_FILTER_WORDS + iWord]);
+      }
+    }
+    for(j=0; j<nKey; j++){
+      int iBlk = aBlk[j], iIn, bMaybe = 0;
+      SiChunk *pChunk;
+      if( iBlk<0 ) continue;
+      p->nProbe++;
+      if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
+        rc = siBlkLoad(p, pRun, iBlk);
+        if( rc ) return rc;
+      }
+      pChunk = pRun->apChunk[iBlk / DP_SET_CHUNK_BLOCKS];
+      iIn = iBlk % DP_SET_CHUNK_BLOCKS;
+      bMaybe = siFilterTest(&pChunk->aWord[iIn*DP_SET_FILTER_WORDS],
+                            DP_SET_FILTER_WORDS, aKey[j]);
+      if( bMaybe ){
+        SiHeavy *pH = pChunk->apHeavy[iIn];
+        sqlite3_int64 n = 1;
+        if( pH ){
+          int lo = 0, hi = pH->nHeavy;
+          while( lo<hi ){
+            int mid = (lo+hi)/2;
+            if( pH->aKey[mid]<aKey[j] ) lo = mid+1; else hi = mid;
+          }
+          if( lo<pH->nHeavy && pH->aKey[lo]==aKey[j] ) n = pH->aCnt[lo];
+        }
+        aEst[j] += n;
+      }
+    }
   }
-  *pnEst = nEst;
   return rc;
 }
 
@@ -2211,11 +2280,14 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   }
   /* estimates, in key order; stop early when enough features are known
   ** absent that nothing can qualify */
-  for(i=0; rc==SQLITE_OK && i<nKey; i++){
-    rc = siEstimate(p, p->aKey[i], &p->aEst[i]);
-    if( rc==SQLITE_OK && p->aEst[i]==0 ){
-      nAbsent += p->aMult[i];
-      if( nHash - nAbsent<siMinOverlap(eMeasure, tau, nHash) ) return SQLITE_OK;
+  for(i=0; rc==SQLITE_OK && i<nKey; i+=DP_SET_PROBE_BATCH){
+    int nBatch = nKey - i<DP_SET_PROBE_BATCH ? nKey - i : DP_SET_PROBE_BATCH, j;
+    rc = siEstimateBatch(p, &p->aKey[i], nBatch, &p->aEst[i]);
+    for(j=0; rc==SQLITE_OK && j<nBatch; j++){
+      if( p->aEst[i+j]==0 ) nAbsent += p->aMult[i+j];
+    }
+    if( rc==SQLITE_OK && nHash - nAbsent<siMinOverlap(eMeasure, tau, nHash) ){
+      return SQLITE_OK;
     }
   }
   if( rc ) return rc;
