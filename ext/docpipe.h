@@ -248,11 +248,16 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 **   INSERT      dpSetIndexBest, then dpSetIndexAdd (kept = not a duplicate)
 **   DELETE      dpSetIndexRemove;  UPDATE  Remove, Best (skip own id), Add
 **   MATCH       dpSetIndexNearest
-**   xSync, xSavepoint            dpSetIndexSync (writes pending postings)
+**   xSync, xSavepoint            dpSetIndexSync (writes pending postings;
+**                                SQLite calls xSavepoint before it opens the
+**                                savepoint, so these writes stay outside it)
 **   xRollback, xRollbackTo, an error inside xUpdate  dpSetIndexRollback
 **   'integrity-check'            dpSetIndexIntegrity
 **   'merge' / 'optimize'         dpSetIndexMerge
 ** Errors: the return code, and dpSetIndexErrmsg() for the text.
+** Every call is made inside a statement or transaction (the pager's
+** data_version is current only then; outside one, the run list is re-read
+** on every call).
 */
 #define DP_SET_JACCARD 0
 #define DP_SET_COSINE  1

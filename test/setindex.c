@@ -489,7 +489,7 @@ static void testRandom(void){
   memset(&st, 0, sizeof(st));
   unlink(zPath);
   if( connOpen(&c, 1) ){ ok("2.0 open", 0, "open"); return; }
-  for(round=0; round<6; round++){
+  for(round=0; round<4; round++){
     char zName[80];
     rc = randomOps(&c, m, 400, &st, zWhy, 1);
     sprintf(zName, "2.%d random operations, round %d", round+1, round);
@@ -584,7 +584,7 @@ static void testCorrupt(void){
     modelFree(m);
     rngState = 777 + i;
     if( connOpen(&c, 1) ){ ok(aCase[i].zName, 0, "open"); continue; }
-    rc = randomOps(&c, m, 150, &st, zWhy, 0);
+    rc = randomOps(&c, m, 100, &st, zWhy, 0);
     if( rc==SQLITE_OK ){
       exec(&c, "BEGIN");
       rc = dpSetIndexMerge(c.p, 1<<30, 0);
