@@ -144,8 +144,8 @@
 ** MEASURED (bench/results/setindex.md; 2 shared vCPUs, WAL on disk)
 **
 **   stored  docs/s  new connection's first insert  file / raw sets
-**   10k     2,568   7.3 ms (open 1.1 ms)            2.31
-**   100k      992   9.9 ms (open 2.7 ms)            2.53
+**   10k     3,573   4.2 ms (open 0.6 ms)            2.31
+**   100k    1,269   12.0 ms (open 3.6 ms)           2.53
 **
 ** Decisions equal a brute-force scan (40 of 40 sampled at 100k; every
 ** planted near-copy found).  Below the project's targets (5,000 docs/s at
