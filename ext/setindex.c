@@ -206,7 +206,7 @@
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
-#define DP_SET_MERGE_FACTOR  6        /* merge work per flushed pair */
+#define DP_SET_MERGE_FACTOR  16       /* merge work per flushed pair */
 #define DP_SET_ID_MAX        (((sqlite3_int64)1)<<62)
 #define DP_SET_N_MAX         (1<<26)  /* hashes in one set */
 
