@@ -175,7 +175,8 @@
 **
 ** LEFT TO DO
 **
-** - Probe cost grows with the number of runs (4-13 at 100k, fan-in 4):
+** - Probe cost grows with the number of runs (4-13 at 100k, fan-in 4,
+**   merge work DP_SET_MERGE_FACTOR x the flushed pairs per sync):
 **   one table-wide filter, leveled merging of the upper levels, or
 **   merging small runs eagerly would cut it.
 ** - Cached filters take ~1 byte per posting (about 0.5 GB at 1M documents
@@ -186,7 +187,10 @@
 **   by later writes but not returned (auto_vacuum is the table's choice).
 ** - A merge to a single run ("optimize") is not offered: dpSetIndexMerge
 **   only runs the tiered policy.
-** - Not measured at 1M documents (> 20 min on the shared machine).
+** - A new connection's first insert reads ~280 filter rows per run (37 ms
+**   at 200k stored, 8 runs): fewer runs, or reading a run's filters with
+**   a blob handle, would keep it under 50 ms at 1M.
+** - Not measured at 1M documents (~20 min on the shared machine).
 */
 #include "docpipe.h"
 

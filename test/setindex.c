@@ -495,7 +495,7 @@ static void testRandom(void){
     sprintf(zName, "2.%d random operations, round %d", round+1, round);
     ok(zName, rc==SQLITE_OK, zWhy);
     if( rc ) break;
-    sprintf(zName, "2.%d integrity-check after round %d", round+1, round);
+    sprintf(zName, "2.%d.1 integrity-check after round %d", round+1, round);
     ok(zName, dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
   }
   printf("  %d queries, %d adds, %d removes, %d rollbacks\n", st.nQuery,
