@@ -1,8 +1,10 @@
 /*
 ** setindex_bench.c — the set kind's index (ext/setindex.c) under insert load.
 **
-**   build/setindex_bench N DB [CHECKPOINTS]
+**   build/setindex_bench N DB
 **   make bench-setindex                 (N = 100000 by default)
+**   SETINDEX_BENCH_PHASES=1   also print time per call and index counters
+**   SETINDEX_BENCH_MMAP=n     PRAGMA mmap_size=n on every connection
 **
 ** Inserts N documents in transactions of 1,000, each decided as the table
 ** will: dpSetIndexBest(jaccard, 0.5), then dpSetIndexAdd(kept = no match),
@@ -135,6 +137,11 @@ static int openDb(const char *zPath, sqlite3 **pDb, DpSetIndex **pp, int bCreate
   if( rc==SQLITE_OK ){
     sqlite3_exec(*pDb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                        "PRAGMA cache_size=-65536;", 0, 0, 0);
+    if( getenv("SETINDEX_BENCH_MMAP") ){   /* e.g. 4294967296 */
+      char *z = sqlite3_mprintf("PRAGMA mmap_size=%s", getenv("SETINDEX_BENCH_MMAP"));
+      sqlite3_exec(*pDb, z, 0, 0, 0);
+      sqlite3_free(z);
+    }
     rc = dpSetIndexOpen(*pDb, "main", "t", bCreate, pp, &zErr);
   }
   if( rc ){

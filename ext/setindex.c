@@ -1161,7 +1161,7 @@ static int siWriterResume(SiWriter *w, int nBlock, sqlite3_int64 nPair){
 static void siRunFree(SiRun *pRun){
   int i;
   if( pRun==0 ) return;
-  for(i=0; i<pRun->nChunk; i++){
+  for(i=0; pRun->apChunk && i<pRun->nChunk; i++){
     SiChunk *pChunk = pRun->apChunk[i];
     if( pChunk ){
       int j;

@@ -21,6 +21,9 @@
 **   5.x  integrity-check after every phase; damaged shadow rows give
 **        SQLITE_CORRUPT_VTAB (never a crash: run under ASan with
 **        make test-setindex-asan), random byte flips do not crash
+**   6.x  out of memory at allocation N, for every N: calls fail, the
+**        transaction rolls back, and the stored index stays consistent
+**        (leaks reported under ASan)
 ** Prints "N passed, N failed" last.
 */
 #include "docpipe.h"
@@ -678,13 +681,131 @@ static void testCorrupt(void){
   (void)nCheckQuiet;
 }
 
+/* ---- 6.x out of memory at every allocation ---- */
+static sqlite3_mem_methods realMem;
+static int nCountdown = -1;     /* allocations left before failures; -1 off */
+static int bFaulted = 0;        /* a failure was injected in this run */
+static int failNow(void){
+  if( nCountdown<0 ) return 0;
+  if( nCountdown==0 ){ bFaulted = 1; return 1; }
+  nCountdown--;
+  return 0;
+}
+static void *faultMalloc(int n){ return failNow() ? 0 : realMem.xMalloc(n); }
+static void *faultRealloc(void *p, int n){ return failNow() ? 0 : realMem.xRealloc(p, n); }
+static void faultFree(void *p){ realMem.xFree(p); }
+static int faultSize(void *p){ return realMem.xSize(p); }
+static int faultRoundup(int n){ return realMem.xRoundup(n); }
+static int faultInit(void *p){ return realMem.xInit(p); }
+static void faultShutdown(void *p){ realMem.xShutdown(p); }
+
+/* A script of index calls; failing calls roll their transaction back as
+** the table will.  Returns the number of calls that failed. */
+static int oomScript(sqlite3 *db){
+  DpSetIndex *p = 0;
+  char *zErr = 0;
+  uint64_t a[64];
+  int nFail = 0, i, j, rc;
+  rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+  sqlite3_free(zErr);
+  if( rc ) return 1;
+  for(j=0; j<3; j++){
+    sqlite3_exec(db, "BEGIN", 0, 0, 0);
+    rc = SQLITE_OK;
+    for(i=0; rc==SQLITE_OK && i<8; i++){
+      DpSetHit h;
+      int bFound = 0, n = 0, k;
+      for(k=0; k<40; k++) a[n++] = aKeyPool[(i*7 + k*13 + j) % 3000] << 24;
+      n = normalize(a, n);
+      rc = dpSetIndexBest(p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
+      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(p, 1 + j*100 + i, a, n, !bFound);
+      if( rc==SQLITE_OK && i==3 ){
+        rc = dpSetIndexSync(p);                      /* xSavepoint */
+        if( rc==SQLITE_OK ) rc = sqlite3_exec(db, "SAVEPOINT s", 0, 0, 0);
+      }
+      if( rc==SQLITE_OK && i==6 ){
+        rc = sqlite3_exec(db, "ROLLBACK TO s", 0, 0, 0);
+        dpSetIndexRollback(p);
+      }
+    }
+    if( rc==SQLITE_OK && j>0 ){
+      int bFound;
+      rc = dpSetIndexRemove(p, 1 + (j-1)*100, &bFound);
+    }
+    if( rc==SQLITE_OK ) rc = dpSetIndexSync(p);
+    if( rc==SQLITE_OK ) rc = dpSetIndexMerge(p, 1000, 0);
+    if( rc==SQLITE_OK ) rc = sqlite3_exec(db, "COMMIT", 0, 0, 0);
+    if( rc ){
+      nFail++;
+      sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      dpSetIndexRollback(p);
+    }
+  }
+  {
+    DpSetHit aHit[4];
+    int nHit;
+    sqlite3_exec(db, "BEGIN", 0, 0, 0);
+    if( dpSetIndexNearest(p, a, 40, DP_SET_COSINE, 4, 0.0, 0, 0, 0, aHit, &nHit) ) nFail++;
+    sqlite3_exec(db, "COMMIT", 0, 0, 0);
+  }
+  dpSetIndexClose(p);
+  return nFail;
+}
+
+static void testOom(void){
+  int n, nRun = 0, bOk = 1;
+  char zWhy[200] = "";
+  for(n=1; n<100000 && bOk; n++){
+    sqlite3 *db = 0;
+    DpSetIndex *p = 0;
+    char *zErr = 0;
+    int rc;
+    unlink(zPath);
+    if( sqlite3_open(zPath, &db) ){ bOk = 0; break; }
+    rc = dpSetIndexOpen(db, "main", "t", 1, &p, &zErr);
+    dpSetIndexClose(p);
+    sqlite3_free(zErr);
+    if( rc ){ sqlite3_close(db); bOk = 0; break; }
+    bFaulted = 0;
+    nCountdown = n;
+    oomScript(db);
+    nCountdown = -1;
+    nRun++;
+    /* whatever failed, what is stored is consistent */
+    p = 0;
+    rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+    if( rc==SQLITE_OK ) rc = dpSetIndexIntegrity(p);
+    if( rc ){
+      sprintf(zWhy, "allocation %d: integrity %d %.100s", n, rc,
+              p ? dpSetIndexErrmsg(p) : (zErr ? zErr : ""));
+      bOk = 0;
+    }
+    sqlite3_free(zErr);
+    dpSetIndexClose(p);
+    sqlite3_close(db);
+    if( !bFaulted ) break;           /* the script ran to its end */
+  }
+  printf("  out of memory: %d runs\n", nRun);
+  ok("6.1 out of memory at every allocation: consistent afterwards", bOk, zWhy);
+}
+
 int main(void){
   int i;
+  {
+    sqlite3_mem_methods m;
+    sqlite3_config(SQLITE_CONFIG_GETMALLOC, &realMem);
+    m = realMem;
+    m.xMalloc = faultMalloc; m.xRealloc = faultRealloc; m.xFree = faultFree;
+    m.xSize = faultSize; m.xRoundup = faultRoundup; m.xInit = faultInit;
+    m.xShutdown = faultShutdown;
+    sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+  }
   sprintf(zPath, "/tmp/setindex_test_%d.db", (int)getpid());
   for(i=0; i<3000; i++) aKeyPool[i] = rnd() >> 24;
   testBoundaries();
   testRandom();
   testCorrupt();
+  testOom();
   unlink(zPath);
   {
     char z[300];
