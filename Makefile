@@ -4,7 +4,9 @@
 #   make demo       build, then run sql/demo.sql in the sqlite3 shell
 #   make test       every test: C kernel tests + Tcl suites; last line "N passed, N failed"
 #   make asan       the whole suite with AddressSanitizer + UBSan, and the
-#                   out-of-memory test (test/oom.c)
+#                   out-of-memory test (test/oom.c), and test/setindex.c
+#   make test-setindex[-asan]  the set index's C test alone
+#   make bench-setindex        the set index's insert benchmark
 #   make valgrind   the whole suite under valgrind memcheck
 #   make bench      benchmarks (installs peers from npm into build/bench)
 #   make test-cluster  3 dqlite nodes on 127.0.0.1 (dist/docpipe-node), with
@@ -128,12 +130,13 @@ test: dist/docpipe.so $(C_TESTS) $(CLIENTS) | deps-test
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
 # test (every allocation of a script failing in turn, under ASan+LSan).
-asan: build/asan/docpipe.so build/oom_check | deps-test
+asan: build/asan/docpipe.so build/oom_check build/setindex_asan | deps-test
 	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
 	ASAN_OPTIONS=detect_leaks=1 build/oom_check
+	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
 
 valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
