@@ -6,7 +6,9 @@
 #   make test-fast  the same without the client examples (no npm, no network)
 #   make mutate     mutation score of the tests (MUTANTS=100 SEED=1; not in CI)
 #   make asan       the whole suite with AddressSanitizer + UBSan, and the
-#                   out-of-memory test (test/oom.c)
+#                   out-of-memory test (test/oom.c), and test/setindex.c
+#   make test-setindex[-asan]  the set index's C test alone
+#   make bench-setindex        the set index's insert benchmark
 #   make valgrind   the whole suite under valgrind memcheck
 #   make bench      benchmarks (installs peers from npm into build/bench)
 #   make test-cluster  3 dqlite nodes on 127.0.0.1 (dist/docpipe-node), with
@@ -28,7 +30,8 @@ DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
       ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
-      ext/index.c ext/query.c ext/storage.c ext/pipeline.c ext/vtab.c ext/dedup.c ext/stats.c
+      ext/index.c ext/query.c ext/storage.c ext/pipeline.c ext/vtab.c \
+      ext/dedup.c ext/stats.c ext/setindex.c
 HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
@@ -37,7 +40,7 @@ TCLSH ?= tclsh
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
         uninstall test-fast mutate \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
-        bench-cluster
+        bench-cluster test-setindex test-setindex-asan bench-setindex
 
 all: dist/docpipe.so dist/libdocpipe.a
 
@@ -95,7 +98,7 @@ build/asan/docpipe.so: $(ASAN_OBJ)
 # --- tests -------------------------------------------------------------
 # The C test programs (test/NAME.c -> build/NAME_test), against the core
 # objects; test/all.tcl runs every build/*_test.
-C_TESTS = build/kernels_test build/hist_test build/ioerr_test
+C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_test
 build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
@@ -108,6 +111,18 @@ build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
 	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# The set index's C test under ASan/UBSan/LSan (in make asan).
+build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g $(SAN) \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+test-setindex: build/setindex_test
+	build/setindex_test
+
+test-setindex-asan: build/setindex_asan
+	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
 
 # What the client examples need (test/clients.test): what "make install"
 # installs (the test installs it under a DESTDIR and builds the C example
@@ -162,12 +177,13 @@ mutate: | deps-test
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
 # test (every allocation of a script failing in turn, under ASan+LSan).
-asan: build/asan/docpipe.so build/oom_check | deps-test
+asan: build/asan/docpipe.so build/oom_check build/setindex_asan | deps-test
 	ASAN_OPTIONS=detect_leaks=1 \
 	LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 	DOCPIPE_EXT=$(CURDIR)/build/asan/docpipe DOCPIPE_NO_C_TESTS=1 \
 	  $(TCLSH) test/all.tcl
 	ASAN_OPTIONS=detect_leaks=1 build/oom_check
+	ASAN_OPTIONS=detect_leaks=1 build/setindex_asan
 
 valgrind: dist/docpipe.so $(C_TESTS) | deps-test
 	DOCPIPE_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
@@ -194,6 +210,17 @@ bench-insert: dist/docpipe.so | deps-bench
 	sh bench/insert.sh $(BENCH_DOCS) | tee bench/results/insert.md
 
 # Benchmark programs.
+build/setindex_bench: bench/setindex_bench.c $(CORE_OBJ)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
+	  bench/setindex_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# The set index alone (ext/setindex.c, not yet a table kind): SETINDEX_DOCS
+# documents (default 100,000), figures in bench/results/setindex.md.
+SETINDEX_DOCS ?= 100000
+bench-setindex: build/setindex_bench
+	@mkdir -p build/bench bench/results
+	build/setindex_bench $(SETINDEX_DOCS) build/bench/setindex.db
+
 build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm

@@ -25,6 +25,7 @@
 **   embed.c    text -> vector      -> tokenize
 **   query.c    short MATCH queries -> tokenize
 **   tokenize.c Unicode tokens      -> (leaves only)
+**   setindex.c the set kind's index (not yet a table kind) -> (leaves only)
 **   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
 **
 ** A document's way through an INSERT, in pipeline.c: rowVector() (the caller's
@@ -333,6 +334,105 @@ int dpIndexBest(DpIndex *p, const float *q, double rThreshold,
 int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
                    int (*xAccept)(void*, sqlite3_int64), void *pAcceptCtx,
                    DpHit **paHit, int *pnHit);
+
+/**************************************************************************
+** Interface to code in setindex.c — the set kind's index: each document's
+** exact set of 64-bit hashes (%_sets) and log-structured postings over
+** them (%_pruns, %_pblocks, %_pfilter, %_pfence, %_ptomb), searched
+** exactly for jaccard or cosine.  Calls the table makes, and when:
+**   xCreate     dpSetIndexOpen(bCreate=1)   xConnect  dpSetIndexOpen(0)
+**   xDisconnect dpSetIndexClose             xDestroy  Close, then Drop
+**   xRename     dpSetIndexRename            xShadowName dpSetIndexShadowName
+**   INSERT      dpSetIndexBest, then dpSetIndexAdd (kept = not a duplicate)
+**   DELETE      dpSetIndexRemove;  UPDATE  Remove, Best (skip own id), Add
+**   MATCH       dpSetIndexNearest
+**   xSync, xSavepoint            dpSetIndexSync (writes pending postings;
+**                                SQLite calls xSavepoint before it opens the
+**                                savepoint, so these writes stay outside it)
+**   xRollback, xRollbackTo, an error inside xUpdate  dpSetIndexRollback
+**   'integrity-check'            dpSetIndexIntegrity
+**   'merge' / 'optimize'         dpSetIndexMerge
+** Errors: the return code, and dpSetIndexErrmsg() for the text.
+** Every call is made inside a statement or transaction (the pager's
+** data_version is current only then; outside one, the run list is re-read
+** on every call).
+*/
+#define DP_SET_JACCARD 0
+#define DP_SET_COSINE  1
+
+typedef struct DpSetIndex DpSetIndex;
+typedef struct DpSetHit DpSetHit;
+struct DpSetHit {
+  sqlite3_int64 iId;      /* document id */
+  double rSim;            /* similarity, dpSetSimilarity() */
+  sqlite3_int64 nInter;   /* |A n B| */
+  sqlite3_int64 nSize;    /* |B| */
+};
+typedef struct DpSetIndexStat DpSetIndexStat;
+struct DpSetIndexStat {
+  int nRun;               /* finished runs */
+  int nPending;           /* pairs not yet written */
+  sqlite3_int64 nPair;    /* pairs in finished runs */
+  sqlite3_int64 nBlock;   /* blocks in finished runs */
+  sqlite3_int64 nBlockCached; /* blocks whose filter is in memory */
+  sqlite3_int64 nMemBytes;    /* bytes of run summaries and filters */
+  sqlite3_int64 nFilterRead;  /* since open: filter rows read */
+  sqlite3_int64 nListRead;    /* since open: posting lists read */
+  sqlite3_int64 nVerify;      /* since open: candidate sets read */
+  sqlite3_int64 nProbe;       /* since open: (key, run) filter probes */
+};
+
+/* The reference similarity: inter/(nA+nB-inter) or inter/sqrt(nA*nB) in
+** doubles; 0.0 when inter is 0.  The SQL reference function must compute
+** exactly this. */
+double dpSetSimilarity(int eMeasure, sqlite3_int64 nInter, sqlite3_int64 nA,
+                       sqlite3_int64 nB);
+/* Open the index of table zDb.zName (bCreate: create its shadow tables
+** first).  *pp is freed with dpSetIndexClose; on error *pp is NULL and
+** *pzErr may hold a message (sqlite3_free). */
+int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
+                   int bCreate, DpSetIndex **pp, char **pzErr);
+void dpSetIndexClose(DpSetIndex *p);
+/* Drop the shadow tables (the index need not be open). */
+int dpSetIndexDrop(sqlite3 *db, const char *zDb, const char *zName,
+                   char **pzErr);
+int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr);
+/* 1 when zSuffix (after "name_") is one of this file's shadow tables. */
+int dpSetIndexShadowName(const char *zSuffix);
+/* Message of the last error, owned by p ("" if none). */
+const char *dpSetIndexErrmsg(DpSetIndex *p);
+/* Store document iId's set aHash[0..nHash) (sorted, distinct; an id not
+** yet stored); bKept: it takes part in dpSetIndexBest.  */
+int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
+                  int nHash, int bKept);
+/* Forget document iId (*pbFound: it was there; may be NULL). */
+int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound);
+/* The kept document of highest similarity >= rThreshold with the set
+** aHash (ties: lowest id), ids in aSkip excluded: *pbFound and *pHit. */
+int dpSetIndexBest(DpSetIndex *p, const uint64_t *aHash, int nHash,
+                   int eMeasure, double rThreshold,
+                   const sqlite3_int64 *aSkip, int nSkip,
+                   DpSetHit *pHit, int *pbFound);
+/* The k documents (kept ones only if bKeptOnly) of highest similarity
+** >= rMin sharing at least one hash with aHash, best first (ties: lowest
+** id), into aHit[0..k) (the caller's array); *pnHit of them. */
+int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
+                      int eMeasure, int k, double rMin, int bKeptOnly,
+                      const sqlite3_int64 *aSkip, int nSkip,
+                      DpSetHit *aHit, int *pnHit);
+/* Write pending postings as a run, then merge a bounded amount. */
+int dpSetIndexSync(DpSetIndex *p);
+/* Drop pending postings and re-read the run list at next use. */
+void dpSetIndexRollback(DpSetIndex *p);
+/* Re-read the run list at next use (shared cache with read_uncommitted,
+** where data_version does not tell of another connection's writes). */
+void dpSetIndexInvalidate(DpSetIndex *p);
+/* Merge up to about nWork pairs; *pbIdle (may be NULL): nothing left. */
+int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle);
+/* Flush, then check every block, filter and fence and that the postings
+** are exactly the sets' hashes: SQLITE_CORRUPT_VTAB with a message if not. */
+int dpSetIndexIntegrity(DpSetIndex *p);
+void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat);
 
 /**************************************************************************
 ** Interface to code in storage.c — the shadow tables %_config, %_docs and

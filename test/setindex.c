@@ -1,0 +1,817 @@
+/*
+** setindex.c — the set kind's index (ext/setindex.c) against a brute-force
+** reference.
+**
+** The reference is a model held here: every stored document's set and
+** kept flag.  Its best and nearest scan the whole model computing
+**   jaccard = (double)i / (double)(n + m - i),  cosine = (double)i / sqrt((double)n*m)
+** and every decision of the index must equal it exactly (same ids, same
+** doubles).  Cases:
+**   1.x  boundaries: equal sets, subsets, similarity exactly at the
+**        threshold (jaccard 2/4, cosine 4/sqrt(4*16), 1/10 against the
+**        double 0.1, 1/3), empty and one-hash sets, hashes that share
+**        their 40-bit posting key
+**   2.x  random documents decided as the table will (best, then add kept
+**        unless a duplicate), removes, re-added ids, random best and
+**        nearest queries, in transactions of a real file database with
+**        savepoints rolled back in the middle of a batch, whole
+**        transactions rolled back, merges in small steps
+**   3.x  reopen: a new connection gives the same decisions
+**   4.x  two connections: one commits, the other sees it
+**   5.x  integrity-check after every phase; damaged shadow rows give
+**        SQLITE_CORRUPT_VTAB (never a crash: run under ASan with
+**        make test-setindex-asan), random byte flips do not crash
+**   6.x  out of memory at allocation N, for every N: calls fail, the
+**        transaction rolls back, and the stored index stays consistent
+**        (leaks reported under ASan)
+** Prints "N passed, N failed" last.
+*/
+#include "docpipe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int nPass = 0, nFail = 0;
+static int nCheckQuiet = 0;   /* checks folded into one pass per case */
+
+static void ok(const char *zName, int bOk, const char *zWhy){
+  if( bOk ){
+    nPass++;
+  }else{
+    nFail++;
+    printf("! %s: %s\n", zName, zWhy ? zWhy : "failed");
+  }
+}
+
+/* ---- random numbers ---- */
+static uint64_t rngState = 0x1234567;
+static uint64_t rnd(void){
+  uint64_t z = (rngState += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static int rndInt(int n){ return (int)(rnd() % (uint64_t)n); }
+
+/* ---- the model ---- */
+#define MAXDOC 4000
+typedef struct Doc Doc;
+struct Doc {
+  int bUsed;
+  int bKept;
+  int n;
+  uint64_t *a;
+};
+typedef struct Model Model;
+struct Model { Doc aDoc[MAXDOC]; };
+
+static void modelFree(Model *m){
+  int i;
+  for(i=0; i<MAXDOC; i++){ free(m->aDoc[i].a); m->aDoc[i].a = 0; m->aDoc[i].bUsed = 0; }
+}
+static void modelCopy(Model *dst, const Model *src){
+  int i;
+  modelFree(dst);
+  for(i=0; i<MAXDOC; i++){
+    dst->aDoc[i] = src->aDoc[i];
+    if( src->aDoc[i].bUsed ){
+      dst->aDoc[i].a = malloc(sizeof(uint64_t)*(src->aDoc[i].n+1));
+      memcpy(dst->aDoc[i].a, src->aDoc[i].a, sizeof(uint64_t)*src->aDoc[i].n);
+    }else{
+      dst->aDoc[i].a = 0;
+    }
+  }
+}
+static void modelPut(Model *m, int id, const uint64_t *a, int n, int bKept){
+  Doc *d = &m->aDoc[id];
+  free(d->a);
+  d->a = malloc(sizeof(uint64_t)*(n+1));
+  memcpy(d->a, a, sizeof(uint64_t)*n);
+  d->n = n;
+  d->bKept = bKept;
+  d->bUsed = 1;
+}
+
+static int inter(const uint64_t *a, int n, const uint64_t *b, int m){
+  int i = 0, j = 0, c = 0;
+  while( i<n && j<m ){
+    if( a[i]<b[j] ) i++;
+    else if( a[i]>b[j] ) j++;
+    else { c++; i++; j++; }
+  }
+  return c;
+}
+static double refSim(int eMeasure, int i, int n, int m){
+  if( eMeasure==DP_SET_COSINE ) return (double)i / sqrt((double)n * (double)m);
+  return (double)i / (double)(n + m - i);
+}
+static int better(const DpSetHit *a, const DpSetHit *b){
+  return a->rSim>b->rSim || (a->rSim==b->rSim && a->iId<b->iId);
+}
+/* Reference nearest: k best with i>=1 and sim>=rMin. */
+static int refNearest(const Model *m, const uint64_t *a, int n, int eMeasure,
+                      int k, double rMin, int bKeptOnly, int iSkip,
+                      DpSetHit *aHit){
+  int nHit = 0, id;
+  for(id=0; id<MAXDOC; id++){
+    const Doc *d = &m->aDoc[id];
+    DpSetHit h;
+    int c, j;
+    if( !d->bUsed || (bKeptOnly && !d->bKept) || id==iSkip || d->n==0 || n==0 ) continue;
+    c = inter(a, n, d->a, d->n);
+    if( c==0 ) continue;
+    h.iId = id; h.rSim = refSim(eMeasure, c, n, d->n); h.nInter = c; h.nSize = d->n;
+    if( !(h.rSim>=rMin) ) continue;
+    if( nHit==k && !better(&h, &aHit[k-1]) ) continue;
+    j = nHit<k ? nHit++ : k-1;
+    while( j>0 && better(&h, &aHit[j-1]) ){ aHit[j] = aHit[j-1]; j--; }
+    aHit[j] = h;
+  }
+  return nHit;
+}
+
+/* ---- the index under test ---- */
+typedef struct Conn Conn;
+struct Conn { sqlite3 *db; DpSetIndex *p; };
+
+static char zPath[256];
+
+static int connOpen(Conn *c, int bCreate){
+  char *zErr = 0;
+  int rc = sqlite3_open(zPath, &c->db);
+  if( rc==SQLITE_OK ) sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", 0, 0, 0);
+  if( rc==SQLITE_OK ) rc = dpSetIndexOpen(c->db, "main", "t", bCreate, &c->p, &zErr);
+  if( rc ) printf("open: %d %s\n", rc, zErr ? zErr : sqlite3_errmsg(c->db));
+  sqlite3_free(zErr);
+  return rc;
+}
+static void connClose(Conn *c){
+  dpSetIndexClose(c->p);
+  sqlite3_close(c->db);
+  c->p = 0; c->db = 0;
+}
+static int exec(Conn *c, const char *zSql){
+  int rc = sqlite3_exec(c->db, zSql, 0, 0, 0);
+  if( rc ) printf("exec %s: %s\n", zSql, sqlite3_errmsg(c->db));
+  return rc;
+}
+/* COMMIT as the table will: sync first (xSync). */
+static int commit(Conn *c){
+  int rc = dpSetIndexSync(c->p);
+  if( rc ){ printf("sync: %s\n", dpSetIndexErrmsg(c->p)); return rc; }
+  return exec(c, "COMMIT");
+}
+
+/* Compare best and nearest of the index with the model for set a. */
+static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
+                        int eMeasure, double t, int k, int bKeptOnly,
+                        int iSkip, char *zWhy){
+  DpSetHit aRef[16], aGot[16], hit;
+  int nRef, nGot = 0, bFound = 0, rc, i;
+  sqlite3_int64 iSkip64 = iSkip;
+  nRef = refNearest(m, a, n, eMeasure, 1, t, 1, iSkip, aRef);
+  rc = dpSetIndexBest(c->p, a, n, eMeasure, t, &iSkip64, iSkip>=0, &hit, &bFound);
+  if( rc ){ sprintf(zWhy, "best rc=%d %s", rc, dpSetIndexErrmsg(c->p)); return 0; }
+  if( bFound!=(nRef>0) || (bFound && (hit.iId!=aRef[0].iId || hit.rSim!=aRef[0].rSim)) ){
+    sprintf(zWhy, "best(n=%d, m=%d, t=%.17g): index %s %lld %.17g, reference %s %lld %.17g",
+            n, eMeasure, t, bFound ? "found" : "none", bFound ? hit.iId : -1LL,
+            bFound ? hit.rSim : 0.0, nRef ? "found" : "none",
+            nRef ? aRef[0].iId : -1LL, nRef ? aRef[0].rSim : 0.0);
+    return 0;
+  }
+  if( k>16 ) k = 16;
+  nRef = refNearest(m, a, n, eMeasure, k, t>0.3 ? t-0.3 : 0.0, bKeptOnly, iSkip, aRef);
+  rc = dpSetIndexNearest(c->p, a, n, eMeasure, k, t>0.3 ? t-0.3 : 0.0, bKeptOnly,
+                         &iSkip64, iSkip>=0, aGot, &nGot);
+  if( rc ){ sprintf(zWhy, "nearest rc=%d %s", rc, dpSetIndexErrmsg(c->p)); return 0; }
+  if( nGot!=nRef ){
+    sprintf(zWhy, "nearest k=%d: %d hits, reference %d", k, nGot, nRef);
+    return 0;
+  }
+  for(i=0; i<nGot; i++){
+    if( aGot[i].iId!=aRef[i].iId || aGot[i].rSim!=aRef[i].rSim ){
+      sprintf(zWhy, "nearest hit %d (k=%d, rMin=%g, kept %d, measure %d, n=%d): %lld %.17g, reference %lld %.17g (i=%lld m=%lld)", i, k, t>0.3 ? t-0.3 : 0.0, bKeptOnly, eMeasure, n,
+              aGot[i].iId, aGot[i].rSim, aRef[i].iId, aRef[i].rSim, aRef[i].nInter, aRef[i].nSize);
+      if( getenv("SETINDEX_DEBUG") ){
+        int j;
+        for(j=0; j<nRef; j++) printf("  ref %lld %.17g i=%lld m=%lld | got %lld %.17g\n", aRef[j].iId, aRef[j].rSim, aRef[j].nInter, aRef[j].nSize, j<nGot ? aGot[j].iId : -1, j<nGot ? aGot[j].rSim : 0);
+        int rcI = dpSetIndexIntegrity(c->p);
+        printf("  integrity %d %s\n", rcI, dpSetIndexErrmsg(c->p));
+      }
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---- random sets ---- */
+static uint64_t aKeyPool[3000];
+static uint64_t makeHash(void){
+  /* a posting key from a pool, low bits small: distinct hashes often
+  ** share a key (the 40-bit truncation) */
+  return (aKeyPool[rndInt(3000)] << 24) | (uint64_t)rndInt(3);
+}
+static int cmpU64(const void *a, const void *b){
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x>y) - (x<y);
+}
+static int normalize(uint64_t *a, int n){
+  int i, j = 0;
+  qsort(a, n, sizeof(uint64_t), cmpU64);
+  for(i=0; i<n; i++){ if( j==0 || a[i]!=a[j-1] ) a[j++] = a[i]; }
+  return j;
+}
+/* A new set: fresh, or derived from a stored one (copy, subset, superset,
+** small change), or tiny. */
+static int makeSet(const Model *m, uint64_t *a, int nMax){
+  int kind = rndInt(10), n = 0, i;
+  int src = -1;
+  for(i=0; i<20 && src<0; i++){
+    int id = rndInt(MAXDOC);
+    if( m->aDoc[id].bUsed && m->aDoc[id].n>0 ) src = id;
+  }
+  if( kind<=3 || src<0 ){
+    int want = rndInt(10)==0 ? rndInt(3) : 20 + rndInt(nMax - 20);
+    for(i=0; i<want; i++) a[n++] = makeHash();
+    if( rndInt(5)==0 ) for(i=0; i<want && i<30; i++) a[i] = rnd();  /* rare hashes */
+  }else{
+    const Doc *d = &m->aDoc[src];
+    for(i=0; i<d->n && n<nMax; i++){
+      if( kind==4 && rndInt(3)==0 ) continue;                /* subset */
+      if( kind==5 && rndInt(20)==0 ){ a[n++] = makeHash(); continue; }
+      a[n++] = d->a[i];
+    }
+    if( kind==6 ) for(i=0; i<5 && n<nMax; i++) a[n++] = makeHash(); /* superset */
+    if( kind==7 && n>0 ) n = 1 + rndInt(n);                   /* prefix */
+  }
+  return normalize(a, n);
+}
+
+/* ---- 1.x boundaries ---- */
+static void testBoundaries(void){
+  Conn c;
+  Model *m = calloc(1, sizeof(Model));
+  char zWhy[512];
+  static const struct { double t; int eMeasure; } aCase[] = {
+    {0.5, DP_SET_JACCARD}, {0.5000000001, DP_SET_JACCARD}, {0.1, DP_SET_JACCARD},
+    {1.0/3, DP_SET_JACCARD}, {1.0, DP_SET_JACCARD}, {0.5, DP_SET_COSINE},
+    {0.7, DP_SET_COSINE}, {1.0, DP_SET_COSINE}, {1e-9, DP_SET_JACCARD},
+    {0.0, DP_SET_COSINE}, {1.5, DP_SET_JACCARD},
+  };
+  uint64_t A[64], B[64];
+  int i, j, bAll = 1;
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("1.0 open", 0, "open"); return; }
+  exec(&c, "BEGIN");
+  /* id 1: {1,2,4} with A={1,2,3}: jaccard 2/4 = 0.5 exactly */
+  B[0] = 1<<24; B[1] = 2<<24; B[2] = 4<<24;
+  dpSetIndexAdd(c.p, 1, B, 3, 1); modelPut(m, 1, B, 3, 1);
+  /* id 2: 16 hashes containing {1,2,3,5}: cosine with {1,2,3,5} = 4/8 */
+  for(i=0; i<16; i++) B[i] = (uint64_t)(i+1)<<24;
+  B[3] = (uint64_t)5<<24; B[4] = (uint64_t)100<<24;
+  normalize(B, 16);
+  dpSetIndexAdd(c.p, 2, B, 16, 1); modelPut(m, 2, B, 16, 1);
+  /* id 3: 10 hashes, shares 1 with A={50}: jaccard 1/10 vs the double 0.1 */
+  for(i=0; i<10; i++) B[i] = (uint64_t)(50+i)<<24;
+  dpSetIndexAdd(c.p, 3, B, 10, 1); modelPut(m, 3, B, 10, 1);
+  /* id 4: empty; id 5: one hash; id 6 = id 7 (equal sets, lowest id wins) */
+  dpSetIndexAdd(c.p, 4, B, 0, 1); modelPut(m, 4, B, 0, 1);
+  B[0] = (uint64_t)77<<24;
+  dpSetIndexAdd(c.p, 5, B, 1, 1); modelPut(m, 5, B, 1, 1);
+  for(i=0; i<8; i++) B[i] = ((uint64_t)(200+i)<<24) | 7;
+  dpSetIndexAdd(c.p, 7, B, 8, 1); modelPut(m, 7, B, 8, 1);
+  dpSetIndexAdd(c.p, 6, B, 8, 1); modelPut(m, 6, B, 8, 1);
+  /* id 8: not kept, same as 6 (only nearest over all sees it) */
+  dpSetIndexAdd(c.p, 8, B, 8, 0); modelPut(m, 8, B, 8, 0);
+  /* id 9: the same posting keys as 6 but other low bits: no overlap */
+  for(i=0; i<8; i++) B[i] = ((uint64_t)(200+i)<<24) | 9;
+  dpSetIndexAdd(c.p, 9, B, 8, 1); modelPut(m, 9, B, 8, 1);
+  for(j=0; j<2; j++){       /* pending, then flushed and committed */
+    const uint64_t *aQ[8];
+    int anQ[8], q;
+    uint64_t Q1[3] = {1<<24, 2<<24, 3<<24};
+    uint64_t Q2[4] = {1<<24, 2<<24, 3<<24, (uint64_t)5<<24};
+    uint64_t Q3[1] = {(uint64_t)50<<24};
+    uint64_t Q4[1] = {(uint64_t)77<<24};
+    uint64_t Q5[8], Q6[4];
+    for(i=0; i<8; i++) Q5[i] = ((uint64_t)(200+i)<<24) | 7;
+    for(i=0; i<4; i++) Q6[i] = ((uint64_t)(200+i)<<24) | 7;  /* subset */
+    aQ[0] = Q1; anQ[0] = 3; aQ[1] = Q2; anQ[1] = 4; aQ[2] = Q3; anQ[2] = 1;
+    aQ[3] = Q4; anQ[3] = 1; aQ[4] = Q5; anQ[4] = 8; aQ[5] = Q6; anQ[5] = 4;
+    aQ[6] = Q1; anQ[6] = 0;
+    for(q=0; q<7; q++){
+      for(i=0; i<(int)(sizeof(aCase)/sizeof(aCase[0])); i++){
+        if( !compareQuery(&c, m, aQ[q], anQ[q], aCase[i].eMeasure, aCase[i].t,
+                          5, (i&1), -1, zWhy) ){
+          char zName[64];
+          sprintf(zName, "1.%d query %d case %d", j+1, q, i);
+          ok(zName, 0, zWhy);
+          bAll = 0;
+        }
+      }
+    }
+    if( j==0 ) commit(&c);
+  }
+  ok("1.1 boundary decisions equal the reference", bAll, 0);
+  {
+    DpSetHit h; int bFound;
+    uint64_t Q1[3] = {1<<24, 2<<24, 3<<24};
+    uint64_t Q3[1] = {(uint64_t)50<<24};
+    dpSetIndexBest(c.p, Q1, 3, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
+    ok("1.3 jaccard 2/4 at t=0.5 is a duplicate", bFound && h.iId==1 && h.rSim==0.5, 0);
+    dpSetIndexBest(c.p, Q3, 1, DP_SET_JACCARD, 0.1, 0, 0, &h, &bFound);
+    ok("1.4 jaccard 1/10 at t=0.1 (the double) is a duplicate", bFound && h.iId==3, 0);
+    DpSetHit aH[8]; int nH = 0, bSeen = 0;
+    A[0] = 1<<24; A[1] = 2<<24; A[2] = 3<<24; A[3] = (uint64_t)5<<24;
+    dpSetIndexNearest(c.p, A, 4, DP_SET_COSINE, 8, 0.5, 1, 0, 0, aH, &nH);
+    for(i=0; i<nH; i++) if( aH[i].iId==2 && aH[i].rSim==0.5 ) bSeen = 1;
+    ok("1.5 cosine 4/sqrt(4*16) at t=0.5", bSeen, 0);
+    dpSetIndexNearest(c.p, A, 4, DP_SET_COSINE, 8, 0.5000001, 1, 0, 0, aH, &nH);
+    for(i=0; i<nH; i++) if( aH[i].iId==2 ) bSeen = 0;
+    ok("1.6 cosine 4/sqrt(4*16) below t=0.5000001", bSeen, 0);
+  }
+  {
+    uint64_t bad[2] = {5, 3};
+    int rc = dpSetIndexAdd(c.p, 100, bad, 2, 1);
+    ok("1.8 unsorted set refused", rc==SQLITE_MISUSE, 0);
+  }
+  ok("1.7 integrity-check", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+  connClose(&c);
+  modelFree(m);
+  free(m);
+}
+
+/* ---- 2.x random operations in transactions ---- */
+typedef struct Stats Stats;
+struct Stats { int nQuery, nBad, nAdd, nRemove, nRollback; };
+
+#define TRACE(...) do{ if( getenv("SETINDEX_TRACE") ) printf(__VA_ARGS__); }while(0)
+static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
+                     int bSavepoints){
+  static uint64_t a[400];
+  Model *snap = calloc(1, sizeof(Model));
+  Model *snapTx = calloc(1, sizeof(Model));
+  int op, bInTx = 0, bInSvpt = 0, rc = SQLITE_OK;
+  for(op=0; op<nOps && rc==SQLITE_OK; op++){
+    int r = rndInt(100);
+    static int prevR = 0;
+    if( getenv("SETINDEX_TRACE") ){
+      printf("op %d r=%d tx=%d svpt=%d\n", op, r, bInTx, bInSvpt);
+      if( !bInTx || (getenv("SETINDEX_TRACE")[0]=='2' && op>0 && prevR>=91 && prevR<94) ){
+        int rcI = dpSetIndexIntegrity(c->p);
+        if( rcI ){ printf("op %d: integrity %s\n", op, dpSetIndexErrmsg(c->p)); exit(1); }
+      }
+    }
+    prevR = r;
+    int eMeasure = rndInt(2);
+    static const double aT[] = {0.5, 0.8, 1.0/3, 0.1, 0.7, 0.9, 1.0, 0.25};
+    double t = rndInt(3) ? aT[rndInt(8)] : (double)rndInt(1000)/1000.0;
+    if( !bInTx ){
+      exec(c, "BEGIN");
+      modelCopy(snapTx, m);
+      bInTx = 1;
+    }
+    if( r<55 ){
+      /* insert as the table does */
+      int n = makeSet(m, a, 200), id, bFound = 0;
+      DpSetHit h;
+      do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
+      st->nQuery++;
+      if( !compareQuery(c, m, a, n, eMeasure, t, 1 + rndInt(6), rndInt(2), -1, zWhy) ){
+        st->nBad++;
+        rc = SQLITE_ERROR;
+        break;
+      }
+      rc = dpSetIndexBest(c->p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
+      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c->p, id, a, n, !bFound);
+      if( rc ){ sprintf(zWhy, "add: %s", dpSetIndexErrmsg(c->p)); break; }
+      modelPut(m, id, a, n, !bFound);
+      TRACE("  add %d n=%d kept=%d\n", id, n, !bFound);
+      st->nAdd++;
+    }else if( r<70 ){
+      /* remove (sometimes re-add the same id with another set: UPDATE) */
+      int id, i, bFound = 0;
+      for(i=0; i<50; i++){ id = rndInt(MAXDOC); if( m->aDoc[id].bUsed ) break; }
+      if( i==50 ) continue;
+      rc = dpSetIndexRemove(c->p, id, &bFound);
+      if( rc || !bFound ){ sprintf(zWhy, "remove %d: rc=%d found=%d", id, rc, bFound); rc = SQLITE_ERROR; break; }
+      free(m->aDoc[id].a); m->aDoc[id].a = 0; m->aDoc[id].bUsed = 0;
+      TRACE("  remove %d\n", id);
+      st->nRemove++;
+      if( rndInt(2) ){
+        int n = makeSet(m, a, 200), bKept = rndInt(2);
+        rc = dpSetIndexAdd(c->p, id, a, n, bKept);
+        if( rc ){ sprintf(zWhy, "re-add: %s", dpSetIndexErrmsg(c->p)); break; }
+        modelPut(m, id, a, n, bKept);
+        TRACE("  re-add %d n=%d kept=%d\n", id, n, bKept);
+      }
+    }else if( r<85 ){
+      /* a query of a stored document, skipping itself */
+      int id, i;
+      for(i=0; i<50; i++){ id = rndInt(MAXDOC); if( m->aDoc[id].bUsed ) break; }
+      if( i==50 ) continue;
+      st->nQuery++;
+      if( !compareQuery(c, m, m->aDoc[id].a, m->aDoc[id].n, eMeasure, t,
+                        1 + rndInt(10), rndInt(2), id, zWhy) ){
+        st->nBad++;
+        rc = SQLITE_ERROR;
+        break;
+      }
+    }else if( r<89 && bSavepoints ){
+      if( !bInSvpt ){
+        rc = dpSetIndexSync(c->p);         /* xSavepoint: before it opens */
+        exec(c, "SAVEPOINT s");
+        modelCopy(snap, m);
+        bInSvpt = 1;
+        TRACE("  savepoint\n");
+      }else if( rndInt(2) ){
+        exec(c, "ROLLBACK TO s");
+        dpSetIndexRollback(c->p);          /* xRollbackTo */
+        modelCopy(m, snap);
+        TRACE("  rollback to\n");
+        st->nRollback++;
+      }else{
+        exec(c, "RELEASE s");
+        bInSvpt = 0;
+      }
+    }else if( r<91 && bSavepoints ){
+      exec(c, "ROLLBACK");
+      dpSetIndexRollback(c->p);
+      modelCopy(m, snapTx);
+      TRACE("  rollback\n");
+      bInTx = bInSvpt = 0;
+      st->nRollback++;
+    }else if( r<94 ){
+      int bIdle;
+      rc = dpSetIndexMerge(c->p, 1 + rndInt(3000), &bIdle);
+      TRACE("  merge idle=%d\n", bIdle);
+      if( rc ) sprintf(zWhy, "merge: %s", dpSetIndexErrmsg(c->p));
+    }else{
+      rc = commit(c);
+      TRACE("  commit\n");
+      bInTx = bInSvpt = 0;
+      if( rc ) sprintf(zWhy, "commit: %s", dpSetIndexErrmsg(c->p));
+    }
+  }
+  if( bInTx && rc==SQLITE_OK ){
+    rc = commit(c);
+  }else if( bInTx ){
+    exec(c, "ROLLBACK");
+    dpSetIndexRollback(c->p);
+  }
+  modelFree(snap); free(snap);
+  modelFree(snapTx); free(snapTx);
+  return rc;
+}
+
+/* Every stored document queried once: the same decisions as the model. */
+static int allQueries(Conn *c, const Model *m, char *zWhy){
+  int id, bOk = 1;
+  /* in a read transaction, as the table's statements are */
+  exec(c, "BEGIN; SELECT count(*) FROM t_pruns;");
+  for(id=0; id<MAXDOC && bOk; id++){
+    const Doc *d = &m->aDoc[id];
+    if( !d->bUsed ) continue;
+    if( !compareQuery(c, m, d->a, d->n, id&1, (id%3) ? 0.5 : 0.8, 5, id&2 ? 1 : 0, id, zWhy) ){
+      bOk = 0;
+    }
+  }
+  exec(c, "COMMIT");
+  return bOk;
+}
+
+static void testRandom(void){
+  Conn c, c2;
+  Model *m = calloc(1, sizeof(Model));
+  Stats st;
+  char zWhy[512] = "";
+  int rc, round;
+  memset(&st, 0, sizeof(st));
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("2.0 open", 0, "open"); return; }
+  for(round=0; round<4; round++){
+    char zName[80];
+    rc = randomOps(&c, m, 400, &st, zWhy, 1);
+    sprintf(zName, "2.%d random operations, round %d", round+1, round);
+    ok(zName, rc==SQLITE_OK, zWhy);
+    if( rc ) break;
+    sprintf(zName, "2.%d.1 integrity-check after round %d", round+1, round);
+    ok(zName, dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+  }
+  printf("  %d queries, %d adds, %d removes, %d rollbacks\n", st.nQuery,
+         st.nAdd, st.nRemove, st.nRollback);
+  ok("2.7 every stored document decided as the reference", allQueries(&c, m, zWhy), zWhy);
+  {
+    DpSetIndexStat s;
+    int bIdle = 0;
+    dpSetIndexInfo(c.p, &s);
+    printf("  runs %d, pairs %lld, blocks %lld\n", s.nRun, s.nPair, s.nBlock);
+    exec(&c, "BEGIN");
+    rc = dpSetIndexMerge(c.p, 1<<30, &bIdle);
+    if( rc==SQLITE_OK ) rc = commit(&c);
+    dpSetIndexInfo(c.p, &s);
+    printf("  after merging: runs %d, pairs %lld\n", s.nRun, s.nPair);
+    ok("2.8 merge to the end", rc==SQLITE_OK && bIdle, dpSetIndexErrmsg(c.p));
+    ok("2.9 same decisions after merging", allQueries(&c, m, zWhy), zWhy);
+  }
+
+  /* 3.x reopen */
+  connClose(&c);
+  if( connOpen(&c, 0) ){ ok("3.0 reopen", 0, "open"); return; }
+  ok("3.1 reopened: same decisions", allQueries(&c, m, zWhy), zWhy);
+  ok("3.2 reopened: integrity-check", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+
+  /* 4.x two connections */
+  if( connOpen(&c2, 0) ){ ok("4.0 second connection", 0, "open"); return; }
+  ok("4.1 second connection: same decisions", allQueries(&c2, m, zWhy), zWhy);
+  rc = randomOps(&c, m, 300, &st, zWhy, 0);
+  ok("4.2 first connection writes and commits", rc==SQLITE_OK, zWhy);
+  ok("4.3 second connection sees the commits", allQueries(&c2, m, zWhy), zWhy);
+  rc = randomOps(&c2, m, 300, &st, zWhy, 1);
+  ok("4.4 second connection writes, with rollbacks", rc==SQLITE_OK, zWhy);
+  ok("4.5 first connection sees them", allQueries(&c, m, zWhy), zWhy);
+  ok("4.6 integrity-check", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+  connClose(&c2);
+  connClose(&c);
+  modelFree(m);
+  free(m);
+}
+
+/* ---- 5.x damaged shadow rows ---- */
+static int runSql(sqlite3 *db, const char *zSql){
+  return sqlite3_exec(db, zSql, 0, 0, 0);
+}
+
+static void testCorrupt(void){
+  Conn c;
+  Model *m = calloc(1, sizeof(Model));
+  Stats st;
+  char zWhy[512] = "";
+  static const struct { const char *zName; const char *zSql; } aCase[] = {
+    {"5.1 set blob of the wrong length",
+     "UPDATE t_sets SET h = substr(h, 1, length(h)-3) WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)"},
+    {"5.2 set hashes out of order",
+     "UPDATE t_sets SET h = substr(h, 9) || substr(h, 1, 8) WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)"},
+    {"5.3 set count wrong",
+     "UPDATE t_sets SET n = n+1 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)"},
+    {"5.4 postings block of garbage",
+     "UPDATE t_pblocks SET data = randomblob(length(data))"},
+    {"5.5 postings block truncated",
+     "UPDATE t_pblocks SET data = substr(data, 1, length(data)/2)"},
+    {"5.6 postings block missing",
+     "DELETE FROM t_pblocks"},
+    {"5.7 filter row of garbage",
+     "UPDATE t_pfilter SET data = randomblob(length(data))"},
+    {"5.8 filter row emptied",
+     "UPDATE t_pfilter SET data = x''"},
+    {"5.9 fence row of garbage",
+     "UPDATE t_pfence SET data = randomblob(length(data))"},
+    {"5.10 fence rows missing",
+     "DELETE FROM t_pfence"},
+    {"5.11 run row: block count wrong",
+     "UPDATE t_pruns SET nblock = nblock+1"},
+    {"5.12 a set row missing its postings",
+     "INSERT INTO t_sets(id, kept, n, h) VALUES(99999, 1, 1, x'0102030405060708')"},
+    {"5.13 filter rows of NULL",
+     "UPDATE t_pfilter SET data = NULL"},
+  };
+  int i, rc;
+  memset(&st, 0, sizeof(st));
+  for(i=0; i<(int)(sizeof(aCase)/sizeof(aCase[0])); i++){
+    int rc1, rc2, rc3, q;
+    char zMsg[600];
+    unlink(zPath);
+    modelFree(m);
+    rngState = 777 + i;
+    if( connOpen(&c, 1) ){ ok(aCase[i].zName, 0, "open"); continue; }
+    rc = randomOps(&c, m, 100, &st, zWhy, 0);
+    if( rc==SQLITE_OK ){
+      exec(&c, "BEGIN");
+      rc = dpSetIndexMerge(c.p, 1<<30, 0);
+      commit(&c);
+    }
+    connClose(&c);
+    if( rc ){ ok(aCase[i].zName, 0, zWhy); continue; }
+    /* damage it from a plain connection, then reopen */
+    {
+      sqlite3 *db;
+      sqlite3_open(zPath, &db);
+      rc = runSql(db, aCase[i].zSql);
+      sqlite3_close(db);
+      if( rc ){ ok(aCase[i].zName, 0, "damage failed"); continue; }
+    }
+    c.p = 0;
+    {
+      char *zErr = 0;
+      sqlite3_open(zPath, &c.db);
+      rc1 = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+      sqlite3_free(zErr);
+    }
+    rc2 = rc3 = SQLITE_OK;
+    if( rc1==SQLITE_OK ){
+      rc2 = dpSetIndexIntegrity(c.p);
+      /* searches: an error or an answer, never a crash */
+      for(q=0; q<MAXDOC; q++){
+        if( m->aDoc[q].bUsed ){
+          DpSetHit h[4]; int nHit;
+          int r = dpSetIndexNearest(c.p, m->aDoc[q].a, m->aDoc[q].n, DP_SET_JACCARD,
+                                    4, 0.0, 0, 0, 0, h, &nHit);
+          if( r!=SQLITE_OK ) rc3 = r;
+        }
+      }
+    }
+    sprintf(zMsg, "open %d, integrity %d (%s), search %d", rc1, rc2,
+            c.p ? dpSetIndexErrmsg(c.p) : "", rc3);
+    ok(aCase[i].zName,
+       rc1==SQLITE_CORRUPT_VTAB || (rc1==SQLITE_OK && rc2==SQLITE_CORRUPT_VTAB
+       && (rc3==SQLITE_OK || rc3==SQLITE_CORRUPT_VTAB)), zMsg);
+    connClose(&c);
+  }
+  /* 5.20 random byte flips in every kind of shadow blob: no crash */
+  {
+    int nTry, nErr = 0;
+    static const char *azTab[] = {"t_pblocks", "t_pfilter", "t_pfence", "t_sets"};
+    static const char *azCol[] = {"data", "data", "data", "h"};
+    for(nTry=0; nTry<30; nTry++){
+      sqlite3 *db;
+      char zSql[300];
+      int q;
+      if( nTry%20==0 ){
+        unlink(zPath);
+        modelFree(m);
+        if( connOpen(&c, 1) ) break;
+        randomOps(&c, m, 120, &st, zWhy, 0);
+        connClose(&c);
+      }
+      sqlite3_open(zPath, &db);
+      sprintf(zSql, "UPDATE %s SET %s = substr(%s, 1, %d) || randomblob(1) || "
+              "substr(%s, %d) WHERE rowid IN (SELECT rowid FROM %s ORDER BY random() LIMIT 2)",
+              azTab[nTry%4], azCol[nTry%4], azCol[nTry%4], rndInt(200),
+              azCol[nTry%4], 2 + rndInt(200), azTab[nTry%4]);
+      runSql(db, zSql);
+      sqlite3_close(db);
+      sqlite3_open(zPath, &c.db);
+      c.p = 0;
+      {
+        char *zErr = 0;
+        if( dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr)==SQLITE_OK ){
+          if( dpSetIndexIntegrity(c.p)!=SQLITE_OK ) nErr++;
+          for(q=0; q<MAXDOC; q++){
+            if( m->aDoc[q].bUsed ){
+              DpSetHit h[4]; int nHit;
+              dpSetIndexNearest(c.p, m->aDoc[q].a, m->aDoc[q].n, DP_SET_COSINE,
+                                4, 0.0, 0, 0, 0, h, &nHit);
+            }
+          }
+        }else{
+          nErr++;
+        }
+        sqlite3_free(zErr);
+      }
+      connClose(&c);
+    }
+    printf("  byte flips: %d of 30 runs reported damage\n", nErr);
+    ok("5.20 random byte flips: no crash", 1, 0);
+  }
+  modelFree(m);
+  free(m);
+  (void)nCheckQuiet;
+}
+
+/* ---- 6.x out of memory at every allocation ---- */
+static sqlite3_mem_methods realMem;
+static int nCountdown = -1;     /* allocations left before failures; -1 off */
+static int bFaulted = 0;        /* a failure was injected in this run */
+static int failNow(void){
+  if( nCountdown<0 ) return 0;
+  if( nCountdown==0 ){ bFaulted = 1; return 1; }
+  nCountdown--;
+  return 0;
+}
+static void *faultMalloc(int n){ return failNow() ? 0 : realMem.xMalloc(n); }
+static void *faultRealloc(void *p, int n){ return failNow() ? 0 : realMem.xRealloc(p, n); }
+static void faultFree(void *p){ realMem.xFree(p); }
+static int faultSize(void *p){ return realMem.xSize(p); }
+static int faultRoundup(int n){ return realMem.xRoundup(n); }
+static int faultInit(void *p){ return realMem.xInit(p); }
+static void faultShutdown(void *p){ realMem.xShutdown(p); }
+
+/* A script of index calls; failing calls roll their transaction back as
+** the table will.  Returns the number of calls that failed. */
+static int oomScript(sqlite3 *db){
+  DpSetIndex *p = 0;
+  char *zErr = 0;
+  uint64_t a[64];
+  int nFail = 0, i, j, rc;
+  rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+  sqlite3_free(zErr);
+  if( rc ) return 1;
+  for(j=0; j<3; j++){
+    sqlite3_exec(db, "BEGIN", 0, 0, 0);
+    rc = SQLITE_OK;
+    for(i=0; rc==SQLITE_OK && i<8; i++){
+      DpSetHit h;
+      int bFound = 0, n = 0, k;
+      for(k=0; k<40; k++) a[n++] = aKeyPool[(i*7 + k*13 + j) % 3000] << 24;
+      n = normalize(a, n);
+      rc = dpSetIndexBest(p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
+      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(p, 1 + j*100 + i, a, n, !bFound);
+      if( rc==SQLITE_OK && i==3 ){
+        rc = dpSetIndexSync(p);                      /* xSavepoint */
+        if( rc==SQLITE_OK ) rc = sqlite3_exec(db, "SAVEPOINT s", 0, 0, 0);
+      }
+      if( rc==SQLITE_OK && i==6 ){
+        rc = sqlite3_exec(db, "ROLLBACK TO s", 0, 0, 0);
+        dpSetIndexRollback(p);
+      }
+    }
+    if( rc==SQLITE_OK && j>0 ){
+      int bFound;
+      rc = dpSetIndexRemove(p, 1 + (j-1)*100, &bFound);
+    }
+    if( rc==SQLITE_OK ) rc = dpSetIndexSync(p);
+    if( rc==SQLITE_OK ) rc = dpSetIndexMerge(p, 1000, 0);
+    if( rc==SQLITE_OK ) rc = sqlite3_exec(db, "COMMIT", 0, 0, 0);
+    if( rc ){
+      nFail++;
+      sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      dpSetIndexRollback(p);
+    }
+  }
+  {
+    DpSetHit aHit[4];
+    int nHit;
+    sqlite3_exec(db, "BEGIN", 0, 0, 0);
+    if( dpSetIndexNearest(p, a, 40, DP_SET_COSINE, 4, 0.0, 0, 0, 0, aHit, &nHit) ) nFail++;
+    sqlite3_exec(db, "COMMIT", 0, 0, 0);
+  }
+  dpSetIndexClose(p);
+  return nFail;
+}
+
+static void testOom(void){
+  int n, nRun = 0, bOk = 1;
+  char zWhy[200] = "";
+  for(n=1; n<100000 && bOk; n++){
+    sqlite3 *db = 0;
+    DpSetIndex *p = 0;
+    char *zErr = 0;
+    int rc;
+    unlink(zPath);
+    if( sqlite3_open(zPath, &db) ){ bOk = 0; break; }
+    rc = dpSetIndexOpen(db, "main", "t", 1, &p, &zErr);
+    dpSetIndexClose(p);
+    sqlite3_free(zErr);
+    if( rc ){ sqlite3_close(db); bOk = 0; break; }
+    bFaulted = 0;
+    nCountdown = n;
+    oomScript(db);
+    nCountdown = -1;
+    nRun++;
+    /* whatever failed, what is stored is consistent */
+    p = 0;
+    rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+    if( rc==SQLITE_OK ) rc = dpSetIndexIntegrity(p);
+    if( rc ){
+      sprintf(zWhy, "allocation %d: integrity %d %.100s", n, rc,
+              p ? dpSetIndexErrmsg(p) : (zErr ? zErr : ""));
+      bOk = 0;
+    }
+    sqlite3_free(zErr);
+    dpSetIndexClose(p);
+    sqlite3_close(db);
+    if( !bFaulted ) break;           /* the script ran to its end */
+  }
+  printf("  out of memory: %d runs\n", nRun);
+  ok("6.1 out of memory at every allocation: consistent afterwards", bOk, zWhy);
+}
+
+int main(void){
+  int i;
+  {
+    sqlite3_mem_methods m;
+    sqlite3_config(SQLITE_CONFIG_GETMALLOC, &realMem);
+    m = realMem;
+    m.xMalloc = faultMalloc; m.xRealloc = faultRealloc; m.xFree = faultFree;
+    m.xSize = faultSize; m.xRoundup = faultRoundup; m.xInit = faultInit;
+    m.xShutdown = faultShutdown;
+    sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+  }
+  sprintf(zPath, "/tmp/setindex_test_%d.db", (int)getpid());
+  for(i=0; i<3000; i++) aKeyPool[i] = rnd() >> 24;
+  testBoundaries();
+  testRandom();
+  testCorrupt();
+  testOom();
+  unlink(zPath);
+  {
+    char z[300];
+    sprintf(z, "%s-wal", zPath); unlink(z);
+    sprintf(z, "%s-shm", zPath); unlink(z);
+  }
+  printf("%d passed, %d failed\n", nPass, nFail);
+  return nFail ? 1 : 0;
+}
