@@ -66,7 +66,7 @@ for nodes in 1 3; do
   done
   if [ "$nodes" = 3 ]; then
     CL_DB=ingest1000
-    query="SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots' AND k = 10)"
+    query="SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots guiding grain ships' AND k = 10)"
     t0=$(now_ms); cl sql "SELECT 1" >/dev/null
     t1=$(now_ms); cl sql "$query" >/dev/null
     # 1 + 200 queries on one connection: the 200 after the first are warm.

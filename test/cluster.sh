@@ -196,7 +196,8 @@ check "integrity-check passes on the restarted node" "ok" "$out"
 # moves away, a new document is written, leadership comes back: the next
 # near-copy must be found a duplicate of it.
 text="brand new document about lighthouse keepers and the long winter nights on the northern coast with storms and ships and a cat called admiral"
-cl sql "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'lighthouse keepers' AND k = 3)" >/dev/null
+# (five words or more: a vector search, which builds the index)
+cl sql "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'the lighthouse keepers kept watch' AND k = 3)" >/dev/null
 other=$(( killed % 3 + 1 ))
 lead_to "$other"
 check "leadership moves to node $other" "$other" "$(leader_id)"
@@ -219,7 +220,7 @@ mkfifo "$WORK/stmts"
 cl sql - <"$WORK/stmts" >"$WORK/conn.out" 2>&1 &
 conn_pid=$!
 exec 4>"$WORK/stmts"
-echo "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots' AND k = 1);" >&4
+echo "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots guiding grain ships' AND k = 1);" >&4
 retry 50 0.1 test -s "$WORK/conn.out"
 cl sql "INSERT INTO docs(rowid, body) VALUES(1003, '$text2')"
 echo "INSERT INTO docs(rowid, body) VALUES(1004, '$text2 again');" >&4
