@@ -32,17 +32,6 @@
 
 #include <utf8proc.h>
 
-#define COL_BODY      DP_COL_BODY
-#define COL_EMBEDDING DP_COL_EMBEDDING
-#define COL_ISDUP     DP_COL_ISDUP
-#define COL_DUPOF     DP_COL_DUPOF
-#define COL_SIM       DP_COL_SIM
-#define COL_EXTRA0    DP_COL_EXTRA0
-#define colScore dpColScore
-#define colK     dpColK
-#define colCmd   dpColCmd
-#define tableError dpTableError
-#define storeError dpTableStoreError
 
 /**************************************************************************
 ** Errors of the table.
@@ -60,7 +49,7 @@ int dpTableError(DpTable *p, int rc, const char *zFmt, ...){
 int dpTableStoreError(DpTable *p, int rc){
   if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE ){
     const char *zMsg = dpStorageErrmsg(p->pStore);
-    if( zMsg ) tableError(p, rc, "%s", zMsg);
+    if( zMsg ) dpTableError(p, rc, "%s", zMsg);
     dpStorageClearError(p->pStore);
   }
   return rc;
@@ -103,12 +92,12 @@ static int loadRow(void *pCtx, sqlite3_int64 iId, int bDup,
   DpTable *p = pLoad->p;
   int nByte = sqlite3_value_bytes(pVec);
   if( sqlite3_value_type(pVec)==SQLITE_NULL ){
-    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
+    return dpTableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no row in"
                       " %s_vectors", iId, dpStorageName(p->pStore));
   }
   if( !vectorIsValid(sqlite3_value_blob(pVec), nByte, p->opt.nDim,
                      pLoad->aVec) ){
-    return tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+    return dpTableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                       " damaged (%d bytes, expected %d finite float32)",
                       iId, nByte, p->opt.nDim);
   }
@@ -124,7 +113,7 @@ static int loadIndex(DpTable *p, DpIndex *idx){
   load.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
   if( load.aVec==0 ) return SQLITE_NOMEM;
   dpIndexClear(idx);
-  rc = storeError(p, dpStorageScanVectors(p->pStore, loadRow, &load));
+  rc = dpTableStoreError(p, dpStorageScanVectors(p->pStore, loadRow, &load));
   sqlite3_free(load.aVec);
   if( rc!=SQLITE_OK ) dpIndexClear(idx);
   return rc;
@@ -134,7 +123,7 @@ static int loadIndex(DpTable *p, DpIndex *idx){
 int dpTableEnsureIndex(DpTable *p){
   sqlite3_int64 iVersion = 0, t0;
   int bDirty = 0;
-  int rc = storeError(p, dpStorageDataVersion(p->pStore, &iVersion, &bDirty));
+  int rc = dpTableStoreError(p, dpStorageDataVersion(p->pStore, &iVersion, &bDirty));
   if( rc!=SQLITE_OK ) return rc;
   /* with read_uncommitted the index is rebuilt for every statement */
   if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
@@ -177,22 +166,22 @@ int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     const char *zWhy;
     int nByte;
     if( sqlite3_value_type(pEmb)!=SQLITE_BLOB ){
-      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+      return dpTableError(p, SQLITE_MISMATCH, "embedding must be a float32"
                         " blob of %d values", nDim);
     }
     pBlob = sqlite3_value_blob(pEmb);
     nByte = sqlite3_value_bytes(pEmb);
     if( nByte!=4*nDim ){
-      return tableError(p, SQLITE_MISMATCH, "embedding must be a float32"
+      return dpTableError(p, SQLITE_MISMATCH, "embedding must be a float32"
                         " blob of %d values (%d bytes), not %d bytes",
                         nDim, 4*nDim, nByte);
     }
     if( !vectorIsValid(pBlob, nByte, nDim, aOut) ){
-      return tableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
+      return dpTableError(p, SQLITE_MISMATCH, "embedding has a non-finite"
                         " value (NaN or Inf)");
     }
     if( !dpVectorScorable(aOut, nDim, &zWhy) ){
-      return tableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
+      return dpTableError(p, SQLITE_MISMATCH, "embedding cannot be scored: %s", zWhy);
     }
     *pbOwn = 1;
     return SQLITE_OK;
@@ -207,7 +196,7 @@ int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
       int iBad = utf8Invalid(sqlite3_value_blob(pBody),
                              sqlite3_value_bytes(pBody));
       if( iBad>=0 ){
-        return tableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
+        return dpTableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
                           " of valid UTF-8 (byte %d is not)", iBad);
       }
     }
@@ -220,7 +209,7 @@ int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                          dpTsStages(p->pStats));
     }
     default:
-      return tableError(p, SQLITE_MISMATCH, "body must be text");
+      return dpTableError(p, SQLITE_MISMATCH, "body must be text");
   }
 }
 
@@ -274,7 +263,7 @@ static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, const Decision *pDec,
                     sqlite3_value **apExtra, const float *aVec){
   sqlite3_int64 t0 = dpTsClock(p->pStats);
-  int rc = storeError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
+  int rc = dpTableStoreError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
                                          bOwn, pDec->bDup, pDec->iDupOf,
                                          pDec->rSim, apExtra, aVec));
   if( rc==SQLITE_OK ) p->nWritten++;
@@ -287,14 +276,14 @@ static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
 
 static int deleteDoc(DpTable *p, sqlite3_int64 iId){
   sqlite3_int64 t0 = dpTsClock(p->pStats);
-  int rc = storeError(p, dpStorageDocDelete(p->pStore, iId));
+  int rc = dpTableStoreError(p, dpStorageDocDelete(p->pStore, iId));
   if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
   dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
   return rc;
 }
 
 static int docExists(DpTable *p, sqlite3_int64 iId, int *pbExists){
-  return storeError(p, dpStorageDocExists(p->pStore, iId, pbExists));
+  return dpTableStoreError(p, dpStorageDocExists(p->pStore, iId, pbExists));
 }
 
 /* integrity-check, one document made from its body: its stored vector is
@@ -308,7 +297,7 @@ static int checkMadeVector(void *pCtx, sqlite3_int64 iId, sqlite3_value *pBody,
   if( rc==SQLITE_OK && sqlite3_value_type(pVec)!=SQLITE_NULL
    && (nStored!=4*p->opt.nDim
        || memcmp(sqlite3_value_blob(pVec), p->aVec, (size_t)nStored)) ){
-    rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+    rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                     " not the embedding of its body", iId);
   }
   return rc;
@@ -324,7 +313,7 @@ static int integrityCheck(DpTable *p){
   dpIndexInit(&fresh, p->opt.nDim);
   rc = loadIndex(p, &fresh);
   if( rc==SQLITE_OK && fresh.nEntry!=p->index.nEntry ){
-    rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index has %d entries,"
+    rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "in-memory index has %d entries,"
                     " the shadow tables %d", p->index.nEntry, fresh.nEntry);
   }
   for(i=0; rc==SQLITE_OK && i<fresh.nEntry; i++){
@@ -333,16 +322,16 @@ static int integrityCheck(DpTable *p){
      || memcmp(&p->index.aVec[(sqlite3_int64)j*fresh.nDim],
                &fresh.aVec[(sqlite3_int64)i*fresh.nDim],
                sizeof(float)*(size_t)fresh.nDim) ){
-      rc = tableError(p, SQLITE_CORRUPT_VTAB, "in-memory index differs from"
+      rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "in-memory index differs from"
                       " the shadow tables at document %lld", fresh.aId[i]);
     }
   }
   dpIndexFree(&fresh);
   /* Vectors without a document; decisions out of range; vectors that are
   ** not embed(body) although the body produced them. */
-  if( rc==SQLITE_OK ) rc = storeError(p, dpStorageCheckRows(p->pStore));
+  if( rc==SQLITE_OK ) rc = dpTableStoreError(p, dpStorageCheckRows(p->pStore));
   if( rc==SQLITE_OK ){
-    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+    rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
                                          checkMadeVector, p));
   }
   return rc;
@@ -356,7 +345,7 @@ static int rebuildOwnVector(void *pCtx, sqlite3_int64 iId,
   (void)pBody;
   if( !vectorIsValid(sqlite3_value_blob(pVec), sqlite3_value_bytes(pVec),
                      p->opt.nDim, p->aVec) ){
-    return tableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
+    return dpTableError(p, SQLITE_CORRUPT_VTAB, "rebuild: the embedding of"
         " document %lld was given by the caller and is damaged: it cannot"
         " be made again from the body; DELETE the document and insert it"
         " again", iId);
@@ -372,7 +361,7 @@ static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
   int rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);
   (void)pVec;
   if( rc==SQLITE_OK ){
-    rc = storeError(p, dpStorageVectorPut(p->pStore, iId, p->aVec));
+    rc = dpTableStoreError(p, dpStorageVectorPut(p->pStore, iId, p->aVec));
   }
   return rc;
 }
@@ -380,11 +369,11 @@ static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
 /* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
 ** then the index again from the shadow tables. */
 static int rebuild(DpTable *p){
-  int rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+  int rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
                                            rebuildMadeVector, p));
   p->bIndexValid = 0;
   if( rc==SQLITE_OK ){
-    rc = storeError(p, dpStorageScanDocs(p->pStore, DP_SCAN_OWN,
+    rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_OWN,
                                          rebuildOwnVector, p));
   }
   if( rc==SQLITE_OK ) rc = dpTableEnsureIndex(p);
@@ -399,7 +388,7 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
     return dpTsReset(p->pStats, dpStorageFormat(p->pStore), &p->base.zErrMsg);
   }
-  return tableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
+  return dpTableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
                     " rebuild, stats-reset)", zCmd);
 }
 
@@ -407,33 +396,33 @@ static const char *columnName(const DpTable *p, int iCol){
   static const char *const az[] = {
     "body", "embedding", "is_duplicate", "duplicate_of", "similarity"
   };
-  if( iCol<COL_EXTRA0 ) return az[iCol];
-  if( iCol<colScore(p) ) return dpStorageExtraName(p->pStore, iCol-COL_EXTRA0);
-  if( iCol==colScore(p) ) return "score";
-  if( iCol==colK(p) ) return "k";
+  if( iCol<DP_COL_EXTRA0 ) return az[iCol];
+  if( iCol<dpColScore(p) ) return dpStorageExtraName(p->pStore, iCol-DP_COL_EXTRA0);
+  if( iCol==dpColScore(p) ) return "score";
+  if( iCol==dpColK(p) ) return "k";
   return dpStorageName(p->pStore);
 }
 
 /* On INSERT, the computed and hidden columns must be NULL. */
 static int checkNotWritten(DpTable *p, sqlite3_value **apCol){
-  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+  static const int aRo[] = { DP_COL_ISDUP, DP_COL_DUPOF, DP_COL_SIM };
   size_t i;
   for(i=0; i<sizeof(aRo)/sizeof(aRo[0]); i++){
     if( sqlite3_value_type(apCol[aRo[i]])!=SQLITE_NULL ){
-      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+      return dpTableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }
-  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
-   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
-    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+  if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
+    return dpTableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
                       " MATCH queries only");
   }
   return SQLITE_OK;
 }
 
 static int duplicateError(DpTable *p, const Decision *pDec){
-  return tableError(p, SQLITE_CONSTRAINT, "document is a near-duplicate of"
+  return dpTableError(p, SQLITE_CONSTRAINT, "document is a near-duplicate of"
                     " rowid %lld (similarity %.4f >= threshold %g,"
                     " on_duplicate=abort)", pDec->iDupOf, pDec->rSim,
                     p->opt.rThreshold);
@@ -461,14 +450,14 @@ static int insertFeedsOnItself(DpTable *p){
       p->pFeedStmt = s;
       p->zFeedSql = sqlite3_mprintf("%s", zSql);
       if( p->zFeedSql==0 ) return SQLITE_NOMEM;
-      rc = storeError(p, dpStorageReadBy(p->pStore, s, &p->bFeeds));
+      rc = dpTableStoreError(p, dpStorageReadBy(p->pStore, s, &p->bFeeds));
       if( rc!=SQLITE_OK ){
         sqlite3_free(p->zFeedSql);
         p->zFeedSql = 0;
       }
     }
     if( rc==SQLITE_OK && p->bFeeds ){
-      return tableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
+      return dpTableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
           " %s_vectors: it would read the rows it writes (copy them into a"
           " temporary table first)", dpStorageName(p->pStore), dpStorageName(p->pStore));
     }
@@ -485,13 +474,13 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
   rc = checkNotWritten(p, apCol);
   if( rc==SQLITE_OK ) rc = insertFeedsOnItself(p);
   if( rc==SQLITE_OK ){
-    rc = dpTableVector(p, apCol[COL_BODY], apCol[COL_EMBEDDING], p->aVec, &bOwn);
+    rc = dpTableVector(p, apCol[DP_COL_BODY], apCol[DP_COL_EMBEDDING], p->aVec, &bOwn);
   }
   if( rc!=SQLITE_OK ) return rc;
   if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
     int bExists;
     if( sqlite3_value_type(pRowid)!=SQLITE_INTEGER ){
-      return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+      return dpTableError(p, SQLITE_MISMATCH, "rowid must be an integer");
     }
     iId = sqlite3_value_int64(pRowid);
     bHasId = 1;
@@ -502,7 +491,7 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
         case SQLITE_IGNORE:  return SQLITE_OK;
         case SQLITE_REPLACE: bReplace = 1; break;
         default:
-          return tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+          return dpTableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
                             " %s.rowid", dpStorageName(p->pStore));
       }
     }
@@ -520,8 +509,8 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
   }
   if( bReplace ) rc = deleteDoc(p, iId);
   if( rc==SQLITE_OK ){
-    rc = storeDoc(p, &iId, bHasId, apCol[COL_BODY], bOwn, &dec,
-                  &apCol[COL_EXTRA0], p->aVec);
+    rc = storeDoc(p, &iId, bHasId, apCol[DP_COL_BODY], bOwn, &dec,
+                  &apCol[DP_COL_EXTRA0], p->aVec);
   }
   *piRowid = iId;
   return rc;
@@ -548,26 +537,26 @@ static int sameValue(sqlite3_value *a, sqlite3_stmt *pStmt, int iCol){
 static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
                     sqlite3_value **apCol, sqlite3_int64 *piRowid){
   sqlite3_stmt *pGet;
-  sqlite3_value *pBody = apCol[COL_BODY];
-  int bBodySet = !sqlite3_value_nochange(apCol[COL_BODY]);
-  int bEmbSet = !sqlite3_value_nochange(apCol[COL_EMBEDDING]);
+  sqlite3_value *pBody = apCol[DP_COL_BODY];
+  int bBodySet = !sqlite3_value_nochange(apCol[DP_COL_BODY]);
+  int bEmbSet = !sqlite3_value_nochange(apCol[DP_COL_EMBEDDING]);
   int bOldOwn = 0, bOwn = 0, bReplace = 0, bSkip = 0, rc, i;
   sqlite3_int64 iNew;
   Decision dec;
-  static const int aRo[] = { COL_ISDUP, COL_DUPOF, COL_SIM };
+  static const int aRo[] = { DP_COL_ISDUP, DP_COL_DUPOF, DP_COL_SIM };
 
   if( sqlite3_value_type(pNewRowid)!=SQLITE_INTEGER ){
-    return tableError(p, SQLITE_MISMATCH, "rowid must be an integer");
+    return dpTableError(p, SQLITE_MISMATCH, "rowid must be an integer");
   }
   iNew = sqlite3_value_int64(pNewRowid);
-  if( sqlite3_value_type(apCol[colScore(p)])!=SQLITE_NULL
-   || sqlite3_value_type(apCol[colK(p)])!=SQLITE_NULL ){
-    return tableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+  if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
+   || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
+    return dpTableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
                       " MATCH queries only");
   }
-  rc = storeError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
+  rc = dpTableStoreError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
   if( rc==SQLITE_DONE ){
-    return tableError(p, SQLITE_CORRUPT_VTAB, "document %lld vanished", iOld);
+    return dpTableError(p, SQLITE_CORRUPT_VTAB, "document %lld vanished", iOld);
   }
   if( rc!=SQLITE_ROW ) return rc;
   /* Columns of the document row: body, is_duplicate, duplicate_of,
@@ -576,7 +565,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   for(i=0; i<3; i++){
     if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
       dpStorageDocRelease(p->pStore);
-      return tableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+      return dpTableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }
@@ -584,9 +573,9 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   if( bEmbSet ){
     /* "Set" to the stored vector (e.g. read for a WHERE clause): not a change. */
     sqlite3_stmt *pVec;
-    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
     if( rc==SQLITE_ROW ){
-      if( sameValue(apCol[COL_EMBEDDING], pVec, 0) ) bEmbSet = 0;
+      if( sameValue(apCol[DP_COL_EMBEDDING], pVec, 0) ) bEmbSet = 0;
       rc = dpStorageVectorRelease(p->pStore);
     }else if( rc==SQLITE_DONE ){
       rc = SQLITE_OK;
@@ -614,17 +603,17 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   ** vector docpipe made follows the body; one the caller gave stays until
   ** the caller sets embedding (to NULL: made from the body again). */
   if( bEmbSet ){
-    rc = dpTableVector(p, pBody, apCol[COL_EMBEDDING], p->aVec, &bOwn);
+    rc = dpTableVector(p, pBody, apCol[DP_COL_EMBEDDING], p->aVec, &bOwn);
   }else if( bBodySet && !bOldOwn ){
     rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);
   }else{
     sqlite3_stmt *pVec;
-    rc = storeError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
+    rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
     if( rc==SQLITE_ROW || rc==SQLITE_DONE ){
       if( rc!=SQLITE_ROW
        || !vectorIsValid(sqlite3_column_blob(pVec, 0),
                          sqlite3_column_bytes(pVec, 0), p->opt.nDim, p->aVec) ){
-        rc = tableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
+        rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "vector of document %lld is"
                         " missing or damaged", iOld);
       }else{
         rc = SQLITE_OK;
@@ -640,7 +629,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
       if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
         bReplace = 1;
       }else{
-        rc = tableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
+        rc = dpTableError(p, SQLITE_CONSTRAINT, "UNIQUE constraint failed:"
                         " %s.rowid", dpStorageName(p->pStore));
       }
     }
@@ -664,7 +653,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     if( bReplace ) rc = deleteDoc(p, iNew);
     if( rc==SQLITE_OK ) rc = deleteDoc(p, iOld);
     if( rc==SQLITE_OK ){
-      rc = storeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[COL_EXTRA0],
+      rc = storeDoc(p, &iNew, 1, pBody, bOwn, &dec, &apCol[DP_COL_EXTRA0],
                     p->aVec);
     }
   }
@@ -680,8 +669,8 @@ int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
   if( argc==1 ){
     rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
     if( rc==SQLITE_OK ) p->nWritten++;
-  }else if( sqlite3_value_type(argv[2+colCmd(p)])!=SQLITE_NULL ){
-    rc = runCommand(p, argv[2+colCmd(p)]);
+  }else if( sqlite3_value_type(argv[2+dpColCmd(p)])!=SQLITE_NULL ){
+    rc = runCommand(p, argv[2+dpColCmd(p)]);
   }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
     rc = doInsert(p, argv[1], &argv[2], piRowid);
   }else{

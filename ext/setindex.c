@@ -569,22 +569,9 @@ int dpSetIndexShadowName(const char *zSuffix){
   return 0;
 }
 
-static int siExecFmt(sqlite3 *db, char **pzErr, const char *zFmt, ...){
-  va_list ap;
-  char *zSql;
-  int rc;
-  va_start(ap, zFmt);
-  zSql = sqlite3_vmprintf(zFmt, ap);
-  va_end(ap);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
-  sqlite3_free(zSql);
-  return rc;
-}
-
 static int siCreateTables(sqlite3 *db, const char *zDb, const char *zName,
                           char **pzErr){
-  return siExecFmt(db, pzErr,
+  return dpExecf(db, pzErr,
     "CREATE TABLE \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, kept INTEGER, n INTEGER, h BLOB);"
     "CREATE TABLE \"%w\".\"%w_pruns\"(id INTEGER PRIMARY KEY, level INTEGER, lo INTEGER,"
     " hi INTEGER, npair INTEGER, nblock INTEGER, dest INTEGER, resume INTEGER);"
@@ -600,7 +587,7 @@ int dpSetIndexDrop(sqlite3 *db, const char *zDb, const char *zName,
   size_t i;
   int rc = SQLITE_OK;
   for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    rc = siExecFmt(db, pzErr, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
+    rc = dpExecf(db, pzErr, "DROP TABLE IF EXISTS \"%w\".\"%w_%s\"",
                    zDb, zName, azShadow[i]);
   }
   return rc;
@@ -615,7 +602,7 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr){
     p->aStmt[i] = 0;
   }
   for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    rc = siExecFmt(p->db, pzErr,
+    rc = dpExecf(p->db, pzErr,
                    "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO \"%w_%s\"",
                    p->zDb, p->zName, azShadow[i], zNew, azShadow[i]);
   }

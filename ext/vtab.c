@@ -47,13 +47,6 @@
 #define DP_K_ALL 0x7fffffff     /* no k: every document, ranked */
 #define DP_MAX_FILTER 64        /* column filters done inside a MATCH */
 
-/* Fixed columns (docpipe.h): then the extras, score, k, <table>. */
-#define COL_BODY      DP_COL_BODY
-#define COL_EMBEDDING DP_COL_EMBEDDING
-#define COL_ISDUP     DP_COL_ISDUP
-#define COL_DUPOF     DP_COL_DUPOF
-#define COL_SIM       DP_COL_SIM
-#define COL_EXTRA0    DP_COL_EXTRA0
 
 /* idxNum flags (the plans are in docpipe.h). */
 #define HAS_K       0x10
@@ -356,7 +349,7 @@ static int vtabBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     for(i=0, nFilter=0; i<pInfo->nConstraint; i++){
       const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
       const char *zOp = filterOp(c->op);
-      if( !c->usable || zOp==0 || c->iColumn<0 || c->iColumn==COL_EMBEDDING
+      if( !c->usable || zOp==0 || c->iColumn<0 || c->iColumn==DP_COL_EMBEDDING
        || c->iColumn>=dpColScore(p) || nFilter>=DP_MAX_FILTER ){
         continue;
       }
@@ -698,14 +691,14 @@ static int vtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   /* In an UPDATE, columns that keep their value are not fetched: the large
   ** ones cost a copy, the computed ones must not look "set". */
   if( sqlite3_vtab_nochange(ctx)
-   && (iCol==COL_BODY || iCol==COL_EMBEDDING || iCol==COL_ISDUP
-       || iCol==COL_DUPOF || iCol==COL_SIM || iCol==dpColScore(p)
+   && (iCol==DP_COL_BODY || iCol==DP_COL_EMBEDDING || iCol==DP_COL_ISDUP
+       || iCol==DP_COL_DUPOF || iCol==DP_COL_SIM || iCol==dpColScore(p)
        || iCol==dpColK(p)) ){
     return SQLITE_OK;
   }
-  if( iCol<COL_EMBEDDING ){
+  if( iCol<DP_COL_EMBEDDING ){
     sqlite3_result_value(ctx, sqlite3_column_value(pStmt, 1));
-  }else if( iCol==COL_EMBEDDING ){
+  }else if( iCol==DP_COL_EMBEDDING ){
     sqlite3_stmt *pVec;
     int rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore,
                                                sqlite3_column_int64(pStmt, 0),
