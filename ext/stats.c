@@ -1080,9 +1080,15 @@ int dpTsSavepoint(DpTableStats *ts, int iSavepoint){
   ts->pConn->nSvpt++;          /* a statement may begin */
   if( iSavepoint<0 ) return SQLITE_OK;
   if( iSavepoint>=ts->nSvpt ){
+    int i;
     int *aNew = sqlite3_realloc64(ts->aSvptSeq, sizeof(int)*(iSavepoint+1));
     if( aNew==0 ) return SQLITE_NOMEM;
     ts->aSvptSeq = aNew;
+    /* A table that joins the transaction inside savepoints is told of the
+    ** innermost only (sqlite3VtabBegin), yet ROLLBACK TO an outer one
+    ** reaches it: the outer levels began before any record of this
+    ** transaction (a write record means the table had joined). */
+    for(i=ts->nSvpt; i<iSavepoint; i++) ts->aSvptSeq[i] = ts->iSeq + 1;
   }
   /* records opened from now on belong to this savepoint */
   ts->aSvptSeq[iSavepoint] = ts->iSeq + 1;
