@@ -98,7 +98,8 @@ build/asan/docpipe.so: $(ASAN_OBJ)
 # --- tests -------------------------------------------------------------
 # The C test programs (test/NAME.c -> build/NAME_test), against the core
 # objects; test/all.tcl runs every build/*_test.
-C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_test
+C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_test \
+          build/stats_svpt_test
 build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm

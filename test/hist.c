@@ -7,6 +7,13 @@
 ** reported value is their midpoint; below 128 ns they are exact.  The
 ** maximum is exact.
 **
+** The edges: a latency in the last bucket (from 127 * 2^38 ns, about 9.7
+** hours, where every larger value lands too) survives packing; a histogram whose
+** buckets hold fewer values than its count says (a damaged blob that
+** docpipe_latency() merged) answers its exact maximum; a record that
+** cannot grow its sample array (out of memory) still adds every
+** document's stage times, 1 ns ones included, to its totals.
+**
 ** Then the memory a connection that never writes spends on statistics:
 ** each MATCH leaves a record waiting for a write transaction that never
 ** comes; only the newest stats_keep of them are kept, so memory stops
@@ -39,6 +46,100 @@ static void exec(sqlite3 *db, const char *zSql){
     nFail++;
   }
   sqlite3_free(zErr);
+}
+
+/* SQLite's allocator, failing every allocation while bFailMalloc is set. */
+static sqlite3_mem_methods defaultMem;
+static int bFailMalloc = 0;
+static void *failMalloc(int n){
+  return bFailMalloc ? 0 : defaultMem.xMalloc(n);
+}
+static void *failRealloc(void *p, int n){
+  return bFailMalloc ? 0 : defaultMem.xRealloc(p, n);
+}
+static void installFailMalloc(void){
+  sqlite3_mem_methods m;
+  sqlite3_config(SQLITE_CONFIG_GETMALLOC, &defaultMem);
+  m = defaultMem;
+  m.xMalloc = failMalloc;
+  m.xRealloc = failRealloc;
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+}
+
+/* Stage latencies in the last bucket: two in its own range (from
+** 127 * 2^38 ns, about 9.7 hours, to 2^45) and one far past it, which
+** lands there too.  The packed record reads back with the exact maximum,
+** and the median, in that bucket, is within 1/128 of the value at its
+** rank.  (Past 2^45 ns the 1/128 bound no longer holds: the bucket's
+** midpoint is reported.) */
+static void lastBucket(void){
+  static const sqlite3_uint64 aV[] = {
+    ((sqlite3_uint64)127 << 38) + 5000000000ULL,
+    ((sqlite3_uint64)127 << 38) + 6000000000ULL,
+    (sqlite3_uint64)1 << 62,
+  };
+  DpStatRec *r = dpStatOpen(0, DP_KIND_INSERT);
+  DpHist *aOut = calloc(DP_N_STAGE, sizeof(DpHist));
+  size_t k;
+  int st, bOk = r!=0 && aOut!=0;
+  for(k=0; bOk && k<sizeof(aV)/sizeof(aV[0]); k++){
+    sqlite3_int64 aNs[DP_N_STAGE];
+    for(st=0; st<DP_N_STAGE; st++) aNs[st] = (sqlite3_int64)aV[k];
+    dpStatDocument(r, aNs);
+  }
+  bOk = bOk && dpStatClose(r)==SQLITE_OK
+     && dpHistMergeBlob(aOut, r->pBlob, r->nBlob);
+  for(st=0; bOk && st<DP_N_STAGE; st++){
+    sqlite3_uint64 p50 = dpHistQuantile(&aOut[st], 0.5);
+    bOk = aOut[st].nCount==3
+       && aOut[st].aCount[DP_HIST_BUCKETS-1]==3
+       && aOut[st].nMax==aV[2]
+       && aOut[st].nSum==aV[0] + aV[1] + aV[2]
+       && fabs((double)p50 - (double)aV[1]) <= (double)aV[1]/128.0;
+  }
+  check("latencies in the last bucket pack and unpack; median within 1/128",
+        bOk);
+  dpStatFree(r);
+  free(aOut);
+}
+
+/* A histogram whose count is more than its buckets hold: every quantile
+** not found in the buckets is the exact maximum. */
+static void countAboveBuckets(void){
+  DpHist *h = calloc(1, sizeof(DpHist));
+  const sqlite3_uint64 nMax = (sqlite3_uint64)1 << 50;
+  if( h==0 ){ check("calloc", 0); return; }
+  h->aCount[dpHistBucket(100)] = 1;
+  h->nCount = 3;
+  h->nSum = 100 + 2*nMax;
+  h->nMax = nMax;
+  check("count above the buckets' total: p50 is the maximum",
+        dpHistQuantile(h, 0.5)==nMax && dpHistQuantile(h, 0.01)==100);
+  free(h);
+}
+
+/* Out of memory when the samples outgrow their inline storage: the
+** document's sample is lost, its stage times still count in the totals
+** (a stage that ran took at least 1 ns: dpTsClock). */
+static void totalsWithoutMemory(void){
+  static const sqlite3_int64 aKept[DP_N_STAGE] = { 10, 20, 30, 40 };
+  static const sqlite3_int64 aLost[DP_N_STAGE] = { 1, 1, 7, 0 };
+  DpStatRec *r = dpStatOpen(0, DP_KIND_INSERT);
+  int k, bOk = r!=0;
+  for(k=0; bOk && k<4; k++) dpStatDocument(r, aKept);   /* inline: 4 */
+  if( bOk ){
+    bFailMalloc = 1;
+    dpStatDocument(r, aLost);
+    dpStatDocument(r, aLost);
+    bFailMalloc = 0;
+    bOk = r->nSample==4
+       && r->aStageNs[DP_STAGE_TOKENIZE]==4*10 + 2*1
+       && r->aStageNs[DP_STAGE_EMBED]==4*20 + 2*1
+       && r->aStageNs[DP_STAGE_SEARCH]==4*30 + 2*7
+       && r->aStageNs[DP_STAGE_STORE]==4*40;
+  }
+  check("out of memory for samples: every document still in the totals", bOk);
+  dpStatFree(r);
 }
 
 /* Run n MATCH queries on db; the memory in use afterwards. */
@@ -90,6 +191,7 @@ int main(void){
   static const double aQ[] = { 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0 };
   unsigned long long s = 12345;
   size_t t, k;
+  installFailMalloc();           /* before SQLite initializes */
   for(t=0; t<sizeof(aN)/sizeof(aN[0]); t++){
     int n = aN[t], i, bOk = 1;
     sqlite3_uint64 *a = malloc(sizeof(*a)*(size_t)n);
@@ -179,6 +281,9 @@ int main(void){
     dpStatFree(r);
     free(aOut);
   }
+  lastBucket();
+  countAboveBuckets();
+  totalsWithoutMemory();
   readOnlyMemory();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail ? 1 : 0;
