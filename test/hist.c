@@ -8,7 +8,9 @@
 ** maximum is exact.
 **
 ** The edges: a latency in the last bucket (from 127 * 2^38 ns, about 9.7
-** hours, where every larger value lands too) survives packing; a histogram whose
+** hours, where every larger value lands too) survives packing and
+** dpHistEncode; samples all equal give that value at every quantile (never
+** the bucket's midpoint above it); a histogram whose
 ** buckets hold fewer values than its count says (a damaged blob that
 ** docpipe_latency() merged) answers its exact maximum; a record that
 ** cannot grow its sample array (out of memory) still adds every
@@ -99,8 +101,35 @@ static void lastBucket(void){
   }
   check("latencies in the last bucket pack and unpack; median within 1/128",
         bOk);
+  /* and the same histograms through dpHistEncode and back */
+  {
+    DpHist *aBack = calloc(DP_N_STAGE, sizeof(DpHist));
+    void *pBlob = 0;
+    int nBlob = 0;
+    bOk = bOk && aBack!=0 && dpHistEncode(aOut, &pBlob, &nBlob)==SQLITE_OK
+       && dpHistMergeBlob(aBack, pBlob, nBlob)
+       && memcmp(aOut, aBack, sizeof(DpHist)*DP_N_STAGE)==0;
+    check("histograms with the last bucket: encode, merge, the same", bOk);
+    sqlite3_free(pBlob);
+    free(aBack);
+  }
   dpStatFree(r);
   free(aOut);
+}
+
+/* Every sample the same value: every quantile is that value, never more
+** (200 ns is in a bucket 2 ns wide whose midpoint is 201). */
+static void allEqual(void){
+  DpHist *h = calloc(1, sizeof(DpHist));
+  static const double aQ[] = { 0.01, 0.5, 0.95, 0.99, 1.0 };
+  size_t k;
+  int i, bOk = h!=0;
+  for(i=0; bOk && i<50; i++) dpHistAdd(h, 200);
+  for(k=0; bOk && k<sizeof(aQ)/sizeof(aQ[0]); k++){
+    bOk = dpHistQuantile(h, aQ[k])==200;
+  }
+  check("50 samples of 200 ns: every quantile is 200", bOk);
+  free(h);
 }
 
 /* A histogram whose count is more than its buckets hold: every quantile
@@ -115,6 +144,13 @@ static void countAboveBuckets(void){
   h->nMax = nMax;
   check("count above the buckets' total: p50 is the maximum",
         dpHistQuantile(h, 0.5)==nMax && dpHistQuantile(h, 0.01)==100);
+  /* buckets above the maximum (a damaged blob): no quantile above it */
+  memset(h, 0, sizeof(*h));
+  h->aCount[5] = 2;
+  h->nCount = 2;
+  h->nSum = 10;
+  h->nMax = 0;
+  check("buckets above a maximum of 0: p50 is 0", dpHistQuantile(h, 0.5)==0);
   free(h);
 }
 
@@ -282,6 +318,7 @@ int main(void){
     free(aOut);
   }
   lastBucket();
+  allEqual();
   countAboveBuckets();
   totalsWithoutMemory();
   readOnlyMemory();
