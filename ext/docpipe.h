@@ -70,6 +70,12 @@ typedef enum DpOnDup {
   DP_ONDUP_ABORT = 2      /* SQLITE_CONSTRAINT naming the earlier document */
 } DpOnDup;
 
+typedef enum DpMeasure {
+  DP_MEASURE_VECTOR = 0,  /* cosine of hashed vectors: the dense kind */
+  DP_MEASURE_JACCARD = 1, /* exact Jaccard of shingle sets: the set kind */
+  DP_MEASURE_COSINE = 2   /* exact cosine of shingle sets: the set kind */
+} DpMeasure;
+
 typedef struct DpOptions DpOptions;
 struct DpOptions {
   int nDim;               /* buckets of the embedding, DP_DIM_MIN..DP_DIM_MAX */
@@ -79,6 +85,7 @@ struct DpOptions {
   DpOnDup eOnDup;         /* what INSERT does with a duplicate */
   int bStats;             /* keep per-statement records in %_stats */
   int nStatsKeep;         /* how many statements %_stats keeps */
+  DpMeasure eMeasure;     /* the table's kind and measure */
   unsigned mSet;          /* keys applied so far (config.c): a second
                           ** "dim=..." is an error, not an override */
   int bCountRepeats;      /* 'signed' counting a repeated feature again: a
@@ -105,6 +112,9 @@ int dpSplitWide(const DpOptions *p);
 char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
 const char *dpOptionsOnDupText(const DpOptions *p);
+const char *dpOptionsMeasureText(const DpOptions *p);
+/* 1 for the set kind (measure 'jaccard' or 'cosine'). */
+int dpOptionsIsSet(const DpOptions *p);
 
 /**************************************************************************
 ** Interface to code in tokenize.c — Unicode tokens of a text.
@@ -168,6 +178,16 @@ int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut,
                 sqlite3_int64 *aStageNs);
+/* The set kind: the distinct feature hashes of tokens pTok (after
+** dpTokenize(), hashing='signed'), sorted ascending, into *paHash (grown
+** with dpGrow: *pnAlloc slots); *pnHash of them (0 for no token).
+** SQLITE_OK or NOMEM. */
+int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
+                int *pnAlloc, int *pnHash);
+/* Tokenize and dpSetTokens() in one call, timed as dpEmbedText() is. */
+int dpSetText(const DpOptions *pOpt, DpTokens *pTok,
+              const unsigned char *z, int n, uint64_t **paHash, int *pnAlloc,
+              int *pnHash, sqlite3_int64 *aStageNs);
 /* The scratch a caller of dpEmbedText() keeps between calls. */
 void dpEmbedScratchInit(DpTokens *pTok);
 void dpEmbedScratchFree(DpTokens *pTok);
@@ -420,6 +440,13 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       int eMeasure, int k, double rMin, int bKeptOnly,
                       const sqlite3_int64 *aSkip, int nSkip,
                       DpSetHit *aHit, int *pnHit);
+/* The stored set of document iId into *paHash (grown with dpGrow, *pnAlloc
+** slots), *pnHash hashes and *pbKept: SQLITE_ROW, or SQLITE_DONE when iId
+** has no set; SQLITE_CORRUPT_VTAB for a damaged row. */
+int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
+                  int *pnAlloc, int *pnHash, int *pbKept);
+/* Number of stored sets. */
+int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet);
 /* Write pending postings as a run, then merge a bounded amount. */
 int dpSetIndexSync(DpSetIndex *p);
 /* Drop pending postings and re-read the run list at next use. */
@@ -482,7 +509,8 @@ int dpStorageIsColumnName(const DpStorage *s, const char *zName);
 /* The cached statements, so that statistics never take one of them for
 ** the user's. */
 int dpStorageStatements(const DpStorage *s, sqlite3_stmt **aOut, int nMax);
-/* Write document *piId (a new rowid when !bHasId) and its vector. */
+/* Write document *piId (a new rowid when !bHasId) and its vector (none
+** when aVec is NULL: the set kind). */
 int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, int bDup,
                     sqlite3_int64 iDupOf, double rSim,
@@ -578,7 +606,11 @@ struct DpTable {
   DpOptions opt;          /* options, from %_config (a copy of storage's) */
   int nExtra;             /* number of extra columns */
   DpTableStats *pStats;   /* its statistics (stats.c) */
-  DpIndex index;          /* in-memory vectors (index.c) */
+  DpIndex index;          /* in-memory vectors (index.c): the dense kind */
+  DpSetIndex *pSet;       /* the set kind's index (setindex.c), else NULL */
+  uint64_t *aHash;        /* the set of the row being written or queried */
+  int nHash;              /* hashes in aHash */
+  int nHashAlloc;         /* slots allocated for aHash */
   int bIndexValid;        /* index matches the shadow tables */
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
   DpTokens tok;           /* tokenizer scratch */
@@ -623,6 +655,13 @@ int dpTableEnsureIndex(DpTable *p);
 ** the caller's. */
 int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                   float *aOut, int *pbOwn);
+/* The set kind: the shingle set of pBody (text, or a blob of UTF-8; NULL
+** gives the empty set) into p->aHash, p->nHash. */
+int dpTableSet(DpTable *p, sqlite3_value *pBody);
+/* An error of setindex.c (its message) as the table's error; returns rc. */
+int dpTableSetError(DpTable *p, int rc);
+/* setindex.c's measure (DP_SET_*) of a set-kind table. */
+int dpTableSetMeasure(const DpTable *p);
 /* xUpdate's work (DELETE, command, INSERT or UPDATE), its arguments. */
 int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
                  sqlite3_int64 *piRowid);

@@ -2151,6 +2151,53 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   return rc;
 }
 
+int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
+                  int *pnAlloc, int *pnHash, int *pbKept){
+  sqlite3_stmt *pStmt;
+  int rc = siStmt(p, SI_SET_GET, &pStmt), rc2;
+  *pnHash = 0;
+  *pbKept = 0;
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, iId);
+  rc = sqlite3_step(pStmt);
+  if( rc==SQLITE_ROW ){
+    sqlite3_int64 m = sqlite3_column_int64(pStmt, 1);
+    const unsigned char *aB = sqlite3_column_blob(pStmt, 2);
+    int i, nB = sqlite3_column_bytes(pStmt, 2);
+    *pbKept = sqlite3_column_int(pStmt, 0);
+    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (aB==0 && m>0) ){
+      rc = siCorrupt(p, "a set row");
+    }else if( m>0 && dpGrow((void**)paHash, pnAlloc, (int)m, sizeof(uint64_t)) ){
+      rc = SQLITE_NOMEM;
+    }else{
+      for(i=0; i<(int)m; i++) (*paHash)[i] = siGet64(&aB[i*8]);
+      if( !siIsSet(*paHash, (int)m) ) rc = siCorrupt(p, "a set row");
+      else *pnHash = (int)m;
+    }
+    if( rc==SQLITE_ROW ) rc = SQLITE_ROW;
+  }
+  rc2 = sqlite3_reset(pStmt);
+  if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
+  return rc;
+}
+
+int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT count(*) FROM \"%w\".\"%w_sets\"",
+                               p->zDb, p->zName);
+  int rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  *pnSet = 0;
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    *pnSet = sqlite3_column_int64(pStmt, 0);
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    siError(p, rc, "%s", sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 static int siGrowScratch(DpSetIndex *p, int n){
   if( n<=p->nKeyAlloc ) return SQLITE_OK;
   sqlite3_free(p->aKey);
