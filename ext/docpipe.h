@@ -12,12 +12,14 @@
 **   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd
 **   vtab.c     the virtual table: module methods, transactions, reads
 **                                 -> pipeline, storage, index, embed,
-**                                    query, stats
+**                                    query, stats, setindex
 **   pipeline.c a table's writes and its index cache
 **                                 -> storage, index, embed, stats,
-**                                    simd (dpVectorScorable)
+**                                    simd (dpVectorScorable), setindex
 **   dedup.c    dedup_index()      -> storage, stats, simd
-**   funcs.c    cosine(), embed(), tokenize()  -> embed, tokenize, simd
+**   funcs.c    cosine(), embed(), tokenize(), shingle_set(),
+**              set_similarity()   -> embed, tokenize, simd, setindex
+**                                    (dpSetSimilarity)
 **   storage.c  shadow tables %_config, %_docs, %_vectors; the open tables
 **              of a connection    -> (leaves only)
 **   stats.c    %_stats, %_latency, docpipe_latency()  -> (leaves only)
@@ -25,12 +27,15 @@
 **   embed.c    text -> vector      -> tokenize
 **   query.c    short MATCH queries -> tokenize
 **   tokenize.c Unicode tokens      -> (leaves only)
-**   setindex.c the set kind's index (not yet a table kind) -> (leaves only)
+**   setindex.c the set kind's index (measure='jaccard'|'cosine')
+**                                 -> (leaves only)
 **   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
 **
-** A document's way through an INSERT, in pipeline.c: rowVector() (the caller's
-** embedding, or dpEmbedText(): tokenize, embed) -> decide(vector) against
-** the index -> storeDoc(vector) into storage.c and the index.
+** A document's way through an INSERT, in pipeline.c: rowFeatures() (the
+** dense kind: the caller's embedding, or dpEmbedText(): tokenize, embed;
+** the set kind: dpSetText(): tokenize, hash shingles) -> decide() against
+** the index (index.c, or setindex.c) -> storeDoc() into storage.c and the
+** index.
 */
 #ifndef DOCPIPE_H
 #define DOCPIPE_H
@@ -425,7 +430,8 @@ const char *dpSetIndexErrmsg(DpSetIndex *p);
 ** yet stored); bKept: it takes part in dpSetIndexBest.  */
 int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
                   int nHash, int bKept);
-/* Forget document iId (*pbFound: it was there; may be NULL). */
+/* Forget document iId (*pbFound: its set was there; may be NULL); any
+** posting of iId dies, also one left without a set by damage. */
 int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound);
 /* The kept document of highest similarity >= rThreshold with the set
 ** aHash (ties: lowest id), ids in aSkip excluded: *pbFound and *pHit. */

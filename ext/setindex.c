@@ -1586,9 +1586,10 @@ int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound){
   sqlite3_bind_int64(pStmt, 1, iId);
   rc = siExec(p, pStmt);
   if( rc ) return rc;
+  /* Without a set row (never stored, or a damaged table being rebuilt)
+  ** the tombstone is still written: postings of iId, if any, die. */
   bFound = sqlite3_changes(p->db)>0;
-  if( !bFound ) return SQLITE_OK;
-  if( pbFound ) *pbFound = 1;
+  if( pbFound ) *pbFound = bFound;
   if( p->nPend>0 ){
     int iSlot = siMapInsert(&p->pendRemoved, iId, 0);
     if( iSlot<0 ) return SQLITE_NOMEM;
@@ -2048,6 +2049,9 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
 }
 
 int dpSetIndexSync(DpSetIndex *p){
+  /* called at xSync and xSavepoint, after the application's INSERT: its
+  ** last_insert_rowid() must not become the id of a run written here */
+  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
   sqlite3_int64 nFlushed = 0;
   int rc = siRefresh(p);
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
@@ -2056,6 +2060,7 @@ int dpSetIndexSync(DpSetIndex *p){
     if( nWork<DP_SET_MERGE_MIN ) nWork = DP_SET_MERGE_MIN;
     rc = dpSetIndexMerge(p, nWork, 0);
   }
+  sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   return rc;
 }
 
