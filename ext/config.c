@@ -18,7 +18,8 @@
 **   dim           integer 8..8192                 embed
 **   tokenize      words | shingle N (1..16)       embed
 **   hashing       signed | seed                   embed
-**   threshold     real in (0, 1]                  table
+**   threshold     real in (0, 1]; default 0.65,   table
+**                 0.5 with measure='jaccard'
 **   on_duplicate  keep | ignore | abort           table
 **   stats         on | off                        table
 **   stats_keep    integer 1..1000000000           table
@@ -329,6 +330,13 @@ const char *dpOptionsMeasureText(const DpOptions *p){
     case DP_MEASURE_JACCARD: return "jaccard";
     case DP_MEASURE_COSINE:  return "cosine";
     default:                 return "vector";
+  }
+}
+
+void dpOptionsTableDefaults(DpOptions *p){
+  if( p->eMeasure==DP_MEASURE_JACCARD
+   && (p->mSet & (1u<<keyIndex("threshold")))==0 ){
+    p->rThreshold = DP_THRESHOLD_JACCARD;
   }
 }
 

@@ -62,6 +62,10 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
 #define DP_SHINGLE_MAX  16
 #define DP_SHINGLE_DEFAULT 5
 #define DP_THRESHOLD_DEFAULT 0.65
+/* measure='jaccard': half the union shared, the ground truth's definition
+** of a near-duplicate in the quality benchmark (word 5-shingles, J >= 0.5);
+** for sets of equal size that is set cosine 2/3, near the default 0.65 */
+#define DP_THRESHOLD_JACCARD 0.5
 #define DP_STATS_KEEP_DEFAULT 10000
 
 /**************************************************************************
@@ -118,6 +122,9 @@ char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
 const char *dpOptionsOnDupText(const DpOptions *p);
 const char *dpOptionsMeasureText(const DpOptions *p);
+/* Defaults that depend on other options, once all are applied (CREATE):
+** the threshold of measure='jaccard'. */
+void dpOptionsTableDefaults(DpOptions *p);
 /* 1 for the set kind (measure 'jaccard' or 'cosine'). */
 int dpOptionsIsSet(const DpOptions *p);
 

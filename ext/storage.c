@@ -509,6 +509,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
     rc = SQLITE_ERROR;
   }
   if( rc!=SQLITE_OK ) return rc;
+  dpOptionsTableDefaults(&s->opt);
   zTok = dpOptionsTokenizeText(&s->opt);
   /* 17 significant digits read back as the same double */
   dpFormatDouble(zThreshold, (int)sizeof(zThreshold), s->opt.rThreshold);
