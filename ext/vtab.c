@@ -119,10 +119,14 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     if( p->aVec==0 ) rc = SQLITE_NOMEM;
   }
   if( rc==SQLITE_OK && dpOptionsIsSet(&p->opt) ){
+    /* the storage's copies of the names: argv may not outlive the
+    ** statements that created the shadow tables */
+    const char *zName = dpStorageName(p->pStore);
     char *zErr = 0;
-    rc = dpSetIndexOpen(db, argv[1], argv[2], bCreate, &p->pSet, &zErr);
+    rc = dpSetIndexOpen(db, dpStorageSchema(p->pStore), zName, bCreate,
+                        &p->pSet, &zErr);
     if( rc!=SQLITE_OK && *pzErr==0 ){
-      *pzErr = sqlite3_mprintf("docpipe: table %s: %s", argv[2],
+      *pzErr = sqlite3_mprintf("docpipe: table %s: %s", zName,
                                zErr ? zErr : sqlite3_errstr(rc));
       if( rc!=SQLITE_NOMEM && !bCreate ) rc = SQLITE_CORRUPT_VTAB;
     }
