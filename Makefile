@@ -40,7 +40,7 @@ TCLSH ?= tclsh
         bench bench-kernel bench-dedup bench-quality bench-insert fuzz fuzz-ops install \
         uninstall test-fast mutate \
         npm-pack clients clean deps-cluster cluster test-cluster test-cluster-asan \
-        bench-cluster test-setindex test-setindex-asan bench-setindex
+        bench-cluster test-setindex test-setindex-asan bench-setindex bench-scale
 
 all: dist/docpipe.so dist/libdocpipe.a
 
@@ -218,6 +218,15 @@ build/setindex_bench: bench/setindex_bench.c $(CORE_OBJ)
 # The set index alone (ext/setindex.c, not yet a table kind): SETINDEX_DOCS
 # documents (default 100,000), figures in bench/results/setindex.md.
 SETINDEX_DOCS ?= 100000
+# Both kinds as they grow (bench/scale.sh): the set kind to SCALE_SET
+# documents, the dense kind to SCALE_VECTOR; figures and plots into
+# bench/results/scale.*
+SCALE_SET ?= 1000000
+SCALE_VECTOR ?= 100000
+bench-scale: dist/docpipe.so build/scale_bench | deps-bench
+	@mkdir -p bench/results
+	sh bench/scale.sh $(SCALE_SET) $(SCALE_VECTOR)
+
 bench-setindex: build/setindex_bench
 	@mkdir -p build/bench bench/results
 	build/setindex_bench $(SETINDEX_DOCS) build/bench/setindex.db
@@ -228,6 +237,8 @@ build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 
 build/insert_bench: bench/insert_bench.c
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
+build/scale_bench: bench/scale_bench.c
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/scale_bench.c -lsqlite3 -lm
 
 build/dedup_bench: bench/dedup_bench.c
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/dedup_bench.c -lsqlite3

@@ -18,10 +18,17 @@
 **   dim           integer 8..8192                 embed
 **   tokenize      words | shingle N (1..16)       embed
 **   hashing       signed | seed                   embed
-**   threshold     real in (0, 1]                  table
+**   threshold     real in (0, 1]; default 0.65,   table
+**                 0.5 with measure='jaccard'
 **   on_duplicate  keep | ignore | abort           table
 **   stats         on | off                        table
 **   stats_keep    integer 1..1000000000           table
+**   measure       vector | jaccard | cosine       table
+**
+** measure chooses the table's kind: 'vector' (the default) decides by the
+** cosine of hashed shingle vectors (the dense kind, index.c); 'jaccard' and
+** 'cosine' by the exact Jaccard or cosine of the documents' shingle sets
+** (the set kind, setindex.c).
 */
 #include "docpipe.h"
 
@@ -96,7 +103,7 @@ static int parseReal(const char *z, double *pOut){
 ** set once azKey[i] has been applied. */
 static const char *const azKey[] = {
   "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
-  "stats_keep"
+  "stats_keep", "measure"
 };
 
 /* Position of zKey in azKey[], or -1. */
@@ -200,7 +207,22 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     p->nStatsKeep = (int)iv;
     return SQLITE_OK;
   }
+  if( sqlite3_stricmp(zKey, "measure")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( sqlite3_stricmp(zVal, "vector")==0 ){
+      p->eMeasure = DP_MEASURE_VECTOR;
+    }else if( sqlite3_stricmp(zVal, "jaccard")==0 ){
+      p->eMeasure = DP_MEASURE_JACCARD;
+    }else if( sqlite3_stricmp(zVal, "cosine")==0 ){
+      p->eMeasure = DP_MEASURE_COSINE;
+    }else{
+      *pzErr = sqlite3_mprintf("option measure must be 'vector', 'jaccard' or"
+                               " 'cosine', not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
   if( sqlite3_stricmp(zKey, "threshold")==0
+   || sqlite3_stricmp(zKey, "measure")==0
    || sqlite3_stricmp(zKey, "on_duplicate")==0
    || sqlite3_stricmp(zKey, "stats")==0
    || sqlite3_stricmp(zKey, "stats_keep")==0 ){
@@ -301,6 +323,25 @@ char *dpOptionsTokenizeText(const DpOptions *p){
 
 const char *dpOptionsHashingText(const DpOptions *p){
   return p->eHashing==DP_HASH_SEED ? "seed" : "signed";
+}
+
+const char *dpOptionsMeasureText(const DpOptions *p){
+  switch( p->eMeasure ){
+    case DP_MEASURE_JACCARD: return "jaccard";
+    case DP_MEASURE_COSINE:  return "cosine";
+    default:                 return "vector";
+  }
+}
+
+void dpOptionsTableDefaults(DpOptions *p){
+  if( p->eMeasure==DP_MEASURE_JACCARD
+   && (p->mSet & (1u<<keyIndex("threshold")))==0 ){
+    p->rThreshold = DP_THRESHOLD_JACCARD;
+  }
+}
+
+int dpOptionsIsSet(const DpOptions *p){
+  return p->eMeasure!=DP_MEASURE_VECTOR;
 }
 
 const char *dpOptionsOnDupText(const DpOptions *p){

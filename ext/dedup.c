@@ -333,6 +333,14 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                " SELECT id, vector FROM %s)", zSource, zSource);
       return SQLITE_ERROR;
     }
+    if( dpOptionsIsSet(dpStorageOptions(pRef->pStore)) ){
+      /* its documents are sets, not vectors: no silent empty answer */
+      setError(&pCur->base, "'%s' is a measure='%s' table: dedup_index()"
+               " over its sets is not built yet (its INSERT decisions are"
+               " in is_duplicate)", zSource,
+               dpOptionsMeasureText(dpStorageOptions(pRef->pStore)));
+      return SQLITE_ERROR;
+    }
     *prThreshold = dpStorageOptions(pRef->pStore)->rThreshold;
     /* with keep='longest', the body's length in bytes as the third column */
     rc = dpStorageVectorQuery(pRef->pStore, pCur->eKeep==KEEP_LONGEST, &pStmt);

@@ -12,12 +12,14 @@
 **   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd
 **   vtab.c     the virtual table: module methods, transactions, reads
 **                                 -> pipeline, storage, index, embed,
-**                                    query, stats
+**                                    query, stats, setindex
 **   pipeline.c a table's writes and its index cache
 **                                 -> storage, index, embed, stats,
-**                                    simd (dpVectorScorable)
+**                                    simd (dpVectorScorable), setindex
 **   dedup.c    dedup_index()      -> storage, stats, simd
-**   funcs.c    cosine(), embed(), tokenize()  -> embed, tokenize, simd
+**   funcs.c    cosine(), embed(), tokenize(), shingle_set(),
+**              set_similarity()   -> embed, tokenize, simd, setindex
+**                                    (dpSetSimilarity)
 **   storage.c  shadow tables %_config, %_docs, %_vectors; the open tables
 **              of a connection    -> (leaves only)
 **   stats.c    %_stats, %_latency, docpipe_latency()  -> (leaves only)
@@ -25,12 +27,15 @@
 **   embed.c    text -> vector      -> tokenize
 **   query.c    short MATCH queries -> tokenize
 **   tokenize.c Unicode tokens      -> (leaves only)
-**   setindex.c the set kind's index (not yet a table kind) -> (leaves only)
+**   setindex.c the set kind's index (measure='jaccard'|'cosine')
+**                                 -> (leaves only)
 **   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
 **
-** A document's way through an INSERT, in pipeline.c: rowVector() (the caller's
-** embedding, or dpEmbedText(): tokenize, embed) -> decide(vector) against
-** the index -> storeDoc(vector) into storage.c and the index.
+** A document's way through an INSERT, in pipeline.c: rowFeatures() (the
+** dense kind: the caller's embedding, or dpEmbedText(): tokenize, embed;
+** the set kind: dpSetText(): tokenize, hash shingles) -> decide() against
+** the index (index.c, or setindex.c) -> storeDoc() into storage.c and the
+** index.
 */
 #ifndef DOCPIPE_H
 #define DOCPIPE_H
@@ -57,6 +62,10 @@ int sqlite3_docpipe_init(sqlite3 *db, char **pzErrMsg,
 #define DP_SHINGLE_MAX  16
 #define DP_SHINGLE_DEFAULT 5
 #define DP_THRESHOLD_DEFAULT 0.65
+/* measure='jaccard': half the union shared, the ground truth's definition
+** of a near-duplicate in the quality benchmark (word 5-shingles, J >= 0.5);
+** for sets of equal size that is set cosine 2/3, near the default 0.65 */
+#define DP_THRESHOLD_JACCARD 0.5
 #define DP_STATS_KEEP_DEFAULT 10000
 
 /**************************************************************************
@@ -70,6 +79,12 @@ typedef enum DpOnDup {
   DP_ONDUP_ABORT = 2      /* SQLITE_CONSTRAINT naming the earlier document */
 } DpOnDup;
 
+typedef enum DpMeasure {
+  DP_MEASURE_VECTOR = 0,  /* cosine of hashed vectors: the dense kind */
+  DP_MEASURE_JACCARD = 1, /* exact Jaccard of shingle sets: the set kind */
+  DP_MEASURE_COSINE = 2   /* exact cosine of shingle sets: the set kind */
+} DpMeasure;
+
 typedef struct DpOptions DpOptions;
 struct DpOptions {
   int nDim;               /* buckets of the embedding, DP_DIM_MIN..DP_DIM_MAX */
@@ -79,6 +94,7 @@ struct DpOptions {
   DpOnDup eOnDup;         /* what INSERT does with a duplicate */
   int bStats;             /* keep per-statement records in %_stats */
   int nStatsKeep;         /* how many statements %_stats keeps */
+  DpMeasure eMeasure;     /* the table's kind and measure */
   unsigned mSet;          /* keys applied so far (config.c): a second
                           ** "dim=..." is an error, not an override */
   int bCountRepeats;      /* 'signed' counting a repeated feature again: a
@@ -105,6 +121,12 @@ int dpSplitWide(const DpOptions *p);
 char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
 const char *dpOptionsOnDupText(const DpOptions *p);
+const char *dpOptionsMeasureText(const DpOptions *p);
+/* Defaults that depend on other options, once all are applied (CREATE):
+** the threshold of measure='jaccard'. */
+void dpOptionsTableDefaults(DpOptions *p);
+/* 1 for the set kind (measure 'jaccard' or 'cosine'). */
+int dpOptionsIsSet(const DpOptions *p);
 
 /**************************************************************************
 ** Interface to code in tokenize.c — Unicode tokens of a text.
@@ -168,6 +190,16 @@ int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
 int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut,
                 sqlite3_int64 *aStageNs);
+/* The set kind: the distinct feature hashes of tokens pTok (after
+** dpTokenize(), hashing='signed'), sorted ascending, into *paHash (grown
+** with dpGrow: *pnAlloc slots); *pnHash of them (0 for no token).
+** SQLITE_OK or NOMEM. */
+int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
+                int *pnAlloc, int *pnHash);
+/* Tokenize and dpSetTokens() in one call, timed as dpEmbedText() is. */
+int dpSetText(const DpOptions *pOpt, DpTokens *pTok,
+              const unsigned char *z, int n, uint64_t **paHash, int *pnAlloc,
+              int *pnHash, sqlite3_int64 *aStageNs);
 /* The scratch a caller of dpEmbedText() keeps between calls. */
 void dpEmbedScratchInit(DpTokens *pTok);
 void dpEmbedScratchFree(DpTokens *pTok);
@@ -405,7 +437,8 @@ const char *dpSetIndexErrmsg(DpSetIndex *p);
 ** yet stored); bKept: it takes part in dpSetIndexBest.  */
 int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
                   int nHash, int bKept);
-/* Forget document iId (*pbFound: it was there; may be NULL). */
+/* Forget document iId (*pbFound: its set was there; may be NULL); any
+** posting of iId dies, also one left without a set by damage. */
 int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound);
 /* The kept document of highest similarity >= rThreshold with the set
 ** aHash (ties: lowest id), ids in aSkip excluded: *pbFound and *pHit. */
@@ -420,6 +453,13 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       int eMeasure, int k, double rMin, int bKeptOnly,
                       const sqlite3_int64 *aSkip, int nSkip,
                       DpSetHit *aHit, int *pnHit);
+/* The stored set of document iId into *paHash (grown with dpGrow, *pnAlloc
+** slots), *pnHash hashes and *pbKept: SQLITE_ROW, or SQLITE_DONE when iId
+** has no set; SQLITE_CORRUPT_VTAB for a damaged row. */
+int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
+                  int *pnAlloc, int *pnHash, int *pbKept);
+/* Number of stored sets. */
+int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet);
 /* Write pending postings as a run, then merge a bounded amount. */
 int dpSetIndexSync(DpSetIndex *p);
 /* Drop pending postings and re-read the run list at next use. */
@@ -482,7 +522,8 @@ int dpStorageIsColumnName(const DpStorage *s, const char *zName);
 /* The cached statements, so that statistics never take one of them for
 ** the user's. */
 int dpStorageStatements(const DpStorage *s, sqlite3_stmt **aOut, int nMax);
-/* Write document *piId (a new rowid when !bHasId) and its vector. */
+/* Write document *piId (a new rowid when !bHasId) and its vector (none
+** when aVec is NULL: the set kind). */
 int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, int bDup,
                     sqlite3_int64 iDupOf, double rSim,
@@ -578,7 +619,11 @@ struct DpTable {
   DpOptions opt;          /* options, from %_config (a copy of storage's) */
   int nExtra;             /* number of extra columns */
   DpTableStats *pStats;   /* its statistics (stats.c) */
-  DpIndex index;          /* in-memory vectors (index.c) */
+  DpIndex index;          /* in-memory vectors (index.c): the dense kind */
+  DpSetIndex *pSet;       /* the set kind's index (setindex.c), else NULL */
+  uint64_t *aHash;        /* the set of the row being written or queried */
+  int nHash;              /* hashes in aHash */
+  int nHashAlloc;         /* slots allocated for aHash */
   int bIndexValid;        /* index matches the shadow tables */
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
   DpTokens tok;           /* tokenizer scratch */
@@ -623,6 +668,13 @@ int dpTableEnsureIndex(DpTable *p);
 ** the caller's. */
 int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                   float *aOut, int *pbOwn);
+/* The set kind: the shingle set of pBody (text, or a blob of UTF-8; NULL
+** gives the empty set) into p->aHash, p->nHash. */
+int dpTableSet(DpTable *p, sqlite3_value *pBody);
+/* An error of setindex.c (its message) as the table's error; returns rc. */
+int dpTableSetError(DpTable *p, int rc);
+/* setindex.c's measure (DP_SET_*) of a set-kind table. */
+int dpTableSetMeasure(const DpTable *p);
 /* xUpdate's work (DELETE, command, INSERT or UPDATE), its arguments. */
 int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
                  sqlite3_int64 *piRowid);

@@ -35,6 +35,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -234,3 +235,50 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
 /* The scratch of dpEmbedText(): its tokens and their hash set. */
 void dpEmbedScratchInit(DpTokens *pTok){ dpTokensInit(pTok); }
 void dpEmbedScratchFree(DpTokens *pTok){ dpTokensFree(pTok); }
+
+/**************************************************************************
+** The set kind's features: the distinct 64-bit feature hashes of a text,
+** sorted (setindex.c's input).  The same hashes as 'signed' embeds, so a
+** set and a vector of one text come from the same features.
+*/
+static int cmpU64(const void *pa, const void *pb){
+  uint64_t a = *(const uint64_t*)pa, b = *(const uint64_t*)pb;
+  return (a > b) - (a < b);
+}
+
+int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
+                int *pnAlloc, int *pnHash){
+  const int nFeat = dpFeatureCount(pTok->nTok, pOpt->nShingle);
+  uint64_t *a;
+  int i, n = 0;
+  assert( pOpt->eHashing==DP_HASH_SIGNED );
+  *pnHash = 0;
+  if( nFeat==0 ) return SQLITE_OK;
+  if( dpGrow((void**)paHash, pnAlloc, nFeat, sizeof(uint64_t)) ){
+    return SQLITE_NOMEM;
+  }
+  a = *paHash;
+  dpHashTokens(pOpt, pTok);
+  for(i=0; i<nFeat; i++) a[i] = featureHash(pOpt, pTok, i);
+  qsort(a, (size_t)nFeat, sizeof(uint64_t), cmpU64);
+  for(i=0; i<nFeat; i++){
+    if( n==0 || a[i]!=a[n-1] ) a[n++] = a[i];
+  }
+  *pnHash = n;
+  return SQLITE_OK;
+}
+
+int dpSetText(const DpOptions *pOpt, DpTokens *pTok,
+              const unsigned char *z, int n, uint64_t **paHash, int *pnAlloc,
+              int *pnHash, sqlite3_int64 *aStageNs){
+  sqlite3_int64 t0 = aStageNs ? dpNowNs() : 0, t1 = 0;
+  int rc = dpTokenize(pTok, z, n, dpSplitWide(pOpt));
+  if( aStageNs ) t1 = dpNowNs();
+  if( rc==SQLITE_OK ) rc = dpSetTokens(pOpt, pTok, paHash, pnAlloc, pnHash);
+  if( aStageNs ){
+    sqlite3_int64 t2 = dpNowNs();
+    aStageNs[DP_STAGE_TOKENIZE] += t1>t0 ? t1 - t0 : 1;
+    aStageNs[DP_STAGE_EMBED] += t2>t1 ? t2 - t1 : 1;
+  }
+  return rc;
+}

@@ -338,6 +338,144 @@ static void embedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_result_blob(ctx, aVec, (int)sizeof(float)*opt.nDim, sqlite3_free);
 }
 
+/**************************************************************************
+** The set kind's references: shingle_set(text [, options]) and
+** set_similarity(a, b, measure [, options]).
+*/
+/* The set of argument iArg: text is tokenized and hashed (dpSetText), a
+** blob is a set as shingle_set() returns it (8-byte little-endian hashes,
+** strictly increasing).  0 after setting an error. */
+static int setArg(sqlite3_context *ctx, const char *zFunc, sqlite3_value *pArg,
+                  int iArg, const DpOptions *pOpt, DpTokens *pTok,
+                  uint64_t **paHash, int *pnAlloc, int *pnHash){
+  int rc = SQLITE_OK, i;
+  if( sqlite3_value_type(pArg)==SQLITE_BLOB ){
+    const unsigned char *a = sqlite3_value_blob(pArg);
+    int n = sqlite3_value_bytes(pArg);
+    if( n%8 ){
+      dpResultError(ctx, zFunc, "argument %d: a set blob has 8 bytes per"
+                    " hash, not %d bytes", iArg, n);
+      return 0;
+    }
+    *pnHash = n/8;
+    if( dpGrow((void**)paHash, pnAlloc, n/8, sizeof(uint64_t)) ){
+      sqlite3_result_error_nomem(ctx);
+      return 0;
+    }
+    for(i=0; i<n/8; i++){
+      uint64_t h = 0;
+      int j;
+      for(j=7; j>=0; j--) h = (h<<8) | a[i*8+j];
+      (*paHash)[i] = h;
+      if( i>0 && h<=(*paHash)[i-1] ){
+        dpResultError(ctx, zFunc, "argument %d: a set blob's hashes must be"
+                      " strictly increasing (hash %d is not)", iArg, i);
+        return 0;
+      }
+    }
+    return 1;
+  }
+  if( sqlite3_value_type(pArg)!=SQLITE_TEXT ){
+    dpResultError(ctx, zFunc, "argument %d must be text or a set blob, not %s",
+                  iArg, typeName(sqlite3_value_type(pArg)));
+    return 0;
+  }
+  {
+    const unsigned char *z = sqlite3_value_text(pArg);
+    int n = sqlite3_value_bytes(pArg);
+    rc = z ? dpSetText(pOpt, pTok, z, n, paHash, pnAlloc, pnHash, 0)
+           : SQLITE_NOMEM;
+  }
+  if( rc!=SQLITE_OK ){
+    sqlite3_result_error_nomem(ctx);
+    return 0;
+  }
+  return 1;
+}
+
+/* Options of the set functions: the embed group, but hashing='signed'. */
+static int setOptionsArg(sqlite3_context *ctx, sqlite3_value **argv, int argc,
+                         int iArg, const char *zFunc, DpOptions *pOpt){
+  if( !optionsArg(ctx, argv, argc, iArg, zFunc, pOpt) ) return 0;
+  if( pOpt->eHashing!=DP_HASH_SIGNED ){
+    dpResultError(ctx, zFunc, "hashing='seed' does not make shingle sets");
+    return 0;
+  }
+  return 1;
+}
+
+/* shingle_set(text [, options]): the distinct shingle hashes of a text,
+** sorted, as 8-byte little-endian integers: the set a measure='jaccard' or
+** 'cosine' table stores for that body. */
+static void shingleSetFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  DpOptions opt;
+  DpTokens tok;
+  uint64_t *aHash = 0;
+  int nAlloc = 0, nHash = 0, i, j;
+  unsigned char *aOut;
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
+  if( sqlite3_value_type(argv[0])!=SQLITE_TEXT ){
+    dpResultError(ctx, "shingle_set", "argument 1 must be text, not %s",
+                  typeName(sqlite3_value_type(argv[0])));
+    return;
+  }
+  if( !setOptionsArg(ctx, argv, argc, 1, "shingle_set", &opt) ) return;
+  dpTokensInit(&tok);
+  if( setArg(ctx, "shingle_set", argv[0], 1, &opt, &tok, &aHash, &nAlloc,
+             &nHash) ){
+    aOut = sqlite3_malloc64((sqlite3_uint64)nHash*8 + 1);
+    if( aOut==0 ){
+      sqlite3_result_error_nomem(ctx);
+    }else{
+      for(i=0; i<nHash; i++){
+        for(j=0; j<8; j++) aOut[i*8+j] = (unsigned char)(aHash[i] >> (8*j));
+      }
+      sqlite3_result_blob(ctx, aOut, nHash*8, sqlite3_free);
+    }
+  }
+  dpTokensFree(&tok);
+  sqlite3_free(aHash);
+}
+
+/* set_similarity(a, b, measure [, options]): the exact Jaccard or cosine
+** of two shingle sets (texts, or blobs from shingle_set()), computed as the
+** set kind's decisions compute it (dpSetSimilarity). */
+static void setSimilarityFunc(sqlite3_context *ctx, int argc,
+                              sqlite3_value **argv){
+  DpOptions opt;
+  DpTokens tok;
+  uint64_t *aA = 0, *aB = 0;
+  int nAllocA = 0, nAllocB = 0, nA = 0, nB = 0, eMeasure;
+  const char *zMeasure = (const char*)sqlite3_value_text(argv[2]);
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL
+   || sqlite3_value_type(argv[1])==SQLITE_NULL ) return;
+  if( zMeasure && sqlite3_stricmp(zMeasure, "jaccard")==0 ){
+    eMeasure = DP_SET_JACCARD;
+  }else if( zMeasure && sqlite3_stricmp(zMeasure, "cosine")==0 ){
+    eMeasure = DP_SET_COSINE;
+  }else{
+    dpResultError(ctx, "set_similarity", "argument 3 must be 'jaccard' or"
+                  " 'cosine'");
+    return;
+  }
+  if( !setOptionsArg(ctx, argv, argc, 3, "set_similarity", &opt) ) return;
+  dpTokensInit(&tok);
+  if( setArg(ctx, "set_similarity", argv[0], 1, &opt, &tok, &aA, &nAllocA, &nA)
+   && setArg(ctx, "set_similarity", argv[1], 2, &opt, &tok, &aB, &nAllocB, &nB) ){
+    sqlite3_int64 nInter = 0;
+    int i = 0, j = 0;
+    while( i<nA && j<nB ){
+      if( aA[i]<aB[j] ) i++;
+      else if( aA[i]>aB[j] ) j++;
+      else { nInter++; i++; j++; }
+    }
+    sqlite3_result_double(ctx, dpSetSimilarity(eMeasure, nInter, nA, nB));
+  }
+  dpTokensFree(&tok);
+  sqlite3_free(aA);
+  sqlite3_free(aB);
+}
+
 static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   (void)argc; (void)argv;
   sqlite3_result_text(ctx, DOCPIPE_VERSION, -1, SQLITE_STATIC);
@@ -530,6 +668,10 @@ int dpRegisterFuncs(sqlite3 *db){
     { "cosine",          2, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, cosineFunc },
     { "embed",           1, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, embedFunc },
     { "embed",           2, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, embedFunc },
+    { "shingle_set",     1, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, shingleSetFunc },
+    { "shingle_set",     2, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, shingleSetFunc },
+    { "set_similarity",  3, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, setSimilarityFunc },
+    { "set_similarity",  4, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, setSimilarityFunc },
     { "docpipe_version", 0, SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS, versionFunc },
     /* Not deterministic across processes: DOCPIPE_SIMD may differ. */
     { "docpipe_simd",    0, SQLITE_INNOCUOUS,                      simdFunc },

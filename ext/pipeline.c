@@ -125,6 +125,12 @@ int dpTableEnsureIndex(DpTable *p){
   int bDirty = 0;
   int rc = dpTableStoreError(p, dpStorageDataVersion(p->pStore, &iVersion, &bDirty));
   if( rc!=SQLITE_OK ) return rc;
+  if( p->pSet ){
+    /* setindex.c follows commits itself (data_version); read_uncommitted
+    ** hides other connections' writes from that, so re-read its run list */
+    if( bDirty ) dpSetIndexInvalidate(p->pSet);
+    return SQLITE_OK;
+  }
   /* with read_uncommitted the index is rebuilt for every statement */
   if( p->bIndexValid && iVersion==p->iDataVersion && !bDirty ) return SQLITE_OK;
   t0 = dpTsClock(p->pStats);
@@ -156,10 +162,40 @@ static int utf8Invalid(const void *pBlob, int n){
   return -1;
 }
 
+/* The text of a body: *pz NULL for a NULL body; a blob must be valid
+** UTF-8 (readfile() gives blobs: such a blob is text, and storage.c stores
+** it as text); anything else is an error. */
+static int bodyText(DpTable *p, sqlite3_value *pBody,
+                    const unsigned char **pz, int *pn){
+  *pz = 0;
+  *pn = 0;
+  switch( sqlite3_value_type(pBody) ){
+    case SQLITE_NULL:
+      return SQLITE_OK;
+    case SQLITE_BLOB: {
+      int iBad = utf8Invalid(sqlite3_value_blob(pBody),
+                             sqlite3_value_bytes(pBody));
+      if( iBad>=0 ){
+        return dpTableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
+                          " of valid UTF-8 (byte %d is not)", iBad);
+      }
+    }
+    /* fall through */
+    case SQLITE_TEXT:
+      *pz = sqlite3_value_text(pBody);
+      *pn = sqlite3_value_bytes(pBody);
+      return *pz ? SQLITE_OK : SQLITE_NOMEM;
+    default:
+      return dpTableError(p, SQLITE_MISMATCH, "body must be text");
+  }
+}
+
 /* Vector of a row: the caller's embedding (checked) or embed(body). */
 int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                   float *aOut, int *pbOwn){
   const int nDim = p->opt.nDim;
+  const unsigned char *z;
+  int n, rc;
   *pbOwn = 0;
   if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
     const void *pBlob;
@@ -186,31 +222,36 @@ int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     *pbOwn = 1;
     return SQLITE_OK;
   }
-  switch( sqlite3_value_type(pBody) ){
-    case SQLITE_NULL:
-      memset(aOut, 0, sizeof(float)*(size_t)nDim);
-      return SQLITE_OK;
-    case SQLITE_BLOB: {
-      /* readfile() gives blobs: one of valid UTF-8 is text (and is stored
-      ** as text by storage.c) */
-      int iBad = utf8Invalid(sqlite3_value_blob(pBody),
-                             sqlite3_value_bytes(pBody));
-      if( iBad>=0 ){
-        return dpTableError(p, SQLITE_MISMATCH, "body must be text, or a blob"
-                          " of valid UTF-8 (byte %d is not)", iBad);
-      }
-    }
-    /* fall through */
-    case SQLITE_TEXT: {
-      const unsigned char *z = sqlite3_value_text(pBody);
-      int n = sqlite3_value_bytes(pBody);
-      if( z==0 ) return SQLITE_NOMEM;
-      return dpEmbedText(&p->opt, &p->tok, z, n, aOut,
-                         dpTsStages(p->pStats));
-    }
-    default:
-      return dpTableError(p, SQLITE_MISMATCH, "body must be text");
+  rc = bodyText(p, pBody, &z, &n);
+  if( rc!=SQLITE_OK ) return rc;
+  if( z==0 ){
+    memset(aOut, 0, sizeof(float)*(size_t)nDim);
+    return SQLITE_OK;
   }
+  return dpEmbedText(&p->opt, &p->tok, z, n, aOut, dpTsStages(p->pStats));
+}
+
+int dpTableSet(DpTable *p, sqlite3_value *pBody){
+  const unsigned char *z;
+  int n, rc = bodyText(p, pBody, &z, &n);
+  p->nHash = 0;
+  if( rc!=SQLITE_OK || z==0 ) return rc;
+  return dpSetText(&p->opt, &p->tok, z, n, &p->aHash, &p->nHashAlloc,
+                   &p->nHash, dpTsStages(p->pStats));
+}
+
+int dpTableSetError(DpTable *p, int rc){
+  if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE && p->pSet ){
+    const char *zMsg = dpSetIndexErrmsg(p->pSet);
+    /* its messages start "docpipe: "; the table's name prefixes ours */
+    if( strncmp(zMsg, "docpipe: ", 9)==0 ) zMsg += 9;
+    if( zMsg[0] ) dpTableError(p, rc, "%s", zMsg);
+  }
+  return rc;
+}
+
+int dpTableSetMeasure(const DpTable *p){
+  return p->opt.eMeasure==DP_MEASURE_COSINE ? DP_SET_COSINE : DP_SET_JACCARD;
 }
 
 /* Decision of a vector against the indexed documents. */
@@ -221,6 +262,27 @@ struct Decision {
   double rSim;            /* cosine with it (bDup) */
 };
 
+/* The set kind: the kept document of highest similarity >= threshold with
+** the set p->aHash (ties: lowest id), as a scan of every stored set finds
+** it (setindex.c); aSkip as for decide(). */
+static int decideSet(DpTable *p, const sqlite3_int64 *aSkip, int nSkip,
+                     Decision *pDec){
+  sqlite3_int64 t0 = dpTsClock(p->pStats);
+  DpSetHit hit;
+  int bFound = 0;
+  int rc = dpTableSetError(p, dpSetIndexBest(p->pSet, p->aHash, p->nHash,
+                                             dpTableSetMeasure(p),
+                                             p->opt.rThreshold, aSkip, nSkip,
+                                             &hit, &bFound));
+  dpTsAddStage(p->pStats, DP_STAGE_SEARCH, t0);
+  if( rc==SQLITE_OK && bFound ){
+    pDec->bDup = 1;
+    pDec->iDupOf = hit.iId;
+    pDec->rSim = hit.rSim;
+  }
+  return rc;
+}
+
 /* Decide as if the documents aSkip[0..nSkip) were not indexed (the row an
 ** UPDATE rewrites, the row an OR REPLACE would delete): their flags are
 ** cleared for the search and put back after, so that a refused write
@@ -229,8 +291,10 @@ static int decide(DpTable *p, const float *aVec, const sqlite3_int64 *aSkip,
                   int nSkip, Decision *pDec){
   int rc, i, aPos[2];
   unsigned char aFlag[2];
-  sqlite3_int64 t0 = dpTsClock(p->pStats);
+  sqlite3_int64 t0;
   memset(pDec, 0, sizeof(*pDec));
+  if( p->pSet ) return decideSet(p, aSkip, nSkip, pDec);
+  t0 = dpTsClock(p->pStats);
   if( dpVectorIsZero(aVec, p->opt.nDim) ) return SQLITE_OK;
   assert( nSkip<=2 );
   for(i=0; i<nSkip; i++){
@@ -265,9 +329,14 @@ static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
   sqlite3_int64 t0 = dpTsClock(p->pStats);
   int rc = dpTableStoreError(p, dpStorageDocPut(p->pStore, piId, bHasId, pBody,
                                          bOwn, pDec->bDup, pDec->iDupOf,
-                                         pDec->rSim, apExtra, aVec));
+                                         pDec->rSim, apExtra,
+                                         p->pSet ? 0 : aVec));
   if( rc==SQLITE_OK ) p->nWritten++;
-  if( rc==SQLITE_OK && !dpVectorIsZero(aVec, p->opt.nDim) ){
+  if( rc==SQLITE_OK && p->pSet ){
+    /* the set of the row is in p->aHash (dpTableSet) */
+    rc = dpTableSetError(p, dpSetIndexAdd(p->pSet, *piId, p->aHash, p->nHash,
+                                          !pDec->bDup));
+  }else if( rc==SQLITE_OK && !dpVectorIsZero(aVec, p->opt.nDim) ){
     rc = dpIndexAdd(&p->index, *piId, aVec, !pDec->bDup);
   }
   dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
@@ -277,7 +346,11 @@ static int storeDoc(DpTable *p, sqlite3_int64 *piId, int bHasId,
 static int deleteDoc(DpTable *p, sqlite3_int64 iId){
   sqlite3_int64 t0 = dpTsClock(p->pStats);
   int rc = dpTableStoreError(p, dpStorageDocDelete(p->pStore, iId));
-  if( rc==SQLITE_OK ) dpIndexRemove(&p->index, iId);
+  if( rc==SQLITE_OK && p->pSet ){
+    rc = dpTableSetError(p, dpSetIndexRemove(p->pSet, iId, 0));
+  }else if( rc==SQLITE_OK ){
+    dpIndexRemove(&p->index, iId);
+  }
   dpTsAddStage(p->pStats, DP_STAGE_STORE, t0);
   return rc;
 }
@@ -303,11 +376,90 @@ static int checkMadeVector(void *pCtx, sqlite3_int64 iId, sqlite3_value *pBody,
   return rc;
 }
 
+/* The set kind, for each document in id order: xDoc(p, id, body,
+** is_duplicate) with the document's set in p->aHash (made from its body).
+** For 'integrity-check' and 'rebuild'. */
+static int forEachSetDoc(DpTable *p, int (*xDoc)(DpTable*, sqlite3_int64,
+                                                 int, sqlite3_int64*),
+                         sqlite3_int64 *pnDoc){
+  sqlite3_stmt *pStmt = 0;
+  int rc = dpTableStoreError(p, dpStorageDocCursor(p->pStore, "ORDER BY id",
+                                                   &pStmt));
+  *pnDoc = 0;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    rc = dpTableSet(p, sqlite3_column_value(pStmt, 1));
+    if( rc==SQLITE_OK ) rc = xDoc(p, iId, sqlite3_column_int(pStmt, 2), pnDoc);
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  else sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/* integrity-check, one document: its stored set is the set of its body,
+** kept exactly when it is not a duplicate. */
+static int checkSetDoc(DpTable *p, sqlite3_int64 iId, int bDup,
+                       sqlite3_int64 *pnDoc){
+  uint64_t *aStored = 0;
+  int nAlloc = 0, nStored = 0, bKept = 0;
+  int rc = dpTableSetError(p, dpSetIndexGet(p->pSet, iId, &aStored, &nAlloc,
+                                            &nStored, &bKept));
+  if( rc==SQLITE_DONE ){
+    rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no set in"
+                    " %s_sets", iId, dpStorageName(p->pStore));
+  }else if( rc==SQLITE_ROW ){
+    rc = SQLITE_OK;
+    if( nStored!=p->nHash
+     || (nStored>0 && memcmp(aStored, p->aHash, 8*(size_t)nStored)) ){
+      rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "the set of document %lld is"
+                      " not the shingle set of its body", iId);
+    }else if( bKept!=!bDup ){
+      rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "the set of document %lld"
+                      " says kept=%d, its row is_duplicate=%d", iId, bKept,
+                      bDup);
+    }
+  }
+  sqlite3_free(aStored);
+  (*pnDoc)++;
+  return rc;
+}
+
+/* 'integrity-check' of the set kind: the index (setindex.c checks its
+** postings against the sets), every document's set, and no set without
+** a document. */
+static int integrityCheckSet(DpTable *p){
+  sqlite3_int64 nDoc = 0, nSet = 0;
+  int rc = dpTableSetError(p, dpSetIndexIntegrity(p->pSet));
+  if( rc==SQLITE_OK ) rc = dpTableStoreError(p, dpStorageCheckRows(p->pStore));
+  if( rc==SQLITE_OK ) rc = forEachSetDoc(p, checkSetDoc, &nDoc);
+  if( rc==SQLITE_OK ) rc = dpTableSetError(p, dpSetIndexCount(p->pSet, &nSet));
+  if( rc==SQLITE_OK && nSet!=nDoc ){
+    rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "%s_sets has %lld sets, %s_docs"
+                    " %lld documents", dpStorageName(p->pStore), nSet,
+                    dpStorageName(p->pStore), nDoc);
+  }
+  return rc;
+}
+
+/* 'rebuild', one document of the set kind: its set made again from the
+** body and indexed again (the old postings die with its tombstone). */
+static int rebuildSetDoc(DpTable *p, sqlite3_int64 iId, int bDup,
+                         sqlite3_int64 *pnDoc){
+  int rc = dpTableSetError(p, dpSetIndexRemove(p->pSet, iId, 0));
+  if( rc==SQLITE_OK ){
+    rc = dpTableSetError(p, dpSetIndexAdd(p->pSet, iId, p->aHash, p->nHash,
+                                          !bDup));
+  }
+  (*pnDoc)++;
+  return rc;
+}
+
 /* 'integrity-check': shadow tables agree with each other, with the options
 ** and with the in-memory index. */
 static int integrityCheck(DpTable *p){
   DpIndex fresh;
   int rc, i;
+  if( p->pSet ) return integrityCheckSet(p);
   rc = dpTableEnsureIndex(p);
   if( rc!=SQLITE_OK ) return rc;
   dpIndexInit(&fresh, p->opt.nDim);
@@ -369,8 +521,13 @@ static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
 /* 'rebuild': vectors again from bodies (caller-supplied ones are kept),
 ** then the index again from the shadow tables. */
 static int rebuild(DpTable *p){
-  int rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
-                                           rebuildMadeVector, p));
+  int rc;
+  if( p->pSet ){
+    sqlite3_int64 nDoc;
+    return forEachSetDoc(p, rebuildSetDoc, &nDoc);
+  }
+  rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
+                                              rebuildMadeVector, p));
   p->bIndexValid = 0;
   if( rc==SQLITE_OK ){
     rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_OWN,
@@ -385,11 +542,19 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
   if( zCmd==0 ) return SQLITE_NOMEM;
   if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
+  if( sqlite3_stricmp(zCmd, "merge")==0 && p->pSet ){
+    /* the set kind: merge every run the tiered policy would merge */
+    int bIdle = 0, rc = SQLITE_OK;
+    while( rc==SQLITE_OK && !bIdle ){
+      rc = dpTableSetError(p, dpSetIndexMerge(p->pSet, 1000000, &bIdle));
+    }
+    return rc;
+  }
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
     return dpTsReset(p->pStats, dpStorageFormat(p->pStore), &p->base.zErrMsg);
   }
   return dpTableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
-                    " rebuild, stats-reset)", zCmd);
+                    " rebuild, stats-reset%s)", zCmd, p->pSet ? ", merge" : "");
 }
 
 static const char *columnName(const DpTable *p, int iCol){
@@ -465,6 +630,28 @@ static int insertFeedsOnItself(DpTable *p){
   return rc;
 }
 
+/* The embedding of a set-kind table is computed from the body on read
+** (vtab.c): it cannot be written. */
+static int setEmbeddingError(DpTable *p){
+  return dpTableError(p, SQLITE_CONSTRAINT, "column embedding is computed"
+                    " from body on a measure='%s' table and cannot be"
+                    " written", dpOptionsMeasureText(&p->opt));
+}
+
+/* What a row is compared by: its set into p->aHash (the set kind), or its
+** vector into p->aVec (*pbOwn: the caller's embedding). */
+static int rowFeatures(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
+                       int *pbOwn){
+  if( p->pSet ){
+    *pbOwn = 0;
+    if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
+      return setEmbeddingError(p);
+    }
+    return dpTableSet(p, pBody);
+  }
+  return dpTableVector(p, pBody, pEmb, p->aVec, pbOwn);
+}
+
 static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
                     sqlite3_int64 *piRowid){
   Decision dec;
@@ -474,7 +661,7 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
   rc = checkNotWritten(p, apCol);
   if( rc==SQLITE_OK ) rc = insertFeedsOnItself(p);
   if( rc==SQLITE_OK ){
-    rc = dpTableVector(p, apCol[DP_COL_BODY], apCol[DP_COL_EMBEDDING], p->aVec, &bOwn);
+    rc = rowFeatures(p, apCol[DP_COL_BODY], apCol[DP_COL_EMBEDDING], &bOwn);
   }
   if( rc!=SQLITE_OK ) return rc;
   if( sqlite3_value_type(pRowid)!=SQLITE_NULL ){
@@ -570,7 +757,27 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     }
   }
   if( bBodySet && sameValue(pBody, pGet, 0) ) bBodySet = 0;
-  if( bEmbSet ){
+  if( bEmbSet && p->pSet ){
+    /* the set kind stores no vector: "set" to NULL or to the value read
+    ** (the embedding of the stored body) is not a change */
+    sqlite3_value *pEmb = apCol[DP_COL_EMBEDDING];
+    if( sqlite3_value_type(pEmb)!=SQLITE_NULL ){
+      int bOwnUnused;
+      rc = dpTableVector(p, sqlite3_column_value(pGet, 0), 0, p->aVec,
+                         &bOwnUnused);
+      if( rc==SQLITE_OK
+       && (sqlite3_value_type(pEmb)!=SQLITE_BLOB
+           || sqlite3_value_bytes(pEmb)!=4*p->opt.nDim
+           || memcmp(sqlite3_value_blob(pEmb), p->aVec, 4*(size_t)p->opt.nDim)) ){
+        rc = setEmbeddingError(p);
+      }
+      if( rc!=SQLITE_OK ){
+        dpStorageDocRelease(p->pStore);
+        return rc;
+      }
+    }
+    bEmbSet = 0;
+  }else if( bEmbSet ){
     /* "Set" to the stored vector (e.g. read for a WHERE clause): not a change. */
     sqlite3_stmt *pVec;
     rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore, iOld, &pVec));
@@ -602,7 +809,9 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   /* The vector: a new embedding, a new body's, or the stored one.  A
   ** vector docpipe made follows the body; one the caller gave stays until
   ** the caller sets embedding (to NULL: made from the body again). */
-  if( bEmbSet ){
+  if( p->pSet ){
+    rc = dpTableSet(p, pBody);      /* the set follows the body */
+  }else if( bEmbSet ){
     rc = dpTableVector(p, pBody, apCol[DP_COL_EMBEDDING], p->aVec, &bOwn);
   }else if( bBodySet && !bOldOwn ){
     rc = dpTableVector(p, pBody, 0, p->aVec, &bOwn);

@@ -1586,9 +1586,10 @@ int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound){
   sqlite3_bind_int64(pStmt, 1, iId);
   rc = siExec(p, pStmt);
   if( rc ) return rc;
+  /* Without a set row (never stored, or a damaged table being rebuilt)
+  ** the tombstone is still written: postings of iId, if any, die. */
   bFound = sqlite3_changes(p->db)>0;
-  if( !bFound ) return SQLITE_OK;
-  if( pbFound ) *pbFound = 1;
+  if( pbFound ) *pbFound = bFound;
   if( p->nPend>0 ){
     int iSlot = siMapInsert(&p->pendRemoved, iId, 0);
     if( iSlot<0 ) return SQLITE_NOMEM;
@@ -2048,6 +2049,9 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
 }
 
 int dpSetIndexSync(DpSetIndex *p){
+  /* called at xSync and xSavepoint, after the application's INSERT: its
+  ** last_insert_rowid() must not become the id of a run written here */
+  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
   sqlite3_int64 nFlushed = 0;
   int rc = siRefresh(p);
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
@@ -2056,6 +2060,7 @@ int dpSetIndexSync(DpSetIndex *p){
     if( nWork<DP_SET_MERGE_MIN ) nWork = DP_SET_MERGE_MIN;
     rc = dpSetIndexMerge(p, nWork, 0);
   }
+  sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   return rc;
 }
 
@@ -2147,6 +2152,53 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   {
     int rc2 = sqlite3_reset(pStmt);
     if( rc==SQLITE_OK ) rc = rc2;
+  }
+  return rc;
+}
+
+int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
+                  int *pnAlloc, int *pnHash, int *pbKept){
+  sqlite3_stmt *pStmt;
+  int rc = siStmt(p, SI_SET_GET, &pStmt), rc2;
+  *pnHash = 0;
+  *pbKept = 0;
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, iId);
+  rc = sqlite3_step(pStmt);
+  if( rc==SQLITE_ROW ){
+    sqlite3_int64 m = sqlite3_column_int64(pStmt, 1);
+    const unsigned char *aB = sqlite3_column_blob(pStmt, 2);
+    int i, nB = sqlite3_column_bytes(pStmt, 2);
+    *pbKept = sqlite3_column_int(pStmt, 0);
+    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (aB==0 && m>0) ){
+      rc = siCorrupt(p, "a set row");
+    }else if( m>0 && dpGrow((void**)paHash, pnAlloc, (int)m, sizeof(uint64_t)) ){
+      rc = SQLITE_NOMEM;
+    }else{
+      for(i=0; i<(int)m; i++) (*paHash)[i] = siGet64(&aB[i*8]);
+      if( !siIsSet(*paHash, (int)m) ) rc = siCorrupt(p, "a set row");
+      else *pnHash = (int)m;
+    }
+    if( rc==SQLITE_ROW ) rc = SQLITE_ROW;
+  }
+  rc2 = sqlite3_reset(pStmt);
+  if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
+  return rc;
+}
+
+int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT count(*) FROM \"%w\".\"%w_sets\"",
+                               p->zDb, p->zName);
+  int rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  *pnSet = 0;
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    *pnSet = sqlite3_column_int64(pStmt, 0);
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    siError(p, rc, "%s", sqlite3_errmsg(p->db));
   }
   return rc;
 }

@@ -18,7 +18,9 @@
 **          similarity, own_vector, c0, c1, ...)   one row per document;
 **                 own_vector is 1 when the caller supplied the embedding;
 **                 cN is extra column N, declared with its type only.
-**   %_vectors(id INTEGER PRIMARY KEY, v BLOB)   the f32 vector, 4*dim bytes.
+**   %_vectors(id INTEGER PRIMARY KEY, v BLOB)   the f32 vector, 4*dim bytes;
+**                 empty in a set-kind table (measure 'jaccard' or 'cosine'),
+**                 whose sets setindex.c keeps in shadow tables of its own.
 **
 ** Rows are written with INSERT (and an upsert on id for vectors), never
 ** REPLACE: REPLACE would delete whatever row a user's UNIQUE index on a
@@ -499,7 +501,15 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
     }
     sqlite3_free(zErr);
   }
+  if( rc==SQLITE_OK && dpOptionsIsSet(&s->opt)
+   && s->opt.eHashing==DP_HASH_SEED ){
+    *pzErr = sqlite3_mprintf("docpipe: option hashing='seed' applies to"
+        " measure='vector' only (measure='%s' hashes shingles with xxh3)",
+        dpOptionsMeasureText(&s->opt));
+    rc = SQLITE_ERROR;
+  }
   if( rc!=SQLITE_OK ) return rc;
+  dpOptionsTableDefaults(&s->opt);
   zTok = dpOptionsTokenizeText(&s->opt);
   /* 17 significant digits read back as the same double */
   dpFormatDouble(zThreshold, (int)sizeof(zThreshold), s->opt.rThreshold);
@@ -523,14 +533,15 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         "INSERT INTO \"%w\".\"%w_config\" VALUES"
         " ('version', %d), ('dim', %d), ('threshold', %Q),"
         " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q);"
+        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q),"
+        " ('measure', %Q);"
         "%s;"
         "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
         zDb, zName, zDb, zName, DP_FORMAT_VERSION, s->opt.nDim,
         zThreshold, zTok, dpOptionsHashingText(&s->opt),
         dpOptionsOnDupText(&s->opt), s->opt.bStats ? "on" : "off",
         s->opt.nStatsKeep, s->zExtraDecl ? s->zExtraDecl : "",
-        zDocs, zDb, zName);
+        dpOptionsMeasureText(&s->opt), zDocs, zDb, zName);
   }
   s->iFormat = DP_FORMAT_VERSION;
   sqlite3_free(zTok);
@@ -575,6 +586,13 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
       /* written when a version 1 table became version 2 (stats.c) */
       if( strcmp(zVal, "repeats")!=0 ) rc = SQLITE_CORRUPT_VTAB;
       s->opt.bCountRepeats = 1;
+    }else if( strcmp(zKey, "measure")==0 ){
+      /* tables made before the set kind have no 'measure': 'vector' */
+      char *zWord = sqlite3_mprintf("measure=%s", zVal);
+      rc = zWord ? dpOptionsApply(&s->opt, DP_OPT_TABLE, zWord, &zErr)
+                 : SQLITE_NOMEM;
+      if( rc==SQLITE_EMPTY || rc==SQLITE_ERROR ) rc = SQLITE_CORRUPT_VTAB;
+      sqlite3_free(zWord);
     }else{
       char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
       if( zWord==0 ){
@@ -671,7 +689,7 @@ int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
   rc = stepWrite(s, pStmt);
   if( rc!=SQLITE_OK ) return rc;
   if( !bHasId ) *piId = sqlite3_last_insert_rowid(s->db);
-  return dpStorageVectorPut(s, *piId, aVec);
+  return aVec ? dpStorageVectorPut(s, *piId, aVec) : SQLITE_OK;
 }
 
 int dpStorageVectorPut(DpStorage *s, sqlite3_int64 iId, const float *aVec){

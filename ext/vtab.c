@@ -79,6 +79,8 @@ static void tableFree(DpTable *p){
   if( p->pConn ) dpConnRemove(p->pConn, &p->ref);
   dpTsFree(p->pStats);
   dpIndexFree(&p->index);
+  dpSetIndexClose(p->pSet);
+  sqlite3_free(p->aHash);
   dpEmbedScratchFree(&p->tok);
   dpStorageFree(p->pStore);
   sqlite3_free(p->aVec);
@@ -116,6 +118,20 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     p->aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)p->opt.nDim);
     if( p->aVec==0 ) rc = SQLITE_NOMEM;
   }
+  if( rc==SQLITE_OK && dpOptionsIsSet(&p->opt) ){
+    /* the storage's copies of the names: argv may not outlive the
+    ** statements that created the shadow tables */
+    const char *zName = dpStorageName(p->pStore);
+    char *zErr = 0;
+    rc = dpSetIndexOpen(db, dpStorageSchema(p->pStore), zName, bCreate,
+                        &p->pSet, &zErr);
+    if( rc!=SQLITE_OK && *pzErr==0 ){
+      *pzErr = sqlite3_mprintf("docpipe: table %s: %s", zName,
+                               zErr ? zErr : sqlite3_errstr(rc));
+      if( rc!=SQLITE_NOMEM && !bCreate ) rc = SQLITE_CORRUPT_VTAB;
+    }
+    sqlite3_free(zErr);
+  }
   if( rc==SQLITE_OK ) rc = declareVtab(p);
   if( rc==SQLITE_OK ){
     sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -152,6 +168,12 @@ static int vtabDestroy(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = dpTableStoreError(p, dpStorageDestroy(p->pStore));
   if( rc==SQLITE_OK ) rc = dpTsDropTables(p->pStats);
+  if( rc==SQLITE_OK && p->pSet ){
+    dpSetIndexClose(p->pSet);         /* its statements go first */
+    p->pSet = 0;
+    rc = dpSetIndexDrop(p->db, dpStorageSchema(p->pStore),
+                        dpStorageName(p->pStore), &p->base.zErrMsg);
+  }
   if( rc==SQLITE_OK ) tableFree(p);
   return rc;
 }
@@ -164,6 +186,9 @@ static int vtabRename(sqlite3_vtab *pVtab, const char *zNew){
                       " name of one of its columns", zNew);
   }
   rc = dpTsRename(p->pStats, zNew, &p->base.zErrMsg);
+  if( rc==SQLITE_OK && p->pSet ){
+    rc = dpSetIndexRename(p->pSet, zNew, &p->base.zErrMsg);
+  }
   if( rc==SQLITE_OK ) rc = dpTableStoreError(p, dpStorageRename(p->pStore, zNew));
   return rc;
 }
@@ -230,6 +255,11 @@ static int vtabBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
 static int vtabSync(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = SQLITE_OK;
+  if( p->pSet ){
+    /* the set kind's pending postings become a run (and merges advance) */
+    rc = dpTableSetError(p, dpSetIndexSync(p->pSet));
+    if( rc!=SQLITE_OK ) return rc;
+  }
   if( dpStorageFormat(p->pStore)==1 && dpTsPending(p->pStats) ){
     rc = dpStatMigrate(p->db, dpStorageSchema(p->pStore),
                        dpStorageName(p->pStore), &p->base.zErrMsg);
@@ -252,12 +282,21 @@ static int vtabCommit(sqlite3_vtab *pVtab){
 static int vtabRollback(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
+  if( p->pSet ) dpSetIndexRollback(p->pSet);
   dpTsRollback(p->pStats);
   return SQLITE_OK;
 }
 
 static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
-  return dpTsSavepoint(((DpTable*)pVtab)->pStats, iSavepoint);
+  DpTable *p = (DpTable*)pVtab;
+  if( p->pSet ){
+    /* SQLite calls this before it opens the savepoint (a user's, or a
+    ** statement's): the postings pending so far are written outside it,
+    ** so ROLLBACK TO drops exactly the pending ones (the changes since) */
+    int rc = dpTableSetError(p, dpSetIndexSync(p->pSet));
+    if( rc!=SQLITE_OK ) return rc;
+  }
+  return dpTsSavepoint(p->pStats, iSavepoint);
 }
 
 static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
@@ -269,6 +308,7 @@ static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
 static int vtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
+  if( p->pSet ) dpSetIndexRollback(p->pSet);
   dpTsRollbackTo(p->pStats, iSavepoint);
   return SQLITE_OK;
 }
@@ -574,6 +614,39 @@ static int matchArgs(DpTable *p, int idxNum, sqlite3_value **argv, int *piArg,
   return SQLITE_OK;
 }
 
+/* The set kind's MATCH: the stored documents sharing a shingle with the
+** query's set p->aHash, ranked by the table's measure (ties: lowest id),
+** score >= rMin, accepted by the column filters when there are some, the
+** nK best.  setindex.c ranks into an array of the k asked for: without k,
+** or with filters (applied after), that is every stored set. */
+static int setMatch(DpTable *p, DpCursor *pCur, sqlite3_int64 nK, double rMin,
+                    IdSet *pFilter){
+  DpSetHit *aSet = 0;
+  sqlite3_int64 nSet = 0, nAsk = nK;
+  int rc = SQLITE_OK, nFound = 0, i;
+  if( nK==DP_K_ALL || pFilter ){
+    rc = dpTableSetError(p, dpSetIndexCount(p->pSet, &nSet));
+    nAsk = nSet;
+  }
+  if( rc!=SQLITE_OK || nAsk<=0 ) return rc;
+  aSet = sqlite3_malloc64(sizeof(DpSetHit)*(sqlite3_uint64)nAsk);
+  pCur->aHit = sqlite3_malloc64(sizeof(DpHit)*(sqlite3_uint64)nAsk);
+  if( aSet==0 || pCur->aHit==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    rc = dpTableSetError(p, dpSetIndexNearest(p->pSet, p->aHash, p->nHash,
+                                              dpTableSetMeasure(p), (int)nAsk,
+                                              rMin, 0, 0, 0, aSet, &nFound));
+  }
+  for(i=0; rc==SQLITE_OK && i<nFound && pCur->nHit<nK; i++){
+    if( pFilter && !idSetHas(pFilter, aSet[i].iId) ) continue;
+    pCur->aHit[pCur->nHit].iId = aSet[i].iId;
+    pCur->aHit[pCur->nHit].rScore = aSet[i].rSim;
+    pCur->nHit++;
+  }
+  sqlite3_free(aSet);
+  return rc;
+}
+
 /* The search of a MATCH: the hits into pCur->aHit. */
 static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
                        const char *idxStr, sqlite3_value **argv){
@@ -594,10 +667,18 @@ static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
   ** text of fewer words than a shingle is scored by its words (query.c). */
   switch( sqlite3_value_type(pQuery) ){
     case SQLITE_TEXT:
-      rc = dpTableVector(p, pQuery, 0, p->aVec, &bOwn); /* tokens in p->tok */
+      if( p->pSet ){
+        rc = dpTableSet(p, pQuery);                     /* tokens in p->tok */
+      }else{
+        rc = dpTableVector(p, pQuery, 0, p->aVec, &bOwn); /* and here too */
+      }
       if( rc==SQLITE_OK ) rc = dpShortQueryNew(&p->opt, &p->tok, &pShort);
       break;
     case SQLITE_BLOB:
+      if( p->pSet ){
+        return dpTableError(p, SQLITE_MISMATCH, "MATCH needs text on a"
+                          " measure='%s' table", dpOptionsMeasureText(&p->opt));
+      }
       rc = dpTableVector(p, 0, pQuery, p->aVec, &bOwn);
       break;
     case SQLITE_NULL:
@@ -612,6 +693,8 @@ static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
   }
   if( rc==SQLITE_OK && pShort ){
     rc = shortMatch(p, pCur, pShort, (int)nK, rMin, bFilter ? &set : 0);
+  }else if( rc==SQLITE_OK && p->pSet ){
+    rc = setMatch(p, pCur, nK, rMin, bFilter ? &set : 0);
   }else if( rc==SQLITE_OK && !dpVectorIsZero(p->aVec, p->opt.nDim) ){
     rc = dpIndexNearest(&p->index, p->aVec, (int)nK, rMin,
                         bFilter ? idSetHas : 0, &set,
@@ -682,6 +765,34 @@ static int vtabEof(sqlite3_vtab_cursor *pCursor){
   return ((DpCursor*)pCursor)->bEof;
 }
 
+/* The embedding column of a set-kind table, which stores no vector: the
+** vector embed() makes of the body with the table's options (so cosine()
+** works on both kinds); NULL for a NULL body. */
+static int setEmbedding(DpTable *p, sqlite3_context *ctx, sqlite3_value *pBody){
+  DpTokens tok;
+  float *aVec;
+  int rc, bOwn;
+  if( sqlite3_value_type(pBody)==SQLITE_NULL ) return SQLITE_OK;
+  aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_uint64)p->opt.nDim);
+  if( aVec==0 ) return SQLITE_NOMEM;
+  /* scratch of its own: a read may come between a write's steps */
+  dpEmbedScratchInit(&tok);
+  {
+    DpTokens save = p->tok;
+    p->tok = tok;
+    rc = dpTableVector(p, pBody, 0, aVec, &bOwn);
+    tok = p->tok;
+    p->tok = save;
+  }
+  dpEmbedScratchFree(&tok);
+  if( rc==SQLITE_OK ){
+    sqlite3_result_blob(ctx, aVec, 4*p->opt.nDim, sqlite3_free);
+  }else{
+    sqlite3_free(aVec);
+  }
+  return rc;
+}
+
 static int vtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
                     int iCol){
   DpCursor *pCur = (DpCursor*)pCursor;
@@ -698,6 +809,8 @@ static int vtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   }
   if( iCol<DP_COL_EMBEDDING ){
     sqlite3_result_value(ctx, sqlite3_column_value(pStmt, 1));
+  }else if( iCol==DP_COL_EMBEDDING && p->pSet ){
+    return setEmbedding(p, ctx, sqlite3_column_value(pStmt, 1));
   }else if( iCol==DP_COL_EMBEDDING ){
     sqlite3_stmt *pVec;
     int rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore,
@@ -731,7 +844,8 @@ static int vtabRowid(sqlite3_vtab_cursor *pCursor, sqlite3_int64 *piRowid){
 }
 
 static int vtabShadowName(const char *zName){
-  return dpStorageIsShadow(zName) || dpTsIsShadow(zName);
+  return dpStorageIsShadow(zName) || dpTsIsShadow(zName)
+      || dpSetIndexShadowName(zName);
 }
 
 static const sqlite3_module docpipeModule = {

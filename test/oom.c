@@ -58,8 +58,29 @@ static const char *azScript[] = {
   "SELECT count(*) FROM tokenize('Hello wide world, again and again', 'tokenize=shingle 2')",
 };
 
-/* Run the script on test database zDb; returns 1 if every statement ran. */
-static int runScript(const char *zDb){
+/* The same for a set-kind table (no dedup_index: it refuses set tables). */
+static const char *azSetScript[] = {
+  "CREATE VIRTUAL TABLE d USING docpipe(measure='jaccard', tokenize='shingle 2', title TEXT)",
+  "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth', 'a')",
+  "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth!', 'b'),"
+  " ('Call me Ishmael. Some years ago, never mind how long precisely', 'c'),"
+  " ('東京タワーに行く 한국어 문장 ภาษาไทย', 'd'), ('', 'e')",
+  "SELECT rowid, score FROM d WHERE d MATCH 'God created the heaven' AND k = 3 AND title <> 'x'",
+  "SELECT rowid, length(embedding) FROM d",
+  "UPDATE d SET body = 'a completely new body of text for this row' WHERE rowid = 2",
+  "UPDATE d SET title = 'renamed' WHERE rowid = 3",
+  "DELETE FROM d WHERE rowid = 1",
+  "BEGIN; INSERT INTO d(body) VALUES ('inside a transaction'); SAVEPOINT s;"
+  " INSERT INTO d(body) VALUES ('undone'); ROLLBACK TO s; COMMIT",
+  "INSERT INTO d(d) VALUES ('integrity-check')",
+  "INSERT INTO d(d) VALUES ('rebuild')",
+  "INSERT INTO d(d) VALUES ('merge')",
+  "SELECT set_similarity('a b c d e f', shingle_set('a b c d e g'), 'cosine')",
+};
+
+/* Run script az[0..n) on test database zDb; returns 1 if every statement
+** ran. */
+static int runScript(const char *zDb, const char *const *azScript, size_t n){
   sqlite3 *db = 0;
   size_t i;
   int bAll = 1;
@@ -71,7 +92,7 @@ static int runScript(const char *zDb){
     sqlite3_close(db);
     return 0;
   }
-  for(i=0; i<sizeof(azScript)/sizeof(azScript[0]); i++){
+  for(i=0; i<n; i++){
     if( sqlite3_exec(db, azScript[i], 0, 0, 0)!=SQLITE_OK ){
       bAll = 0;
       sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
@@ -130,9 +151,14 @@ static int checkDb(const char *zDb, char *zWhy, int nWhy){
 }
 
 int main(void){
+  static const struct { const char *const *az; size_t n; } aScript[] = {
+    { azScript, sizeof(azScript)/sizeof(azScript[0]) },
+    { azSetScript, sizeof(azSetScript)/sizeof(azSetScript[0]) },
+  };
   sqlite3_mem_methods faultMem;
   char zDb[64], zWhy[256];
-  int n, nPass = 0, nFail = 0;
+  int n = 0, nTotal = 0, nPass = 0, nFail = 0;
+  size_t iScript;
   snprintf(zDb, sizeof zDb, "/tmp/docpipe-oom-%d.db", (int)getpid());
   sqlite3_config(SQLITE_CONFIG_GETMALLOC, &realMem);
   faultMem = realMem;
@@ -147,26 +173,33 @@ int main(void){
   sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
   sqlite3_config(SQLITE_CONFIG_MALLOC, &faultMem);
   sqlite3_initialize();
-  for(n=0; ; n++){
-    int bAll;
-    remove(zDb);
-    bFailed = 0;
-    nCountdown = n;
-    bAll = runScript(zDb);
-    nCountdown = -1;
-    if( !bFailed ){
-      if( !bAll ){ nFail++; printf("! the script fails without faults\n"); }
-      break;
+  for(iScript=0; iScript<sizeof(aScript)/sizeof(aScript[0]); iScript++){
+    for(n=0; ; n++){
+      int bAll;
+      remove(zDb);
+      bFailed = 0;
+      nCountdown = n;
+      bAll = runScript(zDb, aScript[iScript].az, aScript[iScript].n);
+      nCountdown = -1;
+      if( !bFailed ){
+        if( !bAll ){
+          nFail++;
+          printf("! script %d fails without faults\n", (int)iScript+1);
+        }
+        break;
+      }
+      if( checkDb(zDb, zWhy, sizeof zWhy) ){
+        nPass++;
+      }else{
+        nFail++;
+        printf("! script %d, failure at allocation %d: %s\n", (int)iScript+1,
+               n+1, zWhy);
+      }
     }
-    if( checkDb(zDb, zWhy, sizeof zWhy) ){
-      nPass++;
-    }else{
-      nFail++;
-      printf("! failure at allocation %d: %s\n", n+1, zWhy);
-    }
+    nTotal += n;
   }
   remove(zDb);
-  printf("%d allocation failure points exercised\n", n);
+  printf("%d allocation failure points exercised\n", nTotal);
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail ? 1 : 0;
 }

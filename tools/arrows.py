@@ -17,17 +17,18 @@ import sys
 # are leaves every module may use: small helpers and the option syntax.
 ALLOWED = {
     "docpipe": {"vtab", "funcs", "dedup", "simd", "stats"},
-    "vtab": {"pipeline", "storage", "index", "embed", "stats", "query"},
-    "pipeline": {"storage", "index", "embed", "stats", "simd"},
+    "vtab": {"pipeline", "storage", "index", "embed", "stats", "query",
+             "setindex"},
+    "pipeline": {"storage", "index", "embed", "stats", "simd", "setindex"},
     "dedup": {"storage", "simd", "stats"},
-    "funcs": {"embed", "simd", "tokenize"},
+    "funcs": {"embed", "simd", "tokenize", "setindex"},
     "index": {"simd"},
     "embed": {"tokenize"},
     "query": {"tokenize"},
     "storage": set(),
     "stats": set(),
     "tokenize": set(),
-    "setindex": set(),          # the set kind's index, not yet wired
+    "setindex": set(),          # the set kind's index
     "simd": set(),
     "simd_avx2": set(),
     # the AVX-512 row reuses AVX2 kernels where 512 bits do not pay

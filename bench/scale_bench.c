@@ -1,0 +1,272 @@
+/*
+** scale_bench.c — both table kinds as they grow, through SQL, in one run.
+**
+**   scale_bench DOCPIPE_SO VERSES_TXT KIND NDOCS DBFILE
+**     KIND: jaccard | cosine | vector
+**   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
+**
+** Corpus: documents of 2-5 KB of real English text, random verses of the
+** King James Bible (Debian bible-kjv); 5 % are near-copies of an earlier
+** original with 5 % of their words replaced (planted near-duplicates).
+** Document i is made from its own seed, so the corpus is the same for
+** every kind and nothing is held in memory.
+**
+** Inserts go through SQL on one connection, one transaction per 1,000
+** documents, WAL, into a file.  At each checkpoint (10k, 20k, 50k, 100k,
+** 200k, 500k, 1M, ... up to NDOCS) it prints one Markdown row:
+**   docs/s over the last 10 batches; then a new connection: its first
+**   INSERT (open + decide + store + commit, ms), sqlite3_memory_used() after
+**   it and after a first MATCH (MB), that first MATCH (ms), the median of
+**   20 later MATCH top-10 queries (ms), the file size against the text
+**   inserted so far; and planted copies flagged / planted so far.
+*/
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static double now(void){
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec*1e-9;
+}
+
+typedef struct Rng { unsigned long long s; } Rng;
+static unsigned rnd(Rng *r, unsigned n){
+  r->s ^= r->s << 13; r->s ^= r->s >> 7; r->s ^= r->s << 17;
+  return (unsigned)(r->s % n);
+}
+static Rng seedOf(long long i, unsigned long long salt){
+  Rng r;
+  unsigned long long z = (unsigned long long)i * 0x9E3779B97F4A7C15ULL + salt;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  r.s = (z ^ (z >> 31)) | 1;
+  return r;
+}
+
+static char **azVerse; static int nVerse;
+static void loadVerses(const char *zPath){
+  FILE *f = fopen(zPath, "rb");
+  char *zLine = 0; size_t nCap = 0; ssize_t n;
+  int nAlloc = 0;
+  if( !f ){ perror(zPath); exit(1); }
+  while( (n = getline(&zLine, &nCap, f))>0 ){
+    char *z = strchr(zLine, ' ');
+    if( !z ) continue;
+    if( zLine[n-1]=='\n' ) zLine[n-1] = 0;
+    if( nVerse==nAlloc ){ nAlloc = nAlloc ? 2*nAlloc : 1024; azVerse = realloc(azVerse, nAlloc*sizeof(char*)); }
+    azVerse[nVerse++] = strdup(z+1);
+  }
+  free(zLine); fclose(f);
+}
+
+/* Is document i (1-based) a planted copy? Of which original? */
+static int copyOf(long long i, long long *piSrc){
+  Rng r = seedOf(i, 1);
+  if( i<=100 || rnd(&r, 100)>=5 ) return 0;
+  *piSrc = 1 + (long long)rnd(&r, (unsigned)(i-1));
+  return 1;
+}
+
+static char *original(long long i){
+  Rng r = seedOf(i, 2);
+  size_t target = 2000 + rnd(&r, 3000), n = 0;
+  char *zOut = malloc(target + 2048);
+  while( n<target ){
+    const char *v = azVerse[rnd(&r, nVerse)];
+    size_t len = strlen(v);
+    memcpy(zOut+n, v, len); n += len;
+    zOut[n++] = ' ';
+  }
+  zOut[n] = 0;
+  return zOut;
+}
+
+/* Document i; *pbCopy when it is a planted copy. */
+static char *makeDoc(long long i, int *pbCopy){
+  long long iSrc;
+  char *zSrc, *zOut, *o;
+  const char *z;
+  Rng r;
+  *pbCopy = 0;
+  if( !copyOf(i, &iSrc) ) return original(i);
+  while( copyOf(iSrc, &iSrc) ){}          /* copy an original */
+  *pbCopy = 1;
+  zSrc = original(iSrc);
+  zOut = malloc(strlen(zSrc)*2 + 64);
+  o = zOut; z = zSrc;
+  r = seedOf(i, 3);
+  while( *z ){
+    const char *w = z;
+    while( *z && *z!=' ' ) z++;
+    if( rnd(&r, 20)==0 ){
+      const char *v = azVerse[rnd(&r, nVerse)];
+      const char *e = strchr(v, ' ');
+      size_t len = e ? (size_t)(e - v) : strlen(v);
+      memcpy(o, v, len); o += len;
+    }else{
+      memcpy(o, w, (size_t)(z - w)); o += z - w;
+    }
+    while( *z==' ' ) *o++ = *z++;
+  }
+  *o = 0;
+  free(zSrc);
+  return zOut;
+}
+
+static void exec(sqlite3 *db, const char *zSql){
+  char *zErr = 0;
+  if( sqlite3_exec(db, zSql, 0, 0, &zErr) ){
+    fprintf(stderr, "%s: %s\n", zSql, zErr); exit(1);
+  }
+}
+
+static sqlite3 *openDb(const char *zSo, const char *zFile){
+  sqlite3 *db;
+  char *zErr = 0;
+  if( sqlite3_open(zFile, &db) ){ fprintf(stderr, "open %s\n", zFile); exit(1); }
+  sqlite3_enable_load_extension(db, 1);
+  if( sqlite3_load_extension(db, zSo, 0, &zErr) ){ fprintf(stderr, "%s\n", zErr); exit(1); }
+  exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+           " PRAGMA cache_size=-65536");
+  return db;
+}
+
+static void insertDoc(sqlite3_stmt *pIns, const char *zDoc){
+  sqlite3_bind_text(pIns, 1, zDoc, -1, SQLITE_STATIC);
+  if( sqlite3_step(pIns)!=SQLITE_DONE ){
+    fprintf(stderr, "insert: %s\n", sqlite3_errmsg(sqlite3_db_handle(pIns)));
+    exit(1);
+  }
+  sqlite3_reset(pIns);
+}
+
+static int cmpD(const void *a, const void *b){
+  double x = *(const double*)a, y = *(const double*)b; return (x>y)-(x<y);
+}
+
+static double fileMb(const char *zFile){
+  struct stat st;
+  char zWal[4096];
+  double n = 0;
+  if( stat(zFile, &st)==0 ) n += st.st_size;
+  snprintf(zWal, sizeof zWal, "%s-wal", zFile);
+  if( stat(zWal, &st)==0 ) n += st.st_size;
+  return n / 1e6;
+}
+
+int main(int argc, char **argv){
+  static const long long aCheck[] = { 10000, 20000, 50000, 100000, 200000,
+                                      500000, 1000000, 2000000 };
+  const char *zSo, *zKind, *zFile;
+  long long nDoc, i, nText = 0, nPlanted = 0, nFound = 0, iNext = 1;
+  int iCheck = 0;
+  double aBatch[10] = {0};
+  sqlite3 *db;
+  sqlite3_stmt *pIns, *pDup;
+  char zSql[512];
+  if( argc<6 ){
+    fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE\n", argv[0]);
+    return 2;
+  }
+  zSo = argv[1]; zKind = argv[3]; nDoc = atoll(argv[4]); zFile = argv[5];
+  loadVerses(argv[2]);
+  remove(zFile);
+  snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
+  snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
+  db = openDb(zSo, zFile);
+  if( strcmp(zKind, "vector")==0 ){
+    exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(stats=off)");
+  }else{
+    snprintf(zSql, sizeof zSql, "CREATE VIRTUAL TABLE docs USING"
+             " docpipe(measure='%s', stats=off)", zKind);
+    exec(db, zSql);
+  }
+  printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fflush(stdout);
+  while( iNext<=nDoc ){
+    double t0 = now();
+    long long iEnd = iNext + 999;
+    sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
+    sqlite3_prepare_v2(db, "SELECT is_duplicate FROM docs WHERE rowid=?1", -1, &pDup, 0);
+    exec(db, "BEGIN");
+    for(i=iNext; i<=iEnd; i++){
+      int bCopy;
+      char *zDoc = makeDoc(i, &bCopy);
+      nText += (long long)strlen(zDoc);
+      insertDoc(pIns, zDoc);
+      if( bCopy ){
+        nPlanted++;
+        sqlite3_bind_int64(pDup, 1, sqlite3_last_insert_rowid(db));
+        if( sqlite3_step(pDup)==SQLITE_ROW && sqlite3_column_int(pDup, 0) ) nFound++;
+        sqlite3_reset(pDup);
+      }
+      free(zDoc);
+    }
+    exec(db, "COMMIT");
+    sqlite3_finalize(pIns);
+    sqlite3_finalize(pDup);
+    aBatch[((iNext-1)/1000) % 10] = now() - t0;
+    iNext = iEnd + 1;
+    if( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck] ){
+      double tSum = 0, tIns, tMatch, aQ[20], mb1, mb2;
+      int k, nBatch = iEnd>=10000 ? 10 : (int)(iEnd/1000);
+      sqlite3_stmt *pQ;
+      char *zDoc;
+      int bCopy;
+      for(k=0; k<nBatch; k++) tSum += aBatch[k];
+      sqlite3_close(db);
+      /* a new connection: its first INSERT (its own transaction) */
+      {
+        sqlite3_int64 m0 = sqlite3_memory_used();
+        double t1 = now();
+        db = openDb(zSo, zFile);
+        sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
+        zDoc = makeDoc(iNext, &bCopy);
+        nText += (long long)strlen(zDoc);
+        insertDoc(pIns, zDoc);
+        free(zDoc);
+        sqlite3_finalize(pIns);
+        tIns = (now() - t1) * 1e3;
+        mb1 = (sqlite3_memory_used() - m0) / 1e6;
+        iNext++;
+        /* a new connection's first MATCH */
+        sqlite3_close(db);
+        m0 = sqlite3_memory_used();
+        db = openDb(zSo, zFile);
+        sqlite3_prepare_v2(db, "SELECT rowid, score FROM docs WHERE docs MATCH ?1"
+                               " AND k = 10", -1, &pQ, 0);
+        zDoc = makeDoc(iEnd/2, &bCopy);
+        t1 = now();
+        sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
+        while( sqlite3_step(pQ)==SQLITE_ROW ){}
+        sqlite3_reset(pQ);
+        tMatch = (now() - t1) * 1e3;
+        mb2 = (sqlite3_memory_used() - m0) / 1e6;
+        free(zDoc);
+        for(k=0; k<20; k++){
+          zDoc = makeDoc(1 + (long long)k * (iEnd/20), &bCopy);
+          t1 = now();
+          sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
+          while( sqlite3_step(pQ)==SQLITE_ROW ){}
+          sqlite3_reset(pQ);
+          aQ[k] = (now() - t1) * 1e3;
+          free(zDoc);
+        }
+        sqlite3_finalize(pQ);
+        qsort(aQ, 20, sizeof(double), cmpD);
+      }
+      printf("| %s | %lld | %.0f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %lld / %lld |\n",
+             zKind, iEnd, nBatch*1000.0/tSum, tIns, mb1, tMatch, mb2, aQ[10],
+             fileMb(zFile), fileMb(zFile)*1e6/(double)nText, nFound, nPlanted);
+      fflush(stdout);
+      iCheck++;
+    }
+  }
+  sqlite3_close(db);
+  return 0;
+}
