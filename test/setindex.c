@@ -23,7 +23,8 @@
 **        make test-setindex-asan), random byte flips do not crash
 **   6.x  out of memory at allocation N, for every N: calls fail, the
 **        transaction rolls back, and the stored index stays consistent
-**        (leaks reported under ASan)
+**        (leaks reported under ASan); the integrity check out of memory
+**        at allocation N answers SQLITE_NOMEM, never damage
 **   7.x  shadow names, rename and drop, the similarity of disjoint sets,
 **        hand-made damage that the integrity check must name precisely
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
@@ -870,6 +871,7 @@ static void testOom(void){
     int rc;
     unlink(zPath);
     if( sqlite3_open(zPath, &db) ){ bOk = 0; break; }
+    sqlite3_exec(db, "PRAGMA synchronous=OFF", 0, 0, 0);  /* no fsync: faster */
     rc = dpSetIndexOpen(db, "main", "t", 1, &p, &zErr);
     dpSetIndexClose(p);
     sqlite3_free(zErr);
@@ -895,6 +897,47 @@ static void testOom(void){
   }
   printf("  out of memory: %d runs\n", nRun);
   ok("6.1 out of memory at every allocation: consistent afterwards", bOk, zWhy);
+
+  /* 6.2 the integrity check itself out of memory at allocation N: it
+  ** answers SQLITE_NOMEM (or OK: SQLite ignores some failures), never a
+  ** crash or a false report of damage */
+  {
+    sqlite3 *db = 0;
+    DpSetIndex *p = 0;
+    char *zErr = 0;
+    int rc = SQLITE_OK;
+    bOk = 1; nRun = 0;
+    unlink(zPath);
+    if( sqlite3_open(zPath, &db)==SQLITE_OK
+     && sqlite3_exec(db, "PRAGMA synchronous=OFF", 0, 0, 0)==SQLITE_OK
+     && dpSetIndexOpen(db, "main", "t", 1, &p, &zErr)==SQLITE_OK ){
+      dpSetIndexClose(p);
+      p = 0;
+      oomScript(db);
+      for(n=1; n<100000 && bOk; n++){
+        rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+        if( rc ){ bOk = 0; sprintf(zWhy, "open %d", rc); break; }
+        bFaulted = 0;
+        nCountdown = n;
+        rc = dpSetIndexIntegrity(p);
+        nCountdown = -1;
+        nRun++;
+        if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+          sprintf(zWhy, "allocation %d: integrity %d %.100s", n, rc, dpSetIndexErrmsg(p));
+          bOk = 0;
+        }
+        dpSetIndexClose(p);
+        p = 0;
+        if( !bFaulted ) break;
+      }
+    }else{
+      bOk = 0;
+    }
+    sqlite3_free(zErr);
+    sqlite3_close(db);
+    printf("  integrity out of memory: %d runs\n", nRun);
+    ok("6.2 integrity-check out of memory: NOMEM, never damage", bOk && rc==SQLITE_OK, zWhy);
+  }
 }
 
 int main(void){
