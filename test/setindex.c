@@ -26,7 +26,8 @@
 **        (leaks reported under ASan); the integrity check out of memory
 **        at allocation N answers SQLITE_NOMEM, never damage
 **   7.x  shadow names, rename and drop, the similarity of disjoint sets,
-**        hand-made damage that the integrity check must name precisely
+**        hand-made damage that the integrity check must name precisely,
+**        the tiered merge policy (runs per level after each commit)
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
 ** 5 and 7 (2 runs 2.x to 4.x).
 */
@@ -723,7 +724,7 @@ static void testApi(void){
   DpSetHit h;
   int rc, bFound = 0;
   char *zErr = 0;
-  char zHex[200], zSql[300];
+  char zHex[200], zSql[300], zWhyBuf[200];
   sqlite3_int64 iBlk = -1;
 
   ok("7.1 shadow names",
@@ -787,6 +788,52 @@ static void testApi(void){
   ok("7.8 repeated val in a block", rc==SQLITE_CORRUPT_VTAB
      && strstr(dpSetIndexErrmsg(c.p), "a postings block of t is damaged"),
      dpSetIndexErrmsg(c.p));
+  connClose(&c);
+
+  /* the tiered policy: each commit flushes one level-0 run, and
+  ** DP_SET_FANIN (4) runs of a level are merged into one of the next, so
+  ** after i commits the runs of level L are digit L of i in base 4 */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    int i, bOk = 1;
+    char zWant[64], zGot[64];
+    zWhyBuf[0] = 0;
+    for(i=1; i<=21; i++){
+      sqlite3_stmt *pStmt;
+      int j, v;
+      uint64_t b[3];
+      b[0] = (uint64_t)7<<24; b[1] = (uint64_t)(1000+i)<<24; b[2] = (uint64_t)(5000+i)<<24;
+      exec(&c, "BEGIN");
+      dpSetIndexAdd(c.p, i, b, 3, 1);
+      commit(&c);
+      for(zWant[0]=0, v=i, j=0; v>0; v/=4, j++){
+        if( v%4 ) sprintf(&zWant[strlen(zWant)], "%d:%d ", j, v%4);
+      }
+      zGot[0] = 0;
+      sqlite3_prepare_v2(c.db, "SELECT level, count(*) FROM t_pruns GROUP BY level "
+                         "ORDER BY level", -1, &pStmt, 0);
+      while( sqlite3_step(pStmt)==SQLITE_ROW ){
+        sprintf(&zGot[strlen(zGot)], "%d:%d ", sqlite3_column_int(pStmt, 0),
+                sqlite3_column_int(pStmt, 1));
+      }
+      sqlite3_finalize(pStmt);
+      if( bOk && strcmp(zWant, zGot) ){
+        sprintf(zWhyBuf, "after %d commits: runs by level %s, expected %s", i, zGot, zWant);
+        bOk = 0;
+      }
+    }
+    ok("7.9 tiered merges: runs per level are the base-4 digits", bOk, zWhyBuf);
+    {
+      DpSetHit aH[32];
+      int nH = 0;
+      uint64_t b[1] = {(uint64_t)7<<24};
+      rc = dpSetIndexNearest(c.p, b, 1, DP_SET_JACCARD, 32, 0.0, 0, 0, 0, aH, &nH);
+      ok("7.10 every document found after the merges", rc==SQLITE_OK && nH==21
+         && aH[0].iId==1 && aH[20].iId==21
+         && dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    }
+  }
   connClose(&c);
 }
 
