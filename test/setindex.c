@@ -719,6 +719,7 @@ static void onlyBlob(sqlite3 *db, const char *zTab, char *zHex, sqlite3_int64 *p
   sqlite3_finalize(pStmt);
 }
 
+#define DP_SET_ID_MAX_TEST (((sqlite3_int64)1)<<62)   /* ids are below it */
 static void testApi(void){
   Conn c;
   uint64_t a[4];
@@ -773,6 +774,68 @@ static void testApi(void){
   sqlite3_free(zErr); zErr = 0;
   ok("7.7 drop", rc==SQLITE_OK && countTables(c.db, "u_%")==0, 0);
   connClose(&c);
+
+  /* calls refuse what is not a set, or an unknown measure */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    DpSetHit aH[2];
+    int nH = 5;
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 1, a, 1, 1);
+    ok("7.11 negative sizes and unknown measures refused",
+       dpSetIndexNearest(c.p, a, -1, DP_SET_JACCARD, 2, 0.0, 0, 0, 0, aH, &nH)==SQLITE_MISUSE
+       && nH==0
+       && dpSetIndexBest(c.p, a, -1, DP_SET_COSINE, 0.5, 0, 0, &h, &bFound)==SQLITE_MISUSE
+       && !bFound
+       && dpSetIndexAdd(c.p, 9, a, -1, 1)==SQLITE_MISUSE
+       && dpSetIndexNearest(c.p, a, 1, 2, 2, 0.0, 0, 0, 0, aH, &nH)==SQLITE_MISUSE
+       && dpSetIndexAdd(c.p, DP_SET_ID_MAX_TEST, a, 1, 1)==SQLITE_RANGE, 0);
+    /* the integrity check writes pending postings first: they count */
+    ok("7.12 integrity-check with pending postings",
+       dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    commit(&c);
+  }
+  connClose(&c);
+
+  /* a set row whose hashes changed to other keys, same count, still
+  ** sorted: its postings no longer match (the checksum, not the count) */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    uint64_t b[3];
+    b[0] = (uint64_t)11<<24; b[1] = (uint64_t)12<<24; b[2] = (uint64_t)13<<24;
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 1, b, 3, 1);
+    commit(&c);
+    /* hash 13<<24 (bytes 00 00 00 0d 00.. little-endian) becomes 14<<24 */
+    exec(&c, "UPDATE t_sets SET h = x'0000000b000000000000000c000000000000000e00000000' WHERE id=1");
+    rc = dpSetIndexIntegrity(c.p);
+    ok("7.13 a set's hash changed: postings do not match", rc==SQLITE_CORRUPT_VTAB
+       && strstr(dpSetIndexErrmsg(c.p), "do not match its set"), dpSetIndexErrmsg(c.p));
+    exec(&c, "UPDATE t_sets SET h = x'0000000b000000000000000c000000000000000d00000000', kept=0 WHERE id=1");
+    rc = dpSetIndexIntegrity(c.p);
+    ok("7.14 a set's kept flag changed: postings do not match", rc==SQLITE_CORRUPT_VTAB
+       && strstr(dpSetIndexErrmsg(c.p), "do not match its set"), dpSetIndexErrmsg(c.p));
+    exec(&c, "UPDATE t_sets SET kept=1 WHERE id=1");
+    ok("7.15 restored", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    /* run id 1 renumbered 0 with all its rows: ids start at 1, so 0 is
+    ** damage */
+    exec(&c, "UPDATE t_pruns SET id=0 WHERE id=1;"
+             "UPDATE t_pblocks SET id=id-(1<<24); UPDATE t_pfilter SET id=id-(1<<24);"
+             "UPDATE t_pfence SET id=id-(1<<24)");
+  }
+  connClose(&c);
+  {
+    sqlite3 *db;
+    DpSetIndex *p2 = 0;
+    sqlite3_open(zPath, &db);
+    rc = dpSetIndexOpen(db, "main", "t", 0, &p2, &zErr);
+    ok("7.16 run id 0 is damage", rc==SQLITE_CORRUPT_VTAB, zErr);
+    sqlite3_free(zErr); zErr = 0;
+    dpSetIndexClose(p2);
+    sqlite3_close(db);
+  }
 
   /* a block whose second val repeats the first (val delta 0): the
   ** integrity check names the block, not only the sums */
