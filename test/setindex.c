@@ -21,10 +21,16 @@
 **   5.x  integrity-check after every phase; damaged shadow rows give
 **        SQLITE_CORRUPT_VTAB (never a crash: run under ASan with
 **        make test-setindex-asan), random byte flips do not crash
-**   6.x  out of memory at allocation N, for every N: calls fail, the
-**        transaction rolls back, and the stored index stays consistent
-**        (leaks reported under ASan)
-** Prints "N passed, N failed" last.
+**   6.x  out of memory at allocation N (and after it, or at N alone), for
+**        every N: calls fail, the transaction rolls back, and the stored
+**        index stays consistent (leaks reported under ASan); the
+**        integrity check out of memory
+**        at allocation N answers SQLITE_NOMEM, never damage
+**   7.x  shadow names, rename and drop, the similarity of disjoint sets,
+**        hand-made damage that the integrity check must name precisely,
+**        the tiered merge policy (runs per level after each commit)
+** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
+** 5 and 7 (2 runs 2.x to 4.x).
 */
 #include "docpipe.h"
 
@@ -681,13 +687,232 @@ static void testCorrupt(void){
   (void)nCheckQuiet;
 }
 
+/* ---- 7.x the other calls; hand-made damage named precisely ---- */
+static int countTables(sqlite3 *db, const char *zLike){
+  sqlite3_stmt *pStmt;
+  int n = -1;
+  if( sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type='table' "
+                         "AND name LIKE ?1", -1, &pStmt, 0)==SQLITE_OK ){
+    sqlite3_bind_text(pStmt, 1, zLike, -1, SQLITE_STATIC);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ) n = sqlite3_column_int(pStmt, 0);
+  }
+  sqlite3_finalize(pStmt);
+  return n;
+}
+/* The hex of the only row of zTab (its data column), or "" */
+static void onlyBlob(sqlite3 *db, const char *zTab, char *zHex, sqlite3_int64 *piId){
+  char zSql[200];
+  sqlite3_stmt *pStmt;
+  int n = 0;
+  zHex[0] = 0;
+  sprintf(zSql, "SELECT id, hex(data) FROM %s", zTab);
+  if( sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0)==SQLITE_OK ){
+    while( sqlite3_step(pStmt)==SQLITE_ROW ){
+      if( n++==0 ){
+        *piId = sqlite3_column_int64(pStmt, 0);
+        snprintf(zHex, 200, "%s", (const char*)sqlite3_column_text(pStmt, 1));
+      }else{
+        zHex[0] = 0;
+      }
+    }
+  }
+  sqlite3_finalize(pStmt);
+}
+
+#define DP_SET_ID_MAX_TEST (((sqlite3_int64)1)<<62)   /* ids are below it */
+static void testApi(void){
+  Conn c;
+  uint64_t a[4];
+  DpSetHit h;
+  int rc, bFound = 0;
+  char *zErr = 0;
+  char zHex[200], zSql[300], zWhyBuf[200];
+  sqlite3_int64 iBlk = -1;
+
+  ok("7.1 shadow names",
+     dpSetIndexShadowName("sets") && dpSetIndexShadowName("PRUNS")
+     && dpSetIndexShadowName("pblocks") && dpSetIndexShadowName("pfilter")
+     && dpSetIndexShadowName("pfence") && dpSetIndexShadowName("ptomb")
+     && !dpSetIndexShadowName("docs") && !dpSetIndexShadowName("set")
+     && !dpSetIndexShadowName(""), 0);
+  /* an empty intersection is 0.0 whatever the sizes (never 0/0) */
+  ok("7.2 similarity of disjoint sets is 0",
+     dpSetSimilarity(DP_SET_COSINE, 0, 0, 5)==0.0
+     && dpSetSimilarity(DP_SET_JACCARD, 0, 0, 0)==0.0
+     && dpSetSimilarity(DP_SET_JACCARD, 0, 3, 5)==0.0
+     && dpSetSimilarity(DP_SET_JACCARD, 2, 3, 5)==2.0/6.0
+     && dpSetSimilarity(DP_SET_COSINE, 2, 4, 9)==2.0/6.0, 0);
+
+  /* rename: the shadow tables and the cached statements follow */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  a[0] = (uint64_t)0x123456<<24;
+  exec(&c, "BEGIN");
+  dpSetIndexAdd(c.p, 1, a, 1, 1);
+  dpSetIndexAdd(c.p, 2, a, 1, 1);
+  commit(&c);
+  /* one run, one block: key 0x123456 (fence, delta 0, multi), 2 vals:
+  ** 3 (id 1 kept), then +2 (id 2 kept) */
+  onlyBlob(c.db, "t_pblocks", zHex, &iBlk);
+  ok("7.3 block bytes as the format says", strcmp(zHex, "0101000302")==0, zHex);
+  exec(&c, "BEGIN");
+  rc = dpSetIndexRename(c.p, "u", &zErr);
+  sqlite3_free(zErr); zErr = 0;
+  exec(&c, "COMMIT");
+  ok("7.4 rename moves the six shadow tables", rc==SQLITE_OK
+     && countTables(c.db, "u_%")==6 && countTables(c.db, "t_%")==0, 0);
+  exec(&c, "BEGIN");
+  rc = dpSetIndexBest(c.p, a, 1, DP_SET_JACCARD, 1.0, 0, 0, &h, &bFound);
+  ok("7.5 renamed: found", rc==SQLITE_OK && bFound && h.iId==1, dpSetIndexErrmsg(c.p));
+  rc = dpSetIndexAdd(c.p, 3, a, 1, 0);
+  if( rc==SQLITE_OK ) rc = commit(&c); else exec(&c, "ROLLBACK");
+  ok("7.6 renamed: written", rc==SQLITE_OK
+     && dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+  dpSetIndexClose(c.p);
+  c.p = 0;
+  rc = dpSetIndexDrop(c.db, "main", "u", &zErr);
+  sqlite3_free(zErr); zErr = 0;
+  ok("7.7 drop", rc==SQLITE_OK && countTables(c.db, "u_%")==0, 0);
+  connClose(&c);
+
+  /* calls refuse what is not a set, or an unknown measure */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    DpSetHit aH[2];
+    int nH = 5;
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 1, a, 1, 1);
+    ok("7.11 negative sizes and unknown measures refused",
+       dpSetIndexNearest(c.p, a, -1, DP_SET_JACCARD, 2, 0.0, 0, 0, 0, aH, &nH)==SQLITE_MISUSE
+       && nH==0
+       && dpSetIndexBest(c.p, a, -1, DP_SET_COSINE, 0.5, 0, 0, &h, &bFound)==SQLITE_MISUSE
+       && !bFound
+       && dpSetIndexAdd(c.p, 9, a, -1, 1)==SQLITE_MISUSE
+       && dpSetIndexNearest(c.p, a, 1, 2, 2, 0.0, 0, 0, 0, aH, &nH)==SQLITE_MISUSE
+       && dpSetIndexAdd(c.p, DP_SET_ID_MAX_TEST, a, 1, 1)==SQLITE_RANGE, 0);
+    /* the integrity check writes pending postings first: they count */
+    ok("7.12 integrity-check with pending postings",
+       dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    commit(&c);
+  }
+  connClose(&c);
+
+  /* a set row whose hashes changed to other keys, same count, still
+  ** sorted: its postings no longer match (the checksum, not the count) */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    uint64_t b[3];
+    b[0] = (uint64_t)11<<24; b[1] = (uint64_t)12<<24; b[2] = (uint64_t)13<<24;
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 1, b, 3, 1);
+    commit(&c);
+    /* hash 13<<24 (bytes 00 00 00 0d 00.. little-endian) becomes 14<<24 */
+    exec(&c, "UPDATE t_sets SET h = x'0000000b000000000000000c000000000000000e00000000' WHERE id=1");
+    rc = dpSetIndexIntegrity(c.p);
+    ok("7.13 a set's hash changed: postings do not match", rc==SQLITE_CORRUPT_VTAB
+       && strstr(dpSetIndexErrmsg(c.p), "do not match its set"), dpSetIndexErrmsg(c.p));
+    exec(&c, "UPDATE t_sets SET h = x'0000000b000000000000000c000000000000000d00000000', kept=0 WHERE id=1");
+    rc = dpSetIndexIntegrity(c.p);
+    ok("7.14 a set's kept flag changed: postings do not match", rc==SQLITE_CORRUPT_VTAB
+       && strstr(dpSetIndexErrmsg(c.p), "do not match its set"), dpSetIndexErrmsg(c.p));
+    exec(&c, "UPDATE t_sets SET kept=1 WHERE id=1");
+    ok("7.15 restored", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    /* run id 1 renumbered 0 with all its rows: ids start at 1, so 0 is
+    ** damage */
+    exec(&c, "UPDATE t_pruns SET id=0 WHERE id=1;"
+             "UPDATE t_pblocks SET id=id-(1<<24); UPDATE t_pfilter SET id=id-(1<<24);"
+             "UPDATE t_pfence SET id=id-(1<<24)");
+  }
+  connClose(&c);
+  {
+    sqlite3 *db;
+    DpSetIndex *p2 = 0;
+    sqlite3_open(zPath, &db);
+    rc = dpSetIndexOpen(db, "main", "t", 0, &p2, &zErr);
+    ok("7.16 run id 0 is damage", rc==SQLITE_CORRUPT_VTAB, zErr);
+    sqlite3_free(zErr); zErr = 0;
+    dpSetIndexClose(p2);
+    sqlite3_close(db);
+  }
+
+  /* a block whose second val repeats the first (val delta 0): the
+  ** integrity check names the block, not only the sums */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  exec(&c, "BEGIN");
+  dpSetIndexAdd(c.p, 1, a, 1, 1);
+  dpSetIndexAdd(c.p, 2, a, 1, 1);
+  commit(&c);
+  onlyBlob(c.db, "t_pblocks", zHex, &iBlk);
+  sprintf(zSql, "UPDATE t_pblocks SET data=x'0101000300' WHERE id=%lld", iBlk);
+  exec(&c, zSql);
+  rc = dpSetIndexIntegrity(c.p);
+  ok("7.8 repeated val in a block", rc==SQLITE_CORRUPT_VTAB
+     && strstr(dpSetIndexErrmsg(c.p), "a postings block of t is damaged"),
+     dpSetIndexErrmsg(c.p));
+  connClose(&c);
+
+  /* the tiered policy: each commit flushes one level-0 run, and
+  ** DP_SET_FANIN (4) runs of a level are merged into one of the next, so
+  ** after i commits the runs of level L are digit L of i in base 4 */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  {
+    int i, bOk = 1;
+    char zWant[64], zGot[64];
+    zWhyBuf[0] = 0;
+    for(i=1; i<=21; i++){
+      sqlite3_stmt *pStmt;
+      int j, v;
+      uint64_t b[3];
+      b[0] = (uint64_t)7<<24; b[1] = (uint64_t)(1000+i)<<24; b[2] = (uint64_t)(5000+i)<<24;
+      exec(&c, "BEGIN");
+      dpSetIndexAdd(c.p, i, b, 3, 1);
+      commit(&c);
+      for(zWant[0]=0, v=i, j=0; v>0; v/=4, j++){
+        if( v%4 ) sprintf(&zWant[strlen(zWant)], "%d:%d ", j, v%4);
+      }
+      zGot[0] = 0;
+      sqlite3_prepare_v2(c.db, "SELECT level, count(*) FROM t_pruns GROUP BY level "
+                         "ORDER BY level", -1, &pStmt, 0);
+      while( sqlite3_step(pStmt)==SQLITE_ROW ){
+        sprintf(&zGot[strlen(zGot)], "%d:%d ", sqlite3_column_int(pStmt, 0),
+                sqlite3_column_int(pStmt, 1));
+      }
+      sqlite3_finalize(pStmt);
+      if( bOk && strcmp(zWant, zGot) ){
+        sprintf(zWhyBuf, "after %d commits: runs by level %s, expected %s", i, zGot, zWant);
+        bOk = 0;
+      }
+    }
+    ok("7.9 tiered merges: runs per level are the base-4 digits", bOk, zWhyBuf);
+    {
+      DpSetHit aH[32];
+      int nH = 0;
+      uint64_t b[1] = {(uint64_t)7<<24};
+      rc = dpSetIndexNearest(c.p, b, 1, DP_SET_JACCARD, 32, 0.0, 0, 0, 0, aH, &nH);
+      ok("7.10 every document found after the merges", rc==SQLITE_OK && nH==21
+         && aH[0].iId==1 && aH[20].iId==21
+         && dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    }
+  }
+  connClose(&c);
+}
+
 /* ---- 6.x out of memory at every allocation ---- */
 static sqlite3_mem_methods realMem;
 static int nCountdown = -1;     /* allocations left before failures; -1 off */
 static int bFaulted = 0;        /* a failure was injected in this run */
+static int bOneShot = 0;        /* only allocation N fails, not those after */
 static int failNow(void){
   if( nCountdown<0 ) return 0;
-  if( nCountdown==0 ){ bFaulted = 1; return 1; }
+  if( nCountdown==0 ){
+    bFaulted = 1;
+    if( bOneShot ) nCountdown = -1;
+    return 1;
+  }
   nCountdown--;
   return 0;
 }
@@ -755,6 +980,9 @@ static int oomScript(sqlite3 *db){
 static void testOom(void){
   int n, nRun = 0, bOk = 1;
   char zWhy[200] = "";
+  /* allocation N and every later one fail, then (one-shot) only N: a
+  ** single failed allocation among several made together is seen */
+  for(bOneShot=0; bOneShot<2 && bOk; bOneShot++)
   for(n=1; n<100000 && bOk; n++){
     sqlite3 *db = 0;
     DpSetIndex *p = 0;
@@ -762,6 +990,7 @@ static void testOom(void){
     int rc;
     unlink(zPath);
     if( sqlite3_open(zPath, &db) ){ bOk = 0; break; }
+    sqlite3_exec(db, "PRAGMA synchronous=OFF", 0, 0, 0);  /* no fsync: faster */
     rc = dpSetIndexOpen(db, "main", "t", 1, &p, &zErr);
     dpSetIndexClose(p);
     sqlite3_free(zErr);
@@ -785,8 +1014,51 @@ static void testOom(void){
     sqlite3_close(db);
     if( !bFaulted ) break;           /* the script ran to its end */
   }
+  bOneShot = 0;
   printf("  out of memory: %d runs\n", nRun);
-  ok("6.1 out of memory at every allocation: consistent afterwards", bOk, zWhy);
+  ok("6.1 out of memory at every allocation (from N on, or N alone): "
+     "consistent afterwards", bOk, zWhy);
+
+  /* 6.2 the integrity check itself out of memory at allocation N: it
+  ** answers SQLITE_NOMEM (or OK: SQLite ignores some failures), never a
+  ** crash or a false report of damage */
+  {
+    sqlite3 *db = 0;
+    DpSetIndex *p = 0;
+    char *zErr = 0;
+    int rc = SQLITE_OK;
+    bOk = 1; nRun = 0;
+    unlink(zPath);
+    if( sqlite3_open(zPath, &db)==SQLITE_OK
+     && sqlite3_exec(db, "PRAGMA synchronous=OFF", 0, 0, 0)==SQLITE_OK
+     && dpSetIndexOpen(db, "main", "t", 1, &p, &zErr)==SQLITE_OK ){
+      dpSetIndexClose(p);
+      p = 0;
+      oomScript(db);
+      for(n=1; n<100000 && bOk; n++){
+        rc = dpSetIndexOpen(db, "main", "t", 0, &p, &zErr);
+        if( rc ){ bOk = 0; sprintf(zWhy, "open %d", rc); break; }
+        bFaulted = 0;
+        nCountdown = n;
+        rc = dpSetIndexIntegrity(p);
+        nCountdown = -1;
+        nRun++;
+        if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+          sprintf(zWhy, "allocation %d: integrity %d %.100s", n, rc, dpSetIndexErrmsg(p));
+          bOk = 0;
+        }
+        dpSetIndexClose(p);
+        p = 0;
+        if( !bFaulted ) break;
+      }
+    }else{
+      bOk = 0;
+    }
+    sqlite3_free(zErr);
+    sqlite3_close(db);
+    printf("  integrity out of memory: %d runs\n", nRun);
+    ok("6.2 integrity-check out of memory: NOMEM, never damage", bOk && rc==SQLITE_OK, zWhy);
+  }
 }
 
 int main(void){
@@ -802,10 +1074,17 @@ int main(void){
   }
   sprintf(zPath, "/tmp/setindex_test_%d.db", (int)getpid());
   for(i=0; i<3000; i++) aKeyPool[i] = rnd() >> 24;
-  testBoundaries();
-  testRandom();
-  testCorrupt();
-  testOom();
+  {
+    /* SETINDEX_ONLY=7 (or "15"...): only those sections, for quick checks */
+    const char *z = getenv("SETINDEX_ONLY");
+#define RUN(c, f) if( z==0 || strchr(z, c) ) f()
+    RUN('1', testBoundaries);
+    RUN('2', testRandom);
+    RUN('5', testCorrupt);
+    RUN('7', testApi);
+    RUN('6', testOom);
+#undef RUN
+  }
   unlink(zPath);
   {
     char z[300];

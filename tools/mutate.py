@@ -6,6 +6,8 @@
     /usr/bin/python3 tools/mutate.py --list      # every candidate, no runs
     /usr/bin/python3 tools/mutate.py --at ext/dedup.c:461 --tests boundary
                      # every mutant of that line, against test/*boundary* only
+    /usr/bin/python3 tools/mutate.py --mutants 20 --files setindex --tests setindex
+                     # 20 sites of ext/*setindex*.c only, against its tests
 
 How it works.  Every ext/*.c file is scanned for mutation sites in its code
 (comments, string and character literals and preprocessor lines are blanked
@@ -22,7 +24,9 @@ change:
                  its first statement
 
 A sample of MUTANTS sites is drawn with SEED (random.Random(SEED).sample),
-so a run can be repeated.  The tree is copied to a scratch directory and
+so a run can be repeated.  --files SUBSTR keeps only the sites of files
+whose path contains SUBSTR (in --list and the sample; the same SEED then
+draws from that smaller set).  The tree is copied to a scratch directory and
 built and tested once unmutated: cases that fail there are known failures
 (a test kept for a bug not yet fixed), which no mutant is blamed for, and
 that run sets the timeout, 3 times its length and at least 60 s.  Each mutant is then a
@@ -233,6 +237,8 @@ def main():
                     help="every mutant of that line instead of a sample (repeatable)")
     ap.add_argument("--verbose", action="store_true",
                     help="name the failing tests of each killed mutant")
+    ap.add_argument("--files", default="", metavar="SUBSTR",
+                    help="only the sites of files whose path contains this")
     ap.add_argument("--tests", default="",
                     help="run only the test files whose name contains this (make TESTS=...)")
     args = ap.parse_args()
@@ -242,7 +248,8 @@ def main():
         if name.endswith(".c"):
             rel = "ext/" + name
             texts[rel] = open(os.path.join(TOP, rel), encoding="utf-8").read()
-            candidates += sites(rel, texts[rel])
+            if args.files in rel:
+                candidates += sites(rel, texts[rel])
     if args.list:
         for path, off, old, new, kind in candidates:
             n, line = line_of(texts[path], off)
@@ -255,8 +262,9 @@ def main():
         print("%d mutants on %s" % (len(sample), ", ".join(args.at)), flush=True)
     else:
         sample = random.Random(args.seed).sample(candidates, min(args.mutants, len(candidates)))
-        print("%d candidate mutants in ext/*.c; %d drawn with seed %d"
-              % (len(candidates), len(sample), args.seed), flush=True)
+        print("%d candidate mutants in ext/*.c%s; %d drawn with seed %d"
+              % (len(candidates), " (paths with %r)" % args.files if args.files else "",
+                 len(sample), args.seed), flush=True)
     sample.sort(key=lambda s: (s[0], s[1]))
     test_fast = ["make", "test-fast", "TESTS=" + args.tests]
 
