@@ -235,9 +235,9 @@ build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
-build/insert_bench: bench/insert_bench.c
+build/insert_bench: bench/insert_bench.c bench/verses.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
-build/scale_bench: bench/scale_bench.c
+build/scale_bench: bench/scale_bench.c bench/verses.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/scale_bench.c -lsqlite3 -lm
 
 build/dedup_bench: bench/dedup_bench.c

@@ -36,23 +36,7 @@ static unsigned rnd(unsigned n){
   return (unsigned)(rngState % n);
 }
 
-static char **azVerse; static int nVerse;
-
-static void loadVerses(const char *zPath){
-  FILE *f = fopen(zPath, "rb");
-  char *zLine = 0; size_t nCap = 0; ssize_t n;
-  int nAlloc = 0;
-  if( !f ){ perror(zPath); exit(1); }
-  while( (n = getline(&zLine, &nCap, f))>0 ){
-    char *z = strchr(zLine, ' ');
-    if( !z ) continue;
-    z++;
-    if( zLine[n-1]=='\n' ) zLine[n-1] = 0;
-    if( nVerse==nAlloc ){ nAlloc = nAlloc ? 2*nAlloc : 1024; azVerse = realloc(azVerse, nAlloc*sizeof(char*)); }
-    azVerse[nVerse++] = strdup(z);
-  }
-  free(zLine); fclose(f);
-}
+#include "verses.h"
 
 /* Document i into a new malloc'd string; aDoc keeps earlier ones. */
 static char *makeDoc(char **aDoc, int i){

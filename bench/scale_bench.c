@@ -47,21 +47,7 @@ static Rng seedOf(long long i, unsigned long long salt){
   return r;
 }
 
-static char **azVerse; static int nVerse;
-static void loadVerses(const char *zPath){
-  FILE *f = fopen(zPath, "rb");
-  char *zLine = 0; size_t nCap = 0; ssize_t n;
-  int nAlloc = 0;
-  if( !f ){ perror(zPath); exit(1); }
-  while( (n = getline(&zLine, &nCap, f))>0 ){
-    char *z = strchr(zLine, ' ');
-    if( !z ) continue;
-    if( zLine[n-1]=='\n' ) zLine[n-1] = 0;
-    if( nVerse==nAlloc ){ nAlloc = nAlloc ? 2*nAlloc : 1024; azVerse = realloc(azVerse, nAlloc*sizeof(char*)); }
-    azVerse[nVerse++] = strdup(z+1);
-  }
-  free(zLine); fclose(f);
-}
+#include "verses.h"
 
 /* Is document i (1-based) a planted copy? Of which original? */
 static int copyOf(long long i, long long *piSrc){

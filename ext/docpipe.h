@@ -668,6 +668,10 @@ int dpTableEnsureIndex(DpTable *p);
 ** the caller's. */
 int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                   float *aOut, int *pbOwn);
+/* embed(pBody) with the table's options, tokens scratch pTok (a read's
+** own), no statistics: the embedding column of the set kind. */
+int dpTableEmbedBody(DpTable *p, sqlite3_value *pBody, DpTokens *pTok,
+                     float *aOut);
 /* The set kind: the shingle set of pBody (text, or a blob of UTF-8; NULL
 ** gives the empty set) into p->aHash, p->nHash. */
 int dpTableSet(DpTable *p, sqlite3_value *pBody);

@@ -190,12 +190,24 @@ static int bodyText(DpTable *p, sqlite3_value *pBody,
   }
 }
 
+/* embed(body) into aOut with tokens scratch pTok (zeros for a NULL body);
+** stage times added to aStageNs when not NULL. */
+static int embedBody(DpTable *p, sqlite3_value *pBody, DpTokens *pTok,
+                     float *aOut, sqlite3_int64 *aStageNs){
+  const unsigned char *z;
+  int n, rc = bodyText(p, pBody, &z, &n);
+  if( rc!=SQLITE_OK ) return rc;
+  if( z==0 ){
+    memset(aOut, 0, sizeof(float)*(size_t)p->opt.nDim);
+    return SQLITE_OK;
+  }
+  return dpEmbedText(&p->opt, pTok, z, n, aOut, aStageNs);
+}
+
 /* Vector of a row: the caller's embedding (checked) or embed(body). */
 int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
                   float *aOut, int *pbOwn){
   const int nDim = p->opt.nDim;
-  const unsigned char *z;
-  int n, rc;
   *pbOwn = 0;
   if( pEmb && sqlite3_value_type(pEmb)!=SQLITE_NULL ){
     const void *pBlob;
@@ -222,13 +234,12 @@ int dpTableVector(DpTable *p, sqlite3_value *pBody, sqlite3_value *pEmb,
     *pbOwn = 1;
     return SQLITE_OK;
   }
-  rc = bodyText(p, pBody, &z, &n);
-  if( rc!=SQLITE_OK ) return rc;
-  if( z==0 ){
-    memset(aOut, 0, sizeof(float)*(size_t)nDim);
-    return SQLITE_OK;
-  }
-  return dpEmbedText(&p->opt, &p->tok, z, n, aOut, dpTsStages(p->pStats));
+  return embedBody(p, pBody, &p->tok, aOut, dpTsStages(p->pStats));
+}
+
+int dpTableEmbedBody(DpTable *p, sqlite3_value *pBody, DpTokens *pTok,
+                     float *aOut){
+  return embedBody(p, pBody, pTok, aOut, 0);
 }
 
 int dpTableSet(DpTable *p, sqlite3_value *pBody){

@@ -771,19 +771,13 @@ static int vtabEof(sqlite3_vtab_cursor *pCursor){
 static int setEmbedding(DpTable *p, sqlite3_context *ctx, sqlite3_value *pBody){
   DpTokens tok;
   float *aVec;
-  int rc, bOwn;
+  int rc;
   if( sqlite3_value_type(pBody)==SQLITE_NULL ) return SQLITE_OK;
   aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_uint64)p->opt.nDim);
   if( aVec==0 ) return SQLITE_NOMEM;
   /* scratch of its own: a read may come between a write's steps */
   dpEmbedScratchInit(&tok);
-  {
-    DpTokens save = p->tok;
-    p->tok = tok;
-    rc = dpTableVector(p, pBody, 0, aVec, &bOwn);
-    tok = p->tok;
-    p->tok = save;
-  }
+  rc = dpTableEmbedBody(p, pBody, &tok, aVec);
   dpEmbedScratchFree(&tok);
   if( rc==SQLITE_OK ){
     sqlite3_result_blob(ctx, aVec, 4*p->opt.nDim, sqlite3_free);
