@@ -533,15 +533,18 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         "INSERT INTO \"%w\".\"%w_config\" VALUES"
         " ('version', %d), ('dim', %d), ('threshold', %Q),"
         " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q),"
-        " ('measure', %Q);"
+        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s;"
         "%s;"
         "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
         zDb, zName, zDb, zName, DP_FORMAT_VERSION, s->opt.nDim,
         zThreshold, zTok, dpOptionsHashingText(&s->opt),
         dpOptionsOnDupText(&s->opt), s->opt.bStats ? "on" : "off",
         s->opt.nStatsKeep, s->zExtraDecl ? s->zExtraDecl : "",
-        dpOptionsMeasureText(&s->opt), zDocs, zDb, zName);
+        /* only the set kind says its measure: a vector table stays one
+        ** that an earlier docpipe (which refuses unknown keys) can open */
+        s->opt.eMeasure==DP_MEASURE_JACCARD ? ", ('measure', 'jaccard')"
+        : s->opt.eMeasure==DP_MEASURE_COSINE ? ", ('measure', 'cosine')" : "",
+        zDocs, zDb, zName);
   }
   s->iFormat = DP_FORMAT_VERSION;
   sqlite3_free(zTok);
