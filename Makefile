@@ -173,8 +173,9 @@ test-fast: dist/docpipe.so $(C_TESTS) | deps-test
 # copy of the tree.
 MUTANTS ?= 100
 SEED    ?= 1
+JOBS    ?= 2
 mutate: | deps-test
-	/usr/bin/python3 tools/mutate.py --mutants $(MUTANTS) --seed $(SEED)
+	/usr/bin/python3 tools/mutate.py --mutants $(MUTANTS) --seed $(SEED) --jobs $(JOBS)
 
 # The Tcl suites against the sanitized docpipe.so, then the out-of-memory
 # test (every allocation of a script failing in turn, under ASan+LSan).

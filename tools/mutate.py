@@ -2,7 +2,7 @@
 """mutate.py — mutation testing of docpipe's C sources against its tests.
 
     make mutate                      # MUTANTS=100 SEED=1
-    /usr/bin/python3 tools/mutate.py --mutants 15 --seed 1 [--timeout SEC]
+    /usr/bin/python3 tools/mutate.py --mutants 15 --seed 1 [--timeout SEC] [--jobs 2]
     /usr/bin/python3 tools/mutate.py --list      # every candidate, no runs
     /usr/bin/python3 tools/mutate.py --at ext/dedup.c:461 --tests boundary
                      # every mutant of that line, against test/*boundary* only
@@ -29,7 +29,8 @@ whose path contains SUBSTR (in --list and the sample; the same SEED then
 draws from that smaller set).  The tree is copied to a scratch directory and
 built and tested once unmutated: cases that fail there are known failures
 (a test kept for a bug not yet fixed), which no mutant is blamed for, and
-that run sets the timeout, 3 times its length and at least 60 s.  Each mutant is then a
+that run sets the timeout, 3 times its length (4 times with --jobs above 1:
+the mutants then share the machine) and at least 60 s.  Each mutant is then a
 copy of that tree (its objects included, so only the mutated file is
 compiled again) with the one change, built with `make test-fast TCLSH=true`
 (which builds what test-fast needs and runs nothing), then tested with
@@ -47,6 +48,7 @@ in tools/mutate-equivalent.txt (a mutant that behaves exactly like the
 original) is marked so, and a second score leaves those out.
 """
 import argparse
+import concurrent.futures
 import os
 import random
 import re
@@ -55,6 +57,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -229,6 +232,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mutants", type=int, default=100)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="mutants built and tested at once, each in its own copy")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=0,
                     help="seconds per test run (default: 3 x the unmutated run, >= 60)")
@@ -278,22 +283,24 @@ def main():
             print(out[-3000:])
             print("mutate: make test-fast does not run on the unmutated tree; nothing to measure")
             return 2
-        timeout = args.timeout or max(60.0, 3 * secs)
+        # parallel jobs share the machine: allow them more time each
+        timeout = args.timeout or max(60.0, (3 if args.jobs == 1 else 4) * secs)
         print("unmutated: make test-fast ran in %.0f s; timeout per mutant %.0f s"
               % (secs, timeout), flush=True)
         if known:
             print("known failures (fail unmutated, blamed on no mutant): "
                   + ", ".join(sorted(known)), flush=True)
 
-        results = []   # (site, outcome)
-        for i, site in enumerate(sample, 1):
+        def one(site, slot):
+            """Build and test one mutant in scratch/mutant-SLOT."""
             path, off, old, new, kind = site
-            work = os.path.join(scratch, "mutant")
+            work = os.path.join(scratch, "mutant-%d" % slot)
             shutil.rmtree(work, ignore_errors=True)
             copy_tree(base, work)
             mutated = apply(texts[path], off, old, new)
             with open(os.path.join(work, path), "w", encoding="utf-8") as f:
                 f.write(mutated)
+            fresh = None
             rc, out, secs = run(test_fast + ["TCLSH=true"], work, timeout)
             if rc != 0:
                 outcome = "not compiled"
@@ -303,14 +310,38 @@ def main():
                 fresh = None if failed is None else sorted(failed - known)
                 outcome = ("timeout" if rc is None else
                            "killed" if fresh is None or fresh else "survived")
-            results.append((site, outcome))
-            n, line = line_of(mutated, off)
-            print("%3d/%d %-12s %s:%d %s  (%.0f s)" % (i, len(sample), outcome, path, n,
-                                                    describe(old, new), secs), flush=True)
-            if outcome == "killed" and args.verbose:
-                print("        " + (", ".join(fresh) if fresh else out.strip().splitlines()[-1]),
-                      flush=True)
-        shutil.rmtree(os.path.join(scratch, "mutant"), ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+            return outcome, mutated, secs, fresh, out
+
+        # --jobs N: N mutants at once, each in its own copy (one per core)
+        results = []   # (site, outcome)
+        done = [0]
+        slots = list(range(args.jobs))
+        lock = threading.Lock()
+
+        def job(site):
+            with lock:
+                slot = slots.pop()
+            try:
+                outcome, mutated, secs, fresh, out = one(site, slot)
+            finally:
+                with lock:
+                    slots.append(slot)
+            with lock:
+                results.append((site, outcome))
+                done[0] += 1
+                path, off, old, new, kind = site
+                n, line = line_of(mutated, off)
+                print("%3d/%d %-12s %s:%d %s  (%.0f s)" % (done[0], len(sample), outcome,
+                      path, n, describe(old, new), secs), flush=True)
+                if outcome == "killed" and args.verbose:
+                    print("        " + (", ".join(fresh) if fresh
+                                        else out.strip().splitlines()[-1]), flush=True)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for f in [pool.submit(job, site) for site in sample]:
+                f.result()
+        results.sort(key=lambda r: (r[0][0], r[0][1]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
