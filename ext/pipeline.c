@@ -15,7 +15,13 @@
 ** decision comes before any write, so a row refused by on_duplicate
 ** changes nothing.
 **
-** The index is a cache of the shadow tables (dpTableEnsureIndex): built
+** The set kind (measure='jaccard'|'cosine') takes the same way with a set
+** instead of a vector: rowFeatures() makes the body's shingle set
+** (dpTableSet), decideSet() asks setindex.c for the best kept document,
+** storeDoc() and deleteDoc() add and remove the set there.  setindex.c's
+** index lives in the database and follows transactions itself.
+**
+** The vector kind's index is a cache of the shadow tables (dpTableEnsureIndex): built
 ** when first needed, after any ROLLBACK or ROLLBACK TO or failed write
 ** (vtab.c marks it stale), when PRAGMA data_version says another
 ** connection has committed, and for every statement when the connection

@@ -16,8 +16,13 @@
 ** as in FTS5).
 **
 ** Shadow tables: %_config, %_docs and %_vectors belong to storage.c (read
-** and written only through it), %_stats and %_latency to stats.c;
+** and written only through it), %_stats and %_latency to stats.c, and for
+** the set kind (measure='jaccard'|'cosine') %_sets and the postings
+** %_pruns, %_pblocks, %_pfilter, %_pfence, %_ptomb to setindex.c;
 ** xShadowName names them all, so SQLITE_DBCONFIG_DEFENSIVE protects them.
+** The set kind's pending postings are written as a run at xSync and at
+** xSavepoint and dropped at xRollback and xRollbackTo; its embedding
+** column is computed from the body on read (setEmbedding).
 **
 ** Writes (xUpdate) are pipeline.c's: dpTableWrite() embeds, decides and
 ** stores each row, and dpTableEnsureIndex() keeps the in-memory index a
