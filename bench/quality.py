@@ -33,7 +33,8 @@ J >= 0.5, new when every earlier one has J < 0.2; in between it is left out.
 
 Scored: per-document precision, recall and F1 of docpipe's keep-first
 decision (dedup_index over embed() of the same documents, which the tests
-show equals the table's decisions) on each corpus, the false-positive rate
+show equals the table's decisions; for the set kind, measure='jaccard' and
+'cosine', the table's own decisions) on each corpus, the false-positive rate
 on the KJV hard negatives, recall per edit kind and rate, for the default
 settings, the prototype's rule (tokenize=words hashing=seed) and sweeps of
 threshold and dim.  The default threshold is read from the extension (a
@@ -247,6 +248,18 @@ def strict_truth(js):
 
 
 def decisions(db, opts, thr):
+    """Keep-first decisions over the corpus in id order: dedup_index over
+    embed() for the vector kind; for the set kind (opts 'measure=...') the
+    table itself, the corpus inserted in id order."""
+    if opts.startswith("measure="):
+        db.execute("DROP TABLE IF EXISTS temp.q")
+        db.execute("CREATE VIRTUAL TABLE temp.q USING docpipe(%s, threshold=%r,"
+                   " stats=off)" % (opts, thr))
+        db.execute("INSERT INTO temp.q(rowid, body) SELECT id, body FROM corpus"
+                   " ORDER BY id")
+        dec = [r[0] for r in db.execute("SELECT is_duplicate FROM temp.q ORDER BY rowid")]
+        db.execute("DROP TABLE temp.q")
+        return dec
     q = ("SELECT is_duplicate FROM dedup_index("
          "'SELECT id, embed(body, ''{}'') FROM corpus', {})").format(opts, thr)
     return [r[0] for r in db.execute(q)]
@@ -280,7 +293,9 @@ THRESHOLDS = [0.40, 0.45, 0.50, 0.55, 0.60, 0.62, 0.64, 0.65, 0.66, 0.68,
               0.70, 0.75, 0.80, 0.85, 0.90, 0.95]
 CONFIGS = [("default (shingle 5, signed, 1024)", "default", "dim=1024"),
            ("prototype rule (words, seed, 1024)", "prototype",
-            "dim=1024, tokenize=words, hashing=seed")]
+            "dim=1024, tokenize=words, hashing=seed"),
+           ("sets, measure=jaccard (shingle 5)", "set-jaccard", "measure=jaccard"),
+           ("sets, measure=cosine (shingle 5)", "set-cosine", "measure=cosine")]
 
 
 def default_threshold(db):
