@@ -837,6 +837,15 @@ static void testApi(void){
     sqlite3_close(db);
   }
 
+  /* a set row and no postings at all (no run yet) */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.0 open", 0, "open"); return; }
+  exec(&c, "INSERT INTO t_sets(id, kept, n, h) VALUES(5, 1, 1, x'0000000100000000')");
+  rc = dpSetIndexIntegrity(c.p);
+  ok("7.17 a set without postings, no run", rc==SQLITE_CORRUPT_VTAB
+     && strstr(dpSetIndexErrmsg(c.p), "document 5 of t do not match"), dpSetIndexErrmsg(c.p));
+  connClose(&c);
+
   /* a block whose second val repeats the first (val delta 0): the
   ** integrity check names the block, not only the sums */
   unlink(zPath);
