@@ -1070,6 +1070,47 @@ static void testOom(void){
   }
 }
 
+/* ---- 8.x fence keys out of range ---- */
+/* A run's fence keys are 40-bit posting keys: a first key of 2^40 or more
+** in a fence row is damage, named as such when the run is read (the first
+** block's key is absolute, so this is the only check that sees it). */
+static void testFenceRange(void){
+  Conn c;
+  uint64_t a[1];
+  char *zErr = 0;
+  int rc;
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("8.0 open", 0, "open"); return; }
+  a[0] = (uint64_t)0x123456<<24;
+  exec(&c, "BEGIN");
+  dpSetIndexAdd(c.p, 1, a, 1, 1);
+  commit(&c);
+  connClose(&c);
+  {
+    sqlite3 *db;
+    sqlite3_open(zPath, &db);
+    /* one block: varint first key 2^40 (LEB128 80 80 80 80 80 20), 1 pair */
+    rc = runSql(db, "UPDATE t_pfence SET data = x'80808080802001'");
+    sqlite3_close(db);
+  }
+  c.p = 0;
+  sqlite3_open(zPath, &c.db);
+  if( rc==SQLITE_OK ){
+    rc = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+    if( rc==SQLITE_OK ){
+      exec(&c, "BEGIN");
+      rc = dpSetIndexIntegrity(c.p);
+      exec(&c, "COMMIT");
+    }
+  }
+  ok("8.1 a fence key of 2^40 is a damaged fence row", rc==SQLITE_CORRUPT_VTAB
+     && ((zErr && strstr(zErr, "a fence row"))
+         || (c.p && strstr(dpSetIndexErrmsg(c.p), "a fence row"))),
+     zErr ? zErr : c.p ? dpSetIndexErrmsg(c.p) : "");
+  sqlite3_free(zErr);
+  connClose(&c);
+}
+
 int main(void){
   int i;
   {
@@ -1092,6 +1133,7 @@ int main(void){
     RUN('5', testCorrupt);
     RUN('7', testApi);
     RUN('6', testOom);
+    RUN('8', testFenceRange);
 #undef RUN
   }
   unlink(zPath);
