@@ -1108,6 +1108,22 @@ static void testFenceRange(void){
          || (c.p && strstr(dpSetIndexErrmsg(c.p), "a fence row"))),
      zErr ? zErr : c.p ? dpSetIndexErrmsg(c.p) : "");
   sqlite3_free(zErr);
+  zErr = 0;
+  connClose(&c);
+  /* a run row that says it has no block (and no pair): damage, named as
+  ** the run row (not an allocation of nothing failing) */
+  {
+    sqlite3 *db;
+    sqlite3_open(zPath, &db);
+    rc = runSql(db, "UPDATE t_pruns SET nblock = 0, npair = 0");
+    sqlite3_close(db);
+  }
+  c.p = 0;
+  sqlite3_open(zPath, &c.db);
+  if( rc==SQLITE_OK ) rc = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+  ok("8.4 a run row of no block is a damaged run row", rc==SQLITE_CORRUPT_VTAB
+     && zErr && strstr(zErr, "a run row"), zErr ? zErr : "");
+  sqlite3_free(zErr);
   connClose(&c);
 }
 
