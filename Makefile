@@ -4,11 +4,14 @@
 #   make demo       build, then run sql/demo.sql in the sqlite3 shell
 #   make test       every test: C kernel tests + Tcl suites; last line "N passed, N failed"
 #   make test-fast  the same without the client examples (no npm, no network)
-#   make mutate     mutation score of the tests (MUTANTS=100 SEED=1; not in CI)
+#   make mutate     mutation score of the tests (MUTANTS=100 SEED=1 JOBS=2;
+#                   not in CI)
 #   make asan       the whole suite with AddressSanitizer + UBSan, and the
 #                   out-of-memory test (test/oom.c), and test/setindex.c
 #   make test-setindex[-asan]  the set index's C test alone
 #   make bench-setindex        the set index's insert benchmark
+#   make bench-scale  both table kinds through SQL as they grow
+#                   (SCALE_SET=1000000 SCALE_VECTOR=100000; plots)
 #   make valgrind   the whole suite under valgrind memcheck
 #   make bench      benchmarks (installs peers from npm into build/bench)
 #   make test-cluster  3 dqlite nodes on 127.0.0.1 (dist/docpipe-node), with
