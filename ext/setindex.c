@@ -2102,6 +2102,10 @@ double dpSetSimilarity(int eMeasure, sqlite3_int64 nInter, sqlite3_int64 nA,
 static int siBetter(const DpSetHit *a, const DpSetHit *b){
   return a->rSim>b->rSim || (a->rSim==b->rSim && a->iId<b->iId);
 }
+/* qsort order of hits: best first. */
+static int siHitCmp(const void *a, const void *b){
+  return siBetter(a, b) ? -1 : siBetter(b, a) ? 1 : 0;
+}
 
 /* Verify candidate iId: *pbHit and *pHit when it is a hit. */
 static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
@@ -2325,11 +2329,21 @@ static int siOffer(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   rc = siVerify(p, aA, n, eMeasure, *pTau, bKeptOnly, iId, &hit, &bHit);
   if( rc || !bHit ) return rc;
   if( !(hit.rSim>=rMin) ) return SQLITE_OK;
-  if( *pnHit==k && !siBetter(&hit, &aHit[k-1]) ) return SQLITE_OK;
-  i = (*pnHit<k) ? (*pnHit)++ : k-1;
+  if( *pnHit<k ){
+    /* appended until k are held, then sorted once (a whole ranking, k =
+    ** every document, is sorted only at the end: no quadratic insertion) */
+    aHit[(*pnHit)++] = hit;
+    if( *pnHit==k ){
+      qsort(aHit, (size_t)k, sizeof(DpSetHit), siHitCmp);
+      if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
+    }
+    return SQLITE_OK;
+  }
+  if( !siBetter(&hit, &aHit[k-1]) ) return SQLITE_OK;
+  i = k-1;
   while( i>0 && siBetter(&hit, &aHit[i-1]) ){ aHit[i] = aHit[i-1]; i--; }
   aHit[i] = hit;
-  if( *pnHit==k && aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
+  if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
   return SQLITE_OK;
 }
 
@@ -2420,7 +2434,11 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     }
   }
   sqlite3_free(aOrd);
-  if( rc ) *pnHit = 0;
+  if( rc ){
+    *pnHit = 0;
+  }else if( *pnHit<k && *pnHit>1 ){
+    qsort(aHit, (size_t)*pnHit, sizeof(DpSetHit), siHitCmp);
+  }
   return rc;
 }
 
