@@ -102,7 +102,7 @@ build/asan/docpipe.so: $(ASAN_OBJ)
 # The C test programs (test/NAME.c -> build/NAME_test), against the core
 # objects; test/all.tcl runs every build/*_test.
 C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_test \
-          build/stats_svpt_test
+          build/stats_svpt_test build/kernels_san_test
 build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
 	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
@@ -114,6 +114,13 @@ demo: dist/docpipe.so | deps-test
 build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+
+# The kernel tests again under ASan/UBSan, in make test and test-fast too:
+# a kernel that reads or writes one element past an array is seen only so.
+build/kernels_san_test: test/kernels.c $(OOM_OBJ) | deps-test
+	$(CC) -O1 -g $(SAN) \
+	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/kernels.c \
 	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
 
 # The set index's C test under ASan/UBSan/LSan (in make asan).

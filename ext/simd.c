@@ -24,10 +24,19 @@
 
 const DpKernels *dpKernels = 0;
 
+/* Element i of a float array at any alignment (vectors are read in place
+** from SQLite blobs): memcpy is the defined way, and compiles to a plain
+** load. */
+static inline float ldf(const float *a, int i){
+  float f;
+  memcpy(&f, (const char*)a + sizeof(float)*(size_t)i, sizeof f);
+  return f;
+}
+
 static float scalarDot(const float *a, const float *b, int n){
   float s = 0.0f;
   int i;
-  for(i=0; i<n; i++) s += a[i]*b[i];
+  for(i=0; i<n; i++) s += ldf(a, i)*ldf(b, i);
   return s;
 }
 
@@ -40,9 +49,10 @@ static inline __attribute__((always_inline)) void scalarDotNorms(
   float d = 0.0f, na = 0.0f, nb = 0.0f;
   int i;
   for(i=0; i<n; i++){
-    d += a[i]*b[i];
-    na += a[i]*a[i];
-    if( bNormB ) nb += b[i]*b[i];
+    float x = ldf(a, i), y = ldf(b, i);
+    d += x*y;
+    na += x*x;
+    if( bNormB ) nb += y*y;
   }
   *pDot = d;
   *pNormA = na;
@@ -72,7 +82,7 @@ static void scalarDotBlock(const float *A, int nA, const float *B, int nB,
 static float scalarDotI8(const float *q, const signed char *c, int n){
   float s = 0.0f;
   int i;
-  for(i=0; i<n; i++) s += q[i]*(float)c[i];
+  for(i=0; i<n; i++) s += ldf(q, i)*(float)c[i];
   return s;
 }
 

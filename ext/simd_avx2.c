@@ -9,6 +9,8 @@
 */
 #include "docpipe.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
@@ -259,7 +261,11 @@ TARGET float dpAvx2DotI8(const float *q, const signed char *c, int n){
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q+i+8), f1, s1);
   }
   r = hsum(_mm256_add_ps(s0, s1));
-  for(; i<n; i++) r += q[i]*(float)c[i];
+  for(; i<n; i++){
+    float x;
+    memcpy(&x, &q[i], sizeof x);      /* any alignment, as the loads above */
+    r += x*(float)c[i];
+  }
   return r;
 }
 
