@@ -606,9 +606,7 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr){
     p->aStmt[i] = 0;
   }
   for(i=0; rc==SQLITE_OK && i<sizeof(azShadow)/sizeof(azShadow[0]); i++){
-    rc = dpExecf(p->db, pzErr,
-                   "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO \"%w_%s\"",
-                   p->zDb, p->zName, azShadow[i], zNew, azShadow[i]);
+    rc = dpShadowRename(p->db, p->zDb, p->zName, zNew, azShadow[i], pzErr);
   }
   if( rc==SQLITE_OK ){
     zCopy = sqlite3_mprintf("%s", zNew);
