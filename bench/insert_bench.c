@@ -38,29 +38,13 @@ static unsigned rnd(unsigned n){
 
 #include "verses.h"
 
+static unsigned rndCb(void *pUnused, unsigned n){ (void)pUnused; return rnd(n); }
+
 /* Document i into a new malloc'd string; aDoc keeps earlier ones. */
 static char *makeDoc(char **aDoc, int i){
   if( i>0 && rnd(10)==0 ){
     /* near-copy: 5 % of words replaced by words of a random verse */
-    const char *zSrc = aDoc[rnd(i)];
-    size_t n = strlen(zSrc);
-    char *zOut = malloc(n*2 + 64), *o = zOut;
-    const char *z = zSrc;
-    while( *z ){
-      const char *w = z;
-      while( *z && *z!=' ' ) z++;
-      if( rnd(20)==0 ){
-        const char *v = azVerse[rnd(nVerse)];
-        const char *e = strchr(v, ' ');
-        size_t len = e ? (size_t)(e - v) : strlen(v);
-        memcpy(o, v, len); o += len;
-      }else{
-        memcpy(o, w, (size_t)(z - w)); o += z - w;
-      }
-      while( *z==' ' ) *o++ = *z++;
-    }
-    *o = 0;
-    return zOut;
+    return nearCopy(aDoc[rnd(i)], rndCb, 0);
   }else{
     size_t target = 2000 + rnd(3000), n = 0;
     char *zOut = malloc(target + 2048);

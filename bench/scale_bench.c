@@ -72,33 +72,19 @@ static char *original(long long i){
 }
 
 /* Document i; *pbCopy when it is a planted copy. */
+static unsigned rndCb(void *pRng, unsigned n){ return rnd((Rng*)pRng, n); }
+
 static char *makeDoc(long long i, int *pbCopy){
   long long iSrc;
-  char *zSrc, *zOut, *o;
-  const char *z;
+  char *zSrc, *zOut;
   Rng r;
   *pbCopy = 0;
   if( !copyOf(i, &iSrc) ) return original(i);
   while( copyOf(iSrc, &iSrc) ){}          /* copy an original */
   *pbCopy = 1;
   zSrc = original(iSrc);
-  zOut = malloc(strlen(zSrc)*2 + 64);
-  o = zOut; z = zSrc;
   r = seedOf(i, 3);
-  while( *z ){
-    const char *w = z;
-    while( *z && *z!=' ' ) z++;
-    if( rnd(&r, 20)==0 ){
-      const char *v = azVerse[rnd(&r, nVerse)];
-      const char *e = strchr(v, ' ');
-      size_t len = e ? (size_t)(e - v) : strlen(v);
-      memcpy(o, v, len); o += len;
-    }else{
-      memcpy(o, w, (size_t)(z - w)); o += z - w;
-    }
-    while( *z==' ' ) *o++ = *z++;
-  }
-  *o = 0;
+  zOut = nearCopy(zSrc, rndCb, &r);
   free(zSrc);
   return zOut;
 }

@@ -25,4 +25,28 @@ static void loadVerses(const char *zPath){
   }
   free(zLine); fclose(f);
 }
+
+/* A near-copy of zSrc (new malloc'd string): each word replaced, with
+** probability 1/20, by the first word of a random verse.  xRnd(pRnd, n)
+** draws a number below n. */
+static char *nearCopy(const char *zSrc, unsigned (*xRnd)(void*, unsigned),
+                      void *pRnd){
+  char *zOut = malloc(strlen(zSrc)*2 + 64), *o = zOut;
+  const char *z = zSrc;
+  while( *z ){
+    const char *w = z;
+    while( *z && *z!=' ' ) z++;
+    if( xRnd(pRnd, 20)==0 ){
+      const char *v = azVerse[xRnd(pRnd, nVerse)];
+      const char *e = strchr(v, ' ');
+      size_t len = e ? (size_t)(e - v) : strlen(v);
+      memcpy(o, v, len); o += len;
+    }else{
+      memcpy(o, w, (size_t)(z - w)); o += z - w;
+    }
+    while( *z==' ' ) *o++ = *z++;
+  }
+  *o = 0;
+  return zOut;
+}
 #endif
