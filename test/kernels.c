@@ -49,6 +49,14 @@ static float randf(unsigned *s){
   return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/* 64 random bits (two steps of randf's generator, high bits of each). */
+static uint64_t rand64(unsigned *s){
+  uint64_t hi, lo;
+  *s = *s * 1103515245u + 12345u; hi = *s >> 8;
+  *s = *s * 1103515245u + 12345u; lo = *s >> 8;
+  return hi << 40 ^ lo << 16 ^ (lo >> 8);
+}
+
 static int within(double got, double ref, double bound){
   return fabs(got - ref) <= bound;
 }
@@ -296,6 +304,88 @@ int main(void){
       }
     }
     if( badSame || badRef || badClamp || badRule ) nFail++; else nPass++;
+  }
+
+  /* xSketchFilter on each path against sums computed here: every entry's
+  ** s = sum_l aHi[l] * popcount(NZ & ~(NEG ^ qNEG) & LEVEL_l) is found with
+  ** integer popcounts, and the weights are powers of two so each s is exact
+  ** in double whatever order the kernel adds it in; the filter must return
+  ** exactly the entries with s >= rMin2, in order, for thresholds equal to
+  ** entries' own s (ties are kept).  One to four levels in use (the AVX2 path
+  ** has a copy per number of levels), word counts around the 4- and 8-word
+  ** strides and past 64 words (where byte counts are flushed), flag masks,
+  ** and an all-ones entry that would overflow a byte lane flushed late. */
+  {
+    enum { NENTRY = 40, NWORD_MAX = 130 };
+    static const int aWord[] = { 1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 63, 64,
+                                 65, 68, 100, 128, 130 };
+    static uint64_t aSk[NENTRY*2*NWORD_MAX], aNeg[NWORD_MAX];
+    static uint64_t aLev[DP_LEVELS*NWORD_MAX];
+    static unsigned char aFlag[NENTRY];
+    static double aS[NENTRY];
+    static const double aWeight[] = { 1.0, 0.5, 0.25, 0.125 };
+    for(iPath=0; iPath<nPath; iPath++){
+      const DpKernels *k = aPath[iPath];
+      int bad = 0;
+      size_t t;
+      for(t=0; t<sizeof(aWord)/sizeof(aWord[0]) && !bad; t++){
+        int nWord = aWord[t], nUsed, mFlag, e, w, l;
+        for(nUsed=1; nUsed<=DP_LEVELS && !bad; nUsed++){
+          DpQuerySketch q;
+          q.aNeg = aNeg; q.aLevel = aLev;
+          for(l=0; l<DP_LEVELS; l++) q.aHi[l] = l<nUsed ? aWeight[l] : 0.0;
+          for(w=0; w<(int)(sizeof aSk/sizeof aSk[0]); w++){
+            aSk[w] = rand64(&seed);
+          }
+          for(w=0; w<NWORD_MAX; w++){
+            aNeg[w] = rand64(&seed);
+          }
+          /* levels are disjoint bucket sets: word bits dealt to levels */
+          for(w=0; w<nWord; w++){
+            uint64_t r = rand64(&seed), r2 = rand64(&seed);
+            aLev[0*nWord + w] = r & r2;
+            aLev[1*nWord + w] = r & ~r2;
+            aLev[2*nWord + w] = ~r & r2;
+            aLev[3*nWord + w] = ~r & ~r2;
+          }
+          /* entry 0: every bucket set and agreeing in sign */
+          for(w=0; w<nWord; w++){ aSk[w] = ~(uint64_t)0; aSk[nWord + w] = aNeg[w]; }
+          for(e=0; e<NENTRY; e++){
+            const uint64_t *nz = aSk + (size_t)e*2*nWord, *neg = nz + nWord;
+            aFlag[e] = (unsigned char)(rand64(&seed) >> 13 & 3);
+            aS[e] = 0.0;
+            for(l=0; l<nUsed; l++){
+              long c = 0;
+              for(w=0; w<nWord; w++){
+                c += __builtin_popcountll(nz[w] & ~(neg[w] ^ aNeg[w])
+                                         & aLev[(size_t)l*nWord + w]);
+              }
+              aS[e] += aWeight[l] * (double)c;
+            }
+          }
+          for(mFlag=0; mFlag<4 && !bad; mFlag++){
+            int iThr;
+            for(iThr=0; iThr<NENTRY && !bad; iThr+=7){
+              int aOut[NENTRY], aWant[NENTRY], nOut, nWant = 0;
+              double rMin2 = aS[iThr];
+              for(e=0; e<NENTRY; e++){
+                if( (aFlag[e] & mFlag)==mFlag && aS[e]>=rMin2 ) aWant[nWant++] = e;
+              }
+              nOut = k->xSketchFilter(aSk, aFlag, NENTRY, nWord,
+                                      (unsigned char)mFlag, &q, rMin2, aOut);
+              if( nOut!=nWant
+               || memcmp(aOut, aWant, sizeof(int)*(size_t)nWant)!=0 ){
+                printf("! sketch filter on %s: %d words, %d levels, flags %d,"
+                       " threshold %g: %d entries, want %d\n", k->zName,
+                       nWord, nUsed, mFlag, rMin2, nOut, nWant);
+                bad = 1;
+              }
+            }
+          }
+        }
+      }
+      if( bad ) nFail++; else nPass++;
+    }
   }
 
   /* The scalar row is always there and the chosen row is one of the rows. */
