@@ -1,15 +1,22 @@
 /*
 ** scale_bench.c — both table kinds as they grow, through SQL, in one run.
 **
-**   scale_bench DOCPIPE_SO VERSES_TXT KIND NDOCS DBFILE
+**   scale_bench DOCPIPE_SO VERSES_TXT KIND NDOCS DBFILE [CORPUS]
 **     KIND: jaccard | cosine | vector
+**     CORPUS: markov (default) | verses
 **   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
 **
-** Corpus: documents of 2-5 KB of real English text, random verses of the
-** King James Bible (Debian bible-kjv); 5 % are near-copies of an earlier
-** original with 5 % of their words replaced (planted near-duplicates).
-** Document i is made from its own seed, so the corpus is the same for
-** every kind and nothing is held in memory.
+** Corpus: documents of 2-5 KB made from the King James Bible (Debian
+** bible-kjv); 5 % are near-copies of an earlier original with 5 % of
+** their words replaced (planted near-duplicates).  Document i is made from
+** its own seed, so the corpus is the same for every kind and nothing is
+** held in memory.  Two ways to make an original:
+**   markov  word-bigram text (verses.h): most 5-shingles are the
+**           document's own, common phrases are shared, as in real text;
+**   verses  random whole verses: at n documents each verse is in about
+**           n * 25 / 31,000 of them (16 at 20k, 800 at 1M), so every
+**           document shares whole passages with hundreds of others: the
+**           worst case for an index of shingles.
 **
 ** Inserts go through SQL on one connection, one transaction per 1,000
 ** documents, WAL, into a file.  At each checkpoint (10k, 20k, 50k, 100k,
@@ -57,10 +64,16 @@ static int copyOf(long long i, long long *piSrc){
   return 1;
 }
 
+static int bMarkov = 1;      /* originals are bigram text, else verse mixes */
+
+static unsigned rndCb(void *pRng, unsigned n){ return rnd((Rng*)pRng, n); }
+
 static char *original(long long i){
   Rng r = seedOf(i, 2);
   size_t target = 2000 + rnd(&r, 3000), n = 0;
-  char *zOut = malloc(target + 2048);
+  char *zOut;
+  if( bMarkov ) return markovText(target, rndCb, &r);
+  zOut = malloc(target + 2048);
   while( n<target ){
     const char *v = azVerse[rnd(&r, nVerse)];
     size_t len = strlen(v);
@@ -72,8 +85,6 @@ static char *original(long long i){
 }
 
 /* Document i; *pbCopy when it is a planted copy. */
-static unsigned rndCb(void *pRng, unsigned n){ return rnd((Rng*)pRng, n); }
-
 static char *makeDoc(long long i, int *pbCopy){
   long long iSrc;
   char *zSrc, *zOut;
@@ -140,12 +151,16 @@ int main(int argc, char **argv){
   sqlite3 *db;
   sqlite3_stmt *pIns, *pDup;
   char zSql[512];
-  if( argc<6 ){
-    fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE\n", argv[0]);
+  if( argc<6 || (argc>6 && strcmp(argv[6], "markov")!=0
+                          && strcmp(argv[6], "verses")!=0) ){
+    fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE"
+            " [markov|verses]\n", argv[0]);
     return 2;
   }
   zSo = argv[1]; zKind = argv[3]; nDoc = atoll(argv[4]); zFile = argv[5];
+  bMarkov = argc<=6 || strcmp(argv[6], "markov")==0;
   loadVerses(argv[2]);
+  if( bMarkov ) loadMarkov();
   remove(zFile);
   snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
   snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
@@ -161,25 +176,30 @@ int main(int argc, char **argv){
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   fflush(stdout);
   while( iNext<=nDoc ){
-    double t0 = now();
+    double t0;
     long long iEnd = iNext + 999;
+    char *azBatch[1000];
+    int abCopy[1000];
+    /* the batch is made before the clock starts: only docpipe is timed */
+    for(i=iNext; i<=iEnd; i++){
+      azBatch[i-iNext] = makeDoc(i, &abCopy[i-iNext]);
+      nText += (long long)strlen(azBatch[i-iNext]);
+    }
+    t0 = now();
     sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
     sqlite3_prepare_v2(db, "SELECT is_duplicate FROM docs WHERE rowid=?1", -1, &pDup, 0);
     exec(db, "BEGIN");
     for(i=iNext; i<=iEnd; i++){
-      int bCopy;
-      char *zDoc = makeDoc(i, &bCopy);
-      nText += (long long)strlen(zDoc);
-      insertDoc(pIns, zDoc);
-      if( bCopy ){
+      insertDoc(pIns, azBatch[i-iNext]);
+      if( abCopy[i-iNext] ){
         nPlanted++;
         sqlite3_bind_int64(pDup, 1, sqlite3_last_insert_rowid(db));
         if( sqlite3_step(pDup)==SQLITE_ROW && sqlite3_column_int(pDup, 0) ) nFound++;
         sqlite3_reset(pDup);
       }
-      free(zDoc);
     }
     exec(db, "COMMIT");
+    for(i=0; i<1000; i++) free(azBatch[i]);
     sqlite3_finalize(pIns);
     sqlite3_finalize(pDup);
     aBatch[((iNext-1)/1000) % 10] = now() - t0;

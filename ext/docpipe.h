@@ -875,6 +875,10 @@ void *dpMallocZero(sqlite3_uint64 n);
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
+/* Sort a[0..n) ascending, with aTmp[0..n) as scratch: LSD radix sort by
+** bytes (linear in n, whatever the values; qsort's callback per comparison
+** was a tenth of a set-kind insert). */
+void dpSortU64(uint64_t *a, uint64_t *aTmp, int n);
 /* sqlite3_str_finish() that returns "" (not NULL) for an empty string;
 ** NULL only on OOM. */
 char *dpStrFinish(sqlite3_str *p);

@@ -241,11 +241,6 @@ void dpEmbedScratchFree(DpTokens *pTok){ dpTokensFree(pTok); }
 ** sorted (setindex.c's input).  The same hashes as 'signed' embeds, so a
 ** set and a vector of one text come from the same features.
 */
-static int cmpU64(const void *pa, const void *pb){
-  uint64_t a = *(const uint64_t*)pa, b = *(const uint64_t*)pb;
-  return (a > b) - (a < b);
-}
-
 int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
                 int *pnAlloc, int *pnHash){
   const int nFeat = dpFeatureCount(pTok->nTok, pOpt->nShingle);
@@ -254,13 +249,15 @@ int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
   assert( pOpt->eHashing==DP_HASH_SIGNED );
   *pnHash = 0;
   if( nFeat==0 ) return SQLITE_OK;
-  if( dpGrow((void**)paHash, pnAlloc, nFeat, sizeof(uint64_t)) ){
+  /* the hashes, then as many words of scratch for the sort */
+  if( nFeat>0x3fffffff
+   || dpGrow((void**)paHash, pnAlloc, 2*nFeat, sizeof(uint64_t)) ){
     return SQLITE_NOMEM;
   }
   a = *paHash;
   dpHashTokens(pOpt, pTok);
   for(i=0; i<nFeat; i++) a[i] = featureHash(pOpt, pTok, i);
-  qsort(a, (size_t)nFeat, sizeof(uint64_t), cmpU64);
+  dpSortU64(a, &a[nFeat], nFeat);
   for(i=0; i<nFeat; i++){
     if( n==0 || a[i]!=a[n-1] ) a[n++] = a[i];
   }

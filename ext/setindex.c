@@ -1610,29 +1610,43 @@ static int siPairCmp(const void *a, const void *b){
   return (x->val>y->val) - (x->val<y->val);
 }
 
-/* Sort a[0..n) by (key, val): radix sort by the 40-bit key (5 byte passes,
-** stable), then vals within equal keys. */
+/* Sort a[0..n) by (key, val): radix sort by the 40-bit key (three stable
+** passes of 14 bits: each pass moves every pair once, and 2^14 counters
+** still fit in L2), then vals within equal keys. */
+#define SI_RADIX_BITS 14
 static int siSortPairs(SiPair *a, int n){
   SiPair *aTmp, *src = a, *dst;
-  int pass, i, j;
+  int *aCnt;
+  int sh, i, j;
+  const int nBucket = 1<<SI_RADIX_BITS;
   if( n<2 ) return SQLITE_OK;
   aTmp = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)n);
-  if( aTmp==0 ) return SQLITE_NOMEM;
+  aCnt = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nBucket+1));
+  if( aTmp==0 || aCnt==0 ){
+    sqlite3_free(aTmp);
+    sqlite3_free(aCnt);
+    return SQLITE_NOMEM;
+  }
   dst = aTmp;
-  for(pass=0; pass<5; pass++){
-    int aCnt[257];
-    int sh = pass*8;
-    memset(aCnt, 0, sizeof(aCnt));
-    for(i=0; i<n; i++) aCnt[((src[i].key>>sh) & 0xff) + 1]++;
-    for(i=0; i<256; i++) aCnt[i+1] += aCnt[i];
-    for(i=0; i<n; i++) dst[aCnt[(src[i].key>>sh) & 0xff]++] = src[i];
+  for(sh=0; sh<40; sh+=SI_RADIX_BITS){
+    const uint64_t mask = (uint64_t)(nBucket-1);
+    memset(aCnt, 0, sizeof(int)*(size_t)(nBucket+1));
+    for(i=0; i<n; i++) aCnt[((src[i].key>>sh) & mask) + 1]++;
+    for(i=0; i<nBucket; i++) aCnt[i+1] += aCnt[i];
+    for(i=0; i<n; i++) dst[aCnt[(src[i].key>>sh) & mask]++] = src[i];
     { SiPair *t = src; src = dst; dst = t; }
   }
   if( src!=a ) memcpy(a, src, sizeof(SiPair)*(size_t)n);
   sqlite3_free(aTmp);
+  sqlite3_free(aCnt);
+  /* vals of one key are in insertion order (the sort is stable), which is
+  ** already ascending when ids grow: sort only the keys where it is not */
   for(i=0; i<n; i=j){
-    for(j=i+1; j<n && a[j].key==a[i].key; j++){}
-    if( j - i>1 ) qsort(&a[i], (size_t)(j - i), sizeof(SiPair), siPairCmp);
+    int bSorted = 1;
+    for(j=i+1; j<n && a[j].key==a[i].key; j++){
+      if( a[j].val<a[j-1].val ) bSorted = 0;
+    }
+    if( !bSorted ) qsort(&a[i], (size_t)(j - i), sizeof(SiPair), siPairCmp);
   }
   return SQLITE_OK;
 }

@@ -69,6 +69,22 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem){
   return SQLITE_OK;
 }
 
+void dpSortU64(uint64_t *a, uint64_t *aTmp, int n){
+  uint64_t *src = a, *dst = aTmp;
+  int pass, i;
+  for(pass=0; pass<8; pass++){
+    int aCnt[257];
+    const int sh = pass*8;
+    memset(aCnt, 0, sizeof(aCnt));
+    for(i=0; i<n; i++) aCnt[((src[i]>>sh) & 0xff) + 1]++;
+    if( aCnt[((src[0]>>sh) & 0xff) + 1]==n ) continue;  /* one digit: no move */
+    for(i=0; i<256; i++) aCnt[i+1] += aCnt[i];
+    for(i=0; i<n; i++) dst[aCnt[(src[i]>>sh) & 0xff]++] = src[i];
+    { uint64_t *t = src; src = dst; dst = t; }
+  }
+  if( src!=a ) memcpy(a, src, sizeof(uint64_t)*(size_t)n);
+}
+
 sqlite3_int64 dpNowNs(void){
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
