@@ -231,12 +231,14 @@ build/setindex_bench: bench/setindex_bench.c $(CORE_OBJ)
 SETINDEX_DOCS ?= 100000
 # Both kinds as they grow (bench/scale.sh): the set kind to SCALE_SET
 # documents, the dense kind to SCALE_VECTOR; figures and plots into
-# bench/results/scale.*
+# bench/results/scale.*; SCALE_CORPUS=markov (bigram text) or verses (verse
+# mixes, the worst case for the set kind; see bench/scale_bench.c).
 SCALE_SET ?= 1000000
 SCALE_VECTOR ?= 100000
+SCALE_CORPUS ?= markov
 bench-scale: dist/docpipe.so build/scale_bench | deps-bench
 	@mkdir -p bench/results
-	sh bench/scale.sh $(SCALE_SET) $(SCALE_VECTOR)
+	sh bench/scale.sh $(SCALE_SET) $(SCALE_VECTOR) $(SCALE_CORPUS)
 
 bench-setindex: build/setindex_bench
 	@mkdir -p build/bench bench/results

@@ -442,7 +442,7 @@ struct SiRun {
 };
 
 enum SiStmt {
-  SI_SET_INSERT, SI_SET_GET, SI_SET_DELETE, SI_SET_SCAN,
+  SI_SET_INSERT, SI_SET_GET, SI_SET_SIZE, SI_SET_DELETE, SI_SET_SCAN,
   SI_TOMB_PUT, SI_TOMB_MAX, SI_TOMB_ALL, SI_TOMB_TRIM,
   SI_RUN_LIST, SI_RUN_PUT, SI_RUN_DEST, SI_RUN_DELETE, SI_RUN_MAX,
   SI_BLOCK_PUT, SI_BLOCK_GET, SI_BLOCK_DELETE,
@@ -480,7 +480,8 @@ struct DpSetIndex {
   sqlite3_int64 *aEst;    /* estimated postings per key */
   int *aOrder;            /* key positions by increasing estimate */
   int nKeyAlloc;          /* slots of the four arrays above */
-  SiMap seen;             /* candidate ids already verified */
+  SiMap seen;             /* candidate ids already verified (k = 1), or
+                          ** their counts of shared features (k > 1) */
   sqlite3_int64 nFilterRead;  /* statistics: filter rows read */
   sqlite3_int64 nListRead;    /* statistics: posting lists read */
   sqlite3_int64 nVerify;      /* statistics: candidate sets read */
@@ -511,6 +512,7 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
   static const char *const azSql[SI_N_STMT] = {
     /* SI_SET_INSERT */ "INSERT INTO \"%w\".\"%w_sets\"(id, kept, n, h) VALUES(?1, ?2, ?3, ?4)",
     /* SI_SET_GET */    "SELECT kept, n, h FROM \"%w\".\"%w_sets\" WHERE id=?1",
+    /* SI_SET_SIZE */   "SELECT kept, n FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_DELETE */ "DELETE FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_SCAN */   "SELECT id, kept, n, h FROM \"%w\".\"%w_sets\"",
     /* SI_TOMB_PUT */   "INSERT OR REPLACE INTO \"%w\".\"%w_ptomb\"(id, seq) VALUES(?1, ?2)",
@@ -2325,6 +2327,39 @@ static int siOrdCmp(const void *a, const void *b){
   return (x->iKey>y->iKey) - (x->iKey<y->iKey);
 }
 
+/* Keep hit among the k best in aHit[0..*pnHit) (best first once k are
+** held); *pTau becomes the k-th best similarity once k are held. */
+static void siKeep(const DpSetHit *pHit, int k, DpSetHit *aHit, int *pnHit,
+                   double *pTau){
+  int i;
+  if( *pnHit<k ){
+    /* appended until k are held, then sorted once (a whole ranking, k =
+    ** every document, is sorted only at the end: no quadratic insertion) */
+    aHit[(*pnHit)++] = *pHit;
+    if( *pnHit==k ){
+      qsort(aHit, (size_t)k, sizeof(DpSetHit), siHitCmp);
+      if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
+    }
+    return;
+  }
+  if( !siBetter(pHit, &aHit[k-1]) ) return;
+  i = k-1;
+  while( i>0 && siBetter(pHit, &aHit[i-1]) ){ aHit[i] = aHit[i-1]; i--; }
+  aHit[i] = *pHit;
+  if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
+}
+
+/* Is candidate id to be left out (not kept when only kept ones count, or
+** in aSkip)? */
+static int siSkipped(uint64_t val, int bKeptOnly, const sqlite3_int64 *aSkip,
+                     int nSkip){
+  sqlite3_int64 iId = (sqlite3_int64)(val >> 1);
+  int i;
+  if( bKeptOnly && (val & 1)==0 ) return 1;
+  for(i=0; i<nSkip; i++){ if( aSkip[i]==iId ) return 1; }
+  return 0;
+}
+
 /* Offer candidate val: verified unless seen or skipped. */
 static int siOffer(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
                    int k, double rMin, int bKeptOnly,
@@ -2332,31 +2367,110 @@ static int siOffer(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
                    DpSetHit *aHit, int *pnHit, double *pTau){
   sqlite3_int64 iId = (sqlite3_int64)val >> 1;
   DpSetHit hit;
-  int bNew = 0, bHit = 0, i, rc;
-  if( bKeptOnly && (val & 1)==0 ) return SQLITE_OK;
-  for(i=0; i<nSkip; i++){ if( aSkip[i]==iId ) return SQLITE_OK; }
+  int bNew = 0, bHit = 0, rc;
+  if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
   if( siMapInsert(&p->seen, iId, &bNew)<0 ) return SQLITE_NOMEM;
   if( !bNew ) return SQLITE_OK;
   p->nVerify++;
   rc = siVerify(p, aA, n, eMeasure, *pTau, bKeptOnly, iId, &hit, &bHit);
   if( rc || !bHit ) return rc;
   if( !(hit.rSim>=rMin) ) return SQLITE_OK;
-  if( *pnHit<k ){
-    /* appended until k are held, then sorted once (a whole ranking, k =
-    ** every document, is sorted only at the end: no quadratic insertion) */
-    aHit[(*pnHit)++] = hit;
-    if( *pnHit==k ){
-      qsort(aHit, (size_t)k, sizeof(DpSetHit), siHitCmp);
-      if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
-    }
-    return SQLITE_OK;
-  }
-  if( !siBetter(&hit, &aHit[k-1]) ) return SQLITE_OK;
-  i = k-1;
-  while( i>0 && siBetter(&hit, &aHit[i-1]) ){ aHit[i] = aHit[i-1]; i--; }
-  aHit[i] = hit;
-  if( aHit[k-1].rSim>*pTau ) *pTau = aHit[k-1].rSim;
+  siKeep(&hit, k, aHit, pnHit, pTau);
   return SQLITE_OK;
+}
+
+/* Count candidate val (k > 1): nMult more features of the query whose key
+** it has, unless skipped. */
+static int siCount(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
+                   int nSkip, uint64_t val, int nMult){
+  int iSlot;
+  if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
+  iSlot = siMapInsert(&p->seen, (sqlite3_int64)(val >> 1), 0);
+  if( iSlot<0 ) return SQLITE_NOMEM;
+  p->seen.aV1[iSlot] += nMult;
+  return SQLITE_OK;
+}
+
+/* The similarity bound of a candidate sharing at most i of the query's n
+** features, with m of its own (m = 0: not known, only m >= i).  jaccard
+** i/(n+m-i) <= i/n and cosine i/sqrt(nm) <= sqrt(i/n) when m >= i. */
+static double siBound(int eMeasure, sqlite3_int64 i, sqlite3_int64 n,
+                      sqlite3_int64 m){
+  if( m>0 && i>m ) i = m;
+  if( m<=0 ){
+    return eMeasure==DP_SET_COSINE ? sqrt((double)i/(double)n)
+                                   : (double)i/(double)n;
+  }
+  return dpSetSimilarity(eMeasure, i, n, m);
+}
+
+typedef struct SiCand SiCand;
+struct SiCand { sqlite3_int64 iId; sqlite3_int64 nUb; };
+static int siCandCmp(const void *a, const void *b){
+  const SiCand *x = a, *y = b;
+  if( x->nUb!=y->nUb ) return (x->nUb<y->nUb) - (x->nUb>y->nUb);
+  return (x->iId>y->iId) - (x->iId<y->iId);
+}
+
+/* k > 1, after the counting pass: each counted candidate shares at most
+** its count plus nRest (the features not probed) with the query; a
+** document never counted shares fewer than the smallest overlap that can
+** reach rMin.  Candidates are taken by decreasing bound; one is read
+** (its size, then its set) only while its bound can still reach rMin and
+** beat the k-th hit held (with the margin of "PROBES" for doubles). */
+static int siRankCounted(DpSetIndex *p, const uint64_t *aA, int n,
+                         int eMeasure, int k, double rMin, int bKeptOnly,
+                         sqlite3_int64 nRest, DpSetHit *aHit, int *pnHit,
+                         double *pTau){
+  SiCand *aCand;
+  int nCand = 0, i, rc = SQLITE_OK;
+  const double rSlack = 1.0 + 1e-9;
+  if( p->seen.nUsed==0 ) return SQLITE_OK;
+  aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->seen.nUsed);
+  if( aCand==0 ) return SQLITE_NOMEM;
+  for(i=0; i<p->seen.nSlot; i++){
+    if( p->seen.aUsed[i] ){
+      sqlite3_int64 nUb = p->seen.aV1[i] + nRest;
+      aCand[nCand].iId = p->seen.aKey[i];
+      aCand[nCand].nUb = nUb<n ? nUb : n;
+      nCand++;
+    }
+  }
+  qsort(aCand, (size_t)nCand, sizeof(SiCand), siCandCmp);
+  for(i=0; rc==SQLITE_OK && i<nCand; i++){
+    sqlite3_stmt *pStmt;
+    double r = siBound(eMeasure, aCand[i].nUb, n, 0);
+    sqlite3_int64 m = 0;
+    int bKept = 0, bRow = 0, bHit = 0;
+    DpSetHit hit;
+    /* sorted by bound: none after can qualify or beat the k-th either */
+    if( r*rSlack<rMin ) break;
+    if( *pnHit==k && r*rSlack<aHit[k-1].rSim ) break;
+    /* its size (the row's first columns: no overflow page is read) */
+    rc = siStmt(p, SI_SET_SIZE, &pStmt);
+    if( rc ) break;
+    sqlite3_bind_int64(pStmt, 1, aCand[i].iId);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      bRow = 1;
+      bKept = sqlite3_column_int(pStmt, 0);
+      m = sqlite3_column_int64(pStmt, 1);
+    }
+    rc = sqlite3_reset(pStmt);
+    if( rc ){ siError(p, rc, "%s", sqlite3_errmsg(p->db)); break; }
+    if( !bRow || m<=0 || (bKeptOnly && !bKept) ) continue;  /* gone, empty */
+    if( m>DP_SET_N_MAX ){ rc = siCorrupt(p, "a set row"); break; }
+    r = siBound(eMeasure, aCand[i].nUb, n, m);
+    if( r*rSlack<rMin ) continue;
+    if( *pnHit==k && r*rSlack<aHit[k-1].rSim ) continue;
+    p->nVerify++;
+    rc = siVerify(p, aA, n, eMeasure, rMin, bKeptOnly, aCand[i].iId, &hit,
+                  &bHit);
+    if( rc==SQLITE_OK && bHit && hit.rSim>=rMin ){
+      siKeep(&hit, k, aHit, pnHit, pTau);
+    }
+  }
+  sqlite3_free(aCand);
+  return rc;
 }
 
 int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
@@ -2365,6 +2479,12 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       DpSetHit *aHit, int *pnHit){
   int rc, nKey = 0, i, iPos, nCovered = 0, nAbsent = 0;
   double tau = rMin;
+  /* k = 1 (an insert's decision): each candidate is verified when first
+  ** seen, so a near-copy raises tau at once and ends the probe early.
+  ** k > 1 (MATCH): the k-th best is usually far below the best, so nearly
+  ** every feature is probed; candidates are counted first and only those
+  ** whose count can still place them are read (siRankCounted). */
+  const int bCount = k>1;
   SiOrd *aOrd = 0;
   *pnHit = 0;
   if( eMeasure!=DP_SET_JACCARD && eMeasure!=DP_SET_COSINE ){
@@ -2414,8 +2534,10 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     if( p->nPend ){
       SiSlot *pSlot = siPendFind(p, key);
       for(j=pSlot ? pSlot->iHead : -1; rc==SQLITE_OK && j>=0; j=p->aPend[j].iNext){
-        rc = siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                     nSkip, p->aPend[j].val, aHit, pnHit, &tau);
+        rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, p->aPend[j].val,
+                              p->aMult[iKey])
+             : siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
+                       nSkip, p->aPend[j].val, aHit, pnHit, &tau);
       }
     }
     /* runs */
@@ -2439,13 +2561,19 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
         memcpy(aVal, p->aBlockPair, sizeof(SiPair)*(size_t)nVal);
       }
       for(a=0; rc==SQLITE_OK && a<nVal; a++){
-        rc = siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                     nSkip, aVal[a].val, aHit, pnHit, &tau);
+        rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, aVal[a].val,
+                              p->aMult[iKey])
+             : siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
+                       nSkip, aVal[a].val, aHit, pnHit, &tau);
       }
       sqlite3_free(aVal);
     }
   }
   sqlite3_free(aOrd);
+  if( rc==SQLITE_OK && bCount ){
+    rc = siRankCounted(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
+                       nHash - nCovered, aHit, pnHit, &tau);
+  }
   if( rc ){
     *pnHit = 0;
   }else if( *pnHit<k && *pnHit>1 ){
