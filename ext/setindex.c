@@ -133,6 +133,20 @@
 **   itself.  The same margin makes the size filter (jaccard <= min/max,
 **   cosine <= sqrt(min/max)) safe.
 **
+** With k > 1 (a MATCH), the k-th best is usually far below the best (a
+** text's top ten often holds one near-copy and nine that share a common
+** phrase), so tau stays low and nearly every key is probed; verifying each
+** candidate on sight would read the set of every document sharing any
+** phrase.  So for k > 1 the candidates are only counted while probing (per
+** candidate: the query's features whose key it has, an upper bound of the
+** intersection over the probed keys), then taken by decreasing bound
+** count + (features not probed): the size row first (its first columns,
+** no overflow page), the set only if the bound with that size can still
+** reach rMin and beat the k-th hit held.  A document never counted is
+** below rMin as above.  50 top-10 queries on 10k bigram documents: 18 ms
+** each before, 12 ms after; insert decisions (k = 1) verify on sight,
+** since a near-copy found early raises tau and ends the probe.
+**
 ** For a new document that copies nothing, most of its keys have no
 ** posting at all; as soon as n - omin + 1 of them are known absent from
 ** the filters, the search ends with no block read.  The estimates are
@@ -150,11 +164,14 @@
 **
 ** Decisions equal a brute-force scan (40 of 40 sampled at 100k; every
 ** planted near-copy found).  Those figures are for synthetic sets (90 %
-** of each document's features its own).  Through the table on real text
-** whose shingles are shared by many documents (KJV verse mixes,
-** bench/results/scale.md) it is much slower: 206 docs/s at 10k, 82 at 20k,
-** as half of a document's keys each name ~16 documents to verify.  Below the project's targets (5,000 docs/s at
-** 10k; memory <= 200 MB and file <= 2x text at 1M): see "LEFT TO DO".
+** of each document's features its own).  Through the table, with
+** tokenizing, bodies and sets written (bench/scale_bench.c): see
+** bench/results/scale.md for word-bigram text, whose shingles are mostly
+** a document's own, and scale-verses.md for verse mixes, where every verse
+** is in many documents, so half of a document's keys each name ~16
+** documents to verify at 20k (82 docs/s).  Below the project's targets
+** (5,000 docs/s at 10k; memory <= 200 MB and file <= 2x text at 1M): see
+** "LEFT TO DO".
 **
 ** TRANSACTIONS
 **
@@ -2353,7 +2370,7 @@ static void siKeep(const DpSetHit *pHit, int k, DpSetHit *aHit, int *pnHit,
 ** in aSkip)? */
 static int siSkipped(uint64_t val, int bKeptOnly, const sqlite3_int64 *aSkip,
                      int nSkip){
-  sqlite3_int64 iId = (sqlite3_int64)(val >> 1);
+  sqlite3_int64 iId = (sqlite3_int64)val >> 1;   /* ids may be negative */
   int i;
   if( bKeptOnly && (val & 1)==0 ) return 1;
   for(i=0; i<nSkip; i++){ if( aSkip[i]==iId ) return 1; }
@@ -2385,7 +2402,7 @@ static int siCount(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
                    int nSkip, uint64_t val, int nMult){
   int iSlot;
   if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
-  iSlot = siMapInsert(&p->seen, (sqlite3_int64)(val >> 1), 0);
+  iSlot = siMapInsert(&p->seen, (sqlite3_int64)val >> 1, 0);
   if( iSlot<0 ) return SQLITE_NOMEM;
   p->seen.aV1[iSlot] += nMult;
   return SQLITE_OK;
@@ -2457,8 +2474,8 @@ static int siRankCounted(DpSetIndex *p, const uint64_t *aA, int n,
     }
     rc = sqlite3_reset(pStmt);
     if( rc ){ siError(p, rc, "%s", sqlite3_errmsg(p->db)); break; }
-    if( !bRow || m<=0 || (bKeptOnly && !bKept) ) continue;  /* gone, empty */
-    if( m>DP_SET_N_MAX ){ rc = siCorrupt(p, "a set row"); break; }
+    if( bRow && (m<0 || m>DP_SET_N_MAX) ){ rc = siCorrupt(p, "a set row"); break; }
+    if( !bRow || m==0 || (bKeptOnly && !bKept) ) continue;  /* gone, empty */
     r = siBound(eMeasure, aCand[i].nUb, n, m);
     if( r*rSlack<rMin ) continue;
     if( *pnHit==k && r*rSlack<aHit[k-1].rSim ) continue;
@@ -2574,6 +2591,9 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     rc = siRankCounted(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
                        nHash - nCovered, aHit, pnHit, &tau);
   }
+  /* a whole-table ranking can leave a map of millions of slots, which
+  ** every later search would clear: give such a map back */
+  if( p->seen.nSlot>(1<<16) ) siMapFree(&p->seen);
   if( rc ){
     *pnHit = 0;
   }else if( *pnHit<k && *pnHit>1 ){
