@@ -29,6 +29,7 @@
 **   7.x  shadow names, rename and drop, the similarity of disjoint sets,
 **        hand-made damage that the integrity check must name precisely,
 **        the tiered merge policy (runs per level after each commit)
+**   9.1  dpSortU64 (the sort of a document's hashes) against qsort
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
 ** 5 and 7 (2 runs 2.x to 4.x).
 */
@@ -1159,6 +1160,38 @@ static void testAdjacentHashes(void){
   connClose(&c);
 }
 
+/* 9.1 dpSortU64 (the sort of a document's hashes) against qsort: random
+** values, values sharing most bytes (passes skipped), duplicates, sizes
+** 0 to 2,000. */
+static int cmpU64Ref(const void *a, const void *b){
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x>y) - (x<y);
+}
+static void testSortU64(void){
+  static uint64_t a[2000], aRef[2000], aTmp[2000];
+  static const int aN[] = { 0, 1, 2, 3, 17, 255, 256, 257, 600, 2000 };
+  int bad = 0, t, kind, i;
+  for(kind=0; kind<3 && !bad; kind++){
+    for(t=0; t<(int)(sizeof(aN)/sizeof(aN[0])) && !bad; t++){
+      int n = aN[t];
+      for(i=0; i<n; i++){
+        uint64_t r = rnd();
+        a[i] = kind==0 ? r                                   /* random */
+             : kind==1 ? (0xABCDEF0000000000ull | (r & 0xff00ff))  /* few digits */
+             : (r % 7) << 56;                                /* duplicates */
+        aRef[i] = a[i];
+      }
+      dpSortU64(a, aTmp, n);
+      qsort(aRef, (size_t)n, sizeof(uint64_t), cmpU64Ref);
+      if( n>0 && memcmp(a, aRef, sizeof(uint64_t)*(size_t)n)!=0 ){
+        printf("! 9.1: kind %d, n %d\n", kind, n);
+        bad = 1;
+      }
+    }
+  }
+  ok("9.1 dpSortU64 equals qsort", !bad, 0);
+}
+
 int main(void){
   int i;
   {
@@ -1183,6 +1216,7 @@ int main(void){
     RUN('6', testOom);
     RUN('8', testFenceRange);
     RUN('8', testAdjacentHashes);
+    RUN('9', testSortU64);
 #undef RUN
   }
   unlink(zPath);
