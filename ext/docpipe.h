@@ -760,8 +760,8 @@ void dpStatDocument(DpStatRec *r, const sqlite3_int64 *aStageNs);
 int dpStatClose(DpStatRec *r);
 void dpStatFree(DpStatRec *r);
 sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
-                                int nOurs, int bWrite, const char *zTable,
-                                sqlite3_stmt *pPrefer);
+                                int nOurs, int bWrite, int bMatch,
+                                const char *zTable, sqlite3_stmt *pPrefer);
 /* Run pInsert (INSERT INTO %_stats(started, kind, rows, tokenize_ns,
 ** embed_ns, search_ns, store_ns, load_ns, total_ns, cpu_ns, sql)
 ** VALUES(?1..?11)), then pLatency (INSERT INTO %_latency(id, v)

@@ -352,10 +352,12 @@ int dpStatClose(DpStatRec *r){
 /* The running statement: busy, not in aOurs, a write statement when
 ** bWrite.  pPrefer (the statement of the open record, compared by address
 ** only: it may be gone) wins when it is a candidate; otherwise, among
-** several, the first whose text names zTable. */
+** several, the first whose text names zTable, and for a MATCH (bMatch)
+** first one whose text also says MATCH: a MATCH run in the loop of a scan
+** of the same table is the MATCH's, not the scan's. */
 sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
-                                int nOurs, int bWrite, const char *zTable,
-                                sqlite3_stmt *pPrefer){
+                                int nOurs, int bWrite, int bMatch,
+                                const char *zTable, sqlite3_stmt *pPrefer){
   sqlite3_stmt *s = 0, *aCand[8];
   int nCand = 0, i;
   while( (s = sqlite3_next_stmt(db, s))!=0 ){
@@ -368,14 +370,21 @@ sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
     if( nCand<8 ) aCand[nCand++] = s;
   }
   if( nCand<=1 || zTable==0 ) return nCand ? aCand[0] : 0;
-  for(i=0; i<nCand; i++){
-    const char *zSql = sqlite3_sql(aCand[i]);
+  {
+    sqlite3_stmt *pNames = 0;
     char *zPat = sqlite3_mprintf("%%%s%%", zTable);
-    int bNames = zPat && zSql && sqlite3_strlike(zPat, zSql, 0)==0;
+    for(i=0; zPat && i<nCand; i++){
+      const char *zSql = sqlite3_sql(aCand[i]);
+      if( zSql==0 || sqlite3_strlike(zPat, zSql, 0)!=0 ) continue;
+      if( !bMatch || sqlite3_strlike("%match%", zSql, 0)==0 ){
+        pNames = aCand[i];
+        break;
+      }
+      if( pNames==0 ) pNames = aCand[i];
+    }
     sqlite3_free(zPat);
-    if( bNames ) return aCand[i];
+    return pNames ? pNames : aCand[0];
   }
-  return aCand[0];
 }
 
 static const char *kindName(int eKind){
@@ -966,7 +975,8 @@ static DpStatRec *tsRecord(DpTableStats *ts, int eKind){
   nOurs = dpTsStatements(ts, aOurs, 128);
   nOurs += ts->xOurs(ts->pOursCtx, &aOurs[nOurs], 128-nOurs);
   pStmt = dpStatCurrentStmt(ts->db, aOurs, nOurs, eKind<=DP_KIND_DELETE,
-                            ts->zName, ts->pRec ? ts->pRec->pStmt : 0);
+                            eKind==DP_KIND_QUERY, ts->zName,
+                            ts->pRec ? ts->pRec->pStmt : 0);
   /* what has happened since docpipe last returned to SQLite */
   bNoChanges = sqlite3_total_changes64(ts->db)==ts->pConn->nChangeMark;
   bNoSvpt = ts->pConn->nSvpt==ts->pConn->nSvptMark;
