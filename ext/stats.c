@@ -53,6 +53,8 @@
 */
 #include "docpipe.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +351,20 @@ int dpStatClose(DpStatRec *r){
   return r->pBlob ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+/* Does zSql have the word MATCH (any case, not part of a name such as
+** "matches")? */
+static int saysMatch(const char *zSql){
+  const char *z;
+  for(z=zSql; *z; z++){
+    if( sqlite3_strnicmp(z, "match", 5)==0
+     && (z==zSql || !(isalnum((unsigned char)z[-1]) || z[-1]=='_'))
+     && !(isalnum((unsigned char)z[5]) || z[5]=='_') ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* The running statement: busy, not in aOurs, a write statement when
 ** bWrite.  pPrefer (the statement of the open record, compared by address
 ** only: it may be gone) wins when it is a candidate; otherwise, among
@@ -376,7 +392,7 @@ sqlite3_stmt *dpStatCurrentStmt(sqlite3 *db, sqlite3_stmt *const *aOurs,
     for(i=0; zPat && i<nCand; i++){
       const char *zSql = sqlite3_sql(aCand[i]);
       if( zSql==0 || sqlite3_strlike(zPat, zSql, 0)!=0 ) continue;
-      if( !bMatch || sqlite3_strlike("%match%", zSql, 0)==0 ){
+      if( !bMatch || saysMatch(zSql) ){
         pNames = aCand[i];
         break;
       }
