@@ -69,8 +69,8 @@ static unsigned wordHash(const char *z, int n){
   return h;
 }
 
-static void loadMarkov(void){
-  int i, nAlloc = 0, nSlot = 1<<17;   /* KJV: ~30k distinct words */
+__attribute__((unused)) static void loadMarkov(void){
+  int i, nAlloc = 0, nId = 0, nSlot = 1<<17;   /* KJV: ~30k distinct words */
   int *aSlot = malloc(sizeof(int)*nSlot), *aCount;
   for(i=0; i<nSlot; i++) aSlot[i] = -1;
   for(i=0; i<nVerse; i++){
@@ -99,7 +99,10 @@ static void loadMarkov(void){
       if( aWordLen[j]==aWordLen[i] && memcmp(azWord[j], azWord[i], aWordLen[i])==0 ) break;
       h = (h+1) & (unsigned)(nSlot-1);
     }
-    if( aSlot[h]<0 ) aSlot[h] = i;
+    if( aSlot[h]<0 ){
+      if( ++nId>nSlot/2 ){ fprintf(stderr, "verses.h: too many words\n"); exit(1); }
+      aSlot[h] = i;
+    }
     aWordId[i] = aSlot[h];             /* id: the first position of the word */
   }
   aCount = calloc((size_t)nWord + 1, sizeof(int));
@@ -116,7 +119,7 @@ static void loadMarkov(void){
 }
 
 /* About nTarget bytes of bigram text (new malloc'd string). */
-static char *markovText(size_t nTarget, unsigned (*xRnd)(void*, unsigned),
+__attribute__((unused)) static char *markovText(size_t nTarget, unsigned (*xRnd)(void*, unsigned),
                         void *pRnd){
   char *zOut = malloc(nTarget + 256);
   size_t n = 0;

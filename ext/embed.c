@@ -249,7 +249,8 @@ int dpSetTokens(const DpOptions *pOpt, DpTokens *pTok, uint64_t **paHash,
   assert( pOpt->eHashing==DP_HASH_SIGNED );
   *pnHash = 0;
   if( nFeat==0 ) return SQLITE_OK;
-  /* the hashes, then as many words of scratch for the sort */
+  /* the hashes, then as many words of scratch for the sort (2*nFeat must
+  ** fit in an int) */
   if( nFeat>0x3fffffff
    || dpGrow((void**)paHash, pnAlloc, 2*nFeat, sizeof(uint64_t)) ){
     return SQLITE_NOMEM;

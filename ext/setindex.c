@@ -1629,15 +1629,17 @@ static int siPairCmp(const void *a, const void *b){
   return (x->val>y->val) - (x->val<y->val);
 }
 
-/* Sort a[0..n) by (key, val): radix sort by the 40-bit key (three stable
-** passes of 14 bits: each pass moves every pair once, and 2^14 counters
-** still fit in L2), then vals within equal keys. */
-#define SI_RADIX_BITS 14
+/* Sort a[0..n) by (key, val): radix sort by the 40-bit key (stable
+** passes: three of 14 bits for a batch's many pairs, since each pass moves
+** every pair once and 2^14 counters still fit in L2; five of 8 bits for a
+** few pairs, whose cost would be clearing the counters), then vals within
+** equal keys. */
 static int siSortPairs(SiPair *a, int n){
   SiPair *aTmp, *src = a, *dst;
   int *aCnt;
   int sh, i, j;
-  const int nBucket = 1<<SI_RADIX_BITS;
+  const int nBits = n<(1<<14) ? 8 : 14;
+  const int nBucket = 1<<nBits;
   if( n<2 ) return SQLITE_OK;
   aTmp = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)n);
   aCnt = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nBucket+1));
@@ -1647,7 +1649,7 @@ static int siSortPairs(SiPair *a, int n){
     return SQLITE_NOMEM;
   }
   dst = aTmp;
-  for(sh=0; sh<40; sh+=SI_RADIX_BITS){
+  for(sh=0; sh<40; sh+=nBits){
     const uint64_t mask = (uint64_t)(nBucket-1);
     memset(aCnt, 0, sizeof(int)*(size_t)(nBucket+1));
     for(i=0; i<n; i++) aCnt[((src[i].key>>sh) & mask) + 1]++;
@@ -2408,17 +2410,18 @@ static int siCount(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
   return SQLITE_OK;
 }
 
-/* The similarity bound of a candidate sharing at most i of the query's n
-** features, with m of its own (m = 0: not known, only m >= i).  jaccard
-** i/(n+m-i) <= i/n and cosine i/sqrt(nm) <= sqrt(i/n) when m >= i. */
-static double siBound(int eMeasure, sqlite3_int64 i, sqlite3_int64 n,
+/* The similarity bound of a candidate sharing at most nInter (i) of the
+** query's n features, with m of its own (m = 0: not known, only m >= i).
+** jaccard i/(n+m-i) <= i/n and cosine i/sqrt(nm) <= sqrt(i/n) when
+** m >= i. */
+static double siBound(int eMeasure, sqlite3_int64 nInter, sqlite3_int64 n,
                       sqlite3_int64 m){
-  if( m>0 && i>m ) i = m;
+  if( m>0 && nInter>m ) nInter = m;
   if( m<=0 ){
-    return eMeasure==DP_SET_COSINE ? sqrt((double)i/(double)n)
-                                   : (double)i/(double)n;
+    return eMeasure==DP_SET_COSINE ? sqrt((double)nInter/(double)n)
+                                   : (double)nInter/(double)n;
   }
-  return dpSetSimilarity(eMeasure, i, n, m);
+  return dpSetSimilarity(eMeasure, nInter, n, m);
 }
 
 typedef struct SiCand SiCand;

@@ -14,7 +14,8 @@
 ** table: the statement is recognised, at each call into the table, as the
 ** busy prepared statement that is not one of docpipe's own (a write
 ** statement for INSERT/UPDATE/DELETE; preferring one whose text names the
-** table when several are busy).  dpStatSame() tells one execution from
+** table when several are busy, and for a MATCH one whose text also has the
+** word MATCH).  dpStatSame() tells one execution from
 ** the next: open MATCH cursors, the VM step and run counts, the
 ** connection's total of changes and statement savepoints (see there).  No
 ** trace or profile hook is used: those belong to the application.  While
@@ -53,8 +54,8 @@
 */
 #include "docpipe.h"
 
-#include <ctype.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,7 +353,8 @@ int dpStatClose(DpStatRec *r){
 }
 
 /* Does zSql have the word MATCH (any case, not part of a name such as
-** "matches")? */
+** "matches")?  A heuristic: a MATCH inside a string literal or a comment
+** counts too. */
 static int saysMatch(const char *zSql){
   const char *z;
   for(z=zSql; *z; z++){

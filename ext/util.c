@@ -72,6 +72,7 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem){
 void dpSortU64(uint64_t *a, uint64_t *aTmp, int n){
   uint64_t *src = a, *dst = aTmp;
   int pass, i;
+  if( n<2 ) return;
   for(pass=0; pass<8; pass++){
     int aCnt[257];
     const int sh = pass*8;

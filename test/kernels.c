@@ -49,12 +49,14 @@ static float randf(unsigned *s){
   return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-/* 64 random bits (two steps of randf's generator, high bits of each). */
+/* 64 random bits: three steps of randf's generator, the top 24, 24 and
+** 16 bits of each. */
 static uint64_t rand64(unsigned *s){
-  uint64_t hi, lo;
-  *s = *s * 1103515245u + 12345u; hi = *s >> 8;
-  *s = *s * 1103515245u + 12345u; lo = *s >> 8;
-  return hi << 40 ^ lo << 16 ^ (lo >> 8);
+  uint64_t a, b, c;
+  *s = *s * 1103515245u + 12345u; a = *s >> 8;
+  *s = *s * 1103515245u + 12345u; b = *s >> 8;
+  *s = *s * 1103515245u + 12345u; c = *s >> 16;
+  return a << 40 | b << 16 | c;
 }
 
 static int within(double got, double ref, double bound){
@@ -340,9 +342,13 @@ int main(void){
           for(w=0; w<NWORD_MAX; w++){
             aNeg[w] = rand64(&seed);
           }
-          /* levels are disjoint bucket sets: word bits dealt to levels */
+          /* levels are disjoint bucket sets: word bits dealt to levels;
+          ** with one level in use it has every bucket, so the all-ones
+          ** entry adds 8 to each byte lane a step (a flush later than
+          ** every 16 steps would overflow one at 128 words) */
           for(w=0; w<nWord; w++){
             uint64_t r = rand64(&seed), r2 = rand64(&seed);
+            if( nUsed==1 ){ r = ~(uint64_t)0; r2 = ~(uint64_t)0; }
             aLev[0*nWord + w] = r & r2;
             aLev[1*nWord + w] = r & ~r2;
             aLev[2*nWord + w] = ~r & r2;
