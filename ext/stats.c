@@ -54,7 +54,6 @@
 */
 #include "docpipe.h"
 
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
