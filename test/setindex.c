@@ -552,6 +552,22 @@ static int runSql(sqlite3 *db, const char *zSql){
   return sqlite3_exec(db, zSql, 0, 0, 0);
 }
 
+/* Damage the stored index: zSql from a plain connection of its own. */
+static int damage(const char *zSql){
+  sqlite3 *db;
+  int rc = sqlite3_open(zPath, &db);
+  if( rc==SQLITE_OK ) rc = runSql(db, zSql);
+  sqlite3_close(db);
+  return rc;
+}
+
+/* Open c again on the file (c closed), not creating: the open's result. */
+static int reopen(Conn *c, char **pzErr){
+  c->p = 0;
+  sqlite3_open(zPath, &c->db);
+  return dpSetIndexOpen(c->db, "main", "t", 0, &c->p, pzErr);
+}
+
 static void testCorrupt(void){
   Conn c;
   Model *m = calloc(1, sizeof(Model));
@@ -603,18 +619,10 @@ static void testCorrupt(void){
     connClose(&c);
     if( rc ){ ok(aCase[i].zName, 0, zWhy); continue; }
     /* damage it from a plain connection, then reopen */
-    {
-      sqlite3 *db;
-      sqlite3_open(zPath, &db);
-      rc = runSql(db, aCase[i].zSql);
-      sqlite3_close(db);
-      if( rc ){ ok(aCase[i].zName, 0, "damage failed"); continue; }
-    }
-    c.p = 0;
+    if( damage(aCase[i].zSql) ){ ok(aCase[i].zName, 0, "damage failed"); continue; }
     {
       char *zErr = 0;
-      sqlite3_open(zPath, &c.db);
-      rc1 = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+      rc1 = reopen(&c, &zErr);
       sqlite3_free(zErr);
     }
     rc2 = rc3 = SQLITE_OK;
@@ -643,7 +651,6 @@ static void testCorrupt(void){
     static const char *azTab[] = {"t_pblocks", "t_pfilter", "t_pfence", "t_sets"};
     static const char *azCol[] = {"data", "data", "data", "h"};
     for(nTry=0; nTry<30; nTry++){
-      sqlite3 *db;
       char zSql[300];
       int q;
       if( nTry%20==0 ){
@@ -653,18 +660,14 @@ static void testCorrupt(void){
         randomOps(&c, m, 120, &st, zWhy, 0);
         connClose(&c);
       }
-      sqlite3_open(zPath, &db);
       sprintf(zSql, "UPDATE %s SET %s = substr(%s, 1, %d) || randomblob(1) || "
               "substr(%s, %d) WHERE rowid IN (SELECT rowid FROM %s ORDER BY random() LIMIT 2)",
               azTab[nTry%4], azCol[nTry%4], azCol[nTry%4], rndInt(200),
               azCol[nTry%4], 2 + rndInt(200), azTab[nTry%4]);
-      runSql(db, zSql);
-      sqlite3_close(db);
-      sqlite3_open(zPath, &c.db);
-      c.p = 0;
+      damage(zSql);
       {
         char *zErr = 0;
-        if( dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr)==SQLITE_OK ){
+        if( reopen(&c, &zErr)==SQLITE_OK ){
           if( dpSetIndexIntegrity(c.p)!=SQLITE_OK ) nErr++;
           for(q=0; q<MAXDOC; q++){
             if( m->aDoc[q].bUsed ){
@@ -1087,17 +1090,10 @@ static void testFenceRange(void){
   dpSetIndexAdd(c.p, 1, a, 1, 1);
   commit(&c);
   connClose(&c);
-  {
-    sqlite3 *db;
-    sqlite3_open(zPath, &db);
-    /* one block: varint first key 2^40 (LEB128 80 80 80 80 80 20), 1 pair */
-    rc = runSql(db, "UPDATE t_pfence SET data = x'80808080802001'");
-    sqlite3_close(db);
-  }
-  c.p = 0;
-  sqlite3_open(zPath, &c.db);
+  /* one block: varint first key 2^40 (LEB128 80 80 80 80 80 20), 1 pair */
+  rc = damage("UPDATE t_pfence SET data = x'80808080802001'");
   if( rc==SQLITE_OK ){
-    rc = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+    rc = reopen(&c, &zErr);
     if( rc==SQLITE_OK ){
       exec(&c, "BEGIN");
       rc = dpSetIndexIntegrity(c.p);
@@ -1113,15 +1109,8 @@ static void testFenceRange(void){
   connClose(&c);
   /* a run row that says it has no block (and no pair): damage, named as
   ** the run row (not an allocation of nothing failing) */
-  {
-    sqlite3 *db;
-    sqlite3_open(zPath, &db);
-    rc = runSql(db, "UPDATE t_pruns SET nblock = 0, npair = 0");
-    sqlite3_close(db);
-  }
-  c.p = 0;
-  sqlite3_open(zPath, &c.db);
-  if( rc==SQLITE_OK ) rc = dpSetIndexOpen(c.db, "main", "t", 0, &c.p, &zErr);
+  rc = damage("UPDATE t_pruns SET nblock = 0, npair = 0");
+  if( rc==SQLITE_OK ) rc = reopen(&c, &zErr);
   ok("8.4 a run row of no block is a damaged run row", rc==SQLITE_CORRUPT_VTAB
      && zErr && strstr(zErr, "a run row"), zErr ? zErr : "");
   sqlite3_free(zErr);
