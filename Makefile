@@ -34,7 +34,7 @@ DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
       ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
       ext/index.c ext/query.c ext/storage.c ext/pipeline.c ext/vtab.c \
-      ext/dedup.c ext/stats.c ext/setindex.c
+      ext/dedup.c ext/stats.c ext/setindex.c ext/setjoin.c
 HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
@@ -92,11 +92,11 @@ FUZZ_OBJ = $(fuzz_OBJ)
 # --- the extension -------------------------------------------------------
 dist/docpipe.so: $(OBJ)
 	@mkdir -p dist
-	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(UTF8PROC_A) -lm
+	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(UTF8PROC_A) -lm -lpthread
 
 build/asan/docpipe.so: $(ASAN_OBJ)
 	$(CC) -fsanitize=address,undefined -shared -Wl,--exclude-libs,ALL \
-	  -o $@ $(ASAN_OBJ) $(UTF8PROC_A) -lm
+	  -o $@ $(ASAN_OBJ) $(UTF8PROC_A) -lm -lpthread
 
 # --- tests -------------------------------------------------------------
 # The C test programs (test/NAME.c -> build/NAME_test), against the core
@@ -105,7 +105,7 @@ C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_tes
           build/stats_svpt_test build/kernels_san_test
 build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
@@ -114,20 +114,20 @@ demo: dist/docpipe.so | deps-test
 build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 # The kernel tests again under ASan/UBSan, in make test and test-fast too:
 # a kernel that reads or writes one element past an array is seen only so.
 build/kernels_san_test: test/kernels.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/kernels.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 # The set index's C test under ASan/UBSan/LSan (in make asan).
 build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 test-setindex: build/setindex_test
 	build/setindex_test
@@ -224,7 +224,7 @@ bench-insert: dist/docpipe.so | deps-bench
 # Benchmark programs.
 build/setindex_bench: bench/setindex_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  bench/setindex_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  bench/setindex_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 # The set index alone (ext/setindex.c, not yet a table kind): SETINDEX_DOCS
 # documents (default 100,000), figures in bench/results/setindex.md.
@@ -246,7 +246,7 @@ bench-setindex: build/setindex_bench
 
 build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 build/insert_bench: bench/insert_bench.c bench/verses.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
@@ -311,7 +311,7 @@ bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 FUZZ_SECONDS ?= 30
 build/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | deps-test
 	clang -g -O1 -fsanitize=fuzzer $(SAN) -std=gnu11 -DSQLITE_CORE \
-	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm
+	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
 
 # The two-connection operation fuzzer (test/opfuzz.test) at length, under
 # ASan+UBSan: OPFUZZ_SEEDS seeds of 300 operations from a seed of the clock
@@ -350,7 +350,7 @@ INCDIR = $(PREFIX)/include
 # libutf8proc.so at run time, as docpipe.so does not.  Why local: a
 # program with its own utf8proc (another version) or its own dp* names
 # links without a clash, and member names (utf8proc.o) cannot collide.
-# libm is libc's, so it stays a link flag: "-lm" in Libs.
+# libm and libpthread are libc's, so they stay link flags: "-lm -lpthread" in Libs.
 build/core/libdocpipe.o: $(CORE_OBJ)
 	$(LD) -r -o $@.tmp $(CORE_OBJ) $(UTF8PROC_A)
 	objcopy --keep-global-symbol=sqlite3_docpipe_init $@.tmp $@
@@ -366,7 +366,7 @@ dist/libdocpipe.a: build/core/libdocpipe.o
 .PHONY: dist/docpipe.pc
 dist/docpipe.pc:
 	@mkdir -p dist
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: docpipe\nDescription: %s\nVersion: %s\nRequires.private: sqlite3\nLibs: -L$${libdir} -ldocpipe -lm -lpthread\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' \
 	  'SQLite extension: near-duplicate document store' \
 	  "$$(sed -n 's/^#define DOCPIPE_VERSION "\(.*\)"/\1/p' ext/docpipe.h)" > $@

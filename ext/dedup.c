@@ -74,13 +74,6 @@ struct DedupInput {
   sqlite3_int64 *aLen;    /* document lengths (keep='longest'), or NULL */
 };
 
-/* One output pair (mode 'pairs'). */
-typedef struct DedupPair DedupPair;
-struct DedupPair {
-  int i, j;               /* row positions, i < j */
-  double r;               /* exact cosine */
-};
-
 typedef struct DedupVtab DedupVtab;
 struct DedupVtab {
   sqlite3_vtab base;      /* base class, must be first */
@@ -105,13 +98,17 @@ struct DedupCursor {
   int *aParent;           /* union-find forest over row positions */
   /* mode pairs, one block of rows at a time */
   int iBlock;             /* first row of the next block to compute */
-  DedupPair *aPair;       /* pairs of the current block, sorted */
+  DpPair *aPair;       /* pairs of the current block, sorted */
   int nPair, nPairAlloc;  /* pairs in use, allocated */
   int iPair;              /* current pair */
   float *aTile;           /* TILE * TILE scores of the blocked kernel */
   int rcPair;             /* error raised inside a PairFn (out of memory) */
   int eKeep;              /* KEEP_*: which member of a group is kept */
   int *aInv;              /* id-order row -> processing position, or NULL */
+  /* a set table (measure 'jaccard' or 'cosine'): rows without vectors */
+  int bSets;              /* the pairs come from dpSetJoin over sets */
+  int eSetMeasure;        /* DP_SET_JACCARD or DP_SET_COSINE */
+  DpSetAll sets;          /* its sets, until the join has run */
 };
 
 static void setError(sqlite3_vtab_cursor *pCur, const char *zFmt, ...){
@@ -285,6 +282,61 @@ static DpTableRef *findTable(DedupCursor *pCur, const char *zDb,
   return pRef;
 }
 
+/* The rows of a set table: its ids (in id order) into pCur->in, without
+** vectors, and its sets into pCur->sets; with keep='longest' the bodies'
+** lengths in bytes, which must name the same ids. */
+static int loadSets(DedupCursor *pCur, DpTableRef *pRef){
+  DedupInput *in = &pCur->in;
+  sqlite3_stmt *pStmt = 0;
+  int rc, i = 0;
+  pCur->bSets = 1;
+  pCur->eSetMeasure = dpStorageOptions(pRef->pStore)->eMeasure==DP_MEASURE_COSINE
+                    ? DP_SET_COSINE : DP_SET_JACCARD;
+  rc = dpSetIndexLoadAll(pRef->pSet, &pCur->sets);
+  if( rc!=SQLITE_OK ){
+    if( rc!=SQLITE_NOMEM ){
+      /* "docpipe: a set row of t is damaged": the prefix is ours already */
+      const char *zMsg = dpSetIndexErrmsg(pRef->pSet);
+      if( strncmp(zMsg, "docpipe: ", 9)==0 ) zMsg += 9;
+      setError(&pCur->base, "%s", zMsg);
+    }
+    return rc;
+  }
+  in->n = pCur->sets.n;
+  in->aId = pCur->sets.aId;             /* the ids move to the input */
+  pCur->sets.aId = 0;
+  if( pCur->eKeep!=KEEP_LONGEST ) return SQLITE_OK;
+  in->aLen = sqlite3_malloc64(sizeof(sqlite3_int64)*((sqlite3_int64)in->n+1));
+  if( in->aLen==0 ) return SQLITE_NOMEM;
+  rc = dpStorageLengthQuery(pRef->pStore, &pStmt);
+  if( rc!=SQLITE_OK ){
+    setError(&pCur->base, "%s", dpStorageErrmsg(pRef->pStore));
+    dpStorageClearError(pRef->pStore);
+    return rc;
+  }
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    if( i>=in->n || in->aId[i]!=iId ){
+      setError(&pCur->base, "document %lld has no set (run"
+               " 'integrity-check')", iId);
+      rc = SQLITE_CORRUPT_VTAB;
+    }else{
+      in->aLen[i++] = sqlite3_column_int64(pStmt, 1);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc!=SQLITE_OK ) setError(&pCur->base, "%s", sqlite3_errmsg(pCur->db));
+  }
+  if( rc==SQLITE_OK && i<in->n ){
+    setError(&pCur->base, "set %lld has no document (run"
+             " 'integrity-check')", in->aId[i]);
+    rc = SQLITE_CORRUPT_VTAB;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
 static int loadSource(DedupCursor *pCur, const char *zSource,
                       double *prThreshold, char **pzDb, char **pzName){
   sqlite3 *db = pCur->db;
@@ -333,15 +385,10 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                " SELECT id, vector FROM %s)", zSource, zSource);
       return SQLITE_ERROR;
     }
-    if( dpOptionsIsSet(dpStorageOptions(pRef->pStore)) ){
-      /* its documents are sets, not vectors: no silent empty answer */
-      setError(&pCur->base, "'%s' is a measure='%s' table: dedup_index()"
-               " over its sets is not built yet (its INSERT decisions are"
-               " in is_duplicate)", zSource,
-               dpOptionsMeasureText(dpStorageOptions(pRef->pStore)));
-      return SQLITE_ERROR;
-    }
     *prThreshold = dpStorageOptions(pRef->pStore)->rThreshold;
+    if( dpOptionsIsSet(dpStorageOptions(pRef->pStore)) ){
+      return loadSets(pCur, pRef);      /* its documents are sets */
+    }
     /* with keep='longest', the body's length in bytes as the third column */
     rc = dpStorageVectorQuery(pRef->pStore, pCur->eKeep==KEEP_LONGEST, &pStmt);
     if( rc!=SQLITE_OK ){
@@ -383,10 +430,13 @@ static int applyKeepOrder(DedupCursor *pCur){
   out.n = n;
   out.nDim = nDim;
   out.aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_int64)n);
-  out.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
-  out.aUnit = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
-  out.aZero = sqlite3_malloc64(n);
-  if( !aKey || !pCur->aInv || !out.aId || !out.aVec || !out.aUnit || !out.aZero ){
+  if( in->aVec ){                       /* a set table's rows have none */
+    out.aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+    out.aUnit = sqlite3_malloc64(sizeof(float)*(sqlite3_int64)n*nDim);
+    out.aZero = sqlite3_malloc64(n);
+  }
+  if( !aKey || !pCur->aInv || !out.aId
+   || (in->aVec && (!out.aVec || !out.aUnit || !out.aZero)) ){
     sqlite3_free(aKey);
     inputFree(&out);
     return SQLITE_NOMEM;
@@ -401,11 +451,13 @@ static int applyKeepOrder(DedupCursor *pCur){
   for(k=0; k<n; k++){
     int src = aKey[k].iPos;
     out.aId[k] = in->aId[src];
-    out.aZero[k] = in->aZero[src];
-    memcpy(&out.aVec[(size_t)k*nDim], &in->aVec[(size_t)src*nDim],
-           sizeof(float)*(size_t)nDim);
-    memcpy(&out.aUnit[(size_t)k*nDim], &in->aUnit[(size_t)src*nDim],
-           sizeof(float)*(size_t)nDim);
+    if( in->aVec ){
+      out.aZero[k] = in->aZero[src];
+      memcpy(&out.aVec[(size_t)k*nDim], &in->aVec[(size_t)src*nDim],
+             sizeof(float)*(size_t)nDim);
+      memcpy(&out.aUnit[(size_t)k*nDim], &in->aUnit[(size_t)src*nDim],
+             sizeof(float)*(size_t)nDim);
+    }
     pCur->aInv[src] = k;
   }
   sqlite3_free(aKey);
@@ -538,7 +590,7 @@ static int runFirst(DedupCursor *pCur){
 static void collectPair(DedupCursor *pCur, int a, int b, double r){
   if( pCur->nPair>=pCur->nPairAlloc ){
     if( dpGrow((void**)&pCur->aPair, &pCur->nPairAlloc, pCur->nPair+1,
-               sizeof(DedupPair)) ){
+               sizeof(DpPair)) ){
       pCur->rcPair = SQLITE_NOMEM;   /* scanPairs stops with it */
       return;
     }
@@ -550,7 +602,7 @@ static void collectPair(DedupCursor *pCur, int a, int b, double r){
 }
 
 static int cmpPair(const void *pa, const void *pb){
-  const DedupPair *a = pa, *b = pb;
+  const DpPair *a = pa, *b = pb;
   if( a->i!=b->i ) return (a->i > b->i) - (a->i < b->i);
   return (a->j > b->j) - (a->j < b->j);
 }
@@ -581,7 +633,7 @@ static int nextPairBlock(DedupCursor *pCur){
   }
   sqlite3_free(aRows);
   if( rc==SQLITE_OK && pCur->nPair>1 ){
-    qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DedupPair), cmpPair);
+    qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPair);
   }
   return rc;
 }
@@ -621,6 +673,67 @@ static int runClusters(DedupCursor *pCur){
   }
   sqlite3_free(aRows);
   return rc;
+}
+
+/**************************************************************************
+** A set table: all three modes from the pairs of the join (setjoin.c).
+*/
+static int pollCallback(void *pCtx){
+  return pollInterrupt((DedupCursor*)pCtx);
+}
+
+/* Order of pairs by their later row, then their earlier one. */
+static int cmpPairLater(const void *pa, const void *pb){
+  const DpPair *a = pa, *b = pb;
+  if( a->j!=b->j ) return (a->j > b->j) - (a->j < b->j);
+  return (a->i > b->i) - (a->i < b->i);
+}
+
+static int runSets(DedupCursor *pCur){
+  const int n = pCur->in.n;
+  int rc, k;
+  rc = dpSetJoin(&pCur->sets, pCur->eSetMeasure, pCur->rThreshold,
+                 pollCallback, pCur, &pCur->aPair, &pCur->nPair);
+  dpSetAllFree(&pCur->sets);
+  if( rc!=SQLITE_OK ) return rc;
+  pCur->nPairAlloc = pCur->nPair;
+  for(k=0; pCur->aInv && k<pCur->nPair; k++){
+    /* to processing positions, earlier first */
+    DpPair *p = &pCur->aPair[k];
+    int a = pCur->aInv[p->i], b = pCur->aInv[p->j];
+    p->i = a<b ? a : b;
+    p->j = a<b ? b : a;
+  }
+  switch( pCur->eMode ){
+    case MODE_PAIRS:
+      qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPair);
+      pCur->iBlock = n;                 /* every pair is already here */
+      break;
+    case MODE_FIRST:
+      /* keep-first in processing order: a row's original is its best
+      ** partner among the earlier rows that stayed originals, all of them
+      ** decided before it since pairs come by their later row */
+      pCur->aDup = sqlite3_malloc64((sqlite3_int64)n+1);
+      pCur->aDupOf = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+      pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
+      if( !pCur->aDup || !pCur->aDupOf || !pCur->aSim ) return SQLITE_NOMEM;
+      memset(pCur->aDup, 0, (size_t)n);
+      qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPairLater);
+      for(k=0; k<pCur->nPair; k++){
+        const DpPair *p = &pCur->aPair[k];
+        if( !pCur->aDup[p->i] ) firstPair(pCur, p->j, p->i, p->r);
+      }
+      break;
+    default:
+      pCur->aParent = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+      if( pCur->aParent==0 ) return SQLITE_NOMEM;
+      for(k=0; k<n; k++) pCur->aParent[k] = k;
+      for(k=0; k<pCur->nPair; k++){
+        unionPair(pCur, pCur->aPair[k].i, pCur->aPair[k].j, pCur->aPair[k].r);
+      }
+      break;
+  }
+  return SQLITE_OK;
 }
 
 /**************************************************************************
@@ -671,6 +784,8 @@ static void cursorClear(DedupCursor *p){
   sqlite3_free(p->aPair);
   sqlite3_free(p->aTile);
   sqlite3_free(p->aInv);
+  dpSetAllFree(&p->sets);
+  p->bSets = 0;
   p->aDup = 0; p->aDupOf = 0; p->aSim = 0; p->aParent = 0;
   p->aPair = 0; p->aTile = 0; p->aInv = 0;
   p->nPair = p->nPairAlloc = p->iPair = p->iBlock = p->iRow = 0;
@@ -770,7 +885,9 @@ static int ddFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     return rc;
   }
   tSearch = dpNowNs();
-  switch( pCur->eMode ){
+  if( pCur->bSets ){
+    rc = runSets(pCur);
+  }else switch( pCur->eMode ){
     case MODE_FIRST:    rc = runFirst(pCur); break;
     case MODE_CLUSTERS: rc = runClusters(pCur); break;
     default:            rc = nextPairBlock(pCur); break;
@@ -817,7 +934,7 @@ static int ddColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
   DedupCursor *pCur = (DedupCursor*)pCursor;
   const sqlite3_int64 *aId = pCur->in.aId;
   if( pCur->eMode==MODE_PAIRS ){
-    const DedupPair *p = &pCur->aPair[pCur->iPair];
+    const DpPair *p = &pCur->aPair[pCur->iPair];
     switch( iCol ){
       case COL_ID:    sqlite3_result_int64(ctx, aId[p->i]); break;
       case COL_OTHER: sqlite3_result_int64(ctx, aId[p->j]); break;

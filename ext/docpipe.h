@@ -460,6 +460,38 @@ int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
                   int *pnAlloc, int *pnHash, int *pbKept);
 /* Number of stored sets. */
 int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet);
+/* Every stored set at once (dedup_index): set i has id aId[i] (ascending)
+** and hashes aHash[aOff[i] .. aOff[i+1]) (sorted, distinct). */
+typedef struct DpSetAll DpSetAll;
+struct DpSetAll {
+  int n;                  /* sets */
+  sqlite3_int64 *aId;     /* n ids, ascending */
+  sqlite3_int64 *aOff;    /* n+1 offsets into aHash */
+  uint64_t *aHash;        /* aOff[n] hashes */
+};
+/* Read every set row into *pAll (freed with dpSetAllFree, also on error);
+** SQLITE_CORRUPT_VTAB for a damaged row. */
+int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll);
+void dpSetAllFree(DpSetAll *pAll);
+
+/**************************************************************************
+** Interface to code in setjoin.c — the all-pairs join over stored sets,
+** for dedup_index() on a set table.
+*/
+/* One pair of rows i < j (positions in the caller's order) and their
+** similarity; also dedup.c's pairs of vectors. */
+typedef struct DpPair DpPair;
+struct DpPair {
+  int i, j;
+  double r;
+};
+/* Every pair of sets of pAll (positions into it, i < j) whose
+** dpSetSimilarity(eMeasure, ...) >= t, unordered, into *paPair
+** (sqlite3_free) and *pnPair.  xPoll(pPollCtx) is called now and then on
+** the calling thread; a non-zero return stops the join with that code. */
+int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
+              int (*xPoll)(void*), void *pPollCtx,
+              DpPair **paPair, int *pnPair);
 /* Write pending postings as a run, then merge a bounded amount. */
 int dpSetIndexSync(DpSetIndex *p);
 /* Drop pending postings and re-read the run list at next use. */
@@ -562,6 +594,9 @@ DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName);
 ** stored document, for dedup_index(); the caller finalizes it. */
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
                          sqlite3_stmt **ppStmt);
+/* A new statement giving (id, body length in bytes) of every stored
+** document in id order (dedup_index() on a set table, keep='longest'). */
+int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt);
 /* Rows that contradict each other (a vector without a document, a
 ** decision out of range): SQLITE_CORRUPT_VTAB naming the first. */
 int dpStorageCheckRows(DpStorage *s);
@@ -593,6 +628,7 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 ** data), freed when the last module that holds it goes. */
 struct DpTableRef {
   DpStorage *pStore;      /* the table's shadow tables */
+  DpSetIndex *pSet;       /* the set kind's index, else NULL */
   DpTableStats *pStats;   /* its statistics */
   DpTableRef *pNext;      /* next open table of the connection */
 };

@@ -2244,6 +2244,70 @@ int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet){
   return rc;
 }
 
+void dpSetAllFree(DpSetAll *pAll){
+  sqlite3_free(pAll->aId);
+  sqlite3_free(pAll->aOff);
+  sqlite3_free(pAll->aHash);
+  memset(pAll, 0, sizeof(*pAll));
+}
+
+int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
+  sqlite3_stmt *pStmt = 0;
+  int rc = siStmt(p, SI_SET_SCAN, &pStmt), rc2;
+  int nAlloc = 0, nOffAlloc = 0;
+  sqlite3_int64 nHashAlloc = 0, nHash = 0;
+  memset(pAll, 0, sizeof(*pAll));
+  if( rc ) return rc;
+  /* rows come in id order: id is the INTEGER PRIMARY KEY */
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 m = sqlite3_column_int64(pStmt, 2), j;
+    const unsigned char *a = sqlite3_column_blob(pStmt, 3);
+    int nB = sqlite3_column_bytes(pStmt, 3);
+    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (m>0 && a==0) ){
+      rc = siCorrupt(p, "a set row");
+      break;
+    }
+    if( nHash+m>nHashAlloc ){
+      /* grows by half again (a million sets hold ~600M hashes) */
+      sqlite3_int64 nNew = nHashAlloc + nHashAlloc/2 + m + 4096;
+      uint64_t *aNew = sqlite3_realloc64(pAll->aHash, (sqlite3_uint64)nNew*8);
+      if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
+      pAll->aHash = aNew;
+      nHashAlloc = nNew;
+    }
+    if( dpGrow((void**)&pAll->aId, &nAlloc, pAll->n+1, sizeof(sqlite3_int64))
+     || dpGrow((void**)&pAll->aOff, &nOffAlloc, pAll->n+2,
+               sizeof(sqlite3_int64)) ){
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    for(j=0; j<m; j++) pAll->aHash[nHash+j] = siGet64(&a[j*8]);
+    if( !siIsSet(&pAll->aHash[nHash], (int)m) ){
+      rc = siCorrupt(p, "a set row (order)");
+      break;
+    }
+    pAll->aId[pAll->n] = sqlite3_column_int64(pStmt, 0);
+    pAll->aOff[pAll->n] = nHash;
+    pAll->n++;
+    nHash += m;
+  }
+  rc2 = sqlite3_reset(pStmt);
+  if( rc==SQLITE_OK ) rc = rc2;
+  if( rc==SQLITE_OK && pAll->aOff==0 ){
+    pAll->aOff = sqlite3_malloc64(sizeof(sqlite3_int64));
+    if( pAll->aOff==0 ) rc = SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK ){
+    pAll->aOff[pAll->n] = nHash;
+  }else{
+    if( rc!=SQLITE_NOMEM && rc!=SQLITE_CORRUPT_VTAB ){
+      siError(p, rc, "%s", sqlite3_errmsg(p->db));
+    }
+    dpSetAllFree(pAll);
+  }
+  return rc;
+}
+
 static int siGrowScratch(DpSetIndex *p, int n){
   if( n<=p->nKeyAlloc ) return SQLITE_OK;
   sqlite3_free(p->aKey);

@@ -827,6 +827,22 @@ int dpStorageVectorQuery(DpStorage *s, int bWithLength,
   return rc;
 }
 
+int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt){
+  char *zSql = sqlite3_mprintf("SELECT id, length(CAST(body AS BLOB))"
+                               " FROM \"%w\".\"%w_docs\" ORDER BY id",
+                               s->zDb, s->zName);
+  int rc;
+  *ppStmt = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    storeError(s, rc, "cannot read %s_docs: %s", s->zName,
+               sqlite3_errmsg(s->db));
+  }
+  return rc;
+}
+
 int dpStorageCheckRows(DpStorage *s){
   sqlite3_stmt *pStmt = 0;
   char *zSql = sqlite3_mprintf(

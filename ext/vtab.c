@@ -144,6 +144,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     p->pConn = pConn;
     p->ref.pStore = p->pStore;
     p->ref.pStats = p->pStats;
+    p->ref.pSet = p->pSet;
     dpConnAdd(pConn, &p->ref);
     *ppVtab = &p->base;
   }else{
@@ -176,6 +177,7 @@ static int vtabDestroy(sqlite3_vtab *pVtab){
   if( rc==SQLITE_OK && p->pSet ){
     dpSetIndexClose(p->pSet);         /* its statements go first */
     p->pSet = 0;
+    p->ref.pSet = 0;
     rc = dpSetIndexDrop(p->db, dpStorageSchema(p->pStore),
                         dpStorageName(p->pStore), &p->base.zErrMsg);
   }
