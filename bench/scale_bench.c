@@ -260,6 +260,35 @@ int main(int argc, char **argv){
       iCheck++;
     }
   }
+  {
+    /* dedup_index('docs') in mode 'first' over the whole table, on a new
+    ** connection: its time, its memory, and its duplicates against the
+    ** table's (the same rule over documents inserted in id order, so
+    ** they must be equal).  Printed as a "| dedup ..." row. */
+    sqlite3_stmt *pQ;
+    long long nDedup = 0, nTable = 0;
+    double t1, tDedup;
+    sqlite3_int64 m0;
+    sqlite3_close(db);
+    db = openDb(zSo, zFile);
+    m0 = sqlite3_memory_used();
+    sqlite3_memory_highwater(1);
+    t1 = now();
+    sqlite3_prepare_v2(db, "SELECT count(*) FILTER (WHERE is_duplicate)"
+                           " FROM dedup_index('docs')", -1, &pQ, 0);
+    if( sqlite3_step(pQ)!=SQLITE_ROW ){
+      fprintf(stderr, "dedup_index: %s\n", sqlite3_errmsg(db)); exit(1);
+    }
+    nDedup = sqlite3_column_int64(pQ, 0);
+    sqlite3_finalize(pQ);
+    tDedup = now() - t1;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM docs WHERE is_duplicate", -1,
+                       &pQ, 0);
+    if( sqlite3_step(pQ)==SQLITE_ROW ) nTable = sqlite3_column_int64(pQ, 0);
+    sqlite3_finalize(pQ);
+    printf("| dedup %s | %lld | %.1f | %.0f | %lld / %lld |\n", zKind, iNext-1,
+           tDedup, (sqlite3_memory_highwater(0) - m0)/1e6, nTable, nDedup);
+  }
   sqlite3_close(db);
   return 0;
 }

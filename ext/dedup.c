@@ -692,7 +692,7 @@ static int cmpPairLater(const void *pa, const void *pb){
 static int runSets(DedupCursor *pCur){
   const int n = pCur->in.n;
   int rc, k;
-  rc = dpSetJoin(&pCur->sets, pCur->eSetMeasure, pCur->rThreshold,
+  rc = dpSetJoin(&pCur->sets, pCur->eSetMeasure, pCur->rThreshold, 0,
                  pollCallback, pCur, &pCur->aPair, &pCur->nPair);
   dpSetAllFree(&pCur->sets);
   if( rc!=SQLITE_OK ) return rc;

@@ -16,7 +16,9 @@
 **   pipeline.c a table's writes and its index cache
 **                                 -> storage, index, embed, stats,
 **                                    simd (dpVectorScorable), setindex
-**   dedup.c    dedup_index()      -> storage, stats, simd
+**   dedup.c    dedup_index()      -> storage, stats, simd; over a set
+**                                    table setindex (dpSetIndexLoadAll)
+**                                    and setjoin
 **   funcs.c    cosine(), embed(), tokenize(), shingle_set(),
 **              set_similarity()   -> embed, tokenize, simd, setindex
 **                                    (dpSetSimilarity)
@@ -29,6 +31,8 @@
 **   tokenize.c Unicode tokens      -> (leaves only)
 **   setindex.c the set kind's index (measure='jaccard'|'cosine')
 **                                 -> (leaves only)
+**   setjoin.c  the all-pairs join of stored sets (dedup_index)
+**                                 -> setindex (dpSetSimilarity)
 **   simd.c, simd_avx2.c, simd_avx512.c  kernels: never call up
 **
 ** A document's way through an INSERT, in pipeline.c: rowFeatures() (the
@@ -467,7 +471,8 @@ struct DpSetAll {
   int n;                  /* sets */
   sqlite3_int64 *aId;     /* n ids, ascending */
   sqlite3_int64 *aOff;    /* n+1 offsets into aHash */
-  uint64_t *aHash;        /* aOff[n] hashes */
+  uint64_t *aHash;        /* aOff[n] hashes (dpLargeMalloc) */
+  sqlite3_int64 nHashAlloc; /* hashes aHash was allocated for */
 };
 /* Read every set row into *pAll (freed with dpSetAllFree, also on error);
 ** SQLITE_CORRUPT_VTAB for a damaged row. */
@@ -488,8 +493,10 @@ struct DpPair {
 /* Every pair of sets of pAll (positions into it, i < j) whose
 ** dpSetSimilarity(eMeasure, ...) >= t, unordered, into *paPair
 ** (sqlite3_free) and *pnPair.  xPoll(pPollCtx) is called now and then on
-** the calling thread; a non-zero return stops the join with that code. */
-int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
+** the calling thread; a non-zero return stops the join with that code.
+** nThread: 0 for one thread per core from 2,048 sets up (one below), else
+** that many (tests). */
+int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThread,
               int (*xPoll)(void*), void *pPollCtx,
               DpPair **paPair, int *pnPair);
 /* Write pending postings as a run, then merge a bounded amount. */
@@ -911,6 +918,13 @@ void *dpMallocZero(sqlite3_uint64 n);
 /* Grow *pa (element size szElem) to hold at least nNeed; SQLITE_NOMEM on
 ** failure, leaving *pa and *pnAlloc unchanged. */
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
+/* An array that may pass 2 GB (the set join's, at a million documents):
+** SQLite refuses any one allocation above SQLITE_MAX_ALLOCATION_SIZE
+** (about 2 GB), so n >= DP_LARGE bytes come from malloc().  The size
+** decides which, so dpLargeFree is given the same n. */
+#define DP_LARGE ((sqlite3_uint64)1<<30)
+void *dpLargeMalloc(sqlite3_uint64 n);
+void dpLargeFree(void *p, sqlite3_uint64 n);
 /* Sort a[0..n) ascending, with aTmp[0..n) as scratch: LSD radix sort by
 ** bytes (linear in n, whatever the values; qsort's callback per comparison
 ** was a tenth of a set-kind insert). */

@@ -531,7 +531,7 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
     /* SI_SET_GET */    "SELECT kept, n, h FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_SIZE */   "SELECT kept, n FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_DELETE */ "DELETE FROM \"%w\".\"%w_sets\" WHERE id=?1",
-    /* SI_SET_SCAN */   "SELECT id, kept, n, h FROM \"%w\".\"%w_sets\"",
+    /* SI_SET_SCAN */   "SELECT id, kept, n, h FROM \"%w\".\"%w_sets\" ORDER BY id",
     /* SI_TOMB_PUT */   "INSERT OR REPLACE INTO \"%w\".\"%w_ptomb\"(id, seq) VALUES(?1, ?2)",
     /* SI_TOMB_MAX */   "SELECT max(seq) FROM \"%w\".\"%w_ptomb\"",
     /* SI_TOMB_ALL */   "SELECT id, seq FROM \"%w\".\"%w_ptomb\"",
@@ -2247,38 +2247,54 @@ int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet){
 void dpSetAllFree(DpSetAll *pAll){
   sqlite3_free(pAll->aId);
   sqlite3_free(pAll->aOff);
-  sqlite3_free(pAll->aHash);
+  dpLargeFree(pAll->aHash, (sqlite3_uint64)pAll->nHashAlloc*8);
   memset(pAll, 0, sizeof(*pAll));
 }
 
 int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   sqlite3_stmt *pStmt = 0;
-  int rc = siStmt(p, SI_SET_SCAN, &pStmt), rc2;
-  int nAlloc = 0, nOffAlloc = 0;
-  sqlite3_int64 nHashAlloc = 0, nHash = 0;
+  int rc, rc2;
+  sqlite3_int64 nSet = 0, nHash = 0;
   memset(pAll, 0, sizeof(*pAll));
-  if( rc ) return rc;
-  /* rows come in id order: id is the INTEGER PRIMARY KEY */
+  /* sized first: the arrays are allocated once, at their size (a million
+  ** sets hold ~600M hashes; growing would hold old and new at once) */
+  {
+    char *zSql = sqlite3_mprintf("SELECT count(*), sum(max(n, 0))"
+                                 " FROM \"%w\".\"%w_sets\"", p->zDb, p->zName);
+    rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+      nSet = sqlite3_column_int64(pStmt, 0);
+      nHash = sqlite3_column_int64(pStmt, 1);
+    }
+    if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+    if( rc!=SQLITE_OK ){
+      return rc==SQLITE_NOMEM ? rc : siError(p, rc, "%s", sqlite3_errmsg(p->db));
+    }
+  }
+  if( nSet>0x7ffffffe || nHash<0 ) return siCorrupt(p, "a set row (size)");
+  pAll->aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
+  pAll->aOff = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
+  pAll->aHash = dpLargeMalloc((sqlite3_uint64)(nHash+1)*8);
+  if( pAll->aHash ) pAll->nHashAlloc = nHash+1;
+  if( !pAll->aId || !pAll->aOff || !pAll->aHash ){
+    dpSetAllFree(pAll);
+    return SQLITE_NOMEM;
+  }
+  nHash = 0;
+  rc = siStmt(p, SI_SET_SCAN, &pStmt);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 m = sqlite3_column_int64(pStmt, 2), j;
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
     const unsigned char *a = sqlite3_column_blob(pStmt, 3);
     int nB = sqlite3_column_bytes(pStmt, 3);
-    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (m>0 && a==0) ){
+    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (m>0 && a==0)
+     || pAll->n>=nSet || nHash+m>=pAll->nHashAlloc ){
       rc = siCorrupt(p, "a set row");
       break;
     }
-    if( nHash+m>nHashAlloc ){
-      /* grows by half again (a million sets hold ~600M hashes) */
-      sqlite3_int64 nNew = nHashAlloc + nHashAlloc/2 + m + 4096;
-      uint64_t *aNew = sqlite3_realloc64(pAll->aHash, (sqlite3_uint64)nNew*8);
-      if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
-      pAll->aHash = aNew;
-      nHashAlloc = nNew;
-    }
-    if( dpGrow((void**)&pAll->aId, &nAlloc, pAll->n+1, sizeof(sqlite3_int64))
-     || dpGrow((void**)&pAll->aOff, &nOffAlloc, pAll->n+2,
-               sizeof(sqlite3_int64)) ){
-      rc = SQLITE_NOMEM;
+    if( pAll->n>0 && iId<=pAll->aId[pAll->n-1] ){
+      rc = siCorrupt(p, "the set rows (id order)");
       break;
     }
     for(j=0; j<m; j++) pAll->aHash[nHash+j] = siGet64(&a[j*8]);
@@ -2286,16 +2302,14 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
       rc = siCorrupt(p, "a set row (order)");
       break;
     }
-    pAll->aId[pAll->n] = sqlite3_column_int64(pStmt, 0);
+    pAll->aId[pAll->n] = iId;
     pAll->aOff[pAll->n] = nHash;
     pAll->n++;
     nHash += m;
   }
-  rc2 = sqlite3_reset(pStmt);
-  if( rc==SQLITE_OK ) rc = rc2;
-  if( rc==SQLITE_OK && pAll->aOff==0 ){
-    pAll->aOff = sqlite3_malloc64(sizeof(sqlite3_int64));
-    if( pAll->aOff==0 ) rc = SQLITE_NOMEM;
+  if( pStmt ){
+    rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
   }
   if( rc==SQLITE_OK ){
     pAll->aOff[pAll->n] = nHash;

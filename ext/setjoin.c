@@ -32,35 +32,45 @@
 ** pass"), whose lists grow with the table.  Exact frequencies would need
 ** a sort of every hash (twice the sets' memory), so the order is (estimate,
 ** hash) with the estimate from a count-min sketch of one byte per counter,
-** two counters per hash, about one counter per stored hash (capped at
-** 2^27): deterministic, and good enough that common hashes come last.
+** two counters per hash in one cache line (one miss per hash), about one
+** counter per stored hash (capped at 2^27): deterministic, and good enough
+** that common hashes come last.
 **
 ** The index holds each set's index prefix as (32 low bits of the hash,
-** position) in buckets on the top bits of the hash (about one posting per
+** position) in buckets on the top bits of the hash (about two postings per
 ** bucket), positions increasing within a bucket so a probe stops at its
 ** own position.  A 32-bit fingerprint that collides only adds a candidate,
-** which verification drops.  Probing is split over the machine's cores in
-** chunks of positions (threads, each with its own scratch and pairs; the
-** sets and the index are read-only by then); the calling thread polls
-** xPoll between its chunks, and a non-zero answer stops every thread.
+** which verification drops.
+**
+** Threads: reading the estimates back and probing are split over the
+** machine's cores (a thread each, at most JOIN_MAX_THREADS) in chunks taken
+** from a shared counter; each thread has its own scratch and pairs, and
+** the sets, the sketch and the index are read-only by then.  Counting into
+** the sketch and building the index stay on the calling thread.  The
+** calling thread polls xPoll between its chunks, and a non-zero answer
+** stops every thread.  Below JOIN_MIN_THREADED sets no thread is started.
 **
 ** Memory (all in memory, for speed): the sets (8 bytes a hash), one byte
 ** a hash of estimates, 8 bytes a posting of index prefix (about a third of
-** the hashes at jaccard 0.5) and 4 bytes a bucket; about 13 bytes per
-** stored hash at t = 0.5, ~0.8 GB at 100k documents of ~600 shingles.
+** the hashes at jaccard 0.5), 2 bytes a posting of directory, and the
+** sketch (one byte a hash, freed before the probes): about 12 bytes per
+** stored hash at t = 0.5, ~0.75 GB at 100k documents of ~600 shingles.
 */
+#define _GNU_SOURCE             /* sched_getaffinity, CPU_COUNT */
 #include "docpipe.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define JOIN_CHUNK       64       /* positions a thread takes at a time */
+#define JOIN_CHUNK        64      /* positions a thread takes at a time */
+#define JOIN_HASH_CHUNK   65536   /* hashes a thread estimates at a time */
 #define JOIN_MIN_THREADED 2048    /* fewer sets: one thread */
-#define JOIN_MAX_THREADS 8
-#define JOIN_SKETCH_MAX  27       /* log2 of the sketch's counters, at most */
-#define JOIN_MARGIN      (1.0 - 1e-9)
+#define JOIN_MAX_THREADS  8
+#define JOIN_SKETCH_MAX   27      /* log2 of the sketch's counters, at most */
+#define JOIN_MARGIN       (1.0 - 1e-9)
 
 typedef struct JoinShared JoinShared;
 struct JoinShared {
@@ -69,11 +79,15 @@ struct JoinShared {
   double t;               /* threshold */
   int nRow;               /* non-empty sets */
   int *aRow;              /* position (by size, then id) -> set number */
+  unsigned char *aSketch; /* count-min sketch: 2^nSketchBits byte counters */
+  int nSketchBits;
   unsigned char *aEst;    /* per hash of pAll->aHash: its frequency estimate */
   int nDirBits;           /* buckets = 2^nDirBits, on the hash's top bits */
-  sqlite3_int64 *aDir;    /* bucket b holds aPost[aDir[b] .. aDir[b+1]) */
+  uint32_t *aDir;         /* bucket b holds aPost[aDir[b] .. aDir[b+1]) */
   uint64_t *aPost;        /* (low 32 bits of hash) << 32 | position */
-  int iNext;              /* next position not yet taken (atomic) */
+  sqlite3_int64 nPost;    /* postings in aPost */
+  /* aEst, aDir and aPost are dpLargeMalloc'd: several GB at 1M sets */
+  sqlite3_int64 iNext;    /* next item not yet taken (atomic) */
   int bStop;              /* set (atomic) on error or interrupt: all stop */
 };
 
@@ -82,7 +96,8 @@ struct JoinWorker {
   JoinShared *s;
   int *aStamp;            /* per position: 1 + the probe that saw it last */
   uint64_t *aOrd;         /* scratch: a set's hashes in the global order */
-  DpPair *aPair;          /* pairs found */
+  DpPair *aPair;          /* pairs found (malloc: SQLite's allocator may
+                          ** not be safe from two threads at once) */
   int nPair, nPairAlloc;
   int rc;                 /* SQLITE_OK, NOMEM or what xPoll returned */
   int (*xPoll)(void*);    /* the calling thread's only */
@@ -108,28 +123,27 @@ static sqlite3_int64 joinIndexLen(const JoinShared *s, sqlite3_int64 n){
   return l<0 ? 0 : (l>n ? n : l);
 }
 
-/* The two sketch counters of hash h. */
+/* The two sketch counters of hash h: in one 64-byte line (chosen by the
+** hash's top bits), at two offsets (two other groups of its bits). */
 static void joinSlots(uint64_t h, int nBits, uint32_t *p1, uint32_t *p2){
-  const uint32_t mask = ((uint32_t)1<<nBits) - 1;
-  *p1 = (uint32_t)h & mask;
-  *p2 = (uint32_t)(h>>32) & mask;
+  const uint32_t line = (uint32_t)(h >> (64 - (nBits - 6))) << 6;
+  *p1 = line | (uint32_t)(h & 63);
+  *p2 = line | (uint32_t)((h >> 6) & 63);
 }
 
-/* Estimates of every hash's frequency into s->aEst.  The counters are
-** visited 16 hashes at a time after prefetches, so that misses overlap. */
-static int joinEstimate(JoinShared *s){
+/* Count every hash into the sketch (16 at a time after prefetches, so
+** that the cache misses overlap). */
+static int joinSketch(JoinShared *s){
   const uint64_t *aHash = s->pAll->aHash;
   const sqlite3_int64 nHash = s->pAll->aOff[s->pAll->n];
   int nBits = 16;
   unsigned char *aCnt;
   sqlite3_int64 i, j;
   while( nBits<JOIN_SKETCH_MAX && ((sqlite3_int64)1<<nBits)<nHash ) nBits++;
-  aCnt = sqlite3_malloc64((sqlite3_uint64)1<<nBits);
-  s->aEst = sqlite3_malloc64((sqlite3_uint64)nHash + 1);
-  if( aCnt==0 || s->aEst==0 ){
-    sqlite3_free(aCnt);
-    return SQLITE_NOMEM;
-  }
+  s->nSketchBits = nBits;
+  s->aSketch = aCnt = sqlite3_malloc64((sqlite3_uint64)1<<nBits);
+  s->aEst = dpLargeMalloc((sqlite3_uint64)nHash + 1);
+  if( aCnt==0 || s->aEst==0 ) return SQLITE_NOMEM;
   memset(aCnt, 0, (size_t)1<<nBits);
   for(i=0; i<nHash; i+=16){
     sqlite3_int64 e = i+16<nHash ? i+16 : nHash;
@@ -137,28 +151,32 @@ static int joinEstimate(JoinShared *s){
     for(j=i; j<e; j++){
       joinSlots(aHash[j], nBits, &a1[j-i], &a2[j-i]);
       __builtin_prefetch(&aCnt[a1[j-i]], 1);
-      __builtin_prefetch(&aCnt[a2[j-i]], 1);
     }
     for(j=i; j<e; j++){
       if( aCnt[a1[j-i]]<255 ) aCnt[a1[j-i]]++;
       if( aCnt[a2[j-i]]<255 ) aCnt[a2[j-i]]++;
     }
   }
-  for(i=0; i<nHash; i+=16){
-    sqlite3_int64 e = i+16<nHash ? i+16 : nHash;
+  return SQLITE_OK;
+}
+
+/* The estimates of hashes [i0, i1) from the sketch into s->aEst. */
+static void joinEstimate(JoinShared *s, sqlite3_int64 i0, sqlite3_int64 i1){
+  const uint64_t *aHash = s->pAll->aHash;
+  const unsigned char *aCnt = s->aSketch;
+  sqlite3_int64 i, j;
+  for(i=i0; i<i1; i+=16){
+    sqlite3_int64 e = i+16<i1 ? i+16 : i1;
     uint32_t a1[16], a2[16];
     for(j=i; j<e; j++){
-      joinSlots(aHash[j], nBits, &a1[j-i], &a2[j-i]);
+      joinSlots(aHash[j], s->nSketchBits, &a1[j-i], &a2[j-i]);
       __builtin_prefetch(&aCnt[a1[j-i]]);
-      __builtin_prefetch(&aCnt[a2[j-i]]);
     }
     for(j=i; j<e; j++){
       unsigned char c1 = aCnt[a1[j-i]], c2 = aCnt[a2[j-i]];
       s->aEst[j] = c1<c2 ? c1 : c2;
     }
   }
-  sqlite3_free(aCnt);
-  return SQLITE_OK;
 }
 
 /* Set number iSet's hashes in the global order (estimate, then hash) into
@@ -188,13 +206,15 @@ static int joinIndex(JoinShared *s, uint64_t *aOrd){
     const int iSet = s->aRow[p];
     nPost += joinIndexLen(s, s->pAll->aOff[iSet+1] - s->pAll->aOff[iSet]);
   }
+  if( nPost>=0xffffffff ) return SQLITE_TOOBIG;   /* 32-bit directory */
   s->nDirBits = 10;
-  while( s->nDirBits<28 && ((sqlite3_int64)1<<s->nDirBits)<nPost ) s->nDirBits++;
+  while( s->nDirBits<28 && ((sqlite3_int64)2<<s->nDirBits)<nPost ) s->nDirBits++;
   nBucket = (sqlite3_int64)1<<s->nDirBits;
-  s->aDir = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nBucket+1));
-  s->aPost = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)(nPost+1));
+  s->nPost = nPost;
+  s->aDir = dpLargeMalloc(sizeof(uint32_t)*(sqlite3_uint64)(nBucket+1));
+  s->aPost = dpLargeMalloc(sizeof(uint64_t)*(sqlite3_uint64)(nPost+1));
   if( s->aDir==0 || s->aPost==0 ) return SQLITE_NOMEM;
-  memset(s->aDir, 0, sizeof(sqlite3_int64)*(size_t)(nBucket+1));
+  memset(s->aDir, 0, sizeof(uint32_t)*(size_t)(nBucket+1));
   /* pass 0 counts postings per bucket (into aDir[b+1]); pass 1 places them,
   ** advancing aDir[b] from the bucket's start to its end */
   for(pass=0; pass<2; pass++){
@@ -219,7 +239,7 @@ static int joinIndex(JoinShared *s, uint64_t *aOrd){
     }
   }
   /* each aDir[b] now holds bucket b's end, which is bucket b+1's start */
-  memmove(&s->aDir[1], &s->aDir[0], sizeof(sqlite3_int64)*(size_t)nBucket);
+  memmove(&s->aDir[1], &s->aDir[0], sizeof(uint32_t)*(size_t)nBucket);
   s->aDir[0] = 0;
   return SQLITE_OK;
 }
@@ -237,15 +257,37 @@ static sqlite3_int64 joinInter(const uint64_t *a, sqlite3_int64 n,
 }
 
 static void joinAddPair(JoinWorker *w, int a, int b, double r){
-  if( w->nPair>=w->nPairAlloc
-   && dpGrow((void**)&w->aPair, &w->nPairAlloc, w->nPair+1, sizeof(DpPair)) ){
-    w->rc = SQLITE_NOMEM;
-    return;
+  if( w->nPair>=w->nPairAlloc ){
+    int nNew = w->nPairAlloc<1024 ? 1024 : w->nPairAlloc*2;
+    DpPair *aNew = w->nPairAlloc>0x3fffffff ? 0
+                 : realloc(w->aPair, sizeof(DpPair)*(size_t)nNew);
+    if( aNew==0 ){ w->rc = SQLITE_NOMEM; return; }
+    w->aPair = aNew;
+    w->nPairAlloc = nNew;
   }
   w->aPair[w->nPair].i = a<b ? a : b;
   w->aPair[w->nPair].j = a<b ? b : a;
   w->aPair[w->nPair].r = r;
   w->nPair++;
+}
+
+/* Candidate q (an earlier position) of the set at position p (set number
+** iSet, hashes aA[0..n)): verified once per probe, if its size can pass. */
+static void joinCandidate(JoinWorker *w, int p, int iSet, const uint64_t *aA,
+                          sqlite3_int64 n, double mMin, int q){
+  const JoinShared *s = w->s;
+  const DpSetAll *pAll = s->pAll;
+  const int jSet = s->aRow[q];
+  const sqlite3_int64 m = pAll->aOff[jSet+1] - pAll->aOff[jSet];
+  sqlite3_int64 k;
+  if( w->aStamp[q]==p+1 ) return;
+  w->aStamp[q] = p+1;
+  if( (double)m<mMin ) return;
+  k = joinInter(aA, n, &pAll->aHash[pAll->aOff[jSet]], m);
+  if( k>0 ){
+    double r = dpSetSimilarity(s->eMeasure, k, n, m);
+    if( r>=s->t ) joinAddPair(w, iSet, jSet, r);
+  }
 }
 
 /* Probe with the set at position p: its pairs with every earlier one. */
@@ -258,63 +300,105 @@ static void joinProbe(JoinWorker *w, int p){
   const sqlite3_int64 l = joinProbeLen(s, n);
   const double f = s->eMeasure==DP_SET_COSINE ? s->t*s->t : s->t;
   const double mMin = f * (double)n * JOIN_MARGIN;   /* size filter */
-  sqlite3_int64 i;
+  sqlite3_int64 i, i0;
   joinOrder(s, iSet, w->aOrd);
-  for(i=0; i<l && w->rc==SQLITE_OK; i++){
-    const uint64_t h = w->aOrd[i];
-    const uint32_t b = joinBucket(s, h);
-    sqlite3_int64 e;
-    for(e=s->aDir[b]; e<s->aDir[b+1]; e++){
-      const uint64_t post = s->aPost[e];
-      const int q = (int)(uint32_t)post;
-      int jSet;
-      sqlite3_int64 m, k;
-      if( q>=p ) break;                 /* later positions: they probe us */
-      if( (post>>32)!=(h & 0xffffffff) || w->aStamp[q]==p+1 ) continue;
-      w->aStamp[q] = p+1;
-      jSet = s->aRow[q];
-      m = pAll->aOff[jSet+1] - pAll->aOff[jSet];
-      if( (double)m<mMin ) continue;
-      k = joinInter(aA, n, &pAll->aHash[pAll->aOff[jSet]], m);
-      if( k>0 ){
-        double r = dpSetSimilarity(s->eMeasure, k, n, m);
-        if( r>=s->t ) joinAddPair(w, iSet, jSet, r);
+  for(i0=0; i0<l && w->rc==SQLITE_OK; i0+=16){
+    /* 16 keys at a time: their directory entries, then their postings,
+    ** are fetched before any is read, so that the cache misses overlap */
+    const sqlite3_int64 i1 = i0+16<l ? i0+16 : l;
+    uint32_t aB[16], aStart[16], aEnd[16];
+    for(i=i0; i<i1; i++){
+      aB[i-i0] = joinBucket(s, w->aOrd[i]);
+      __builtin_prefetch(&s->aDir[aB[i-i0]]);
+    }
+    for(i=i0; i<i1; i++){
+      aStart[i-i0] = s->aDir[aB[i-i0]];
+      aEnd[i-i0] = s->aDir[aB[i-i0]+1];
+      __builtin_prefetch(&s->aPost[aStart[i-i0]]);
+    }
+    for(i=i0; i<i1 && w->rc==SQLITE_OK; i++){
+      const uint32_t fp = (uint32_t)w->aOrd[i];
+      uint32_t e;
+      for(e=aStart[i-i0]; e<aEnd[i-i0]; e++){
+        const uint64_t post = s->aPost[e];
+        const int q = (int)(uint32_t)post;
+        if( q>=p ) break;               /* later positions: they probe us */
+        if( (uint32_t)(post>>32)==fp ) joinCandidate(w, p, iSet, aA, n, mMin, q);
       }
     }
   }
 }
 
-/* Take chunks of positions until none is left or someone stops. */
-static void *joinWork(void *pArg){
-  JoinWorker *w = pArg;
+/* A thread's share of a phase: take chunks from s->iNext until none is
+** left or someone stops; the calling thread polls between its chunks. */
+static void joinShare(JoinWorker *w, sqlite3_int64 nItem, sqlite3_int64 nChunk,
+                      void (*xChunk)(JoinWorker*, sqlite3_int64, sqlite3_int64)){
   JoinShared *s = w->s;
   while( w->rc==SQLITE_OK && !__atomic_load_n(&s->bStop, __ATOMIC_RELAXED) ){
-    int p0 = __atomic_fetch_add(&s->iNext, JOIN_CHUNK, __ATOMIC_RELAXED), p;
-    if( p0>=s->nRow ) break;
-    for(p=p0; p<p0+JOIN_CHUNK && p<s->nRow && w->rc==SQLITE_OK; p++){
-      joinProbe(w, p);
-    }
+    sqlite3_int64 i0 = __atomic_fetch_add(&s->iNext, nChunk, __ATOMIC_RELAXED);
+    if( i0>=nItem ) break;
+    xChunk(w, i0, i0+nChunk<nItem ? i0+nChunk : nItem);
     if( w->rc==SQLITE_OK && w->xPoll ) w->rc = w->xPoll(w->pPollCtx);
   }
   if( w->rc!=SQLITE_OK ) __atomic_store_n(&s->bStop, 1, __ATOMIC_RELAXED);
+}
+
+static void joinEstimateChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
+  joinEstimate(w->s, i0, i1);
+}
+static void joinProbeChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
+  sqlite3_int64 p;
+  for(p=i0; p<i1 && w->rc==SQLITE_OK; p++) joinProbe(w, (int)p);
+}
+static void *joinEstimateThread(void *pArg){
+  JoinWorker *w = pArg;
+  joinShare(w, w->s->pAll->aOff[w->s->pAll->n], JOIN_HASH_CHUNK,
+            joinEstimateChunk);
+  return 0;
+}
+static void *joinProbeThread(void *pArg){
+  JoinWorker *w = pArg;
+  joinShare(w, w->s->nRow, JOIN_CHUNK, joinProbeChunk);
   return 0;
 }
 
-/* Threads to use: one per core, at most JOIN_MAX_THREADS; one for a small
-** input (no thread is started for it). */
-static int joinThreads(int nRow){
-  long nCpu = sysconf(_SC_NPROCESSORS_ONLN);
-  if( nRow<JOIN_MIN_THREADED || nCpu<2 ) return 1;
-  return nCpu>JOIN_MAX_THREADS ? JOIN_MAX_THREADS : (int)nCpu;
+/* Run xThread on aW[0..nThread): aW[0] on the calling thread, the others
+** on threads of their own (one that cannot start leaves its share to the
+** others); the first error of any of them. */
+static int joinRun(JoinShared *s, JoinWorker *aW, int nThread,
+                   void *(*xThread)(void*)){
+  pthread_t aThread[JOIN_MAX_THREADS];
+  int abStarted[JOIN_MAX_THREADS];
+  int i, rc = SQLITE_OK;
+  s->iNext = 0;
+  for(i=1; i<nThread; i++){
+    abStarted[i] = pthread_create(&aThread[i], 0, xThread, &aW[i])==0;
+  }
+  xThread(&aW[0]);
+  for(i=1; i<nThread; i++){
+    if( abStarted[i] ) pthread_join(aThread[i], 0);
+  }
+  for(i=0; i<nThread && rc==SQLITE_OK; i++) rc = aW[i].rc;
+  return rc;
 }
 
-int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
+/* Threads to use: one per core this process may run on, at most
+** JOIN_MAX_THREADS; one for a small input (no thread is started for it),
+** or when SQLite was built without threads. */
+static int joinThreads(int nRow){
+  cpu_set_t set;
+  int nCpu = 1;
+  if( nRow<JOIN_MIN_THREADED || !sqlite3_threadsafe() ) return 1;
+  if( sched_getaffinity(0, sizeof(set), &set)==0 ) nCpu = CPU_COUNT(&set);
+  if( nCpu<1 ) nCpu = 1;
+  return nCpu>JOIN_MAX_THREADS ? JOIN_MAX_THREADS : nCpu;
+}
+
+int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,
               int (*xPoll)(void*), void *pPollCtx,
               DpPair **paPair, int *pnPair){
   JoinShared s;
   JoinWorker aW[JOIN_MAX_THREADS];
-  pthread_t aThread[JOIN_MAX_THREADS];
-  int abStarted[JOIN_MAX_THREADS];
   int nThread = 1, i, rc = SQLITE_OK;
   sqlite3_int64 nMax = 0, nPair = 0;
   uint64_t *aKey = 0;
@@ -322,7 +406,6 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
   *pnPair = 0;
   memset(&s, 0, sizeof(s));
   memset(aW, 0, sizeof(aW));
-  memset(abStarted, 0, sizeof(abStarted));
   s.pAll = pAll;
   s.eMeasure = eMeasure;
   s.t = t;
@@ -341,9 +424,9 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
     for(i=0; i<s.nRow; i++) s.aRow[i] = (int)(uint32_t)aKey[i];
   }
   sqlite3_free(aKey);
-  if( rc==SQLITE_OK ) rc = joinEstimate(&s);
   if( rc==SQLITE_OK ){
-    nThread = joinThreads(s.nRow);
+    nThread = nThreadArg>0 ? nThreadArg : joinThreads(s.nRow);
+    if( nThread>JOIN_MAX_THREADS ) nThread = JOIN_MAX_THREADS;
     for(i=0; i<nThread; i++){
       aW[i].s = &s;
       aW[i].aStamp = sqlite3_malloc64(sizeof(int)*((sqlite3_uint64)s.nRow+1));
@@ -351,49 +434,39 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t,
       if( aW[i].aStamp==0 || aW[i].aOrd==0 ){ rc = SQLITE_NOMEM; break; }
       memset(aW[i].aStamp, 0, sizeof(int)*(size_t)s.nRow);
     }
-  }
-  if( rc==SQLITE_OK ) rc = joinIndex(&s, aW[0].aOrd);
-  if( rc==SQLITE_OK ){
     aW[0].xPoll = xPoll;
     aW[0].pPollCtx = pPollCtx;
-    for(i=1; i<nThread; i++){
-      /* a thread that cannot start leaves its share to the others */
-      abStarted[i] = pthread_create(&aThread[i], 0, joinWork, &aW[i])==0;
-    }
-    joinWork(&aW[0]);
-    for(i=1; i<nThread; i++){
-      if( abStarted[i] ) pthread_join(aThread[i], 0);
-    }
-    for(i=0; i<nThread && rc==SQLITE_OK; i++){
-      rc = aW[i].rc;
-      nPair += aW[i].nPair;
-    }
   }
-  if( rc==SQLITE_OK && nPair>0x7fffffff/(int)sizeof(DpPair) ) rc = SQLITE_TOOBIG;
+  if( rc==SQLITE_OK ) rc = joinSketch(&s);
+  if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinEstimateThread);
+  sqlite3_free(s.aSketch);
+  s.aSketch = 0;
+  if( rc==SQLITE_OK ) rc = joinIndex(&s, aW[0].aOrd);
+  if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinProbeThread);
+  for(i=0; i<nThread && rc==SQLITE_OK; i++) nPair += aW[i].nPair;
+  /* the caller frees the pairs with sqlite3_free (at most ~2 GB of them) */
+  if( rc==SQLITE_OK && nPair>0x7ffff000/(int)sizeof(DpPair) ) rc = SQLITE_TOOBIG;
   if( rc==SQLITE_OK && nPair>0 ){
-    /* the first worker's array takes the others' pairs */
-    int nAlloc = aW[0].nPairAlloc;
-    if( dpGrow((void**)&aW[0].aPair, &nAlloc, (int)nPair, sizeof(DpPair)) ){
+    DpPair *a = sqlite3_malloc64(sizeof(DpPair)*(sqlite3_uint64)nPair);
+    if( a==0 ){
       rc = SQLITE_NOMEM;
     }else{
-      for(i=1; i<nThread; i++){
-        memcpy(&aW[0].aPair[aW[0].nPair], aW[i].aPair,
-               sizeof(DpPair)*(size_t)aW[i].nPair);
-        aW[0].nPair += aW[i].nPair;
+      for(nPair=0, i=0; i<nThread; i++){
+        memcpy(&a[nPair], aW[i].aPair, sizeof(DpPair)*(size_t)aW[i].nPair);
+        nPair += aW[i].nPair;
       }
-      *paPair = aW[0].aPair;
-      *pnPair = aW[0].nPair;
-      aW[0].aPair = 0;
+      *paPair = a;
+      *pnPair = (int)nPair;
     }
   }
   for(i=0; i<nThread; i++){
     sqlite3_free(aW[i].aStamp);
     sqlite3_free(aW[i].aOrd);
-    sqlite3_free(aW[i].aPair);
+    free(aW[i].aPair);
   }
   sqlite3_free(s.aRow);
-  sqlite3_free(s.aEst);
-  sqlite3_free(s.aDir);
-  sqlite3_free(s.aPost);
+  dpLargeFree(s.aEst, s.pAll->aOff[s.pAll->n] + 1);
+  dpLargeFree(s.aDir, sizeof(uint32_t)*(((sqlite3_uint64)1<<s.nDirBits) + 1));
+  dpLargeFree(s.aPost, sizeof(uint64_t)*((sqlite3_uint64)s.nPost + 1));
   return rc;
 }

@@ -53,6 +53,14 @@ void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
   sqlite3_free(zMsg);
 }
 
+void *dpLargeMalloc(sqlite3_uint64 n){
+  return n<DP_LARGE ? sqlite3_malloc64(n) : malloc((size_t)n);
+}
+void dpLargeFree(void *p, sqlite3_uint64 n){
+  if( n<DP_LARGE ) sqlite3_free(p);
+  else free(p);
+}
+
 int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem){
   sqlite3_int64 nNew;
   void *aNew;

@@ -30,6 +30,8 @@
 **        hand-made damage that the integrity check must name precisely,
 **        the tiered merge policy (runs per level after each commit)
 **   9.1  dpSortU64 (the sort of a document's hashes) against qsort
+**  10.x  dpSetJoin (dedup_index over a set table) against every pair
+**        compared, threads forced, a poll that stops it, out of memory
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
 ** 5 and 7 (2 runs 2.x to 4.x).
 */
@@ -1181,6 +1183,207 @@ static void testSortU64(void){
   ok("9.1 dpSortU64 equals qsort", !bad, 0);
 }
 
+/* 10.x the all-pairs join of dedup_index (ext/setjoin.c) against every
+** pair compared here: random sets with shared and skewed hashes (near
+** copies of earlier sets, empty and one-hash sets, a pool of common
+** hashes), both measures, thresholds from 0.3 to 1 and exactly at a
+** reachable value, 1 to 3 threads (forced, also below the size at which
+** dedup_index starts threads), 0 to 1,200 sets; a poll that stops the
+** join at its Nth call; out of memory at allocation N. */
+static void joinMake(DpSetAll *p, int nSet){
+  int i, j, nHash = 0;
+  uint64_t *aTmp = malloc(sizeof(uint64_t)*64*(size_t)(nSet+1));
+  int *aN = malloc(sizeof(int)*(size_t)(nSet+1));
+  memset(p, 0, sizeof(*p));
+  for(i=0; i<nSet; i++){
+    uint64_t *a = &aTmp[(size_t)i*64];
+    int n;
+    if( i>0 && rndInt(10)<4 ){
+      /* a near copy of an earlier set: a few hashes dropped or added */
+      int src = rndInt(i), nChange = rndInt(4);
+      n = aN[src];
+      memcpy(a, &aTmp[(size_t)src*64], sizeof(uint64_t)*(size_t)n);
+      for(j=0; j<nChange; j++){
+        if( n>0 && rndInt(2) ) a[rndInt(n)] = rnd();
+        else if( n<60 ) a[n++] = aKeyPool[rndInt(1 + rndInt(300))];
+      }
+    }else{
+      n = rndInt(10)==0 ? rndInt(2) : 2 + rndInt(40);
+      for(j=0; j<n; j++){
+        /* skewed: low pool indexes are common to many sets */
+        a[j] = rndInt(3)==0 ? aKeyPool[rndInt(1 + rndInt(300))] : rnd();
+      }
+    }
+    n = normalize(a, n);
+    aN[i] = n;
+    nHash += n;
+  }
+  p->n = nSet;
+  p->aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(size_t)(nSet+1));
+  p->aOff = sqlite3_malloc64(sizeof(sqlite3_int64)*(size_t)(nSet+1));
+  p->aHash = sqlite3_malloc64(sizeof(uint64_t)*(size_t)(nHash+1));
+  p->nHashAlloc = nHash+1;
+  for(nHash=0, i=0; i<nSet; i++){
+    p->aId[i] = (sqlite3_int64)i*3 - 50;
+    p->aOff[i] = nHash;
+    memcpy(&p->aHash[nHash], &aTmp[(size_t)i*64], sizeof(uint64_t)*(size_t)aN[i]);
+    nHash += aN[i];
+  }
+  p->aOff[nSet] = nHash;
+  free(aTmp);
+  free(aN);
+}
+
+static int cmpPairRef(const void *pa, const void *pb){
+  const DpPair *a = pa, *b = pb;
+  if( a->i!=b->i ) return (a->i > b->i) - (a->i < b->i);
+  return (a->j > b->j) - (a->j < b->j);
+}
+
+/* Every pair of p sharing a hash, compared one by one, with its
+** similarity by eMeasure: *pn of them, by (i, j). */
+static DpPair *joinAllPairs(const DpSetAll *p, int eMeasure, int *pn){
+  DpPair *a = 0;
+  int n = 0, nAlloc = 0, i, j;
+  for(i=0; i<p->n; i++){
+    int ni = (int)(p->aOff[i+1] - p->aOff[i]);
+    for(j=i+1; j<p->n; j++){
+      int nj = (int)(p->aOff[j+1] - p->aOff[j]);
+      int k = inter(&p->aHash[p->aOff[i]], ni, &p->aHash[p->aOff[j]], nj);
+      if( k>0 ){
+        if( n>=nAlloc ){
+          nAlloc = nAlloc ? nAlloc*2 : 64;
+          a = realloc(a, sizeof(DpPair)*(size_t)nAlloc);
+        }
+        a[n].i = i; a[n].j = j; a[n].r = refSim(eMeasure, k, ni, nj);
+        n++;
+      }
+    }
+  }
+  *pn = n;
+  return a;
+}
+/* Those of aAll[0..nAll) at or above t, into a (room for nAll): *pn. */
+static void joinAtLeast(const DpPair *aAll, int nAll, double t, DpPair *a,
+                        int *pn){
+  int i, n = 0;
+  for(i=0; i<nAll; i++){ if( aAll[i].r>=t ) a[n++] = aAll[i]; }
+  *pn = n;
+}
+
+/* dpSetJoin's pairs, sorted, equal to the reference's (same doubles)? */
+static int joinSame(const DpPair *aRef, int nRef, DpPair *a, int n){
+  int i;
+  if( n!=nRef ) return 0;
+  qsort(a, (size_t)n, sizeof(DpPair), cmpPairRef);
+  for(i=0; i<n; i++){
+    if( a[i].i!=aRef[i].i || a[i].j!=aRef[i].j || a[i].r!=aRef[i].r ) return 0;
+  }
+  return 1;
+}
+
+static int nPollLeft = -1;
+static int joinPoll(void *p){
+  (void)p;
+  if( nPollLeft<0 ) return SQLITE_OK;
+  return nPollLeft-- == 0 ? SQLITE_INTERRUPT : SQLITE_OK;
+}
+
+static void testJoin(void){
+  static const int aSize[] = { 0, 1, 2, 300, 1200 };
+  static const double aT[] = { 0.3, 0.5, 2.0/3.0, 0.8, 1.0 };
+  int bad = 0, nCase = 0, nWithPairs = 0, s, m, t, th;
+  char zWhy[200] = "";
+  for(s=0; s<(int)(sizeof(aSize)/sizeof(aSize[0])) && !bad; s++){
+    DpSetAll all;
+    joinMake(&all, aSize[s]);
+    for(m=0; m<2 && !bad; m++){
+      int nAll;
+      DpPair *aAll = joinAllPairs(&all, m, &nAll);
+      DpPair *aRef = malloc(sizeof(DpPair)*(size_t)(nAll+1));
+      for(t=0; t<(int)(sizeof(aT)/sizeof(aT[0])) + 1 && !bad; t++){
+        int nRef, n = 0, rc;
+        DpPair *a = 0;
+        /* the last threshold is exactly a similarity that occurs */
+        double tx = t<(int)(sizeof(aT)/sizeof(aT[0])) ? aT[t]
+                  : nAll>0 ? aAll[nAll/2].r : 0.5;
+        joinAtLeast(aAll, nAll, tx, aRef, &nRef);
+        /* 1 to 3 threads; the largest with 2 (time) */
+        for(th=aSize[s]>1000 ? 2 : 1; th<=(aSize[s]>1000 ? 2 : 3) && !bad; th++){
+          rc = dpSetJoin(&all, m, tx, th, 0, 0, &a, &n);
+          if( rc!=SQLITE_OK || !joinSame(aRef, nRef, a, n) ){
+            sprintf(zWhy, "%d sets, measure %d, t %.17g, %d threads: rc %d,"
+                    " %d pairs, want %d", aSize[s], m, tx, th, rc, n, nRef);
+            bad = 1;
+          }
+          sqlite3_free(a);
+          a = 0;
+          nCase++;
+        }
+        if( nRef>0 ) nWithPairs++;
+      }
+      free(aAll);
+      free(aRef);
+    }
+    dpSetAllFree(&all);
+  }
+  ok("10.1 dpSetJoin equals every pair compared", !bad, zWhy);
+  ok("10.2 the cases have pairs and none", nCase==156 && nWithPairs>10, 0);
+  {
+    /* a poll that answers SQLITE_INTERRUPT at its Nth call stops the join
+    ** with that code and no pairs (leaks: under ASan) */
+    DpSetAll all;
+    int N, nStopped = 0, bWrong = 0;
+    joinMake(&all, 1200);
+    for(N=0; N<8; N++){
+      DpPair *a = 0;
+      int n = -1, rc;
+      nPollLeft = N;
+      rc = dpSetJoin(&all, DP_SET_JACCARD, 0.5, 2, joinPoll, 0, &a, &n);
+      nPollLeft = -1;
+      if( rc==SQLITE_INTERRUPT ){
+        nStopped++;
+        if( a!=0 || n!=0 ) bWrong = 1;
+      }else if( rc!=SQLITE_OK ){
+        bWrong = 1;
+      }
+      sqlite3_free(a);
+    }
+    ok("10.3 a poll stops the join", nStopped==8 && !bWrong, 0);
+    dpSetAllFree(&all);
+    /* out of memory at allocation N, for every N: SQLITE_NOMEM, or the
+    ** right pairs once no allocation failed */
+    joinMake(&all, 300);
+    {
+      int nRef, nNomem = 0;
+      DpPair *aRef = joinAllPairs(&all, DP_SET_COSINE, &nRef);
+      joinAtLeast(aRef, nRef, 0.6, aRef, &nRef);
+      bWrong = 0;
+      for(N=0; N<200; N++){
+        DpPair *a = 0;
+        int n = 0, rc;
+        bFaulted = 0;
+        nCountdown = N;
+        rc = dpSetJoin(&all, DP_SET_COSINE, 0.6, 2, 0, 0, &a, &n);
+        nCountdown = -1;
+        if( bFaulted ){
+          if( rc==SQLITE_NOMEM ) nNomem++;
+          else if( rc!=SQLITE_OK || !joinSame(aRef, nRef, a, n) ) bWrong = 1;
+        }else{
+          if( rc!=SQLITE_OK || !joinSame(aRef, nRef, a, n) ) bWrong = 1;
+          sqlite3_free(a);
+          break;
+        }
+        sqlite3_free(a);
+      }
+      ok("10.4 out of memory in the join: SQLITE_NOMEM or the right pairs",
+         !bWrong && nNomem>3 && N<200, 0);
+      free(aRef);
+    }
+    dpSetAllFree(&all);
+  }
+}
+
 int main(void){
   int i;
   {
@@ -1206,6 +1409,7 @@ int main(void){
     RUN('8', testFenceRange);
     RUN('8', testAdjacentHashes);
     RUN('9', testSortU64);
+    RUN('0', testJoin);
 #undef RUN
   }
   unlink(zPath);

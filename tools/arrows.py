@@ -20,7 +20,7 @@ ALLOWED = {
     "vtab": {"pipeline", "storage", "index", "embed", "stats", "query",
              "setindex"},
     "pipeline": {"storage", "index", "embed", "stats", "simd", "setindex"},
-    "dedup": {"storage", "simd", "stats"},
+    "dedup": {"storage", "simd", "stats", "setindex", "setjoin"},
     "funcs": {"embed", "simd", "tokenize", "setindex"},
     "index": {"simd"},
     "embed": {"tokenize"},
@@ -29,6 +29,7 @@ ALLOWED = {
     "stats": set(),
     "tokenize": set(),
     "setindex": set(),          # the set kind's index
+    "setjoin": {"setindex"},    # the join of stored sets (dedup_index)
     "simd": set(),
     "simd_avx2": set(),
     # the AVX-512 row reuses AVX2 kernels where 512 bits do not pay
