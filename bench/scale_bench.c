@@ -141,6 +141,69 @@ static double fileMb(const char *zFile){
   return n / 1e6;
 }
 
+/* The figures of one table size on new connections: the first INSERT
+** (its time and memory), the first MATCH, the median of 20 MATCH top-10,
+** the file; printed as a row.  Returns the connection of the MATCHes. */
+static sqlite3 *measureRow(const char *zSo, const char *zFile,
+                           const char *zKind, long long iEnd,
+                           long long *piNext, long long *pnText, double rate,
+                           long long nFound, long long nPlanted){
+  double tIns, tMatch, aQ[20], mb1, mb2;
+  int k;
+  sqlite3_stmt *pQ, *pIns;
+  sqlite3 *db;
+  char *zDoc;
+  int bCopy;
+  long long iNext = *piNext;
+  /* a new connection: its first INSERT (its own transaction) */
+  {
+    sqlite3_int64 m0 = sqlite3_memory_used();
+    double t1;
+    zDoc = makeDoc(iNext, &bCopy);          /* made before the clock */
+    *pnText += (long long)strlen(zDoc);
+    t1 = now();
+    db = openDb(zSo, zFile);
+    sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
+    insertDoc(pIns, zDoc);
+    free(zDoc);
+    sqlite3_finalize(pIns);
+    tIns = (now() - t1) * 1e3;
+    mb1 = (sqlite3_memory_used() - m0) / 1e6;
+    iNext++;
+    /* a new connection's first MATCH */
+    sqlite3_close(db);
+    m0 = sqlite3_memory_used();
+    db = openDb(zSo, zFile);
+    sqlite3_prepare_v2(db, "SELECT rowid, score FROM docs WHERE docs MATCH ?1"
+                           " AND k = 10", -1, &pQ, 0);
+    zDoc = makeDoc(iEnd/2, &bCopy);
+    t1 = now();
+    sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
+    while( sqlite3_step(pQ)==SQLITE_ROW ){}
+    sqlite3_reset(pQ);
+    tMatch = (now() - t1) * 1e3;
+    mb2 = (sqlite3_memory_used() - m0) / 1e6;
+    free(zDoc);
+    for(k=0; k<20; k++){
+      zDoc = makeDoc(1 + (long long)k * (iEnd/20), &bCopy);
+      t1 = now();
+      sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
+      while( sqlite3_step(pQ)==SQLITE_ROW ){}
+      sqlite3_reset(pQ);
+      aQ[k] = (now() - t1) * 1e3;
+      free(zDoc);
+    }
+    sqlite3_finalize(pQ);
+    qsort(aQ, 20, sizeof(double), cmpD);
+  }
+  printf("| %s | %lld | %.0f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %lld / %lld |\n",
+         zKind, iEnd, rate, tIns, mb1, tMatch, mb2, aQ[10],
+         fileMb(zFile), fileMb(zFile)*1e6/(double)*pnText, nFound, nPlanted);
+  fflush(stdout);
+  *piNext = iNext;
+  return db;
+}
+
 int main(int argc, char **argv){
   static const long long aCheck[] = { 10000, 20000, 50000, 100000, 200000,
                                       500000, 1000000, 2000000 };
@@ -154,110 +217,92 @@ int main(int argc, char **argv){
   if( argc<6 || (argc>6 && strcmp(argv[6], "markov")!=0
                           && strcmp(argv[6], "verses")!=0) ){
     fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE"
-            " [markov|verses]\n", argv[0]);
+            " [markov|verses]\n"
+            "  NDOCS 0: measure DBFILE as a run left it (docs/s 0), then"
+            " dedup_index\n", argv[0]);
     return 2;
   }
   zSo = argv[1]; zKind = argv[3]; nDoc = atoll(argv[4]); zFile = argv[5];
   bMarkov = argc<=6 || strcmp(argv[6], "markov")==0;
   loadVerses(argv[2]);
   if( bMarkov ) loadMarkov();
-  remove(zFile);
-  snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
-  snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
-  db = openDb(zSo, zFile);
-  if( strcmp(zKind, "vector")==0 ){
-    exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(stats=off)");
-  }else{
-    snprintf(zSql, sizeof zSql, "CREATE VIRTUAL TABLE docs USING"
-             " docpipe(measure='%s', stats=off)", zKind);
-    exec(db, zSql);
-  }
-  printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  fflush(stdout);
-  while( iNext<=nDoc ){
-    double t0;
-    long long iEnd = iNext + 999;
-    char *azBatch[1000];
-    int abCopy[1000];
-    /* the batch is made before the clock starts: only docpipe is timed */
-    for(i=iNext; i<=iEnd; i++){
-      azBatch[i-iNext] = makeDoc(i, &abCopy[i-iNext]);
-      nText += (long long)strlen(azBatch[i-iNext]);
-    }
-    t0 = now();
-    sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
-    sqlite3_prepare_v2(db, "SELECT is_duplicate FROM docs WHERE rowid=?1", -1, &pDup, 0);
-    exec(db, "BEGIN");
-    for(i=iNext; i<=iEnd; i++){
-      insertDoc(pIns, azBatch[i-iNext]);
-      if( abCopy[i-iNext] ){
+  if( nDoc==0 ){
+    /* an existing table (another build of docpipe, say): its size, text
+    ** and planted copies found, from the rows and copyOf() */
+    sqlite3_stmt *pQ;
+    long long iMax = 0;
+    db = openDb(zSo, zFile);
+    sqlite3_prepare_v2(db, "SELECT rowid, length(CAST(body AS BLOB)),"
+                           " is_duplicate FROM docs", -1, &pQ, 0);
+    while( sqlite3_step(pQ)==SQLITE_ROW ){
+      long long iId = sqlite3_column_int64(pQ, 0), iSrc;
+      nText += sqlite3_column_int64(pQ, 1);
+      if( copyOf(iId, &iSrc) ){
         nPlanted++;
-        sqlite3_bind_int64(pDup, 1, sqlite3_last_insert_rowid(db));
-        if( sqlite3_step(pDup)==SQLITE_ROW && sqlite3_column_int(pDup, 0) ) nFound++;
-        sqlite3_reset(pDup);
+        nFound += sqlite3_column_int(pQ, 2);
       }
+      if( iId>iMax ) iMax = iId;
     }
-    exec(db, "COMMIT");
-    for(i=0; i<1000; i++) free(azBatch[i]);
-    sqlite3_finalize(pIns);
-    sqlite3_finalize(pDup);
-    aBatch[((iNext-1)/1000) % 10] = now() - t0;
-    iNext = iEnd + 1;
-    if( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck] ){
-      double tSum = 0, tIns, tMatch, aQ[20], mb1, mb2;
-      int k, nBatch = iEnd>=10000 ? 10 : (int)(iEnd/1000);
-      sqlite3_stmt *pQ;
-      char *zDoc;
-      int bCopy;
-      for(k=0; k<nBatch; k++) tSum += aBatch[k];
-      sqlite3_close(db);
-      /* a new connection: its first INSERT (its own transaction) */
-      {
-        sqlite3_int64 m0 = sqlite3_memory_used();
-        double t1;
-        zDoc = makeDoc(iNext, &bCopy);          /* made before the clock */
-        nText += (long long)strlen(zDoc);
-        t1 = now();
-        db = openDb(zSo, zFile);
-        sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
-        insertDoc(pIns, zDoc);
-        free(zDoc);
-        sqlite3_finalize(pIns);
-        tIns = (now() - t1) * 1e3;
-        mb1 = (sqlite3_memory_used() - m0) / 1e6;
-        iNext++;
-        /* a new connection's first MATCH */
-        sqlite3_close(db);
-        m0 = sqlite3_memory_used();
-        db = openDb(zSo, zFile);
-        sqlite3_prepare_v2(db, "SELECT rowid, score FROM docs WHERE docs MATCH ?1"
-                               " AND k = 10", -1, &pQ, 0);
-        zDoc = makeDoc(iEnd/2, &bCopy);
-        t1 = now();
-        sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
-        while( sqlite3_step(pQ)==SQLITE_ROW ){}
-        sqlite3_reset(pQ);
-        tMatch = (now() - t1) * 1e3;
-        mb2 = (sqlite3_memory_used() - m0) / 1e6;
-        free(zDoc);
-        for(k=0; k<20; k++){
-          zDoc = makeDoc(1 + (long long)k * (iEnd/20), &bCopy);
-          t1 = now();
-          sqlite3_bind_text(pQ, 1, zDoc, -1, SQLITE_TRANSIENT);
-          while( sqlite3_step(pQ)==SQLITE_ROW ){}
-          sqlite3_reset(pQ);
-          aQ[k] = (now() - t1) * 1e3;
-          free(zDoc);
-        }
-        sqlite3_finalize(pQ);
-        qsort(aQ, 20, sizeof(double), cmpD);
+    sqlite3_finalize(pQ);
+    sqlite3_close(db);
+    iNext = iMax + 1;
+    printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    db = measureRow(zSo, zFile, zKind, iMax, &iNext, &nText, 0.0, nFound,
+                    nPlanted);
+  }else{
+    remove(zFile);
+    snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
+    snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
+    db = openDb(zSo, zFile);
+    if( strcmp(zKind, "vector")==0 ){
+      exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(stats=off)");
+    }else{
+      snprintf(zSql, sizeof zSql, "CREATE VIRTUAL TABLE docs USING"
+               " docpipe(measure='%s', stats=off)", zKind);
+      exec(db, zSql);
+    }
+    printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fflush(stdout);
+    while( iNext<=nDoc ){
+      double t0;
+      long long iEnd = iNext + 999;
+      char *azBatch[1000];
+      int abCopy[1000];
+      /* the batch is made before the clock starts: only docpipe is timed */
+      for(i=iNext; i<=iEnd; i++){
+        azBatch[i-iNext] = makeDoc(i, &abCopy[i-iNext]);
+        nText += (long long)strlen(azBatch[i-iNext]);
       }
-      printf("| %s | %lld | %.0f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %lld / %lld |\n",
-             zKind, iEnd, nBatch*1000.0/tSum, tIns, mb1, tMatch, mb2, aQ[10],
-             fileMb(zFile), fileMb(zFile)*1e6/(double)nText, nFound, nPlanted);
-      fflush(stdout);
-      iCheck++;
+      t0 = now();
+      sqlite3_prepare_v2(db, "INSERT INTO docs(body) VALUES(?1)", -1, &pIns, 0);
+      sqlite3_prepare_v2(db, "SELECT is_duplicate FROM docs WHERE rowid=?1", -1, &pDup, 0);
+      exec(db, "BEGIN");
+      for(i=iNext; i<=iEnd; i++){
+        insertDoc(pIns, azBatch[i-iNext]);
+        if( abCopy[i-iNext] ){
+          nPlanted++;
+          sqlite3_bind_int64(pDup, 1, sqlite3_last_insert_rowid(db));
+          if( sqlite3_step(pDup)==SQLITE_ROW && sqlite3_column_int(pDup, 0) ) nFound++;
+          sqlite3_reset(pDup);
+        }
+      }
+      exec(db, "COMMIT");
+      for(i=0; i<1000; i++) free(azBatch[i]);
+      sqlite3_finalize(pIns);
+      sqlite3_finalize(pDup);
+      aBatch[((iNext-1)/1000) % 10] = now() - t0;
+      iNext = iEnd + 1;
+      if( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck] ){
+        double tSum = 0;
+        int k, nBatch = iEnd>=10000 ? 10 : (int)(iEnd/1000);
+        for(k=0; k<nBatch; k++) tSum += aBatch[k];
+        sqlite3_close(db);
+        db = measureRow(zSo, zFile, zKind, iEnd, &iNext, &nText,
+                        nBatch*1000.0/tSum, nFound, nPlanted);
+        iCheck++;
+      }
     }
   }
   {
