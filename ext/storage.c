@@ -807,6 +807,22 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
   return rc;
 }
 
+/* Prepare zSql (sqlite3_mprintf'd, freed here) as a new statement for the
+** caller; on error the message names shadow table %s_zWhat. */
+static int prepareQuery(DpStorage *s, char *zSql, const char *zWhat,
+                        sqlite3_stmt **ppStmt){
+  int rc;
+  *ppStmt = 0;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
+  sqlite3_free(zSql);
+  if( rc!=SQLITE_OK ){
+    storeError(s, rc, "cannot read %s_%s: %s", s->zName, zWhat,
+               sqlite3_errmsg(s->db));
+  }
+  return rc;
+}
+
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
                          sqlite3_stmt **ppStmt){
   char *zSql = bWithLength
@@ -815,32 +831,14 @@ int dpStorageVectorQuery(DpStorage *s, int bWithLength,
                       " ON d.id=v.id", s->zDb, s->zName, s->zDb, s->zName)
     : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"",
                       s->zDb, s->zName);
-  int rc;
-  *ppStmt = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ){
-    storeError(s, rc, "cannot read %s_vectors: %s", s->zName,
-               sqlite3_errmsg(s->db));
-  }
-  return rc;
+  return prepareQuery(s, zSql, "vectors", ppStmt);
 }
 
 int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt){
-  char *zSql = sqlite3_mprintf("SELECT id, length(CAST(body AS BLOB))"
-                               " FROM \"%w\".\"%w_docs\" ORDER BY id",
-                               s->zDb, s->zName);
-  int rc;
-  *ppStmt = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
-  sqlite3_free(zSql);
-  if( rc!=SQLITE_OK ){
-    storeError(s, rc, "cannot read %s_docs: %s", s->zName,
-               sqlite3_errmsg(s->db));
-  }
-  return rc;
+  return prepareQuery(s, sqlite3_mprintf("SELECT id, length(CAST(body AS BLOB))"
+                                         " FROM \"%w\".\"%w_docs\" ORDER BY id",
+                                         s->zDb, s->zName),
+                      "docs", ppStmt);
 }
 
 int dpStorageCheckRows(DpStorage *s){
