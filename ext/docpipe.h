@@ -387,7 +387,8 @@ int dpIndexNearest(DpIndex *p, const float *q, int k, double rMin,
 **                                savepoint, so these writes stay outside it)
 **   xRollback, xRollbackTo, an error inside xUpdate  dpSetIndexRollback
 **   'integrity-check'            dpSetIndexIntegrity
-**   'merge' / 'optimize'         dpSetIndexMerge
+**   'merge'                      dpSetIndexMerge
+**   'optimize'                   dpSetIndexOptimize
 ** Errors: the return code, and dpSetIndexErrmsg() for the text.
 ** Every call is made inside a statement or transaction (the pager's
 ** data_version is current only then; outside one, the run list is re-read
@@ -508,6 +509,9 @@ void dpSetIndexRollback(DpSetIndex *p);
 void dpSetIndexInvalidate(DpSetIndex *p);
 /* Merge up to about nWork pairs; *pbIdle (may be NULL): nothing left. */
 int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle);
+/* Write pending postings, finish the tiered merges, then merge every run
+** into one ('optimize'). */
+int dpSetIndexOptimize(DpSetIndex *p);
 /* Flush, then check every block, filter and fence and that the postings
 ** are exactly the sets' hashes: SQLITE_CORRUPT_VTAB with a message if not. */
 int dpSetIndexIntegrity(DpSetIndex *p);

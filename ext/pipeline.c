@@ -567,11 +567,16 @@ static int runCommand(DpTable *p, sqlite3_value *pCmd){
     }
     return rc;
   }
+  if( sqlite3_stricmp(zCmd, "optimize")==0 && p->pSet ){
+    /* the set kind: every run merged into one */
+    return dpTableSetError(p, dpSetIndexOptimize(p->pSet));
+  }
   if( sqlite3_stricmp(zCmd, "stats-reset")==0 ){
     return dpTsReset(p->pStats, dpStorageFormat(p->pStore), &p->base.zErrMsg);
   }
   return dpTableError(p, SQLITE_ERROR, "unknown command '%s' (integrity-check,"
-                    " rebuild, stats-reset%s)", zCmd, p->pSet ? ", merge" : "");
+                    " rebuild, stats-reset%s)", zCmd,
+                    p->pSet ? ", merge, optimize" : "");
 }
 
 static const char *columnName(const DpTable *p, int iCol){

@@ -15,7 +15,8 @@
 **        unless a duplicate), removes, re-added ids, random best and
 **        nearest queries, in transactions of a real file database with
 **        savepoints rolled back in the middle of a batch, whole
-**        transactions rolled back, merges in small steps
+**        transactions rolled back, merges in small steps, 'optimize'
+**        (every run into one) at random points
 **   3.x  reopen: a new connection gives the same decisions
 **   4.x  two connections: one commits, the other sees it
 **   5.x  integrity-check after every phase; damaged shadow rows give
@@ -453,6 +454,11 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
       TRACE("  rollback\n");
       bInTx = bInSvpt = 0;
       st->nRollback++;
+    }else if( r<94 && rndInt(8)==0 ){
+      /* 'optimize': pending postings and every run into one */
+      rc = dpSetIndexOptimize(c->p);
+      TRACE("  optimize\n");
+      if( rc ) sprintf(zWhy, "optimize: %s", dpSetIndexErrmsg(c->p));
     }else if( r<94 ){
       int bIdle;
       rc = dpSetIndexMerge(c->p, 1 + rndInt(3000), &bIdle);
