@@ -35,6 +35,14 @@
 ** unions the pairs as they are found.  Between tiles the work checks
 ** sqlite3_interrupt() (by stepping a tiny statement, which returns
 ** SQLITE_INTERRUPT once the connection is interrupted).
+**
+** A set table (measure 'jaccard' or 'cosine') has sets, not vectors: its
+** stored sets are loaded (dpSetIndexLoadAll) and joined (setjoin.c), which
+** gives every pair at or above the threshold by the table's measure, and
+** each mode is made from those pairs (runSets): 'pairs' sorts them,
+** 'clusters' unions them, 'first' takes them by their later row in
+** processing order, so that each row's earlier partners are decided
+** before it.
 */
 #include "docpipe.h"
 
@@ -98,7 +106,7 @@ struct DedupCursor {
   int *aParent;           /* union-find forest over row positions */
   /* mode pairs, one block of rows at a time */
   int iBlock;             /* first row of the next block to compute */
-  DpPair *aPair;       /* pairs of the current block, sorted */
+  DpPair *aPair;          /* pairs of the current block, sorted */
   int nPair, nPairAlloc;  /* pairs in use, allocated */
   int iPair;              /* current pair */
   float *aTile;           /* TILE * TILE scores of the blocked kernel */

@@ -2054,6 +2054,9 @@ static int siStartMerge(DpSetIndex *p, SiRunRowInfo *aRow, int nRow,
 }
 
 int dpSetIndexOptimize(DpSetIndex *p){
+  /* as at dpSetIndexSync: a run row written here is not the application's
+  ** last insert */
+  const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
   sqlite3_int64 nFlushed = 0;
   int bIdle = 0, rc = siRefresh(p);
   /* the open transaction's postings as a run, then the tiered policy to
@@ -2077,6 +2080,7 @@ int dpSetIndexOptimize(DpSetIndex *p){
     sqlite3_free(aRow);
   }
   if( rc ) p->bStale = 1;
+  sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   return rc;
 }
 
