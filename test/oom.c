@@ -75,6 +75,7 @@ static const char *azSetScript[] = {
   "INSERT INTO d(d) VALUES ('integrity-check')",
   "INSERT INTO d(d) VALUES ('rebuild')",
   "INSERT INTO d(d) VALUES ('merge')",
+  "INSERT INTO d(d) VALUES ('optimize')",
   "SELECT count(*) FROM dedup_index('d')",
   "SELECT count(*) FROM dedup_index('d', 0.3, 'pairs')",
   "SELECT count(*) FROM dedup_index('d', 0.3, 'clusters', 'longest')",

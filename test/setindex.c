@@ -980,6 +980,7 @@ static int oomScript(sqlite3 *db){
     }
     if( rc==SQLITE_OK ) rc = dpSetIndexSync(p);
     if( rc==SQLITE_OK ) rc = dpSetIndexMerge(p, 1000, 0);
+    if( rc==SQLITE_OK && j==2 ) rc = dpSetIndexOptimize(p);
     if( rc==SQLITE_OK ) rc = sqlite3_exec(db, "COMMIT", 0, 0, 0);
     if( rc ){
       nFail++;
