@@ -901,6 +901,9 @@ int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
     rc = deleteDoc(p, sqlite3_value_int64(argv[0]));
     if( rc==SQLITE_OK ) p->nWritten++;
   }else if( sqlite3_value_type(argv[2+dpColCmd(p)])!=SQLITE_NULL ){
+    /* SQLite makes *piRowid the last insert rowid of a vtab INSERT: a
+    ** command inserts no row, so the application's stays */
+    *piRowid = sqlite3_last_insert_rowid(p->db);
     rc = runCommand(p, argv[2+dpColCmd(p)]);
   }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
     rc = doInsert(p, argv[1], &argv[2], piRowid);

@@ -463,6 +463,7 @@ enum SiStmt {
   SI_SET_INSERT, SI_SET_GET, SI_SET_SIZE, SI_SET_DELETE, SI_SET_SCAN,
   SI_TOMB_PUT, SI_TOMB_MAX, SI_TOMB_ALL, SI_TOMB_TRIM,
   SI_RUN_LIST, SI_RUN_PUT, SI_RUN_DEST, SI_RUN_DELETE, SI_RUN_MAX,
+  SI_RUN_RETIRED_TRIM,
   SI_BLOCK_PUT, SI_BLOCK_GET, SI_BLOCK_DELETE,
   SI_FILTER_PUT, SI_FILTER_GET, SI_FILTER_DELETE,
   SI_FENCE_PUT, SI_FENCE_GET, SI_FENCE_RANGE, SI_FENCE_DELETE,
@@ -545,6 +546,7 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
     /* SI_RUN_DEST */   "UPDATE \"%w\".\"%w_pruns\" SET dest=?2 WHERE id=?1",
     /* SI_RUN_DELETE */ "DELETE FROM \"%w\".\"%w_pruns\" WHERE id=?1",
     /* SI_RUN_MAX */    "SELECT max(id) FROM \"%w\".\"%w_pruns\"",
+    /* SI_RUN_RETIRED_TRIM */ "DELETE FROM \"%w\".\"%w_pruns\" WHERE level<0 AND id<?1",
     /* SI_BLOCK_PUT */  "INSERT OR REPLACE INTO \"%w\".\"%w_pblocks\"(id, data) VALUES(?1, ?2)",
     /* SI_BLOCK_GET */  "SELECT data FROM \"%w\".\"%w_pblocks\" WHERE id=?1",
     /* SI_BLOCK_DELETE */ "DELETE FROM \"%w\".\"%w_pblocks\" WHERE id BETWEEN ?1 AND ?2",
@@ -1333,7 +1335,18 @@ static int siRefresh(DpSetIndex *p){
     int iPos;
     if( iHi>iMaxSeq ) iMaxSeq = iHi;
     if( sqlite3_column_type(pStmt, 7)!=SQLITE_NULL ) continue;  /* merge output */
+    if( sqlite3_column_int(pStmt, 1)<0 ) continue;        /* retired: no run */
     pRun = siFindRun(p, iId, &iPos);
+    if( pRun && (pRun->iLevel!=sqlite3_column_int(pStmt, 1)
+              || pRun->iLo!=sqlite3_column_int64(pStmt, 2) || pRun->iHi!=iHi
+              || pRun->nPair!=sqlite3_column_int64(pStmt, 4)
+              || pRun->nBlock!=sqlite3_column_int64(pStmt, 5)) ){
+      /* not the run cached under this id (ids only grow, so only damage
+      ** or a bug gets here): read it again */
+      siRunFree(pRun);
+      p->apRun[iPos] = 0;
+      pRun = 0;
+    }
     if( pRun ){
       p->apRun[iPos] = 0;
     }else{
@@ -1865,6 +1878,7 @@ static int siRunRows(DpSetIndex *p, SiRunRowInfo **paRow, int *pnRow){
   if( rc ) return rc;
   while( sqlite3_step(pStmt)==SQLITE_ROW ){
     SiRunRowInfo *r;
+    if( sqlite3_column_int(pStmt, 1)<0 ) continue;   /* retired: no run */
     rc = dpGrow((void**)&a, &nAlloc, n+1, sizeof(SiRunRowInfo));
     if( rc ) break;
     r = &a[n++];
@@ -1952,8 +1966,12 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     if( rc==SQLITE_OK ) rc = siDeleteRange(p, SI_FILTER_DELETE, pOut->iId);
     if( rc==SQLITE_OK ) rc = siDeleteRange(p, SI_FENCE_DELETE, pOut->iId);
     if( rc==SQLITE_OK ){
+      /* its row stays, retired (level -1, nothing in it), so that run ids
+      ** and flush numbers keep growing when no run is left: another
+      ** connection's cached summary of an id must never be of another run */
       sqlite3_stmt *pStmt;
-      rc = siStmt(p, SI_RUN_DELETE, &pStmt);
+      rc = siRunRow(p, pOut->iId, -1, pOut->iLo, pOut->iHi, 0, 0, 0, -1);
+      if( rc==SQLITE_OK ) rc = siStmt(p, SI_RUN_RETIRED_TRIM, &pStmt);
       if( rc==SQLITE_OK ){
         sqlite3_bind_int64(pStmt, 1, pOut->iId);
         rc = siExec(p, pStmt);
@@ -2057,27 +2075,44 @@ int dpSetIndexOptimize(DpSetIndex *p){
   /* as at dpSetIndexSync: a run row written here is not the application's
   ** last insert */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
-  sqlite3_int64 nFlushed = 0;
-  int bIdle = 0, rc = siRefresh(p);
-  /* the open transaction's postings as a run, then the tiered policy to
-  ** its end (a merge in progress finishes) */
+  sqlite3_int64 nFlushed = 0, nWork = (sqlite3_int64)1<<62;
+  int rc = siRefresh(p);
+  /* the open transaction's postings as a run */
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
-  while( rc==SQLITE_OK && !bIdle ) rc = dpSetIndexMerge(p, 1<<20, &bIdle);
-  if( rc==SQLITE_OK ){
+  while( rc==SQLITE_OK ){
     SiRunRowInfo *aRow = 0, out;
-    int nRow = 0, i, nFinished = 0, iTop = 0;
+    int nRow = 0, i, nFinished = 0, iTop = 0, iJob = -1;
+    sqlite3_int64 iMinHi = -1, iMaxTomb = 0;
     rc = siRunRows(p, &aRow, &nRow);
     for(i=0; rc==SQLITE_OK && i<nRow; i++){
-      if( !aRow[i].bResume && !aRow[i].iDest ) nFinished++;
+      if( aRow[i].bResume ) iJob = i;
+      if( !aRow[i].bResume && !aRow[i].iDest ){
+        nFinished++;
+        if( iMinHi<0 || aRow[i].iHi<iMinHi ) iMinHi = aRow[i].iHi;
+      }
       if( aRow[i].iLevel>iTop ) iTop = aRow[i].iLevel;
     }
-    if( rc==SQLITE_OK && nFinished>1 ){
-      /* every run into one, in a single step */
-      sqlite3_int64 nWork = (sqlite3_int64)1<<62;
+    if( rc==SQLITE_OK && nFinished==1 ){
+      /* one run: rewritten only if tombstones still kill pairs in it */
+      sqlite3_stmt *pStmt;
+      rc = siStmt(p, SI_TOMB_MAX, &pStmt);
+      if( rc==SQLITE_OK ){
+        if( sqlite3_step(pStmt)==SQLITE_ROW ) iMaxTomb = sqlite3_column_int64(pStmt, 0);
+        rc = sqlite3_reset(pStmt);
+      }
+    }
+    if( rc==SQLITE_OK && iJob>=0 ){
+      /* a merge in progress: finish it first (in one step) */
+      out = aRow[iJob];
+      rc = siMergeStep(p, &out, aRow, nRow, &nWork);
+    }else if( rc==SQLITE_OK && (nFinished>1 || iMaxTomb>iMinHi) && nFinished>0 ){
+      /* every finished run into one, in one step */
       rc = siStartMerge(p, aRow, nRow, -1, nFinished, iTop + 1, &out);
       if( rc==SQLITE_OK ) rc = siMergeStep(p, &out, aRow, nRow, &nWork);
+      iJob = -2;
     }
     sqlite3_free(aRow);
+    if( iJob==-1 || iJob==-2 ) break;
   }
   if( rc ) p->bStale = 1;
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);

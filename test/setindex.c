@@ -459,6 +459,15 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
       rc = dpSetIndexOptimize(c->p);
       TRACE("  optimize\n");
       if( rc ) sprintf(zWhy, "optimize: %s", dpSetIndexErrmsg(c->p));
+      if( rc==SQLITE_OK ){
+        DpSetIndexStat info;
+        dpSetIndexInfo(c->p, &info);
+        if( info.nRun>1 || info.nPending>0 ){
+          sprintf(zWhy, "optimize left %d runs, %d pending", info.nRun,
+                  info.nPending);
+          rc = SQLITE_ERROR;
+        }
+      }
     }else if( r<94 ){
       int bIdle;
       rc = dpSetIndexMerge(c->p, 1 + rndInt(3000), &bIdle);
