@@ -33,10 +33,10 @@ done
   grep -v '^| dedup' "$dir/scale-jaccard.md"
   tail -n +3 "$dir/scale-vector.md" | grep -v '^| dedup'
   echo
-  echo "dedup_index('docs') in mode 'first' over the whole table, on a new connection; MB: its peak allocation; duplicates: the table's INSERT decisions / dedup_index's (equal: the same rule)."
+  echo "dedup_index('docs') in mode 'first' over the whole table, on a new connection; SQLite MB: its peak through SQLite's allocator; RSS MB: the process's peak resident memory during it (the set join's large arrays come from malloc); duplicates: the table's INSERT decisions / dedup_index's (equal: the same rule)."
   echo
-  echo "| kind | stored | seconds | MB | duplicates: table / dedup_index |"
-  echo "|---|---|---|---|---|"
+  echo "| kind | stored | seconds | SQLite MB | RSS MB | duplicates: table / dedup_index |"
+  echo "|---|---|---|---|---|---|"
   grep -h '^| dedup' "$dir/scale-jaccard.md" "$dir/scale-vector.md" | sed 's/^| dedup /| /'
 } >> "$out"
 # columns: stored docs/s first-insert-ms
