@@ -235,7 +235,7 @@ int main(int argc, char **argv){
   if( argc<6 || (argc>6 && strcmp(argv[6], "markov")!=0
                           && strcmp(argv[6], "verses")!=0) ){
     fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE"
-            " [markov|verses]\n"
+            " [markov|verses [nodedup]]\n"
             "  NDOCS 0: measure DBFILE as a run left it (docs/s 0), then"
             " dedup_index\n", argv[0]);
     return 2;
@@ -323,7 +323,7 @@ int main(int argc, char **argv){
       }
     }
   }
-  {
+  if( argc<=7 || strcmp(argv[7], "nodedup")!=0 ){
     /* dedup_index('docs') in mode 'first' over the whole table, on a new
     ** connection: its time, its memory, and its duplicates against the
     ** table's (the same rule over documents inserted in id order, so

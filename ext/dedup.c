@@ -714,7 +714,9 @@ static int runSets(DedupCursor *pCur){
   }
   switch( pCur->eMode ){
     case MODE_PAIRS:
-      qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPair);
+      if( pCur->nPair>1 ){
+        qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPair);
+      }
       pCur->iBlock = n;                 /* every pair is already here */
       break;
     case MODE_FIRST:
@@ -726,7 +728,9 @@ static int runSets(DedupCursor *pCur){
       pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
       if( !pCur->aDup || !pCur->aDupOf || !pCur->aSim ) return SQLITE_NOMEM;
       memset(pCur->aDup, 0, (size_t)n);
-      qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPairLater);
+      if( pCur->nPair>1 ){
+        qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPairLater);
+      }
       for(k=0; k<pCur->nPair; k++){
         const DpPair *p = &pCur->aPair[k];
         if( !pCur->aDup[p->i] ) firstPair(pCur, p->j, p->i, p->r);

@@ -195,22 +195,32 @@
 ** Pending pairs of a document removed in the same batch are dropped at
 ** flush (the removal remembers the position in the pending list).
 **
-** LEFT TO DO
+** LEFT TO DO (figures: bench/results/scale.md, a run to 1M bigram
+** documents, 2026-11-29)
 **
-** - Probe cost grows with the number of runs (4-13 at 100k, fan-in 4,
-**   merge work DP_SET_MERGE_FACTOR x the flushed pairs per sync):
-**   one table-wide filter, leveled merging of the upper levels, or
-**   merging small runs eagerly would cut it.
-** - Cached filters take ~1 byte per posting (about 0.5 GB at 1M documents
-**   of ~500 features): fewer bits per key (DP_SET_FILTER_BITS), or
-**   dropping the filters of cold blocks, trade page reads for memory.
-** - The file: the sets themselves are 8 B per feature (random hashes do
-**   not compress), postings ~7.5 B each; pages freed by merges are reused
-**   by later writes but not returned (auto_vacuum is the table's choice).
-** - A new connection's first insert reads ~280 filter rows per run (37 ms
-**   at 200k stored, 8 runs): fewer runs, or reading a run's filters with
-**   a blob handle, would keep it under 50 ms at 1M.
-** - Not measured at 1M documents (~20 min on the shared machine).
+** - Probe cost grows with the number of runs (9 at 100k, 16 at 1M with
+**   fan-in 4 and merge work DP_SET_MERGE_FACTOR x the flushed pairs per
+**   sync): 1,055 docs/s at 100k, 490 at 500k, 290 at 1M.  A new
+**   connection's first INSERT reads a filter row per probed key and run:
+**   202 ms at 1M over 16 runs.  'optimize' (every run into one) cuts that
+**   (see the figures after it); without it, one table-wide filter or
+**   leveled merging of the upper levels would.
+** - MATCH top-10 on a new connection: 117 ms at 1M.  A query's keys are
+**   probed in every run and their filter rows are cold; warm filters cost
+**   ~1 byte per posting (~600 MB at 1M), over the 200 MB budget: fewer
+**   bits per key (DP_SET_FILTER_BITS) or a run-level summary of ~2 bits
+**   per posting would trade page reads for memory.
+** - The file is 4.76x the text at 100k and at 1M: %_docs 1.22x, %_sets
+**   1.75x (8 B per shingle: random hashes do not compress), %_pblocks
+**   1.52x (~8.9 B per posting), %_pfilter 0.27x.  2x is out of reach
+**   while every feature is indexed and every set stored; recomputing a
+**   candidate's set from its body instead of storing it (~3.0x) costs a
+**   tokenization per verification, cheap on bigram text, not on verse
+**   mixes.  Pages freed by merges are reused by later writes but not
+**   returned (auto_vacuum is the table's choice).
+** - Verse mixes (every passage in many documents) insert 9x slower than
+**   the dense kind at 20k: each probed key is present in several runs and
+**   names ~16 documents; this blocks making the set kind the default.
 */
 #include "docpipe.h"
 

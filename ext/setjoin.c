@@ -452,6 +452,7 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,
       rc = SQLITE_NOMEM;
     }else{
       for(nPair=0, i=0; i<nThread; i++){
+        if( aW[i].nPair==0 ) continue;   /* its aPair may be NULL */
         memcpy(&a[nPair], aW[i].aPair, sizeof(DpPair)*(size_t)aW[i].nPair);
         nPair += aW[i].nPair;
       }
