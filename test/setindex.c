@@ -1291,7 +1291,7 @@ static void joinAtLeast(const DpPair *aAll, int nAll, double t, DpPair *a,
 static int joinSame(const DpPair *aRef, int nRef, DpPair *a, int n){
   int i;
   if( n!=nRef ) return 0;
-  qsort(a, (size_t)n, sizeof(DpPair), cmpPairRef);
+  if( n>1 ) qsort(a, (size_t)n, sizeof(DpPair), cmpPairRef);
   for(i=0; i<n; i++){
     if( a[i].i!=aRef[i].i || a[i].j!=aRef[i].j || a[i].r!=aRef[i].r ) return 0;
   }
