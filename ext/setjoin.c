@@ -64,10 +64,14 @@
 **   1.2, index 2.5, probes 3.3); 0.9 GB through SQLite's allocator
 **   1M stored:   257 s, ~8.5 GB peak resident
 **
-** Both equal the table's own decisions.  Not done: counting into the
-** sketch and building the index on every thread (a third of the time at
-** 100k), and a join that does not hold every set (a partitioned or
-** streamed join, for tables whose sets outgrow memory).
+** Both equal the table's own decisions.  Tried and dropped (2026-11-30,
+** 100k, sets in the page cache): counting into the sketch and building
+** the index on both threads.  With atomic adds the index took 4.9 s
+** instead of 2.5 (a locked add waits for its cache miss); with each
+** thread owning a range of lines or buckets (every thread orders every
+** set) the sketch took 1.6 s instead of 2.0 and the index 3.0 instead of
+** 2.5: no gain on these two vCPUs.  Not done: a join that does not hold
+** every set (partitioned or streamed, for sets that outgrow memory).
 */
 #define _GNU_SOURCE             /* sched_getaffinity, CPU_COUNT */
 #include "docpipe.h"
