@@ -47,8 +47,8 @@
 ** from a shared counter; each thread has its own scratch and pairs, and
 ** the sets, the sketch and the index are read-only by then.  Counting into
 ** the sketch and building the index stay on the calling thread.  The
-** calling thread polls xPoll between its chunks, and a non-zero answer
-** stops every thread.  Below JOIN_MIN_THREADED sets no thread is started.
+** calling thread polls xPoll between its chunks (and in its own phases),
+** and a non-zero answer stops every thread.  Below JOIN_MIN_THREADED sets no thread is started.
 **
 ** Memory (all in memory, for speed): the sets (8 bytes a hash), one byte
 ** a hash of estimates, 8 bytes a posting of index prefix (about a third of
@@ -59,9 +59,10 @@
 ** MEASURED (dedup_index('docs') over word-bigram documents of ~667
 ** shingles, 2 shared vCPUs, 2026-11-29; bench/results/scale.md)
 **
-**   100k stored: 8.7-10.6 s with the other core busy (loading the sets
-**   through SQLite 4.7 s when not in the page cache, sketch 2.0, estimates
-**   1.2, index 2.5, probes 3.3); 0.9 GB through SQLite's allocator
+**   100k stored: 7.8 s, 1.0 GB peak resident (phases, with the other
+**   core busy: loading the sets through SQLite 1.2 s from the page cache,
+**   4.7 s when not in it; sketch 2.0, estimates 1.2, index 2.5, probes
+**   3.3); the dense kind's dedup_index over the same table: 250 s
 **   1M stored:   257 s, ~8.5 GB peak resident
 **
 ** Both equal the table's own decisions.  Tried and dropped (2026-11-30,
@@ -149,8 +150,8 @@ static void joinSlots(uint64_t h, int nBits, uint32_t *p1, uint32_t *p2){
 }
 
 /* Count every hash into the sketch (16 at a time after prefetches, so
-** that the cache misses overlap). */
-static int joinSketch(JoinShared *s){
+** that the cache misses overlap); w's poll every 64K hashes. */
+static int joinSketch(JoinShared *s, JoinWorker *w){
   const uint64_t *aHash = s->pAll->aHash;
   const sqlite3_int64 nHash = s->pAll->aOff[s->pAll->n];
   int nBits = 16;
@@ -172,6 +173,10 @@ static int joinSketch(JoinShared *s){
     for(j=i; j<e; j++){
       if( aCnt[a1[j-i]]<255 ) aCnt[a1[j-i]]++;
       if( aCnt[a2[j-i]]<255 ) aCnt[a2[j-i]]++;
+    }
+    if( (i & 0xffff)==0 && w->xPoll ){
+      int rc = w->xPoll(w->pPollCtx);
+      if( rc ) return rc;
     }
   }
   return SQLITE_OK;
@@ -215,8 +220,10 @@ static uint32_t joinBucket(const JoinShared *s, uint64_t h){
   return (uint32_t)(h >> (64 - s->nDirBits));
 }
 
-/* The index: every set's index prefix, by bucket, positions ascending. */
-static int joinIndex(JoinShared *s, uint64_t *aOrd){
+/* The index: every set's index prefix, by bucket, positions ascending;
+** w's scratch, and its poll every 4,096 sets. */
+static int joinIndex(JoinShared *s, JoinWorker *w){
+  uint64_t *aOrd = w->aOrd;
   sqlite3_int64 nPost = 0, nBucket;
   int p, pass;
   for(p=0; p<s->nRow; p++){
@@ -252,6 +259,10 @@ static int joinIndex(JoinShared *s, uint64_t *aOrd){
         }else{
           s->aPost[s->aDir[b]++] = (aOrd[i] << 32) | (uint32_t)p;
         }
+      }
+      if( (p & 4095)==4095 && w->xPoll ){
+        int rc = w->xPoll(w->pPollCtx);
+        if( rc ) return rc;
       }
     }
   }
@@ -454,11 +465,11 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,
     aW[0].xPoll = xPoll;
     aW[0].pPollCtx = pPollCtx;
   }
-  if( rc==SQLITE_OK ) rc = joinSketch(&s);
+  if( rc==SQLITE_OK ) rc = joinSketch(&s, &aW[0]);
   if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinEstimateThread);
   sqlite3_free(s.aSketch);
   s.aSketch = 0;
-  if( rc==SQLITE_OK ) rc = joinIndex(&s, aW[0].aOrd);
+  if( rc==SQLITE_OK ) rc = joinIndex(&s, &aW[0]);
   if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinProbeThread);
   for(i=0; i<nThread && rc==SQLITE_OK; i++) nPair += aW[i].nPair;
   /* the caller frees the pairs with sqlite3_free (at most ~2 GB of them) */
