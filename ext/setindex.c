@@ -2942,7 +2942,9 @@ void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat){
     pStat->nPair += pRun->nPair;
     pStat->nBlock += pRun->nBlock;
     pStat->nMemBytes += (sqlite3_int64)pRun->nBlock * (8 + 4)
-                      + (sqlite3_int64)pRun->nChunk * 8;
+                      + (sqlite3_int64)pRun->nChunk * 8
+                      + ((sqlite3_int64)pRun->nBlock/64 + 1) * 8      /* aLoaded */
+                      + (((sqlite3_int64)1<<pRun->nDirBits) + 1) * 4; /* aDir */
     for(j=0; j<pRun->nChunk; j++){
       SiChunk *pChunk = pRun->apChunk[j];
       if( pChunk==0 ) continue;
