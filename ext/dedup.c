@@ -545,21 +545,24 @@ static void firstPair(DedupCursor *pCur, int a, int b, double r){
   }
 }
 
+/* Mode first's results, one per row: none a duplicate yet. */
+static int firstArrays(DedupCursor *pCur){
+  const int n = pCur->in.n;
+  pCur->aDup = sqlite3_malloc64((sqlite3_int64)n+1);
+  pCur->aDupOf = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
+  if( !pCur->aDup || !pCur->aDupOf || !pCur->aSim ) return SQLITE_NOMEM;
+  memset(pCur->aDup, 0, (size_t)n);
+  return SQLITE_OK;
+}
+
 static int runFirst(DedupCursor *pCur){
   DedupInput *in = &pCur->in;
   const int n = in->n, nDim = in->nDim;
   int *aKept = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
   float *aKeptUnit = sqlite3_malloc64(sizeof(float)*((sqlite3_int64)n*nDim+1));
-  int nKept = 0, j0, rc = SQLITE_OK;
-  pCur->aDup = sqlite3_malloc64((sqlite3_int64)n+1);
-  pCur->aDupOf = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
-  pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
-  if( !aKept || !aKeptUnit || !pCur->aDup || !pCur->aDupOf
-   || !pCur->aSim ){
-    rc = SQLITE_NOMEM;
-  }else{
-    memset(pCur->aDup, 0, (size_t)n);
-  }
+  int nKept = 0, j0, rc = firstArrays(pCur);
+  if( !aKept || !aKeptUnit ) rc = SQLITE_NOMEM;
   for(j0=0; rc==SQLITE_OK && j0<n; j0+=TILE){
     int nJ = n - j0 < TILE ? n - j0 : TILE;
     int j;
@@ -663,16 +666,24 @@ static void unionPair(DedupCursor *pCur, int a, int b, double r){
   else if( rb<ra ) pCur->aParent[ra] = rb;
 }
 
+/* Mode clusters' forest: every row its own root. */
+static int parentArray(DedupCursor *pCur){
+  const int n = pCur->in.n;
+  int i;
+  pCur->aParent = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
+  if( pCur->aParent==0 ) return SQLITE_NOMEM;
+  for(i=0; i<n; i++) pCur->aParent[i] = i;
+  return SQLITE_OK;
+}
+
 static int runClusters(DedupCursor *pCur){
   const int n = pCur->in.n;
   int *aRows = allRows(n);
-  int a0, i, rc = SQLITE_OK;
-  pCur->aParent = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
-  if( aRows==0 || pCur->aParent==0 ){
+  int a0, rc = parentArray(pCur);
+  if( aRows==0 || rc!=SQLITE_OK ){
     sqlite3_free(aRows);
     return SQLITE_NOMEM;
   }
-  for(i=0; i<n; i++) pCur->aParent[i] = i;
   for(a0=0; rc==SQLITE_OK && a0<n; a0+=TILE){
     int nA = n - a0 < TILE ? n - a0 : TILE;
     rc = scanPairs(pCur, a0, nA, aRows + a0,
@@ -723,11 +734,7 @@ static int runSets(DedupCursor *pCur){
       /* keep-first in processing order: a row's original is its best
       ** partner among the earlier rows that stayed originals, all of them
       ** decided before it since pairs come by their later row */
-      pCur->aDup = sqlite3_malloc64((sqlite3_int64)n+1);
-      pCur->aDupOf = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
-      pCur->aSim = sqlite3_malloc64(sizeof(double)*((sqlite3_int64)n+1));
-      if( !pCur->aDup || !pCur->aDupOf || !pCur->aSim ) return SQLITE_NOMEM;
-      memset(pCur->aDup, 0, (size_t)n);
+      if( firstArrays(pCur) ) return SQLITE_NOMEM;
       if( pCur->nPair>1 ){
         qsort(pCur->aPair, (size_t)pCur->nPair, sizeof(DpPair), cmpPairLater);
       }
@@ -737,9 +744,7 @@ static int runSets(DedupCursor *pCur){
       }
       break;
     default:
-      pCur->aParent = sqlite3_malloc64(sizeof(int)*((sqlite3_int64)n+1));
-      if( pCur->aParent==0 ) return SQLITE_NOMEM;
-      for(k=0; k<n; k++) pCur->aParent[k] = k;
+      if( parentArray(pCur) ) return SQLITE_NOMEM;
       for(k=0; k<pCur->nPair; k++){
         unionPair(pCur, pCur->aPair[k].i, pCur->aPair[k].j, pCur->aPair[k].r);
       }

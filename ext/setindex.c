@@ -2086,10 +2086,10 @@ int dpSetIndexOptimize(DpSetIndex *p){
   ** last insert */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
   sqlite3_int64 nFlushed = 0, nWork = (sqlite3_int64)1<<62;
-  int rc = siRefresh(p);
+  int rc = siRefresh(p), bDone = 0;
   /* the open transaction's postings as a run */
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
-  while( rc==SQLITE_OK ){
+  while( rc==SQLITE_OK && !bDone ){
     SiRunRowInfo *aRow = 0, out;
     int nRow = 0, i, nFinished = 0, iTop = 0, iJob = -1;
     sqlite3_int64 iMinHi = -1, iMaxTomb = 0;
@@ -2112,17 +2112,18 @@ int dpSetIndexOptimize(DpSetIndex *p){
       }
     }
     if( rc==SQLITE_OK && iJob>=0 ){
-      /* a merge in progress: finish it first (in one step) */
+      /* a merge in progress: finish it first (in one step), then look again */
       out = aRow[iJob];
       rc = siMergeStep(p, &out, aRow, nRow, &nWork);
-    }else if( rc==SQLITE_OK && (nFinished>1 || iMaxTomb>iMinHi) && nFinished>0 ){
-      /* every finished run into one, in one step */
-      rc = siStartMerge(p, aRow, nRow, -1, nFinished, iTop + 1, &out);
-      if( rc==SQLITE_OK ) rc = siMergeStep(p, &out, aRow, nRow, &nWork);
-      iJob = -2;
+    }else if( rc==SQLITE_OK ){
+      if( nFinished>1 || (nFinished==1 && iMaxTomb>iMinHi) ){
+        /* every finished run into one, in one step */
+        rc = siStartMerge(p, aRow, nRow, -1, nFinished, iTop + 1, &out);
+        if( rc==SQLITE_OK ) rc = siMergeStep(p, &out, aRow, nRow, &nWork);
+      }
+      bDone = 1;
     }
     sqlite3_free(aRow);
-    if( iJob==-1 || iJob==-2 ) break;
   }
   if( rc ) p->bStale = 1;
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
