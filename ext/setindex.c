@@ -106,9 +106,11 @@
 ** an estimate of their current posting count: 0 when no filter of any run
 ** and no pending posting has the key (no page read, once the filter is
 ** cached), else the count from the heavy lists (or 1 per run whose filter
-** says maybe).  It reads the postings of keys in that order, verifies each
-** new candidate by merging the two sorted sets, and stops as soon as no
-** document unseen so far can qualify:
+** says maybe).  It reads the postings of keys in that order, counts for
+** each candidate the query's features whose key it has (an upper bound of
+** the intersection over the probed keys: a key may stand for more than one
+** hash, and a dead pair only adds), and stops as soon as no document
+** unseen so far can qualify:
 **
 **   After the postings of keys covering c features of A were read, an
 **   unseen B shares none of them, so i <= n - c.  It can reach tau only
@@ -117,12 +119,13 @@
 **              >= tau(n+i), so i >= tau*n;
 **     cosine:  i/sqrt(nm) >= tau and m >= i give i >= tau*sqrt(n*i), so
 **              i >= tau^2*n.
-**   So the search stops when n - c < omin(tau): after the
+**   So unseen documents are out once n - c < omin(tau): after the
 **   n - ceil(tau*n) + 1 (jaccard) or n - ceil(tau^2*n) + 1 (cosine) rarest
 **   features when nothing qualifies, and sooner when a good candidate has
 **   raised tau (tau = the threshold, or the k-th best similarity so far
 **   when k are held; an unseen document equal to the k-th and of lower id
-**   would displace it, so equality keeps the search going).
+**   would displace it, so equality keeps the search going).  A counted
+**   candidate with count x shares at most x + n - c.
 **
 **   Exactness with doubles: the computed similarity is within 4 ulp of
 **   i/u (resp. i/sqrt(nm)), so "double >= tau" implies the rational
@@ -133,19 +136,30 @@
 **   itself.  The same margin makes the size filter (jaccard <= min/max,
 **   cosine <= sqrt(min/max)) safe.
 **
-** With k > 1 (a MATCH), the k-th best is usually far below the best (a
-** text's top ten often holds one near-copy and nine that share a common
-** phrase), so tau stays low and nearly every key is probed; verifying each
-** candidate on sight would read the set of every document sharing any
-** phrase.  So for k > 1 the candidates are only counted while probing (per
-** candidate: the query's features whose key it has, an upper bound of the
-** intersection over the probed keys), then taken by decreasing bound
-** count + (features not probed): the size row first (its first columns,
-** no overflow page), the set only if the bound with that size can still
-** reach rMin and beat the k-th hit held.  A document never counted is
-** below rMin as above.  50 top-10 queries on 10k bigram documents: 18 ms
-** each before, 12 ms after; insert decisions (k = 1) verify on sight,
-** since a near-copy found early raises tau and ends the probe.
+** Which candidates are read (their set merged with A's) and when:
+**
+**   k = 1 (an insert's decision): a candidate is verified as soon as its
+**   count reaches DP_SET_EAGER_COUNT (16): a near-copy shares nearly every
+**   key probed, is read early and raises tau, which ends the probe.  The
+**   probe goes on until n - c < omin(tau) and also (highest count not
+**   verified) + n - c < omin(tau), so that no counted candidate is left
+**   that could qualify; if the keys run out first, those left are taken
+**   as for k > 1 below.  Verifying every candidate on sight instead read
+**   the set of every document met in the probed postings; on verse mixes
+**   (every verse in ~16 documents at 20k) that gave 89 docs/s at
+**   10k-20k stored, counting first 113 (30-70 sets read per insert at 9k
+**   stored), and 122 with the word-at-a-time skip in siBlockFind; bigram
+**   text is unchanged (2026-11-30, one run each).
+**
+**   k > 1 (a MATCH): the k-th best is usually far below the best (a text's
+**   top ten often holds one near-copy and nine that share a common
+**   phrase), so tau stays low and nearly every key is probed; nothing is
+**   read while probing.  Then candidates are taken by decreasing bound
+**   count + (features not probed): the size row first (its first columns,
+**   no overflow page), the set only if the bound with that size can still
+**   reach rMin and beat the k-th hit held.  A document never counted is
+**   below rMin as above.  50 top-10 queries on 10k bigram documents: 18 ms
+**   each when every candidate was verified on sight, 12 ms counting first.
 **
 ** For a new document that copies nothing, most of its keys have no
 ** posting at all; as soon as n - omin + 1 of them are known absent from
@@ -237,6 +251,8 @@
                                       /* filter words of every block */
 #define DP_SET_CHUNK_BLOCKS  4        /* blocks per cached filter chunk */
 #define DP_SET_PROBE_BATCH   32       /* keys estimated together */
+#define DP_SET_EAGER_COUNT   16       /* shared keys that get a candidate
+                                      ** verified during an insert's probe */
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
@@ -273,6 +289,33 @@ static uint64_t siGet64(const unsigned char *p){
        | (uint64_t)p[3]<<24 | (uint64_t)p[4]<<32 | (uint64_t)p[5]<<40
        | (uint64_t)p[6]<<48 | (uint64_t)p[7]<<56;
 }
+/* The byte after the n varints starting at p, or 0 when they run past
+** pEnd.  Eight bytes at a time: a byte with its high bit clear ends a
+** varint, so their count is the popcount of the word's inverted high
+** bits (the skip over the vals of the keys before the one a probe seeks,
+** ~16 vals a key on corpora whose passages recur). */
+static const unsigned char *siSkipVarints(const unsigned char *p,
+                                          const unsigned char *pEnd,
+                                          uint64_t n){
+  while( n>0 && pEnd - p>=8 ){
+    uint64_t mEnd = ~siGet64(p) & 0x8080808080808080ull;  /* byte i: bit 8i+7 */
+    uint64_t nEnd = ((mEnd>>7) * 0x0101010101010101ull) >> 56;  /* popcount */
+    if( nEnd<n ){
+      n -= nEnd;
+      p += 8;
+      continue;
+    }
+    while( --n>0 ) mEnd &= mEnd - 1;     /* the n-th end is the lowest left */
+    return p + __builtin_ctzll(mEnd)/8 + 1;
+  }
+  for(; n>0; n--){
+    while( p<pEnd && (*p & 0x80) ) p++;
+    if( p>=pEnd ) return 0;
+    p++;
+  }
+  return p;
+}
+
 static void siPut64(unsigned char *p, uint64_t v){
   int i;
   for(i=0; i<8; i++){ p[i] = (unsigned char)(v >> (8*i)); }
@@ -794,12 +837,8 @@ static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
         }
         if( iKey>key ) break;
         if( iKey<key ){
-          /* skip nCnt varints */
-          for(j=0; j<nCnt; j++){
-            while( pC<pEnd && (*pC & 0x80) ) pC++;
-            if( pC>=pEnd ){ rc = siCorrupt(p, "a postings block"); break; }
-            pC++;
-          }
+          pC = siSkipVarints(pC, pEnd, nCnt);
+          if( pC==0 ){ rc = siCorrupt(p, "a postings block"); break; }
           continue;
         }
         if( (sqlite3_int64)nCnt>p->nBlockPairAlloc ){
@@ -2547,22 +2586,34 @@ static int siSkipped(uint64_t val, int bKeptOnly, const sqlite3_int64 *aSkip,
   return 0;
 }
 
-/* Offer candidate val: verified unless seen or skipped. */
-static int siOffer(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
-                   int k, double rMin, int bKeptOnly,
-                   const sqlite3_int64 *aSkip, int nSkip, uint64_t val,
-                   DpSetHit *aHit, int *pnHit, double *pTau){
-  sqlite3_int64 iId = (sqlite3_int64)val >> 1;
+/* Tally candidate val (k = 1): nMult more features of the query whose key
+** it has.  It is verified once that count reaches DP_SET_EAGER_COUNT (a
+** near-copy shares nearly every probed key, so it is read early and
+** raises tau); below that it stays counted, and *pnMaxUnv (the highest
+** count of a candidate not verified) tells the probe when none of them
+** can still qualify. */
+static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
+                   double rMin, int bKeptOnly, const sqlite3_int64 *aSkip,
+                   int nSkip, uint64_t val, int nMult, DpSetHit *aHit,
+                   int *pnHit, double *pTau, sqlite3_int64 *pnMaxUnv){
+  sqlite3_int64 iId = (sqlite3_int64)val >> 1, nCnt;
   DpSetHit hit;
-  int bNew = 0, bHit = 0, rc;
+  int iSlot, bHit = 0, rc;
   if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
-  if( siMapInsert(&p->seen, iId, &bNew)<0 ) return SQLITE_NOMEM;
-  if( !bNew ) return SQLITE_OK;
+  iSlot = siMapInsert(&p->seen, iId, 0);
+  if( iSlot<0 ) return SQLITE_NOMEM;
+  if( p->seen.aV2[iSlot] ) return SQLITE_OK;        /* verified already */
+  nCnt = (p->seen.aV1[iSlot] += nMult);
+  if( nCnt<DP_SET_EAGER_COUNT ){
+    if( nCnt>*pnMaxUnv ) *pnMaxUnv = nCnt;
+    return SQLITE_OK;
+  }
+  p->seen.aV2[iSlot] = 1;
   p->nVerify++;
   rc = siVerify(p, aA, n, eMeasure, *pTau, bKeptOnly, iId, &hit, &bHit);
   if( rc || !bHit ) return rc;
   if( !(hit.rSim>=rMin) ) return SQLITE_OK;
-  siKeep(&hit, k, aHit, pnHit, pTau);
+  siKeep(&hit, 1, aHit, pnHit, pTau);
   return SQLITE_OK;
 }
 
@@ -2617,7 +2668,7 @@ static int siRankCounted(DpSetIndex *p, const uint64_t *aA, int n,
   aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->seen.nUsed);
   if( aCand==0 ) return SQLITE_NOMEM;
   for(i=0; i<p->seen.nSlot; i++){
-    if( p->seen.aUsed[i] ){
+    if( p->seen.aUsed[i] && p->seen.aV2[i]==0 ){   /* not verified yet */
       sqlite3_int64 nUb = p->seen.aV1[i] + nRest;
       aCand[nCand].iId = p->seen.aKey[i];
       aCand[nCand].nUb = nUb<n ? nUb : n;
@@ -2667,12 +2718,15 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       DpSetHit *aHit, int *pnHit){
   int rc, nKey = 0, i, iPos, nCovered = 0, nAbsent = 0;
   double tau = rMin;
-  /* k = 1 (an insert's decision): each candidate is verified when first
-  ** seen, so a near-copy raises tau at once and ends the probe early.
+  /* Candidates are counted (the query's features whose key each has) and
+  ** only those whose count can still place them are read: at the end by
+  ** decreasing bound (siRankCounted), and with k = 1 (an insert's
+  ** decision) also as soon as one shares DP_SET_EAGER_COUNT keys, so that
+  ** a near-copy raises tau and ends the probe early (siTally).
   ** k > 1 (MATCH): the k-th best is usually far below the best, so nearly
-  ** every feature is probed; candidates are counted first and only those
-  ** whose count can still place them are read (siRankCounted). */
+  ** every feature is probed and nothing is read before the end. */
   const int bCount = k>1;
+  sqlite3_int64 nMaxUnv = 0;    /* k = 1: highest count not verified */
   SiOrd *aOrd = 0;
   *pnHit = 0;
   if( eMeasure!=DP_SET_JACCARD && eMeasure!=DP_SET_COSINE ){
@@ -2715,7 +2769,12 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   for(iPos=0; rc==SQLITE_OK && iPos<nKey; iPos++){
     int iKey = aOrd[iPos].iKey, j;
     uint64_t key = p->aKey[iKey];
-    if( nHash - nCovered<siMinOverlap(eMeasure, tau, nHash) ) break;
+    sqlite3_int64 nRest = nHash - nCovered, nMin;
+    nMin = siMinOverlap(eMeasure, tau, nHash);
+    /* an unseen document shares at most nRest features, a counted one
+    ** not verified at most its count more: stop when neither can reach
+    ** tau (for k > 1 the counted ones are ranked afterwards) */
+    if( nRest<nMin && (bCount || nMaxUnv + nRest<nMin) ) break;
     nCovered += p->aMult[iKey];
     if( aOrd[iPos].nEst==0 ) continue;
     /* pending pairs */
@@ -2724,8 +2783,9 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       for(j=pSlot ? pSlot->iHead : -1; rc==SQLITE_OK && j>=0; j=p->aPend[j].iNext){
         rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, p->aPend[j].val,
                               p->aMult[iKey])
-             : siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                       nSkip, p->aPend[j].val, aHit, pnHit, &tau);
+             : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
+                       nSkip, p->aPend[j].val, p->aMult[iKey], aHit, pnHit,
+                       &tau, &nMaxUnv);
       }
     }
     /* runs */
@@ -2741,7 +2801,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       rc = siBlockFind(p, pRun, iBlk, key, &nPair);
       if( rc ) break;
       p->nListRead++;
-      /* the pairs of key, copied: siOffer may read other blocks later */
+      /* the pairs of key, copied: siTally may read other blocks later */
       if( nPair>0 ){
         nVal = nPair;
         aVal = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)nVal);
@@ -2751,14 +2811,15 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       for(a=0; rc==SQLITE_OK && a<nVal; a++){
         rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, aVal[a].val,
                               p->aMult[iKey])
-             : siOffer(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                       nSkip, aVal[a].val, aHit, pnHit, &tau);
+             : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
+                       nSkip, aVal[a].val, p->aMult[iKey], aHit, pnHit,
+                       &tau, &nMaxUnv);
       }
       sqlite3_free(aVal);
     }
   }
   sqlite3_free(aOrd);
-  if( rc==SQLITE_OK && bCount ){
+  if( rc==SQLITE_OK ){
     rc = siRankCounted(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
                        nHash - nCovered, aHit, pnHit, &tau);
   }
