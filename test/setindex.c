@@ -1400,6 +1400,74 @@ static void testJoin(void){
   }
 }
 
+/* ---- 11.x a table written with 512-pair blocks (builds before 2026-12):
+** read, merged and its merge in progress resumed by this build ---- */
+static sqlite3_int64 scalar(Conn *c, const char *zSql){
+  sqlite3_stmt *pStmt = 0;
+  sqlite3_int64 v = -1;
+  if( sqlite3_prepare_v2(c->db, zSql, -1, &pStmt, 0)==SQLITE_OK
+   && sqlite3_step(pStmt)==SQLITE_ROW ){
+    v = sqlite3_column_int64(pStmt, 0);
+  }
+  sqlite3_finalize(pStmt);
+  return v;
+}
+
+static void testOldBlocks(void){
+  Conn c;
+  Model *m = calloc(1, sizeof(Model));
+  Stats st;
+  char zWhy[512] = "";
+  int rc, i;
+  /* filter rows by the size of their words: 512 bytes (64 words) in runs
+  ** of 512-pair blocks; the rows of 256-pair blocks hold 256 */
+  const char *zOld = "SELECT count(*) FROM t_pfilter WHERE length(data)>=512";
+  const char *zNew = "SELECT count(*) FROM t_pfilter WHERE length(data)<512";
+  memset(&st, 0, sizeof(st));
+  unlink(zPath);
+  rngState = 4242;
+  if( connOpen(&c, 1) ){ ok("11.0 open", 0, "open"); return; }
+  ok("11.0 only 256 or 512 pairs a block",
+     dpSetIndexSetBlockPairs(c.p, 300)==SQLITE_MISUSE
+     && dpSetIndexSetBlockPairs(c.p, 512)==SQLITE_OK, "");
+  dpSetIndexSetMergeMin(c.p, 1);     /* merges left in progress sooner */
+  rc = randomOps(&c, m, 500, &st, zWhy, 0);
+  /* commits until a merge is left in progress (its output begun with
+  ** 512-pair blocks): a level-2 merge is larger than the work one commit
+  ** does (DP_SET_MERGE_FACTOR x the pairs it flushed) */
+  for(i=0; rc==SQLITE_OK && i<400
+           && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL")==0; i++){
+    rc = randomOps(&c, m, 3, &st, zWhy, 0);    /* ends with a commit */
+  }
+  printf("  %d commits to leave a merge in progress\n", i);
+  ok("11.1 old blocks written, a merge in progress",
+     rc==SQLITE_OK && scalar(&c, zOld)>0 && scalar(&c, zNew)==0
+     && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL")>0,
+     zWhy);
+  connClose(&c);
+  /* this build: new runs of 256-pair blocks beside the old ones */
+  if( connOpen(&c, 0) ){ ok("11.2 reopen", 0, "open"); return; }
+  ok("11.2 a new connection over old runs decides as the reference",
+     allQueries(&c, m, zWhy), zWhy);
+  dpSetIndexSetMergeMin(c.p, 1);
+  rc = randomOps(&c, m, 500, &st, zWhy, 0);
+  ok("11.3 writes, merges and rollbacks over old and new runs",
+     rc==SQLITE_OK && scalar(&c, zNew)>0, zWhy);
+  ok("11.4 the same decisions as the reference", allQueries(&c, m, zWhy), zWhy);
+  ok("11.5 integrity-check (one block size in each run)",
+     dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+  exec(&c, "BEGIN");
+  rc = dpSetIndexOptimize(c.p);
+  if( rc==SQLITE_OK ) rc = commit(&c);
+  ok("11.6 'optimize' rewrites every run with 256-pair blocks",
+     rc==SQLITE_OK && scalar(&c, zOld)==0 && scalar(&c, zNew)>0,
+     dpSetIndexErrmsg(c.p));
+  ok("11.7 the same decisions after it", allQueries(&c, m, zWhy), zWhy);
+  connClose(&c);
+  modelFree(m);
+  free(m);
+}
+
 int main(void){
   int i;
   {
@@ -1426,6 +1494,7 @@ int main(void){
     RUN('8', testAdjacentHashes);
     RUN('9', testSortU64);
     RUN('0', testJoin);
+    RUN('b', testOldBlocks);
 #undef RUN
   }
   unlink(zPath);
