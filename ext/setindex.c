@@ -247,9 +247,13 @@
 **   tokenization per verification, cheap on bigram text, not on verse
 **   mixes.  Pages freed by merges are reused by later writes but not
 **   returned (auto_vacuum is the table's choice).
-** - Verse mixes (every passage in many documents) insert 9x slower than
-**   the dense kind at 20k: each probed key is present in several runs and
-**   names ~16 documents; this blocks making the set kind the default.
+** - Verse mixes (every passage in many documents) insert ~4.7x slower
+**   than the dense kind at 20k (154 against 730 docs/s; 9x before
+**   candidates were counted and blocks halved, 2026-11-30): half of a
+**   document's keys must be probed, each present in several runs and
+**   naming ~16 documents, and each probe decodes its block from the
+**   start.  A key directory in the block (restart points) or fewer runs
+**   would cut that; this blocks making the set kind the default.
 */
 #include "docpipe.h"
 
