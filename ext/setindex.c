@@ -75,7 +75,10 @@
 ** (so its block size), a run's first filter read sets the run's, and a
 ** merge resumed continues its output in the size it was begun with (one
 ** size per run; the integrity check sees to it).  New runs, and so every
-** merge output begun now and 'optimize', have 256-pair blocks: at ~2.2 KB
+** merge output begun now, have 256-pair blocks ('optimize' of a table
+** whose single run is old leaves it as it is).  Builds before 2026-12
+** take a 256-pair run's filter rows for damaged ones: no going back once
+** this build has written to a table.  256 pairs because at ~2.2 KB
 ** a block fits in one 4 KB page, where 512 pairs (~4.5 KB) took an
 ** overflow page, read and copied whole by each probe, and left both pages
 ** partly empty.  Side by side at 10k-20k stored (2026-11-30): verse mixes
@@ -158,8 +161,9 @@
 **   key probed, is read early and raises tau, which ends the probe.  The
 **   probe goes on until n - c < omin(tau) and also (highest count not
 **   verified) + n - c < omin(tau), so that no counted candidate is left
-**   that could qualify; if the keys run out first, those left are taken
-**   as for k > 1 below.  Verifying every candidate on sight instead read
+**   that could qualify (the candidates not verified are kept by count,
+**   so one verified leaves the bound); if the keys run out first, those
+**   left are taken as for k > 1 below.  Verifying every candidate on sight instead read
 **   the set of every document met in the probed postings; on verse mixes
 **   (every verse in ~16 documents at 20k) that gave 89 docs/s at
 **   10k-20k stored, counting first 113 (30-70 sets read per insert at 9k
@@ -277,8 +281,10 @@
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
 #define DP_SET_PROBE_BATCH   32       /* keys estimated together */
-#define DP_SET_EAGER_COUNT   16       /* shared keys that get a candidate
-                                      ** verified during an insert's probe */
+#define DP_SET_EAGER_COUNT   16       /* query features counted for a
+                                      ** candidate (by the keys it has) that
+                                      ** get it verified during an insert's
+                                      ** probe */
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
@@ -531,8 +537,8 @@ struct SiRun {
   uint64_t *aFence;       /* first key of each block, increasing */
   uint32_t *aCount;       /* pairs of each block */
   SiChunk **apChunk;      /* cached filters, NULL until a block is read */
-  int nChunk;             /* slots of apChunk (enough for the most blocks
-                          ** a chunk can hold) */
+  int nChunk;             /* slots of apChunk (enough when chunks hold the
+                          ** fewest blocks, DP_SET_CHUNK_BLOCKS_MIN) */
   int nWord;              /* filter words of each block of the run (32 or
                           ** 64: its block size), 0 until one is read */
   int nChunkBlk;          /* blocks a chunk holds: DP_SET_CHUNK_WORDS/nWord */
@@ -2673,23 +2679,25 @@ static int siSkipped(uint64_t val, int bKeptOnly, const sqlite3_int64 *aSkip,
 /* Tally candidate val (k = 1): nMult more features of the query whose key
 ** it has.  It is verified once that count reaches DP_SET_EAGER_COUNT (a
 ** near-copy shares nearly every probed key, so it is read early and
-** raises tau); below that it stays counted, and *pnMaxUnv (the highest
-** count of a candidate not verified) tells the probe when none of them
-** can still qualify. */
+** raises tau); below that it stays counted in aUnv[count] (candidates not
+** verified, by count), whose highest non-empty slot tells the probe when
+** none of them can still qualify. */
 static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
                    double rMin, int bKeptOnly, const sqlite3_int64 *aSkip,
                    int nSkip, uint64_t val, int nMult, DpSetHit *aHit,
-                   int *pnHit, double *pTau, sqlite3_int64 *pnMaxUnv){
-  sqlite3_int64 iId = (sqlite3_int64)val >> 1, nCnt;
+                   int *pnHit, double *pTau, int *aUnv){
+  sqlite3_int64 iId = (sqlite3_int64)val >> 1, nOld, nCnt;
   DpSetHit hit;
   int iSlot, bHit = 0, rc;
   if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
   iSlot = siMapInsert(&p->seen, iId, 0);
   if( iSlot<0 ) return SQLITE_NOMEM;
   if( p->seen.aV2[iSlot] ) return SQLITE_OK;        /* verified already */
+  nOld = p->seen.aV1[iSlot];
   nCnt = (p->seen.aV1[iSlot] += nMult);
+  if( nOld>0 ) aUnv[nOld]--;
   if( nCnt<DP_SET_EAGER_COUNT ){
-    if( nCnt>*pnMaxUnv ) *pnMaxUnv = nCnt;
+    aUnv[nCnt]++;
     return SQLITE_OK;
   }
   p->seen.aV2[iSlot] = 1;
@@ -2735,8 +2743,10 @@ static int siCandCmp(const void *a, const void *b){
   return (x->iId>y->iId) - (x->iId<y->iId);
 }
 
-/* k > 1, after the counting pass: each counted candidate shares at most
-** its count plus nRest (the features not probed) with the query; a
+/* After the counting pass (every k > 1; k = 1 when the keys ran out before
+** the bound ended the probe): each counted candidate not verified yet
+** (aV2 = 0) shares at most its count plus nRest (the features not probed)
+** with the query; a
 ** document never counted shares fewer than the smallest overlap that can
 ** reach rMin.  Candidates are taken by decreasing bound; one is read
 ** (its size, then its set) only while its bound can still reach rMin and
@@ -2810,9 +2820,11 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   ** k > 1 (MATCH): the k-th best is usually far below the best, so nearly
   ** every feature is probed and nothing is read before the end. */
   const int bCount = k>1;
-  sqlite3_int64 nMaxUnv = 0;    /* k = 1: highest count not verified */
+  int aUnv[DP_SET_EAGER_COUNT]; /* k = 1: candidates not verified, by count */
+  int bBound = 0;               /* the probe ended on the bound */
   SiOrd *aOrd = 0;
   *pnHit = 0;
+  memset(aUnv, 0, sizeof(aUnv));
   if( eMeasure!=DP_SET_JACCARD && eMeasure!=DP_SET_COSINE ){
     return siError(p, SQLITE_MISUSE, "docpipe: unknown set measure %d", eMeasure);
   }
@@ -2858,7 +2870,12 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     /* an unseen document shares at most nRest features, a counted one
     ** not verified at most its count more: stop when neither can reach
     ** tau (for k > 1 the counted ones are ranked afterwards) */
-    if( nRest<nMin && (bCount || nMaxUnv + nRest<nMin) ) break;
+    if( nRest<nMin ){
+      if( bCount ) break;
+      int nMaxUnv = DP_SET_EAGER_COUNT - 1;  /* highest count not verified */
+      while( nMaxUnv>0 && aUnv[nMaxUnv]==0 ) nMaxUnv--;
+      if( nMaxUnv + nRest<nMin ){ bBound = 1; break; }
+    }
     nCovered += p->aMult[iKey];
     if( aOrd[iPos].nEst==0 ) continue;
     /* pending pairs */
@@ -2869,7 +2886,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                               p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, p->aPend[j].val, p->aMult[iKey], aHit, pnHit,
-                       &tau, &nMaxUnv);
+                       &tau, aUnv);
       }
     }
     /* runs */
@@ -2897,13 +2914,13 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                               p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, aVal[a].val, p->aMult[iKey], aHit, pnHit,
-                       &tau, &nMaxUnv);
+                       &tau, aUnv);
       }
       sqlite3_free(aVal);
     }
   }
   sqlite3_free(aOrd);
-  if( rc==SQLITE_OK ){
+  if( rc==SQLITE_OK && !bBound ){     /* on the bound none can qualify */
     rc = siRankCounted(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
                        nHash - nCovered, aHit, pnHit, &tau);
   }
