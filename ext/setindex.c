@@ -1018,6 +1018,25 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   return SQLITE_OK;
 }
 
+/* The postings of key in a block whose filter says maybe: its count in
+** the block's heavy keys (pH, NULL if none), else 1.  Branch-free halving
+** (the compare becomes a conditional move): on corpora whose passages
+** recur, most probed keys are heavy and a branchy search mispredicted
+** about every other step. */
+static sqlite3_int64 siHeavyCount(const SiHeavy *pH, uint64_t key){
+  const uint64_t *a;
+  int n;
+  if( pH==0 || pH->nHeavy<=0 ) return 1;
+  a = pH->aKey;
+  n = pH->nHeavy;
+  while( n>1 ){
+    int h = n/2;
+    a = a[h]<=key ? a + h : a;    /* the last key <= key stays in [a, a+n) */
+    n -= h;
+  }
+  return *a==key ? pH->aCnt[a - pH->aKey] : 1;
+}
+
 /* Does the filter of the block of pRun that may hold key (block *piBlk,
 ** -1 if none) say maybe?  *pnEst: its heavy count, else 1 (when maybe). */
 static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
@@ -1037,15 +1056,7 @@ static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
   if( siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, key) ){
     SiHeavy *pH = pChunk->apHeavy[iIn];
     *pbMaybe = 1;
-    *pnEst = 1;
-    if( pH ){
-      int lo = 0, hi = pH->nHeavy;
-      while( lo<hi ){
-        int mid = (lo+hi)/2;
-        if( pH->aKey[mid]<key ) lo = mid+1; else hi = mid;
-      }
-      if( lo<pH->nHeavy && pH->aKey[lo]==key ) *pnEst = pH->aCnt[lo];
-    }
+    *pnEst = siHeavyCount(pH, key);
   }
   return SQLITE_OK;
 }
@@ -2618,17 +2629,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       bMaybe = siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord,
                             aKey[j]);
       if( bMaybe ){
-        SiHeavy *pH = pChunk->apHeavy[iIn];
-        sqlite3_int64 n = 1;
-        if( pH ){
-          int lo = 0, hi = pH->nHeavy;
-          while( lo<hi ){
-            int mid = (lo+hi)/2;
-            if( pH->aKey[mid]<aKey[j] ) lo = mid+1; else hi = mid;
-          }
-          if( lo<pH->nHeavy && pH->aKey[lo]==aKey[j] ) n = pH->aCnt[lo];
-        }
-        aEst[j] += n;
+        aEst[j] += siHeavyCount(pChunk->apHeavy[iIn], aKey[j]);
       }
     }
   }
