@@ -1128,74 +1128,60 @@ static int siWriterFence(SiWriter *w){
   return rc;
 }
 
-/* Write the block in w->aBuf. */
+/* Write the block in w->aBuf.  The bytes are put straight into buffers
+** reserved once for the whole block (the worst case: every varint 10
+** bytes), not one checked append per varint: runs are written at every
+** flush and rewritten by every merge. */
 static int siWriterBlock(SiWriter *w){
   int rc = SQLITE_OK;
-  int i, j, nKey = 0, nHeavy = 0, nWord;
+  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord;
   sqlite3_int64 iId;
-  uint64_t prevKey, prevHeavy;
+  uint64_t prevKey, prevHeavy, aW[DP_SET_FILTER_WORDS_MAX];
+  unsigned char *pB, *pF;
   if( w->nBuf==0 ) return SQLITE_OK;
   if( w->nBlock>=(1<<24) - 1 ){
     return siError(w->p, SQLITE_FULL, "docpipe: run too large");
   }
-  /* block bytes */
+  for(i=0; i<w->nBuf; i++){
+    if( i==0 || w->aBuf[i].key!=w->aBuf[i-1].key ) nKey++;
+  }
   w->blk.n = 0;
-  siBufVarint(&rc, &w->blk, 0);   /* placeholder for nKey, fixed below */
+  w->flt.n = 0;
+  siBufReserve(&rc, &w->blk, 10 + (sqlite3_int64)w->nBuf*30);
+  siBufReserve(&rc, &w->flt, 20 + (sqlite3_int64)w->nBuf*20 + nWord*8);
+  if( rc ) return rc;
+  /* block bytes, and the filter of its keys */
+  memset(aW, 0, sizeof(aW));
+  pB = w->blk.a;
+  pB += siPutVarint(pB, (uint64_t)nKey);
   prevKey = w->aBuf[0].key;
-  prevHeavy = w->aBuf[0].key;
   for(i=0; i<w->nBuf; i=j){
-    int nCnt;
+    int nCnt, k;
     for(j=i+1; j<w->nBuf && w->aBuf[j].key==w->aBuf[i].key; j++){}
     nCnt = j - i;
-    siBufVarint(&rc, &w->blk, ((w->aBuf[i].key - prevKey)<<1) | (nCnt>1));
-    if( nCnt>1 ){ siBufVarint(&rc, &w->blk, (uint64_t)nCnt - 2); nHeavy++; }
-    siBufVarint(&rc, &w->blk, w->aBuf[i].val);
-    {
-      int k;
-      for(k=i+1; k<j; k++) siBufVarint(&rc, &w->blk, w->aBuf[k].val - w->aBuf[k-1].val);
-    }
+    pB += siPutVarint(pB, ((w->aBuf[i].key - prevKey)<<1) | (nCnt>1));
+    if( nCnt>1 ){ pB += siPutVarint(pB, (uint64_t)nCnt - 2); nHeavy++; }
+    pB += siPutVarint(pB, w->aBuf[i].val);
+    for(k=i+1; k<j; k++) pB += siPutVarint(pB, w->aBuf[k].val - w->aBuf[k-1].val);
+    siFilterAdd(aW, nWord, w->aBuf[i].key);
     prevKey = w->aBuf[i].key;
-    nKey++;
   }
-  if( rc ) return rc;
-  /* nKey first: rewrite the block with its real count in front */
-  {
-    unsigned char aHdr[10];
-    int nHdr = siPutVarint(aHdr, (uint64_t)nKey);
-    siBufReserve(&rc, &w->blk, nHdr);
-    if( rc ) return rc;
-    memmove(&w->blk.a[nHdr], &w->blk.a[1], (size_t)(w->blk.n - 1));
-    memcpy(w->blk.a, aHdr, (size_t)nHdr);
-    w->blk.n += nHdr - 1;
-  }
+  w->blk.n = pB - w->blk.a;
   /* filter row */
-  nWord = w->nWord;
-  w->flt.n = 0;
-  siBufVarint(&rc, &w->flt, (uint64_t)nKey);
-  siBufVarint(&rc, &w->flt, (uint64_t)nHeavy);
+  pF = w->flt.a;
+  pF += siPutVarint(pF, (uint64_t)nKey);
+  pF += siPutVarint(pF, (uint64_t)nHeavy);
+  prevHeavy = w->aBuf[0].key;
   for(i=0; i<w->nBuf; i=j){
     for(j=i+1; j<w->nBuf && w->aBuf[j].key==w->aBuf[i].key; j++){}
     if( j - i>1 ){
-      siBufVarint(&rc, &w->flt, w->aBuf[i].key - prevHeavy);
-      siBufVarint(&rc, &w->flt, (uint64_t)(j - i));
+      pF += siPutVarint(pF, w->aBuf[i].key - prevHeavy);
+      pF += siPutVarint(pF, (uint64_t)(j - i));
       prevHeavy = w->aBuf[i].key;
     }
   }
-  siBufReserve(&rc, &w->flt, (sqlite3_int64)nWord*8);
-  if( rc ) return rc;
-  {
-    unsigned char *aF = &w->flt.a[w->flt.n];
-    uint64_t *aW = dpMallocZero((sqlite3_uint64)nWord*8);
-    if( aW==0 ) return SQLITE_NOMEM;
-    for(i=0; i<w->nBuf; i++){
-      if( i==0 || w->aBuf[i].key!=w->aBuf[i-1].key ){
-        siFilterAdd(aW, nWord, w->aBuf[i].key);
-      }
-    }
-    for(i=0; i<nWord; i++) siPut64(&aF[i*8], aW[i]);
-    sqlite3_free(aW);
-    w->flt.n += (sqlite3_int64)nWord*8;
-  }
+  for(i=0; i<nWord; i++){ siPut64(pF, aW[i]); pF += 8; }
+  w->flt.n = pF - w->flt.a;
   iId = (w->iRun<<24) | w->nBlock;
   rc = siPutBlob(w->p, SI_BLOCK_PUT, iId, w->blk.a, w->blk.n);
   if( rc==SQLITE_OK ) rc = siPutBlob(w->p, SI_FILTER_PUT, iId, w->flt.a, w->flt.n);
@@ -1945,6 +1931,7 @@ struct SiCursor {
   int iBlk;               /* block loaded */
   SiPair *aPair;          /* its pairs */
   int nPair;              /* pairs in aPair */
+  int nPairAlloc;         /* slots of aPair */
   int iPair;              /* current pair (nPair: past the end of the run) */
   int bEof;               /* no more pairs */
 };
@@ -1953,9 +1940,10 @@ static int siCursorLoad(DpSetIndex *p, SiCursor *c){
   int n, rc;
   rc = siBlockRead(p, c->pRun, c->iBlk, &n);
   if( rc ) return rc;
-  sqlite3_free(c->aPair);
-  c->aPair = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)n);
-  if( c->aPair==0 ) return SQLITE_NOMEM;
+  if( n>c->nPairAlloc ){
+    rc = dpGrow((void**)&c->aPair, &c->nPairAlloc, n, sizeof(SiPair));
+    if( rc ) return rc;
+  }
   memcpy(c->aPair, p->aBlockPair, sizeof(SiPair)*(size_t)n);
   c->nPair = n;
   c->iPair = 0;
