@@ -270,6 +270,8 @@
 #define DP_SET_BLOCK_PAIRS   256      /* target pairs per block (runs
                                       ** written before 2026-12 have 512) */
 #define DP_SET_FENCE_CHUNK   4096     /* blocks per %_pfence row */
+#define DP_SET_RESTART_KEYS  16       /* keys between restart points */
+#define DP_SET_RESTART_MAX   64       /* restart points a block may have */
 #define DP_SET_FILTER_BITS   8        /* Bloom filter bits per key */
 #define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_PAIRS*DP_SET_FILTER_BITS/64)
                                       /* filter words of a block written */
@@ -759,28 +761,92 @@ static int siFilterTest(const uint64_t *aFilter, int nWord, uint64_t key){
 ** Block encoding and decoding.
 */
 
+/* The header of a block blob a[0..pEnd): its keys, and for a block with
+** restart points their offsets in the key area (see the manual). */
+typedef struct SiBlockHdr SiBlockHdr;
+struct SiBlockHdr {
+  uint64_t nKey;            /* keys */
+  int nRestart;             /* restart points (0: a block without) */
+  const unsigned char *aKeys;   /* the key area */
+  uint32_t aOff[DP_SET_RESTART_MAX];  /* offset of each restart's key */
+};
+
+/* Parse the header of the block a[0..pEnd) into *h: SQLITE_OK, or
+** SQLITE_CORRUPT_VTAB when it cannot be one. */
+static int siBlockHeader(DpSetIndex *p, const unsigned char *a,
+                         const unsigned char *pEnd, SiBlockHdr *h){
+  const unsigned char *pC = a;
+  uint64_t v, nRestart;
+  int m, r;
+  h->nRestart = 0;
+  if( a==0 || a>=pEnd ) return siCorrupt(p, "a postings block");
+  if( a[0]!=0 ){
+    /* written before 2026-12: varint nKey, then the keys */
+    m = siGetVarint(pC, pEnd, &h->nKey);
+    if( m==0 || h->nKey>(uint64_t)(pEnd - a) ) return siCorrupt(p, "a postings block");
+    h->aKeys = pC + m;
+    return SQLITE_OK;
+  }
+  pC++;
+  if( (m = siGetVarint(pC, pEnd, &h->nKey))==0 || h->nKey==0
+   || h->nKey>(uint64_t)(pEnd - a) ){
+    return siCorrupt(p, "a postings block");
+  }
+  pC += m;
+  if( (m = siGetVarint(pC, pEnd, &nRestart))==0
+   || nRestart!=(h->nKey + DP_SET_RESTART_KEYS - 1)/DP_SET_RESTART_KEYS
+   || nRestart>DP_SET_RESTART_MAX ){
+    return siCorrupt(p, "a postings block");
+  }
+  pC += m;
+  h->nRestart = (int)nRestart;
+  h->aOff[0] = 0;
+  for(r=1; r<h->nRestart; r++){
+    if( (m = siGetVarint(pC, pEnd, &v))==0 || v==0
+     || v>(uint64_t)(pEnd - a) - h->aOff[r-1] ){
+      return siCorrupt(p, "a postings block");
+    }
+    pC += m;
+    h->aOff[r] = h->aOff[r-1] + (uint32_t)v;
+  }
+  h->aKeys = pC;
+  if( h->aOff[h->nRestart-1]>=(uint64_t)(pEnd - pC) ){
+    return siCorrupt(p, "a postings block");
+  }
+  return SQLITE_OK;
+}
+
 /* Decode the block blob a[0..n) whose fence key is iFence into
 ** p->aBlockPair.  *pnPair receives the pairs.  SQLITE_CORRUPT_VTAB when
-** the bytes are not a valid block or keys/vals are not increasing. */
+** the bytes are not a valid block, keys/vals are not increasing or a
+** restart point is not where its offset says. */
 static int siBlockDecode(DpSetIndex *p, const unsigned char *a, int n,
                          uint64_t iFence, int *pnPair){
-  const unsigned char *pEnd = &a[n];
-  const unsigned char *pC = a;
-  uint64_t nKey, iKey = iFence, v;
-  int nPair = 0, i, m;
-  if( a==0 ) return siCorrupt(p, "a postings block");
-  m = siGetVarint(pC, pEnd, &nKey);
-  if( m==0 || nKey>(uint64_t)n ) return siCorrupt(p, "a postings block");
-  pC += m;
-  for(i=0; i<(int)nKey; i++){
-    uint64_t d, nCnt = 1, j, val;
+  const unsigned char *pEnd = a ? &a[n] : 0;
+  const unsigned char *pC;
+  uint64_t iKey = iFence, v;
+  int nPair = 0, i, m, rc;
+  SiBlockHdr h;
+  rc = siBlockHeader(p, a, pEnd, &h);
+  if( rc ) return rc;
+  pC = h.aKeys;
+  for(i=0; i<(int)h.nKey; i++){
+    uint64_t d, nCnt = 1, j, val, base = iKey;
+    int bRestart = h.nRestart>0 && i % DP_SET_RESTART_KEYS==0;
+    if( bRestart ){
+      if( (uint64_t)(pC - h.aKeys)!=h.aOff[i/DP_SET_RESTART_KEYS] ){
+        return siCorrupt(p, "a postings block (restart)");
+      }
+      base = iFence;
+    }
     m = siGetVarint(pC, pEnd, &d);
     if( m==0 ) return siCorrupt(p, "a postings block");
     pC += m;
-    if( (i>0 && (d>>1)==0) || (d>>1)>((uint64_t)1<<40) - iKey ){
+    if( (d>>1)>((uint64_t)1<<40) - base
+     || (i>0 && base + (d>>1)<=iKey) ){       /* keys strictly increase */
       return siCorrupt(p, "a postings block");
     }
-    iKey += d>>1;
+    iKey = base + (d>>1);
     if( d & 1 ){
       m = siGetVarint(pC, pEnd, &nCnt);
       if( m==0 || nCnt>(uint64_t)n ) return siCorrupt(p, "a postings block");
@@ -788,8 +854,8 @@ static int siBlockDecode(DpSetIndex *p, const unsigned char *a, int n,
       nCnt += 2;
     }
     if( nPair + (sqlite3_int64)nCnt>p->nBlockPairAlloc ){
-      int rc = dpGrow((void**)&p->aBlockPair, &p->nBlockPairAlloc,
-                      nPair + (int)nCnt, sizeof(SiPair));
+      rc = dpGrow((void**)&p->aBlockPair, &p->nBlockPairAlloc,
+                  nPair + (int)nCnt, sizeof(SiPair));
       if( rc ) return rc;
     }
     val = 0;
@@ -834,8 +900,11 @@ static int siBlockRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
 }
 
 /* The vals of key in block iBlk of pRun, into p->aBlockPair[0..*pnVal)
-** (keys set too).  Skips the vals of other keys without decoding them and
-** stops past the key: the search's read of one posting list. */
+** (keys set too): the search's read of one posting list.  In a block with
+** restart points it starts at the last restart whose key is <= key (a
+** binary search over their keys, each one varint), else at the first key;
+** it skips the vals of other keys without decoding them and stops past
+** the key. */
 static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
                        uint64_t key, int *pnVal){
   sqlite3_stmt *pStmt;
@@ -846,47 +915,62 @@ static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
     const unsigned char *a = sqlite3_column_blob(pStmt, 0);
     const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
-    const unsigned char *pC = a;
-    uint64_t nKey, iKey = pRun->aFence[iBlk], d, nCnt, v, val = 0, j;
-    int m, i;
-    if( a==0 || (m = siGetVarint(pC, pEnd, &nKey))==0 ){
-      rc = siCorrupt(p, "a postings block");
-    }else{
-      pC += m;
-      for(i=0; rc==SQLITE_OK && i<(int)nKey; i++){
-        if( (m = siGetVarint(pC, pEnd, &d))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
-        pC += m;
-        iKey += d>>1;
-        nCnt = 1;
-        if( d & 1 ){
-          if( (m = siGetVarint(pC, pEnd, &nCnt))==0 || nCnt>(uint64_t)(pEnd - pC) ){
+    const unsigned char *pC;
+    const uint64_t iFence = pRun->aFence[iBlk];
+    uint64_t iKey = iFence, d, nCnt, v, val = 0, j;
+    int m, i = 0;
+    SiBlockHdr h;
+    rc = siBlockHeader(p, a, pEnd, &h);
+    if( rc==SQLITE_OK ){
+      pC = h.aKeys;
+      if( h.nRestart>1 ){
+        int lo = 0, hi = h.nRestart - 1;      /* restart lo's key <= key */
+        while( lo<hi ){
+          int mid = (lo + hi + 1)/2;
+          if( siGetVarint(h.aKeys + h.aOff[mid], pEnd, &d)==0 ){
             rc = siCorrupt(p, "a postings block");
             break;
           }
-          pC += m;
-          nCnt += 2;
+          if( iFence + (d>>1)<=key ) lo = mid; else hi = mid - 1;
         }
-        if( iKey>key ) break;
-        if( iKey<key ){
-          pC = siSkipVarints(pC, pEnd, nCnt);
-          if( pC==0 ){ rc = siCorrupt(p, "a postings block"); break; }
-          continue;
-        }
-        if( (sqlite3_int64)nCnt>p->nBlockPairAlloc ){
-          rc = dpGrow((void**)&p->aBlockPair, &p->nBlockPairAlloc, (int)nCnt,
-                      sizeof(SiPair));
-          if( rc ) break;
-        }
-        for(j=0; j<nCnt; j++){
-          if( (m = siGetVarint(pC, pEnd, &v))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
-          pC += m;
-          val = (j==0) ? v : val + v;
-          p->aBlockPair[j].key = key;
-          p->aBlockPair[j].val = val;
-        }
-        if( rc==SQLITE_OK ) *pnVal = (int)nCnt;
-        break;
+        pC = h.aKeys + h.aOff[lo];
+        i = lo*DP_SET_RESTART_KEYS;
       }
+    }
+    for(; rc==SQLITE_OK && i<(int)h.nKey; i++){
+      if( (m = siGetVarint(pC, pEnd, &d))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
+      pC += m;
+      if( h.nRestart>0 && i % DP_SET_RESTART_KEYS==0 ) iKey = iFence;
+      iKey += d>>1;
+      nCnt = 1;
+      if( d & 1 ){
+        if( (m = siGetVarint(pC, pEnd, &nCnt))==0 || nCnt>(uint64_t)(pEnd - pC) ){
+          rc = siCorrupt(p, "a postings block");
+          break;
+        }
+        pC += m;
+        nCnt += 2;
+      }
+      if( iKey>key ) break;
+      if( iKey<key ){
+        pC = siSkipVarints(pC, pEnd, nCnt);
+        if( pC==0 ){ rc = siCorrupt(p, "a postings block"); break; }
+        continue;
+      }
+      if( (sqlite3_int64)nCnt>p->nBlockPairAlloc ){
+        rc = dpGrow((void**)&p->aBlockPair, &p->nBlockPairAlloc, (int)nCnt,
+                    sizeof(SiPair));
+        if( rc ) break;
+      }
+      for(j=0; j<nCnt; j++){
+        if( (m = siGetVarint(pC, pEnd, &v))==0 ){ rc = siCorrupt(p, "a postings block"); break; }
+        pC += m;
+        val = (j==0) ? v : val + v;
+        p->aBlockPair[j].key = key;
+        p->aBlockPair[j].val = val;
+      }
+      if( rc==SQLITE_OK ) *pnVal = (int)nCnt;
+      break;
     }
   }else{
     rc = sqlite3_reset(pStmt);
@@ -1134,10 +1218,12 @@ static int siWriterFence(SiWriter *w){
 ** flush and rewritten by every merge. */
 static int siWriterBlock(SiWriter *w){
   int rc = SQLITE_OK;
-  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord;
-  sqlite3_int64 iId;
+  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord, nRestart, nHdr, iK;
+  sqlite3_int64 iId, nHdrMax;
   uint64_t prevKey, prevHeavy, aW[DP_SET_FILTER_WORDS_MAX];
-  unsigned char *pB, *pF;
+  uint32_t aOff[DP_SET_RESTART_MAX];
+  unsigned char *pB, *pF, *pKeys;
+  unsigned char aHdr[21 + 5*DP_SET_RESTART_MAX];
   if( w->nBuf==0 ) return SQLITE_OK;
   if( w->nBlock>=(1<<24) - 1 ){
     return siError(w->p, SQLITE_FULL, "docpipe: run too large");
@@ -1145,20 +1231,28 @@ static int siWriterBlock(SiWriter *w){
   for(i=0; i<w->nBuf; i++){
     if( i==0 || w->aBuf[i].key!=w->aBuf[i-1].key ) nKey++;
   }
+  nRestart = (nKey + DP_SET_RESTART_KEYS - 1)/DP_SET_RESTART_KEYS;
+  assert( nRestart<=DP_SET_RESTART_MAX );  /* nKey <= 512: a block's cut */
+  nHdrMax = 21 + 5*(sqlite3_int64)nRestart;
   w->blk.n = 0;
   w->flt.n = 0;
-  siBufReserve(&rc, &w->blk, 10 + (sqlite3_int64)w->nBuf*30);
+  siBufReserve(&rc, &w->blk, nHdrMax + (sqlite3_int64)w->nBuf*30);
   siBufReserve(&rc, &w->flt, 20 + (sqlite3_int64)w->nBuf*20 + nWord*8);
   if( rc ) return rc;
-  /* block bytes, and the filter of its keys */
+  /* the key area (after room for the header, which depends on it), and
+  ** the filter of its keys; a restart point's key is coded from the
+  ** fence, the others from the key before */
   memset(aW, 0, sizeof(aW));
-  pB = w->blk.a;
-  pB += siPutVarint(pB, (uint64_t)nKey);
+  pKeys = pB = &w->blk.a[nHdrMax];
   prevKey = w->aBuf[0].key;
-  for(i=0; i<w->nBuf; i=j){
+  for(i=0, iK=0; i<w->nBuf; i=j, iK++){
     int nCnt, k;
     for(j=i+1; j<w->nBuf && w->aBuf[j].key==w->aBuf[i].key; j++){}
     nCnt = j - i;
+    if( iK % DP_SET_RESTART_KEYS==0 ){
+      aOff[iK/DP_SET_RESTART_KEYS] = (uint32_t)(pB - pKeys);
+      prevKey = w->aBuf[0].key;
+    }
     pB += siPutVarint(pB, ((w->aBuf[i].key - prevKey)<<1) | (nCnt>1));
     if( nCnt>1 ){ pB += siPutVarint(pB, (uint64_t)nCnt - 2); nHeavy++; }
     pB += siPutVarint(pB, w->aBuf[i].val);
@@ -1166,7 +1260,16 @@ static int siWriterBlock(SiWriter *w){
     siFilterAdd(aW, nWord, w->aBuf[i].key);
     prevKey = w->aBuf[i].key;
   }
-  w->blk.n = pB - w->blk.a;
+  /* the header, just before the key area: 0 (a block with restart
+  ** points), nKey, nRestart, the offsets after the first as deltas */
+  nHdr = 0;
+  aHdr[nHdr++] = 0;
+  nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nKey);
+  nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nRestart);
+  for(i=1; i<nRestart; i++){
+    nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)(aOff[i] - aOff[i-1]));
+  }
+  memcpy(pKeys - nHdr, aHdr, (size_t)nHdr);
   /* filter row */
   pF = w->flt.a;
   pF += siPutVarint(pF, (uint64_t)nKey);
@@ -1183,7 +1286,7 @@ static int siWriterBlock(SiWriter *w){
   for(i=0; i<nWord; i++){ siPut64(pF, aW[i]); pF += 8; }
   w->flt.n = pF - w->flt.a;
   iId = (w->iRun<<24) | w->nBlock;
-  rc = siPutBlob(w->p, SI_BLOCK_PUT, iId, w->blk.a, w->blk.n);
+  rc = siPutBlob(w->p, SI_BLOCK_PUT, iId, pKeys - nHdr, pB - (pKeys - nHdr));
   if( rc==SQLITE_OK ) rc = siPutBlob(w->p, SI_FILTER_PUT, iId, w->flt.a, w->flt.n);
   if( rc ) return rc;
   /* fence */

@@ -772,10 +772,11 @@ static void testApi(void){
   dpSetIndexAdd(c.p, 1, a, 1, 1);
   dpSetIndexAdd(c.p, 2, a, 1, 1);
   commit(&c);
-  /* one run, one block: key 0x123456 (fence, delta 0, multi), 2 vals:
-  ** 3 (id 1 kept), then +2 (id 2 kept) */
+  /* one run, one block: 00 (restart points), 1 key, 1 restart point (no
+  ** offset after the first); key 0x123456 (fence, delta 0, multi), 2
+  ** vals: 3 (id 1 kept), then +2 (id 2 kept) */
   onlyBlob(c.db, "t_pblocks", zHex, &iBlk);
-  ok("7.3 block bytes as the format says", strcmp(zHex, "0101000302")==0, zHex);
+  ok("7.3 block bytes as the format says", strcmp(zHex, "00010101000302")==0, zHex);
   exec(&c, "BEGIN");
   rc = dpSetIndexRename(c.p, "u", &zErr);
   sqlite3_free(zErr); zErr = 0;
@@ -795,6 +796,82 @@ static void testApi(void){
   sqlite3_free(zErr); zErr = 0;
   ok("7.7 drop", rc==SQLITE_OK && countTables(c.db, "u_%")==0, 0);
   connClose(&c);
+
+  /* 7.3.1 a block as builds before 2026-12 wrote it (no restart points:
+  ** varint nKey first, every key from the one before) is read as before:
+  ** three keys K, K+5, K+9 of ids 1-3 (vals 3, 5, 7) */
+  unlink(zPath);
+  if( connOpen(&c, 1)==SQLITE_OK ){
+    static const int aD[3] = {0, 5, 9};
+    int k, bAll = 1;
+    exec(&c, "BEGIN");
+    for(k=0; k<3; k++){
+      a[0] = ((uint64_t)0x123456 + aD[k])<<24;
+      dpSetIndexAdd(c.p, k+1, a, 1, 1);
+    }
+    commit(&c);
+    onlyBlob(c.db, "t_pblocks", zHex, &iBlk);
+    ok("7.3.1 three keys, one restart point", strcmp(zHex, "00030100030A050807")==0, zHex);
+    connClose(&c);
+    rc = damage("UPDATE t_pblocks SET data = x'0300030A050807'");
+    if( rc==SQLITE_OK ) rc = reopen(&c, &zErr);
+    sqlite3_free(zErr); zErr = 0;
+    exec(&c, "BEGIN");
+    for(k=0; rc==SQLITE_OK && k<3; k++){
+      a[0] = ((uint64_t)0x123456 + aD[k])<<24;
+      rc = dpSetIndexBest(c.p, a, 1, DP_SET_JACCARD, 1.0, 0, 0, &h, &bFound);
+      if( !bFound || h.iId!=k+1 ) bAll = 0;
+    }
+    if( rc==SQLITE_OK ) rc = dpSetIndexIntegrity(c.p);
+    exec(&c, "COMMIT");
+    ok("7.3.2 a block without restart points: found, and sound", rc==SQLITE_OK
+       && bAll, c.p ? dpSetIndexErrmsg(c.p) : "open");
+    connClose(&c);
+  }
+  /* 7.3.3 a block of many restart points: every key found from the
+  ** restart before it (keys 3 apart, one doc each), and a restart
+  ** offset moved by one byte is damage the integrity check reports */
+  unlink(zPath);
+  if( connOpen(&c, 1)==SQLITE_OK ){
+    int k, bAll = 1;
+    exec(&c, "BEGIN");
+    for(k=0; k<200; k++){
+      a[0] = ((uint64_t)0x300000 + 3*(uint64_t)k)<<24;
+      dpSetIndexAdd(c.p, k+1, a, 1, 1);
+    }
+    commit(&c);
+    exec(&c, "BEGIN");
+    for(k=0; k<200; k++){
+      a[0] = ((uint64_t)0x300000 + 3*(uint64_t)k)<<24;
+      rc = dpSetIndexBest(c.p, a, 1, DP_SET_JACCARD, 1.0, 0, 0, &h, &bFound);
+      if( rc || !bFound || h.iId!=k+1 ) bAll = 0;
+      a[0] += (uint64_t)1<<24;                   /* between two keys */
+      rc = dpSetIndexBest(c.p, a, 1, DP_SET_JACCARD, 0.1, 0, 0, &h, &bFound);
+      if( rc || bFound ) bAll = 0;
+    }
+    rc = dpSetIndexIntegrity(c.p);
+    exec(&c, "COMMIT");
+    ok("7.3.3 200 keys, 13 restart points: each found, none between",
+       bAll && rc==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    connClose(&c);
+    /* header 00, nKey 200 (C8 01), 13 restarts (0D), then the offset
+    ** delta of the second restart point (one byte, below 128): one more */
+    rc = damage("UPDATE t_pblocks SET data = substr(data, 1, 4)"
+                " || CAST(char(unicode(CAST(substr(data, 5, 1) AS TEXT)) + 1)"
+                " AS BLOB) || substr(data, 6)"
+                " WHERE hex(substr(data, 1, 4))='00C8010D'"
+                " AND unicode(CAST(substr(data, 5, 1) AS TEXT))<127");
+    if( rc==SQLITE_OK ) rc = reopen(&c, &zErr);
+    sqlite3_free(zErr); zErr = 0;
+    if( rc==SQLITE_OK ){
+      exec(&c, "BEGIN");
+      rc = dpSetIndexIntegrity(c.p);
+      exec(&c, "COMMIT");
+    }
+    ok("7.3.4 a restart offset that misses its key is a damaged block",
+       rc==SQLITE_CORRUPT_VTAB, c.p ? dpSetIndexErrmsg(c.p) : "open");
+    connClose(&c);
+  }
 
   /* calls refuse what is not a set, or an unknown measure */
   unlink(zPath);
