@@ -430,10 +430,10 @@ double dpSetSimilarity(int eMeasure, sqlite3_int64 nInter, sqlite3_int64 nA,
 int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr);
 void dpSetIndexClose(DpSetIndex *p);
-/* Runs written from now on have blocks of nPair pairs: 256 (the default)
-** or 512, as builds before 2026-12 wrote; test/setindex.c makes such a
-** table with it.  SQLITE_MISUSE for any other size. */
-int dpSetIndexSetBlockPairs(DpSetIndex *p, int nPair);
+/* bOld: runs written from now on have blocks as builds before 2026-12
+** wrote them (512 pairs, 64 filter words); test/setindex.c makes such a
+** table with it. */
+void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld);
 /* The least merge work of a sync (default 65,536 pairs); tests lower it
 ** to leave merges in progress with few pairs. */
 void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork);

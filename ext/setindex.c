@@ -267,18 +267,22 @@
 #include <string.h>
 
 #define DP_SET_KEY(h)        ((uint64_t)(h) >> 24)  /* 40-bit posting key */
-#define DP_SET_BLOCK_PAIRS   256      /* target pairs per block (runs
-                                      ** written before 2026-12 have 512) */
+#define DP_SET_BLOCK_BYTES   1990     /* a block takes no new key past this
+                                      ** size: two to a 4 KB page (each row
+                                      ** at most ~2,040 with its cell) */
+#define DP_SET_BLOCK_KEYS    384      /* ... or at this many keys (runs
+                                      ** written before 2026-12: 512 pairs) */
 #define DP_SET_FENCE_CHUNK   4096     /* blocks per %_pfence row */
 #define DP_SET_RESTART_KEYS  16       /* keys between restart points */
 #define DP_SET_RESTART_MAX   64       /* restart points a block may have */
 #define DP_SET_FILTER_BITS   8        /* Bloom filter bits per key */
-#define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_PAIRS*DP_SET_FILTER_BITS/64)
+#define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_KEYS*DP_SET_FILTER_BITS/64)
                                       /* filter words of a block written */
 #define DP_SET_FILTER_WORDS_MAX 64    /* ... or read (512-pair blocks) */
+#define DP_SET_FILTER_WORDS_MIN 32    /* the fewest a filter row may have */
 #define DP_SET_CHUNK_WORDS   256      /* filter words per cached chunk:
                                       ** 4 blocks of 512 pairs, 8 of 256 */
-#define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/(DP_SET_FILTER_WORDS_MAX/2))
+#define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MIN)
                                       /* most blocks a chunk can hold */
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
@@ -1021,10 +1025,10 @@ static int siFilterParse(DpSetIndex *p, const unsigned char *a, int n,
     pC += m;
     pBlk->aHeavyCnt[i] = (uint32_t)v;
   }
-  if( pEnd - pC==(sqlite3_int64)DP_SET_FILTER_WORDS_MAX*4 ){
-    nWord = DP_SET_FILTER_WORDS_MAX/2;
-  }else if( pEnd - pC!=(sqlite3_int64)DP_SET_FILTER_WORDS_MAX*8 ){
-    goto corrupt;
+  nWord = (int)((pEnd - pC)/8);
+  if( (pEnd - pC)%8!=0 || nWord<DP_SET_FILTER_WORDS_MIN
+   || nWord>DP_SET_FILTER_WORDS_MAX || nWord%16!=0 ){
+    goto corrupt;                  /* 64 (512-pair blocks), 48, or 32 */
   }
   if( nKey>(uint64_t)nWord*64/DP_SET_FILTER_BITS ) goto corrupt;
   pBlk->nWord = nWord;
@@ -1158,6 +1162,9 @@ struct SiWriter {
   sqlite3_int64 nPair;    /* pairs written so far */
   SiPair *aBuf;           /* pairs of the block being built */
   int nBuf, nBufAlloc;    /* pairs in aBuf, slots */
+  int nBufKey;            /* keys in aBuf */
+  int nBufHeavy;          /* postings of its last key */
+  sqlite3_int64 nBufByte; /* the bytes they take in a block (about) */
   uint64_t *aFenceKey;    /* fences of the current chunk */
   uint32_t *aFenceCnt;    /* their counts */
   int nFence;             /* fences in the current chunk */
@@ -1303,6 +1310,8 @@ static int siWriterBlock(SiWriter *w){
   w->nBlock++;
   w->nPair += w->nBuf;
   w->nBuf = 0;
+  w->nBufKey = 0;
+  w->nBufByte = 0;
   if( w->nFence==DP_SET_FENCE_CHUNK ){
     rc = siWriterFence(w);
     w->nFence = 0;
@@ -1313,10 +1322,34 @@ static int siWriterBlock(SiWriter *w){
 /* Add one pair; pairs come in increasing (key, val) order. */
 static int siWriterAdd(SiWriter *w, uint64_t key, uint64_t val){
   int rc = SQLITE_OK;
-  if( w->nBuf>=w->nWord*64/DP_SET_FILTER_BITS && key!=w->aBuf[w->nBuf-1].key ){
-    rc = siWriterBlock(w);
-    if( rc ) return rc;
+  unsigned char aTmp[10];
+  const int bNewKey = w->nBuf==0 || key!=w->aBuf[w->nBuf-1].key;
+  sqlite3_int64 nAdd;
+  /* the bytes this pair adds to the block (its key area; the header is
+  ** counted as 3 bytes and 2 per restart point) */
+  if( bNewKey ){
+    uint64_t base = w->nBuf==0 ? key
+                  : (w->nBufKey % DP_SET_RESTART_KEYS==0 ? w->aBuf[0].key
+                                                          : w->aBuf[w->nBuf-1].key);
+    nAdd = siPutVarint(aTmp, (key - base)<<1) + siPutVarint(aTmp, val)
+         + (w->nBufKey % DP_SET_RESTART_KEYS==0 ? 2 : 0);
+    if( w->nBuf>0
+     && (w->nWord==DP_SET_FILTER_WORDS_MAX
+         ? w->nBuf>=DP_SET_FILTER_WORDS_MAX*64/DP_SET_FILTER_BITS   /* 512 */
+         : (3 + w->nBufByte + nAdd>DP_SET_BLOCK_BYTES
+            || w->nBufKey>=w->nWord*64/DP_SET_FILTER_BITS)) ){
+      rc = siWriterBlock(w);
+      if( rc ) return rc;
+      nAdd = siPutVarint(aTmp, 0) + siPutVarint(aTmp, val) + 2;  /* first */
+    }
+    w->nBufKey++;
+    w->nBufHeavy = 1;
+  }else{
+    w->nBufHeavy++;
+    nAdd = siPutVarint(aTmp, val - w->aBuf[w->nBuf-1].val)
+         + (w->nBufHeavy==2 || w->nBufHeavy==130 ? 1 : 0);   /* count - 2 */
   }
+  w->nBufByte += nAdd;
   if( w->nBuf>=w->nBufAlloc ){
     rc = dpGrow((void**)&w->aBuf, &w->nBufAlloc, w->nBuf+1, sizeof(SiPair));
     if( rc ) return rc;
@@ -1619,15 +1652,11 @@ static int siRefresh(DpSetIndex *p){
 /**************************************************************************
 ** Opening and closing.
 */
-/* Blocks of nPair pairs in the runs written from now on: 256, or 512 as
-** builds before 2026-12 wrote (for the tests of such tables). */
-int dpSetIndexSetBlockPairs(DpSetIndex *p, int nPair){
-  if( nPair!=DP_SET_FILTER_WORDS_MAX*64/DP_SET_FILTER_BITS
-   && nPair!=DP_SET_FILTER_WORDS_MAX*32/DP_SET_FILTER_BITS ){
-    return SQLITE_MISUSE;
-  }
-  p->nWordWrite = nPair*DP_SET_FILTER_BITS/64;
-  return SQLITE_OK;
+/* bOld: the runs written from now on have blocks as builds before
+** 2026-12 wrote them (512 pairs, 64 filter words), for the tests of such
+** tables; else as this build writes them. */
+void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld){
+  p->nWordWrite = bOld ? DP_SET_FILTER_WORDS_MAX : DP_SET_FILTER_WORDS;
 }
 
 /* The least merge work of a sync (DP_SET_MERGE_MIN): tests lower it to
