@@ -52,46 +52,61 @@
 **
 ** A posting is a pair (key, val): key = the top 40 bits of a hash
 ** (DP_SET_KEY), val = id<<1 | kept.  A run holds its pairs sorted by
-** (key, val) and cut into blocks of about DP_SET_BLOCK_PAIRS pairs; a key
-** is never split between blocks, so the block holding key K is the last
-** whose fence key is <= K.  Block format (varints are LEB128, 1-10 bytes):
+** (key, val) and cut into blocks; a key is never split between blocks, so
+** the block holding key K is the last whose fence key is <= K.  Block
+** format (varints are LEB128, 1-10 bytes):
 **
-**   varint nKey, then per key: varint (delta<<1 | multi), [varint count-2
-**   when multi], varint val0, varint (val - previous val) for the others
+**   byte 0, varint nKey, varint nRestart (= ceil(nKey/16)), nRestart-1 x
+**   varint (offset of restart point r - offset of r-1), then the key area:
+**   per key: varint (delta<<1 | multi), [varint count-2 when multi],
+**   varint val0, varint (val - previous val) for the others
 **
-** where delta is the key minus the previous key (the first key minus the
-** block's fence key, so 0).  A block ends once it holds
-** DP_SET_BLOCK_PAIRS (256) pairs, so it has at most that many keys.
-** Filter row: varint nKey, varint nHeavy, nHeavy x (varint key delta from
-** the fence or the previous heavy key, varint count), then
-** DP_SET_FILTER_WORDS (32) filter words (8 bytes little-endian each:
-** DP_SET_FILTER_BITS bits per key of a full block; a key sets 3 bits of
-** one word, so a test costs one cache miss).  Fence row: per block, varint
-** (first key - previous block's first key; the first absolute), varint
-** pairs.
+** where delta is the key minus the previous key, or for every 16th key
+** (DP_SET_RESTART_KEYS; the restart points, the first at offset 0) the key
+** minus the block's fence key, so that a probe can start decoding at the
+** last restart point <= its key (a binary search over their first
+** varints) instead of at the first key.  A block takes no new key once its
+** bytes would pass DP_SET_BLOCK_BYTES (1,990; its last key's postings may
+** go past it) or it holds DP_SET_BLOCK_KEYS (384) keys.  Filter row:
+** varint nKey, varint nHeavy, nHeavy x (varint key delta from the fence or
+** the previous heavy key, varint count), then DP_SET_FILTER_WORDS (48)
+** filter words (8 bytes little-endian each: DP_SET_FILTER_BITS bits per
+** key of a block of 384 keys, more when it has fewer; a key sets 3 bits
+** of one word, so a test costs one cache miss).  Fence row: per block,
+** varint (first key - previous block's first key; the first absolute),
+** varint pairs.
 **
-** Builds before 2026-12 wrote blocks of 512 pairs with 64 filter words.
-** Such runs are read as they are: the filter row's length tells its words
-** (so its block size), a run's first filter read sets the run's, and a
-** merge resumed continues its output in the size it was begun with (one
-** size per run; the integrity check sees to it).  New runs, and so every
-** merge output begun now, have 256-pair blocks ('optimize' of a table
-** whose single run is old leaves it as it is).  Builds before 2026-12
-** take a 256-pair run's filter rows for damaged ones: no going back once
-** this build has written to a table.  256 pairs because at ~2.2 KB
-** a block fits in one 4 KB page, where 512 pairs (~4.5 KB) took an
-** overflow page, read and copied whole by each probe, and left both pages
-** partly empty.  Side by side at 10k-20k stored (2026-11-30): verse mixes
-** insert 35 % faster (269 -> 364 docs/s at 10k), the file is 9-11 %
-** smaller (4.74 -> 4.33x the text at 10k of bigram text), bigram inserts
-** and MATCH unchanged within noise.
+** Builds before 2026-12 wrote blocks of 512 pairs with 64 filter words,
+** and their blocks began with varint nKey (never 0: no restart points,
+** every key coded from the one before).  Such runs are read as they are:
+** a block's first byte tells its format, a filter row's length after the
+** heavy keys its words, a run's first filter read sets the run's (one
+** size per run; the integrity check sees to it), and a merge resumed
+** continues its output with the size it was begun with.  New runs, and so
+** every merge output begun now, have this build's blocks ('optimize' of a
+** table whose single run is old leaves it as it is).  Builds before
+** 2026-12 take this build's blocks for damaged ones: there is no going
+** back once this build has written to a table.
+**
+** Why blocks end by size: SQLite stores a row of more than ~4 KB with an
+** overflow page, which a probe reads and copies whole, and packs rows
+** whole into 4 KB pages, so a page holds two ~2 KB blocks, or one block
+** of 2.1 KB and nothing else.  512 pairs (~4.5 KB) took an overflow page
+** each; 256 pairs came to 1.4 KB on bigram text (two a page, 21 % of
+** the pages empty) and 2.1 KB on verse mixes (one a page, 42 % empty).
+** Cut at 1,990 bytes, 3 % and 1 % are left empty.  Side by side at
+** 10k-20k stored (build/scale_bench, 2026-11-30, one run each): verse
+** mixes at 10k insert 318 -> 392 docs/s with the restart points (256
+** pairs both) and 370 -> 439 with blocks cut by size (file 4.18 -> 4.03x
+** the text); bigram text at 20k 4.73 -> 4.45x the text, inserts and
+** MATCH within noise.
 **
 ** The in-memory summary of a run is its fence arrays (12 bytes per block)
 ** and a directory on the top bits of the key (keys are uniform hashes, so
 ** it points next to the block: no binary search over all fences), read
 ** when the run is first used (one to a few rows); each block's filter row
 ** is read the first time a probe lands in that block, and kept (filters
-** in chunks of DP_SET_CHUNK_WORDS words: 8 blocks, or 4 of 512 pairs;
+** in chunks of DP_SET_CHUNK_WORDS words: 5 blocks, or 4 of 512 pairs;
 ** heavy keys beside them).  So a
 ** new connection reads the pruns rows and the fence rows of each run, and
 ** the filter rows its first probes touch, never the postings unless a key
@@ -281,7 +296,7 @@
 #define DP_SET_FILTER_WORDS_MAX 64    /* ... or read (512-pair blocks) */
 #define DP_SET_FILTER_WORDS_MIN 32    /* the fewest a filter row may have */
 #define DP_SET_CHUNK_WORDS   256      /* filter words per cached chunk:
-                                      ** 4 blocks of 512 pairs, 8 of 256 */
+                                      ** 5 blocks of 48 words, 4 of 64 */
 #define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MIN)
                                       /* most blocks a chunk can hold */
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
@@ -1002,8 +1017,8 @@ static int siFilterParse(DpSetIndex *p, const unsigned char *a, int n,
   m = siGetVarint(pC, pEnd, &nHeavy);
   if( m==0 || nHeavy>nKey ) return siCorrupt(p, "a filter row");
   pC += m;
-  /* the words fill the row's end: 64 in runs of 512-pair blocks, 32 in
-  ** runs of 256-pair ones (the heavy keys are parsed before it is known) */
+  /* the words fill the row's end: 64 in runs of 512-pair blocks, 48 in
+  ** this build's (the heavy keys are parsed before it is known) */
   nWord = DP_SET_FILTER_WORDS_MAX;
   nByte = sizeof(SiBlk) + (sqlite3_int64)nWord*8 + (sqlite3_int64)nHeavy*12;
   pBlk = sqlite3_malloc64((sqlite3_uint64)nByte);

@@ -1553,7 +1553,7 @@ static void testOldBlocks(void){
      && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL")>0,
      zWhy);
   connClose(&c);
-  /* this build: new runs of 256-pair blocks beside the old ones */
+  /* this build: new runs of its own blocks beside the old ones */
   if( connOpen(&c, 0) ){ ok("11.2 reopen", 0, "open"); return; }
   ok("11.2 a new connection over old runs decides as the reference",
      allQueries(&c, m, zWhy), zWhy);
