@@ -267,12 +267,14 @@
 **   mixes.  Pages freed by merges are reused by later writes but not
 **   returned (auto_vacuum is the table's choice).
 ** - Verse mixes (every passage in many documents) insert ~4.7x slower
-**   than the dense kind at 20k (154 against 730 docs/s; 9x before
-**   candidates were counted and blocks halved, 2026-11-30): half of a
-**   document's keys must be probed, each present in several runs and
-**   naming ~16 documents, and each probe decodes its block from the
-**   start.  A key directory in the block (restart points) or fewer runs
-**   would cut that; this blocks making the set kind the default.
+**   than the dense kind at 20k (154 against 730 docs/s; 86 before
+**   candidates were counted, blocks got restart points and were cut by
+**   size, 2026-11-30): half of a document's keys must be probed, each
+**   present in several runs and naming ~16 documents, each probe a block
+**   row read through SQLite.  Fewer runs would cut that; this blocks
+**   making the set kind the default.
+** - The file: 4.35x the text at 100k (4.76 before blocks were cut by
+**   size); the rest as said above.
 */
 #include "docpipe.h"
 
