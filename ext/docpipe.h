@@ -431,8 +431,8 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr);
 void dpSetIndexClose(DpSetIndex *p);
 /* bOld: runs written from now on have blocks as builds before 2026-12
-** wrote them (512 pairs, 64 filter words); test/setindex.c makes such a
-** table with it. */
+** wrote them (512 pairs, no restart points, 64 filter words);
+** test/setindex.c makes such a table with it. */
 void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld);
 /* The least merge work of a sync (default 65,536 pairs); tests lower it
 ** to leave merges in progress with few pairs. */

@@ -296,7 +296,7 @@
 #define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_KEYS*DP_SET_FILTER_BITS/64)
                                       /* filter words of a block written */
 #define DP_SET_FILTER_WORDS_MAX 64    /* ... or read (512-pair blocks) */
-#define DP_SET_FILTER_WORDS_MIN 32    /* the fewest a filter row may have */
+#define DP_SET_FILTER_WORDS_MIN DP_SET_FILTER_WORDS  /* the fewest */
 #define DP_SET_CHUNK_WORDS   256      /* filter words per cached chunk:
                                       ** 5 blocks of 48 words, 4 of 64 */
 #define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MIN)
@@ -562,8 +562,9 @@ struct SiRun {
   SiChunk **apChunk;      /* cached filters, NULL until a block is read */
   int nChunk;             /* slots of apChunk (enough when chunks hold the
                           ** fewest blocks, DP_SET_CHUNK_BLOCKS_MIN) */
-  int nWord;              /* filter words of each block of the run (32 or
-                          ** 64: its block size), 0 until one is read */
+  int nWord;              /* filter words of each block of the run (48, or
+                          ** 64 in runs of 512-pair blocks), 0 until one
+                          ** is read */
   int nChunkBlk;          /* blocks a chunk holds: DP_SET_CHUNK_WORDS/nWord */
   uint64_t *aLoaded;      /* bit per block: its filter is in apChunk */
   uint32_t *aDir;         /* aDir[d]: first block whose fence has the top
@@ -936,7 +937,7 @@ static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
     const unsigned char *a = sqlite3_column_blob(pStmt, 0);
     const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
-    const unsigned char *pC;
+    const unsigned char *pC = 0;
     const uint64_t iFence = pRun->aFence[iBlk];
     uint64_t iKey = iFence, d, nCnt, v, val = 0, j;
     int m, i = 0;
@@ -1043,9 +1044,9 @@ static int siFilterParse(DpSetIndex *p, const unsigned char *a, int n,
     pBlk->aHeavyCnt[i] = (uint32_t)v;
   }
   nWord = (int)((pEnd - pC)/8);
-  if( (pEnd - pC)%8!=0 || nWord<DP_SET_FILTER_WORDS_MIN
-   || nWord>DP_SET_FILTER_WORDS_MAX || nWord%16!=0 ){
-    goto corrupt;                  /* 64 (512-pair blocks), 48, or 32 */
+  if( (pEnd - pC)%8!=0
+   || (nWord!=DP_SET_FILTER_WORDS && nWord!=DP_SET_FILTER_WORDS_MAX) ){
+    goto corrupt;                  /* 64 (512-pair blocks) or 48 */
   }
   if( nKey>(uint64_t)nWord*64/DP_SET_FILTER_BITS ) goto corrupt;
   pBlk->nWord = nWord;
@@ -1188,7 +1189,8 @@ struct SiWriter {
   SiBuf blk;              /* scratch: block bytes */
   SiBuf flt;              /* scratch: filter row bytes */
   int nWord;              /* filter words of a block: the run's block size
-                          ** (nWord*64/DP_SET_FILTER_BITS pairs) */
+                          ** (at most nWord*64/DP_SET_FILTER_BITS keys; 512
+                          ** pairs, no restart points, for 64 words) */
 };
 
 static void siWriterInit(SiWriter *w, DpSetIndex *p, sqlite3_int64 iRun){
@@ -1242,7 +1244,7 @@ static int siWriterFence(SiWriter *w){
 ** flush and rewritten by every merge. */
 static int siWriterBlock(SiWriter *w){
   int rc = SQLITE_OK;
-  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord, nRestart, nHdr, iK;
+  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord, nRestart, nHdr, iK, bOld;
   sqlite3_int64 iId, nHdrMax;
   uint64_t prevKey, prevHeavy, aW[DP_SET_FILTER_WORDS_MAX];
   uint32_t aOff[DP_SET_RESTART_MAX];
@@ -1255,8 +1257,13 @@ static int siWriterBlock(SiWriter *w){
   for(i=0; i<w->nBuf; i++){
     if( i==0 || w->aBuf[i].key!=w->aBuf[i-1].key ) nKey++;
   }
-  nRestart = (nKey + DP_SET_RESTART_KEYS - 1)/DP_SET_RESTART_KEYS;
-  assert( nRestart<=DP_SET_RESTART_MAX );  /* nKey <= 512: a block's cut */
+  /* a run of 64-word filters (written before 2026-12, or a merge such a
+  ** build began) gets blocks as that build wrote them: no restart points */
+  bOld = nWord==DP_SET_FILTER_WORDS_MAX;
+  nRestart = bOld ? 0 : (nKey + DP_SET_RESTART_KEYS - 1)/DP_SET_RESTART_KEYS;
+  if( nRestart>DP_SET_RESTART_MAX ){        /* nKey <= 384: siWriterAdd */
+    return siError(w->p, SQLITE_INTERNAL, "docpipe: a block of %d keys", nKey);
+  }
   nHdrMax = 21 + 5*(sqlite3_int64)nRestart;
   w->blk.n = 0;
   w->flt.n = 0;
@@ -1273,7 +1280,7 @@ static int siWriterBlock(SiWriter *w){
     int nCnt, k;
     for(j=i+1; j<w->nBuf && w->aBuf[j].key==w->aBuf[i].key; j++){}
     nCnt = j - i;
-    if( iK % DP_SET_RESTART_KEYS==0 ){
+    if( !bOld && iK % DP_SET_RESTART_KEYS==0 ){
       aOff[iK/DP_SET_RESTART_KEYS] = (uint32_t)(pB - pKeys);
       prevKey = w->aBuf[0].key;
     }
@@ -1287,11 +1294,15 @@ static int siWriterBlock(SiWriter *w){
   /* the header, just before the key area: 0 (a block with restart
   ** points), nKey, nRestart, the offsets after the first as deltas */
   nHdr = 0;
-  aHdr[nHdr++] = 0;
-  nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nKey);
-  nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nRestart);
-  for(i=1; i<nRestart; i++){
-    nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)(aOff[i] - aOff[i-1]));
+  if( !bOld ){
+    aHdr[nHdr++] = 0;
+    nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nKey);
+    nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nRestart);
+    for(i=1; i<nRestart; i++){
+      nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)(aOff[i] - aOff[i-1]));
+    }
+  }else{
+    nHdr += siPutVarint(&aHdr[nHdr], (uint64_t)nKey);
   }
   memcpy(pKeys - nHdr, aHdr, (size_t)nHdr);
   /* filter row */
@@ -1670,8 +1681,8 @@ static int siRefresh(DpSetIndex *p){
 ** Opening and closing.
 */
 /* bOld: the runs written from now on have blocks as builds before
-** 2026-12 wrote them (512 pairs, 64 filter words), for the tests of such
-** tables; else as this build writes them. */
+** 2026-12 wrote them (512 pairs, no restart points, 64 filter words),
+** for the tests of such tables; else as this build writes them. */
 void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld){
   p->nWordWrite = bOld ? DP_SET_FILTER_WORDS_MAX : DP_SET_FILTER_WORDS;
 }

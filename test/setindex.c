@@ -1550,6 +1550,10 @@ static void testOldBlocks(void){
   printf("  %d commits to leave a merge in progress\n", i);
   ok("11.1 old blocks written, a merge in progress",
      rc==SQLITE_OK && countFilters(&c, 1)>0 && countFilters(&c, 0)==0
+     /* no restart points (first byte 0), and some of 128 keys or more
+     ** (a two-byte varint nKey first) */
+     && scalar(&c, "SELECT count(*) FROM t_pblocks WHERE substr(data, 1, 1)=x'00'")==0
+     && scalar(&c, "SELECT count(*) FROM t_pblocks WHERE hex(substr(data, 1, 1))>='80'")>0
      && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL")>0,
      zWhy);
   connClose(&c);
@@ -1560,7 +1564,9 @@ static void testOldBlocks(void){
   dpSetIndexSetMergeMin(c.p, 1);
   rc = randomOps(&c, m, 500, &st, zWhy, 0);
   ok("11.3 writes, merges and rollbacks over old and new runs",
-     rc==SQLITE_OK && countFilters(&c, 0)>0, zWhy);
+     rc==SQLITE_OK && countFilters(&c, 0)>0
+     && scalar(&c, "SELECT count(*) FROM t_pblocks WHERE substr(data, 1, 1)=x'00'")>0,
+     zWhy);
   ok("11.4 the same decisions as the reference", allQueries(&c, m, zWhy), zWhy);
   ok("11.5 integrity-check (one block size in each run)",
      dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
