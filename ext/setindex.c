@@ -296,10 +296,9 @@
 #define DP_SET_FILTER_WORDS  (DP_SET_BLOCK_KEYS*DP_SET_FILTER_BITS/64)
                                       /* filter words of a block written */
 #define DP_SET_FILTER_WORDS_MAX 64    /* ... or read (512-pair blocks) */
-#define DP_SET_FILTER_WORDS_MIN DP_SET_FILTER_WORDS  /* the fewest */
 #define DP_SET_CHUNK_WORDS   256      /* filter words per cached chunk:
                                       ** 5 blocks of 48 words, 4 of 64 */
-#define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MIN)
+#define DP_SET_CHUNK_BLOCKS  (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS)
                                       /* most blocks a chunk can hold */
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
@@ -322,6 +321,13 @@ static int siPutVarint(unsigned char *p, uint64_t v){
   int n = 0;
   while( v>=0x80 ){ p[n++] = (unsigned char)(v | 0x80); v >>= 7; }
   p[n++] = (unsigned char)v;
+  return n;
+}
+
+/* The bytes siPutVarint would write for v. */
+static int siVarintLen(uint64_t v){
+  int n = 1;
+  while( v>=0x80 ){ v >>= 7; n++; }
   return n;
 }
 
@@ -1244,7 +1250,7 @@ static int siWriterFence(SiWriter *w){
 ** flush and rewritten by every merge. */
 static int siWriterBlock(SiWriter *w){
   int rc = SQLITE_OK;
-  int i, j, nKey = 0, nHeavy = 0, nWord = w->nWord, nRestart, nHdr, iK, bOld;
+  int i, j, nKey, nHeavy = 0, nWord = w->nWord, nRestart, nHdr, iK, bOld;
   sqlite3_int64 iId, nHdrMax;
   uint64_t prevKey, prevHeavy, aW[DP_SET_FILTER_WORDS_MAX];
   uint32_t aOff[DP_SET_RESTART_MAX];
@@ -1254,9 +1260,7 @@ static int siWriterBlock(SiWriter *w){
   if( w->nBlock>=(1<<24) - 1 ){
     return siError(w->p, SQLITE_FULL, "docpipe: run too large");
   }
-  for(i=0; i<w->nBuf; i++){
-    if( i==0 || w->aBuf[i].key!=w->aBuf[i-1].key ) nKey++;
-  }
+  nKey = w->nBufKey;
   /* a run of 64-word filters (written before 2026-12, or a merge such a
   ** build began) gets blocks as that build wrote them: no restart points */
   bOld = nWord==DP_SET_FILTER_WORDS_MAX;
@@ -1350,7 +1354,6 @@ static int siWriterBlock(SiWriter *w){
 /* Add one pair; pairs come in increasing (key, val) order. */
 static int siWriterAdd(SiWriter *w, uint64_t key, uint64_t val){
   int rc = SQLITE_OK;
-  unsigned char aTmp[10];
   const int bNewKey = w->nBuf==0 || key!=w->aBuf[w->nBuf-1].key;
   sqlite3_int64 nAdd;
   /* the bytes this pair adds to the block (its key area; the header is
@@ -1359,7 +1362,7 @@ static int siWriterAdd(SiWriter *w, uint64_t key, uint64_t val){
     uint64_t base = w->nBuf==0 ? key
                   : (w->nBufKey % DP_SET_RESTART_KEYS==0 ? w->aBuf[0].key
                                                           : w->aBuf[w->nBuf-1].key);
-    nAdd = siPutVarint(aTmp, (key - base)<<1) + siPutVarint(aTmp, val)
+    nAdd = siVarintLen((key - base)<<1) + siVarintLen(val)
          + (w->nBufKey % DP_SET_RESTART_KEYS==0 ? 2 : 0);
     if( w->nBuf>0
      && (w->nWord==DP_SET_FILTER_WORDS_MAX
@@ -1368,13 +1371,13 @@ static int siWriterAdd(SiWriter *w, uint64_t key, uint64_t val){
             || w->nBufKey>=w->nWord*64/DP_SET_FILTER_BITS)) ){
       rc = siWriterBlock(w);
       if( rc ) return rc;
-      nAdd = siPutVarint(aTmp, 0) + siPutVarint(aTmp, val) + 2;  /* first */
+      nAdd = siVarintLen(0) + siVarintLen(val) + 2;  /* first */
     }
     w->nBufKey++;
     w->nBufHeavy = 1;
   }else{
     w->nBufHeavy++;
-    nAdd = siPutVarint(aTmp, val - w->aBuf[w->nBuf-1].val)
+    nAdd = siVarintLen(val - w->aBuf[w->nBuf-1].val)
          + (w->nBufHeavy==2 || w->nBufHeavy==130 ? 1 : 0);   /* count - 2 */
   }
   w->nBufByte += nAdd;
