@@ -437,6 +437,9 @@ void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld);
 /* The least merge work of a sync (default 65,536 pairs); tests lower it
 ** to leave merges in progress with few pairs. */
 void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork);
+/* Runs whose filter answers a probe keeps from its estimate (default and
+** at most 64; later runs are asked again); tests lower it. */
+void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun);
 /* Drop the shadow tables (the index need not be open). */
 int dpSetIndexDrop(sqlite3 *db, const char *zDb, const char *zName,
                    char **pzErr);

@@ -636,6 +636,7 @@ struct DpSetIndex {
   int nBlockPairAlloc;    /* slots of aBlockPair */
   int nWordWrite;         /* filter words of the blocks of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
+  int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
 };
 
 /**************************************************************************
@@ -1703,6 +1704,13 @@ void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork){
   p->nMergeMin = nWork;
 }
 
+/* Runs whose filter answers a probe's estimate keeps (at most and by
+** default 64: a probe asks the filters of later runs again); tests lower
+** it to reach that path, which tables of fewer than 65 runs never take. */
+void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun){
+  p->nRunMaybe = nRun<0 ? 0 : nRun>64 ? 64 : nRun;
+}
+
 int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr){
   DpSetIndex *p;
@@ -1716,6 +1724,7 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
   p->bStale = 1;
   p->nWordWrite = DP_SET_FILTER_WORDS;
   p->nMergeMin = DP_SET_MERGE_MIN;
+  p->nRunMaybe = 64;
   if( p->zDb==0 || p->zName==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK && bCreate ) rc = siCreateTables(db, zDb, zName, pzErr);
   if( rc==SQLITE_OK ){
@@ -2729,8 +2738,9 @@ static int siGrowScratch(DpSetIndex *p, int n){
 
 /* Estimated postings of each key of aKey[0..nKey) into aEst (nKey <=
 ** DP_SET_PROBE_BATCH): its pending pairs, plus for each run whose filter
-** says maybe, the heavy count or 1; and into aMaybe which of the first 64
-** runs said maybe (bit j: run j), so that the probe asks no filter twice.
+** says maybe, the heavy count or 1; and into aMaybe which of the first
+** p->nRunMaybe (64) runs said maybe (bit j: run j), so that the probe
+** asks those filters no second time.
 ** Run by run, in stages over all the keys, so that the cache misses of
 ** different keys (directory, fence, filter word and heavy keys, heavy
 ** slot) overlap instead of following each other. */
@@ -2789,7 +2799,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       iIn = iBlk % pRun->nChunkBlk;
       if( siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, aKey[j]) ){
         const SiHeavy *pH = &pChunk->aHeavy[iIn];
-        if( i<64 ) aMaybe[j] |= (uint64_t)1<<i;
+        if( i<p->nRunMaybe ) aMaybe[j] |= (uint64_t)1<<i;
         if( pH->aSlot ){     /* counted in the next stage */
           apH[j] = pH;
           __builtin_prefetch(&pH->aSlot[(uint32_t)aKey[j] & pH->mask]);
@@ -3065,7 +3075,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       int iBlk, nPair, a, bMaybe;
       SiPair *aVal = 0;
       int nVal = 0;
-      if( j<64 ){                   /* the estimate asked its filter */
+      if( j<p->nRunMaybe ){         /* the estimate asked its filter */
         if( (p->aMaybe[iKey]>>j & 1)==0 ) continue;
         iBlk = siRunBlockOf(pRun, key);
       }else{
