@@ -773,7 +773,8 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr){
 ** Bloom filter of a block: DP_SET_FILTER_BITS bits per key, 3 probes.
 */
 /* A key sets 3 bits of one 64-bit word: one cache miss per test. */
-static void siFilterPos(uint64_t key, int nWord, int *piWord, uint64_t *pmBits){
+static inline void siFilterPos(uint64_t key, int nWord, int *piWord,
+                               uint64_t *pmBits){
   uint64_t x = (key + 0x632BE59BD9B4E019ull) * 0x9E3779B97F4A7C15ull;
   /* the two sizes written (48 words, 64 by earlier builds) as constants,
   ** so that the compiler replaces the division: a division by a variable
