@@ -4,6 +4,9 @@
 **   scale_bench DOCPIPE_SO VERSES_TXT KIND NDOCS DBFILE [CORPUS]
 **     KIND: jaccard | cosine | vector
 **     CORPUS: markov (default) | verses
+**     NDOCS 0: measure DBFILE's table as it is; +N: insert N more
+**       documents into it (the corpus goes on from its last id), then
+**       measure: builds side by side on copies of one large table
 **   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
 **
 ** Corpus: documents of 2-5 KB made from the King James Bible (Debian
@@ -227,7 +230,7 @@ int main(int argc, char **argv){
                                       500000, 1000000, 2000000 };
   const char *zSo, *zKind, *zFile;
   long long nDoc, i, nText = 0, nPlanted = 0, nFound = 0, iNext = 1;
-  int iCheck = 0;
+  int iCheck = 0, bMore, nBatchDone = 0;
   double aBatch[10] = {0};
   sqlite3 *db;
   sqlite3_stmt *pIns, *pDup;
@@ -237,14 +240,18 @@ int main(int argc, char **argv){
     fprintf(stderr, "usage: %s DOCPIPE_SO VERSES KIND NDOCS DBFILE"
             " [markov|verses [nodedup]]\n"
             "  NDOCS 0: measure DBFILE as a run left it (docs/s 0), then"
-            " dedup_index\n", argv[0]);
+            " dedup_index\n"
+            "  NDOCS +N: insert N more documents into DBFILE's table, then"
+            " measure\n", argv[0]);
     return 2;
   }
-  zSo = argv[1]; zKind = argv[3]; nDoc = atoll(argv[4]); zFile = argv[5];
+  zSo = argv[1]; zKind = argv[3]; zFile = argv[5];
+  bMore = argv[4][0]=='+';
+  nDoc = atoll(argv[4] + bMore);
   bMarkov = argc<=6 || strcmp(argv[6], "markov")==0;
   loadVerses(argv[2]);
   if( bMarkov ) loadMarkov();
-  if( nDoc==0 ){
+  if( nDoc==0 || bMore ){
     /* an existing table (another build of docpipe, say): its size, text
     ** and planted copies found, from the rows and copyOf() */
     sqlite3_stmt *pQ;
@@ -266,8 +273,16 @@ int main(int argc, char **argv){
     iNext = iMax + 1;
     printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    db = measureRow(zSo, zFile, zKind, iMax, &iNext, &nText, 0.0, nFound,
-                    nPlanted);
+    if( bMore ){
+      /* go on from the last document, every row of the run to come */
+      nDoc += iMax;
+      db = openDb(zSo, zFile);
+      while( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0]))
+             && aCheck[iCheck]<=iMax ) iCheck++;
+    }else{
+      db = measureRow(zSo, zFile, zKind, iMax, &iNext, &nText, 0.0, nFound,
+                      nPlanted);
+    }
   }else{
     remove(zFile);
     snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
@@ -282,7 +297,9 @@ int main(int argc, char **argv){
     }
     printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    fflush(stdout);
+  }
+  fflush(stdout);
+  {
     while( iNext<=nDoc ){
       double t0;
       long long iEnd = iNext + 999;
@@ -310,16 +327,18 @@ int main(int argc, char **argv){
       for(i=0; i<1000; i++) free(azBatch[i]);
       sqlite3_finalize(pIns);
       sqlite3_finalize(pDup);
-      aBatch[((iNext-1)/1000) % 10] = now() - t0;
+      aBatch[nBatchDone % 10] = now() - t0;
+      nBatchDone++;
       iNext = iEnd + 1;
-      if( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck] ){
+      if( (iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck])
+       || (bMore && iNext>nDoc) ){
         double tSum = 0;
-        int k, nBatch = iEnd>=10000 ? 10 : (int)(iEnd/1000);
+        int k, nBatch = nBatchDone<10 ? nBatchDone : 10;
         for(k=0; k<nBatch; k++) tSum += aBatch[k];
         sqlite3_close(db);
         db = measureRow(zSo, zFile, zKind, iEnd, &iNext, &nText,
                         nBatch*1000.0/tSum, nFound, nPlanted);
-        iCheck++;
+        if( iCheck<(int)(sizeof(aCheck)/sizeof(aCheck[0])) && iEnd>=aCheck[iCheck] ) iCheck++;
       }
     }
   }
