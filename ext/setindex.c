@@ -2820,6 +2820,13 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       aLo[j] = (int)pRun->aDir[d];
       aBlk[j] = (int)pRun->aDir[d+1];   /* hi for now */
       __builtin_prefetch(&pRun->aFence[aLo[j]]);
+      /* the block is at or next to aLo: its loaded bit and chunk pointer
+      ** (at 1M stored, arrays of 60 KB and 800 KB a run, whose misses
+      ** were 40 % of the estimate's time before these prefetches) */
+      __builtin_prefetch(&pRun->aLoaded[aLo[j]/64]);
+      if( pRun->nChunkBlk ){     /* 0 until the run's first filter read */
+        __builtin_prefetch(&pRun->apChunk[aLo[j] / pRun->nChunkBlk]);
+      }
     }
     for(j=0; j<nKey; j++){
       int lo = aLo[j], hi = aBlk[j];
