@@ -183,7 +183,10 @@
 **   (every verse in ~16 documents at 20k) that gave 89 docs/s at
 **   10k-20k stored, counting first 113 (30-70 sets read per insert at 9k
 **   stored), and 122 with the word-at-a-time skip in siBlockFind; bigram
-**   text is unchanged (2026-11-30, one run each).
+**   text is unchanged (2026-11-30, one run each).  A candidate's set is
+**   merged with A's without a branch per step (its order checked in a
+**   pass of its own): the branchy merge mispredicted about every other
+**   step, 12 % of verse-mix inserts.
 **
 **   k > 1 (a MATCH): the k-th best is usually far below the best (a text's
 **   top ten often holds one near-copy and nine that share a common
@@ -221,7 +224,7 @@
 ** bench/results/scale.md for word-bigram text, whose shingles are mostly
 ** a document's own, and scale-verses.md for verse mixes, where every verse
 ** is in many documents, so half of a document's keys each name ~16
-** documents to verify at 20k (82 docs/s).  Below the project's targets
+** documents to verify at 20k.  Below the project's targets
 ** (5,000 docs/s at 10k; memory <= 200 MB and file <= 2x text at 1M): see
 ** "LEFT TO DO".
 **
@@ -248,37 +251,43 @@
 ** flush (the removal remembers the position in the pending list).
 **
 ** LEFT TO DO (figures: bench/results/scale.md, a run to 1M bigram
-** documents, 2026-11-29)
+** documents with the build of 2026-11-30 evening; the run before, of
+** 2026-11-29, in brackets)
 **
-** - Probe cost grows with the number of runs (9 at 100k, 16 at 1M with
+** - Probe cost grows with the number of runs (7 at 100k, 16 at 1M with
 **   fan-in 4 and merge work DP_SET_MERGE_FACTOR x the flushed pairs per
-**   sync): 1,055 docs/s at 100k, 490 at 500k, 290 at 1M.  A new
-**   connection's first INSERT reads a filter row per probed key and run:
-**   202 ms at 1M over 16 runs.  'optimize' (every run into one) cuts that
-**   (see the figures after it); without it, one table-wide filter or
-**   leveled merging of the upper levels would.
-** - MATCH top-10 on a new connection: 117 ms at 1M.  A query's keys are
-**   probed in every run and their filter rows are cold; warm filters cost
-**   ~1 byte per posting (~600 MB at 1M), over the 200 MB budget: fewer
-**   bits per key (DP_SET_FILTER_BITS) or a run-level summary of ~2 bits
-**   per posting would trade page reads for memory.
-** - The file is 4.76x the text at 100k and at 1M: %_docs 1.22x, %_sets
-**   1.75x (8 B per shingle: random hashes do not compress), %_pblocks
-**   1.52x (~8.9 B per posting), %_pfilter 0.27x.  2x is out of reach
+**   sync): 1,205 docs/s at 100k, 814 at 500k, 590 at 1M (979, 490,
+**   290).  Inserts after a new connection's first read its filter rows
+**   cold: 20,000 inserts into copies of the 1M table took 313-327
+**   docs/s (263-267 with the build of the morning).  At 1M about a
+**   third of an insert is merging, a quarter the search (cache misses
+**   in the runs' summaries).  Fewer runs cost merge work: a simulation
+**   of the policies gave fan-in 2 5.6 runs on average at 1M instead of
+**   8 for twice the pairs written, and on bigram text fan-in 2 measured
+**   811 docs/s at 100k against ~1,100 (2026-11-30).
+** - A new connection's first INSERT reads a filter row per probed key
+**   and run: 99 ms at 1M over 16 runs (202; 57 after 'optimize' into
+**   one run).  Without 'optimize', one table-wide filter or leveled
+**   merging of the upper levels would cut it.
+** - MATCH top-10 on a new connection: 77 ms at 1M (117).  A query's keys
+**   are probed in every run and their filter rows are cold; warm filters
+**   cost ~1 byte per posting (~500 MB at 1M), over the 200 MB budget:
+**   fewer bits per key (DP_SET_FILTER_BITS) or a run-level summary of
+**   ~2 bits per posting would trade page reads for memory.
+** - The file is 4.27x the text at 1M (4.76x before blocks were cut by
+**   size): %_docs ~1.2x, %_sets ~1.75x (8 B per shingle: random hashes
+**   do not compress), postings and filters the rest.  2x is out of reach
 **   while every feature is indexed and every set stored; recomputing a
 **   candidate's set from its body instead of storing it (~3.0x) costs a
 **   tokenization per verification, cheap on bigram text, not on verse
 **   mixes.  Pages freed by merges are reused by later writes but not
 **   returned (auto_vacuum is the table's choice).
-** - Verse mixes (every passage in many documents) insert ~4.7x slower
-**   than the dense kind at 20k (154 against 730 docs/s; 86 before
-**   candidates were counted, blocks got restart points and were cut by
-**   size, 2026-11-30): half of a document's keys must be probed, each
-**   present in several runs and naming ~16 documents, each probe a block
-**   row read through SQLite.  Fewer runs would cut that; this blocks
-**   making the set kind the default.
-** - The file: 4.35x the text at 100k (4.76 before blocks were cut by
-**   size); the rest as said above.
+** - Verse mixes (every passage in many documents) insert ~3x slower than
+**   the dense kind at 10k-20k (see bench/results/scale-verses.md): half
+**   of a document's keys must be probed, each present in several runs
+**   and naming ~16 documents, each probe a block read.  The dense kind's
+**   scan is cheap at that size; this blocks making the set kind the
+**   default.
 */
 #include "docpipe.h"
 
