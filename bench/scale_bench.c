@@ -6,8 +6,8 @@
 **     CORPUS: markov (default) | verses
 **     NDOCS 0: measure DBFILE's table as it is; +N: insert N more
 **       documents into it (the corpus goes on from its last id), then
-**       measure, docs/s over all N: builds side by side on copies of one
-**       large table
+**       measure, docs/s over all N (N rounded up to whole batches of
+**       1,000): builds side by side on copies of one large table
 **   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
 **
 ** Corpus: documents of 2-5 KB made from the King James Bible (Debian
@@ -249,6 +249,10 @@ int main(int argc, char **argv){
   zSo = argv[1]; zKind = argv[3]; zFile = argv[5];
   bMore = argv[4][0]=='+';
   nDoc = atoll(argv[4] + bMore);
+  if( bMore && nDoc<=0 ){
+    fprintf(stderr, "%s: +N needs N > 0 (got %s)\n", argv[0], argv[4]);
+    return 2;
+  }
   bMarkov = argc<=6 || strcmp(argv[6], "markov")==0;
   loadVerses(argv[2]);
   if( bMarkov ) loadMarkov();

@@ -638,10 +638,10 @@ struct DpSetIndex {
   int *aMult;             /* features of the query per key */
   sqlite3_int64 *aEst;    /* estimated postings per key */
   uint64_t *aMaybe;       /* per key: bit j, run j's filter said maybe */
+  int nKeyAlloc;          /* slots of the four arrays above */
   sqlite3_blob *pBlob;    /* a search's read handle on %_pblocks.data */
   unsigned char *aBlob;   /* the block it read */
   int nBlobAlloc;         /* bytes at aBlob */
-  int nKeyAlloc;          /* slots of the four arrays above */
   SiMap seen;             /* candidate ids already verified (k = 1), or
                           ** their counts of shared features (k > 1) */
   sqlite3_int64 nFilterRead;  /* statistics: filter rows read */
