@@ -599,6 +599,17 @@ struct SiRun {
   int nDirBits;           /* bits of the key indexing aDir */
 };
 
+/* The chunk of block iBlk of pRun (its index), and the block's place in
+** it: the two chunk sizes as constants, so that the compiler replaces the
+** divisions (a division by a variable twice per probed key and run). */
+static inline int siChunkOf(const SiRun *pRun, int iBlk, int *piIn){
+  int iChunk = pRun->nChunkBlk==DP_SET_CHUNK_BLOCKS ? iBlk/DP_SET_CHUNK_BLOCKS
+             : pRun->nChunkBlk==DP_SET_CHUNK_BLOCKS_MIN ? iBlk/DP_SET_CHUNK_BLOCKS_MIN
+             : iBlk/pRun->nChunkBlk;
+  *piIn = iBlk - iChunk*pRun->nChunkBlk;
+  return iChunk;
+}
+
 enum SiStmt {
   SI_SET_INSERT, SI_SET_GET, SI_SET_SIZE, SI_SET_DELETE, SI_SET_SCAN,
   SI_TOMB_PUT, SI_TOMB_MAX, SI_TOMB_ALL, SI_TOMB_TRIM,
@@ -1163,7 +1174,7 @@ static int siRunBlockOf(const SiRun *pRun, uint64_t key);
 /* Make sure block iBlk of pRun has its filter (and heavy keys) cached. */
 static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
-  int iIn, rc;
+  int iIn, iChunk, rc;
   SiBlk *pBlk = 0;
   if( pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)) ) return SQLITE_OK;
   rc = siFilterRead(p, pRun, iBlk, &pBlk);
@@ -1178,12 +1189,12 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
     sqlite3_free(pBlk);
     return siCorrupt(p, "a filter row (size)");
   }
-  pChunk = pRun->apChunk[iBlk / pRun->nChunkBlk];
-  iIn = iBlk % pRun->nChunkBlk;
+  iChunk = siChunkOf(pRun, iBlk, &iIn);
+  pChunk = pRun->apChunk[iChunk];
   if( pChunk==0 ){
     pChunk = dpMallocZero(sizeof(SiChunk));
     if( pChunk==0 ){ sqlite3_free(pBlk); return SQLITE_NOMEM; }
-    pRun->apChunk[iBlk / pRun->nChunkBlk] = pChunk;
+    pRun->apChunk[iChunk] = pChunk;
   }
   memcpy(&pChunk->aWord[iIn*pRun->nWord], pBlk->aFilter,
          sizeof(uint64_t)*(size_t)pRun->nWord);
@@ -1234,8 +1245,7 @@ static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
     rc = siBlkLoad(p, pRun, iBlk);
     if( rc ) return rc;
   }
-  iIn = iBlk % pRun->nChunkBlk;
-  pChunk = pRun->apChunk[iBlk / pRun->nChunkBlk];
+  pChunk = pRun->apChunk[siChunkOf(pRun, iBlk, &iIn)];
   *pbMaybe = siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, key);
   return SQLITE_OK;
 }
@@ -2834,7 +2844,8 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       ** were 40 % of the estimate's time before these prefetches) */
       __builtin_prefetch(&pRun->aLoaded[aLo[j]/64]);
       if( pRun->nChunkBlk ){     /* 0 until the run's first filter read */
-        __builtin_prefetch(&pRun->apChunk[aLo[j] / pRun->nChunkBlk]);
+        int iIn;
+        __builtin_prefetch(&pRun->apChunk[siChunkOf(pRun, aLo[j], &iIn)]);
       }
     }
     for(j=0; j<nKey; j++){
@@ -2845,8 +2856,8 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       }
       aBlk[j] = lo - 1;
       if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
-        SiChunk *pChunk = pRun->apChunk[(lo-1) / pRun->nChunkBlk];
-        int iWord, iIn = (lo-1) % pRun->nChunkBlk;
+        int iWord, iIn;
+        SiChunk *pChunk = pRun->apChunk[siChunkOf(pRun, lo-1, &iIn)];
         uint64_t m;
         siFilterPos(aKey[j], pRun->nWord, &iWord, &m);
         __builtin_prefetch(&pChunk->aWord[iIn*pRun->nWord + iWord]);
@@ -2863,8 +2874,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
         rc = siBlkLoad(p, pRun, iBlk);
         if( rc ) return rc;
       }
-      pChunk = pRun->apChunk[iBlk / pRun->nChunkBlk];
-      iIn = iBlk % pRun->nChunkBlk;
+      pChunk = pRun->apChunk[siChunkOf(pRun, iBlk, &iIn)];
       if( siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, aKey[j]) ){
         const SiHeavy *pH = &pChunk->aHeavy[iIn];
         if( i<p->nRunMaybe ) aMaybe[j] |= (uint64_t)1<<i;
