@@ -969,12 +969,6 @@ static int siBlockRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
   return rc;
 }
 
-/* The vals of key in block iBlk of pRun, into p->aBlockPair[0..*pnVal)
-** (keys set too): the search's read of one posting list.  In a block with
-** restart points it starts at the last restart whose key is <= key (a
-** binary search over their keys, each one varint), else at the first key;
-** it skips the vals of other keys without decoding them and stops past
-** the key. */
 /* Close the search's blob handle (see siBlockBytes). */
 static void siBlobClose(DpSetIndex *p){
   sqlite3_blob_close(p->pBlob);
@@ -1022,6 +1016,12 @@ static int siBlockBytes(DpSetIndex *p, sqlite3_int64 iRow,
   return rc;
 }
 
+/* The vals of key in block iBlk of pRun, into p->aBlockPair[0..*pnVal)
+** (keys set too): the search's read of one posting list.  In a block with
+** restart points it starts at the last restart whose key is <= key (a
+** binary search over their keys, each one varint), else at the first key;
+** it skips the vals of other keys without decoding them and stops past
+** the key. */
 static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
                        uint64_t key, int *pnVal){
   const unsigned char *a = 0;
