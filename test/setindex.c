@@ -492,6 +492,18 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
 }
 
 /* Every stored document queried once: the same decisions as the model. */
+/* Statements of db left running (a search's blob handle is one): none
+** may be once a search has returned, or it would hold the read
+** transaction between the table's statements. */
+static int busyStmts(sqlite3 *db){
+  sqlite3_stmt *pS;
+  int n = 0;
+  for(pS=sqlite3_next_stmt(db, 0); pS; pS=sqlite3_next_stmt(db, pS)){
+    if( sqlite3_stmt_busy(pS) ) n++;
+  }
+  return n;
+}
+
 static int allQueries(Conn *c, const Model *m, char *zWhy){
   int id, bOk = 1;
   /* in a read transaction, as the table's statements are */
@@ -500,6 +512,10 @@ static int allQueries(Conn *c, const Model *m, char *zWhy){
     const Doc *d = &m->aDoc[id];
     if( !d->bUsed ) continue;
     if( !compareQuery(c, m, d->a, d->n, id&1, (id%3) ? 0.5 : 0.8, 5, id&2 ? 1 : 0, id, zWhy) ){
+      bOk = 0;
+    }else if( busyStmts(c->db) ){
+      sprintf(zWhy, "doc %d: %d statements left running after the search",
+              id, busyStmts(c->db));
       bOk = 0;
     }
   }
