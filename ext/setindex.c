@@ -560,7 +560,6 @@ typedef struct SiHeavy SiHeavy;
 struct SiHeavy {
   uint64_t *aSlot;        /* mask+1 slots, NULL when the block has none */
   uint32_t mask;          /* slots - 1 */
-  uint32_t nHeavy;        /* keys held */
 };
 #define DP_SET_HEAVY_CNT_MAX 0xFFFFFF
 
@@ -1206,7 +1205,6 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
     pH->aSlot = dpMallocZero(sizeof(uint64_t)*nSlot);
     if( pH->aSlot==0 ){ sqlite3_free(pBlk); return SQLITE_NOMEM; }
     pH->mask = nSlot - 1;
-    pH->nHeavy = (uint32_t)pBlk->nHeavy;
     for(i=0; i<pBlk->nHeavy; i++){
       uint64_t key = pBlk->aHeavyKey[i];
       uint32_t c = pBlk->aHeavyCnt[i], j = (uint32_t)key & pH->mask;
@@ -1231,23 +1229,34 @@ static sqlite3_int64 siHeavyCount(const SiHeavy *pH, uint64_t key){
   return 1;
 }
 
-/* Does the filter of the block of pRun that may hold key (block *piBlk,
-** -1 if none) say maybe? */
-static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
-                      int *pbMaybe){
-  int iBlk = siRunBlockOf(pRun, key), iIn, rc;
+/* Does the filter of block iBlk of pRun (loaded first if need be) say
+** key may be there?  *ppH: the block's heavy keys. */
+static inline int siBlkMaybe(DpSetIndex *p, SiRun *pRun, int iBlk,
+                             uint64_t key, int *pbMaybe,
+                             const SiHeavy **ppH){
+  int iIn, rc;
   SiChunk *pChunk;
-  *pbMaybe = 0;
-  *piBlk = iBlk;
-  p->nProbe++;
-  if( iBlk<0 ) return SQLITE_OK;
   if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
     rc = siBlkLoad(p, pRun, iBlk);
     if( rc ) return rc;
   }
   pChunk = pRun->apChunk[siChunkOf(pRun, iBlk, &iIn)];
   *pbMaybe = siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, key);
+  *ppH = &pChunk->aHeavy[iIn];
   return SQLITE_OK;
+}
+
+/* Does the filter of the block of pRun that may hold key (block *piBlk,
+** -1 if none) say maybe? */
+static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
+                      int *pbMaybe){
+  int iBlk = siRunBlockOf(pRun, key);
+  const SiHeavy *pH;
+  *pbMaybe = 0;
+  *piBlk = iBlk;
+  p->nProbe++;
+  if( iBlk<0 ) return SQLITE_OK;
+  return siBlkMaybe(p, pRun, iBlk, key, pbMaybe, &pH);
 }
 
 /**************************************************************************
@@ -2639,8 +2648,8 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
           ** the time of verse-mix inserts, which read many sets) */
           for(j=1; j<m; j++) bBad |= siGet64(&aB[j*8])<=siGet64(&aB[(j-1)*8]);
           if( bBad ) rc = siCorrupt(p, "a set row");
-          j = 0;
-          while( rc==SQLITE_OK && i<n && j<m ){
+          j = bBad ? m : 0;
+          while( i<n && j<m ){
             uint64_t a = aA[i], b = siGet64(&aB[j*8]);
             nInter += (a==b);
             i += (a<=b);
@@ -2865,18 +2874,14 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       }
     }
     for(j=0; j<nKey; j++){
-      int iBlk = aBlk[j], iIn;
-      SiChunk *pChunk;
+      int bMaybe;
+      const SiHeavy *pH;
       apH[j] = 0;
-      if( iBlk<0 ) continue;
+      if( aBlk[j]<0 ) continue;
       p->nProbe++;
-      if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
-        rc = siBlkLoad(p, pRun, iBlk);
-        if( rc ) return rc;
-      }
-      pChunk = pRun->apChunk[siChunkOf(pRun, iBlk, &iIn)];
-      if( siFilterTest(&pChunk->aWord[iIn*pRun->nWord], pRun->nWord, aKey[j]) ){
-        const SiHeavy *pH = &pChunk->aHeavy[iIn];
+      rc = siBlkMaybe(p, pRun, aBlk[j], aKey[j], &bMaybe, &pH);
+      if( rc ) return rc;
+      if( bMaybe ){
         if( i<p->nRunMaybe ) aMaybe[j] |= (uint64_t)1<<i;
         if( pH->aSlot ){     /* counted in the next stage */
           apH[j] = pH;
