@@ -652,8 +652,10 @@ struct DpSetIndex {
   sqlite3_blob *pBlob;    /* a search's read handle on %_pblocks.data */
   unsigned char *aBlob;   /* the block it read */
   int nBlobAlloc;         /* bytes at aBlob */
-  SiMap seen;             /* candidate ids already verified (k = 1), or
-                          ** their counts of shared features (k > 1) */
+  SiMap seen;             /* k = 1: candidate ids counted or verified */
+  SiPair *aColl;          /* k > 1: (candidate, features) collected, the
+                          ** candidate as siCollKey of its id */
+  int nColl, nCollAlloc;  /* pairs in aColl, slots allocated */
   sqlite3_int64 nFilterRead;  /* statistics: filter rows read */
   sqlite3_int64 nListRead;    /* statistics: posting lists read */
   sqlite3_int64 nVerify;      /* statistics: candidate sets read */
@@ -1840,6 +1842,7 @@ void dpSetIndexClose(DpSetIndex *p){
   sqlite3_free(p->aPendFilter);
   siMapFree(&p->pendRemoved);
   siMapFree(&p->seen);
+  sqlite3_free(p->aColl);
   sqlite3_free(p->aKey);
   sqlite3_free(p->aMult);
   sqlite3_free(p->aEst);
@@ -2038,15 +2041,14 @@ static int siPairCmp(const void *a, const void *b){
   return (x->val>y->val) - (x->val<y->val);
 }
 
-/* Sort a[0..n) by (key, val): radix sort by the 40-bit key (stable
-** passes: three of 14 bits for a batch's many pairs, since each pass moves
-** every pair once and 2^14 counters still fit in L2; five of 8 bits for a
-** few pairs, whose cost would be clearing the counters), then vals within
-** equal keys. */
-static int siSortPairs(SiPair *a, int n){
+/* Sort a[0..n) by key - base, a number below 2^nKeyBits, in stable radix
+** passes: of 14 bits for many pairs (each pass moves every pair once, and
+** 2^14 counters still fit in L2), of 8 for few (whose cost would be
+** clearing the counters). */
+static int siRadixSort(SiPair *a, int n, uint64_t base, int nKeyBits){
   SiPair *aTmp, *src = a, *dst;
   int *aCnt;
-  int sh, i, j;
+  int sh, i;
   const int nBits = n<(1<<14) ? 8 : 14;
   const int nBucket = 1<<nBits;
   if( n<2 ) return SQLITE_OK;
@@ -2058,17 +2060,25 @@ static int siSortPairs(SiPair *a, int n){
     return SQLITE_NOMEM;
   }
   dst = aTmp;
-  for(sh=0; sh<40; sh+=nBits){
+  for(sh=0; sh<nKeyBits; sh+=nBits){
     const uint64_t mask = (uint64_t)(nBucket-1);
     memset(aCnt, 0, sizeof(int)*(size_t)(nBucket+1));
-    for(i=0; i<n; i++) aCnt[((src[i].key>>sh) & mask) + 1]++;
+    for(i=0; i<n; i++) aCnt[(((src[i].key-base)>>sh) & mask) + 1]++;
     for(i=0; i<nBucket; i++) aCnt[i+1] += aCnt[i];
-    for(i=0; i<n; i++) dst[aCnt[(src[i].key>>sh) & mask]++] = src[i];
+    for(i=0; i<n; i++) dst[aCnt[((src[i].key-base)>>sh) & mask]++] = src[i];
     { SiPair *t = src; src = dst; dst = t; }
   }
   if( src!=a ) memcpy(a, src, sizeof(SiPair)*(size_t)n);
   sqlite3_free(aTmp);
   sqlite3_free(aCnt);
+  return SQLITE_OK;
+}
+
+/* Sort a[0..n) by (key, val): radix sort by the 40-bit key, then vals
+** within equal keys. */
+static int siSortPairs(SiPair *a, int n){
+  int i, j, rc = siRadixSort(a, n, 0, 40);
+  if( rc ) return rc;
   /* vals of one key are in insertion order (the sort is stable), which is
   ** already ascending when ids grow: sort only the keys where it is not */
   for(i=0; i<n; i=j){
@@ -2972,15 +2982,64 @@ static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   return SQLITE_OK;
 }
 
-/* Count candidate val (k > 1): nMult more features of the query whose key
-** it has, unless skipped. */
-static int siCount(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
-                   int nSkip, uint64_t val, int nMult){
-  int iSlot;
+/* A candidate id as the key of aColl: ids may be negative, and flipping
+** the sign bit orders them as unsigned numbers. */
+#define SI_COLL_SIGN ((uint64_t)1<<63)
+static uint64_t siCollKey(sqlite3_int64 iId){
+  return (uint64_t)iId ^ SI_COLL_SIGN;
+}
+static sqlite3_int64 siCollId(uint64_t key){
+  return (sqlite3_int64)(key ^ SI_COLL_SIGN);
+}
+
+/* Sum aColl per candidate: sorted by candidate, one pair each after. */
+static int siCollectSum(DpSetIndex *p){
+  uint64_t lo, hi;
+  int i, j, nBits = 0, rc;
+  if( p->nColl<2 ) return SQLITE_OK;
+  lo = hi = p->aColl[0].key;
+  for(i=1; i<p->nColl; i++){
+    if( p->aColl[i].key<lo ) lo = p->aColl[i].key;
+    if( p->aColl[i].key>hi ) hi = p->aColl[i].key;
+  }
+  while( nBits<64 && (hi - lo)>>nBits ) nBits++;
+  rc = siRadixSort(p->aColl, p->nColl, lo, nBits);
+  if( rc ) return rc;
+  for(i=1, j=0; i<p->nColl; i++){
+    if( p->aColl[i].key==p->aColl[j].key ){
+      p->aColl[j].val += p->aColl[i].val;
+    }else{
+      p->aColl[++j] = p->aColl[i];
+    }
+  }
+  p->nColl = j+1;
+  return SQLITE_OK;
+}
+
+/* Collect candidate val (k > 1): nMult more features of the query whose
+** key it has, unless skipped.  Appended, not counted in a map: a MATCH at
+** 1M documents meets ~10^5 candidates, and a map's slot missed the cache
+** at every posting; the pairs are summed (radix sorted) when aColl is full
+** and at the end. */
+static int siCollect(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
+                     int nSkip, uint64_t val, int nMult){
   if( siSkipped(val, bKeptOnly, aSkip, nSkip) ) return SQLITE_OK;
-  iSlot = siMapInsert(&p->seen, (sqlite3_int64)val >> 1, 0);
-  if( iSlot<0 ) return SQLITE_NOMEM;
-  p->seen.aV1[iSlot] += nMult;
+  if( p->nColl==p->nCollAlloc ){
+    int rc = siCollectSum(p);
+    if( rc ) return rc;
+    if( p->nColl*2>=p->nCollAlloc ){  /* half or less freed: grow */
+      int nNew = p->nCollAlloc ? p->nCollAlloc*2 : 4096;
+      SiPair *aNew;
+      if( nNew>(1<<28) ) return SQLITE_NOMEM;
+      aNew = sqlite3_realloc64(p->aColl, sizeof(SiPair)*(sqlite3_uint64)nNew);
+      if( aNew==0 ) return SQLITE_NOMEM;
+      p->aColl = aNew;
+      p->nCollAlloc = nNew;
+    }
+  }
+  p->aColl[p->nColl].key = siCollKey((sqlite3_int64)val >> 1);
+  p->aColl[p->nColl].val = (uint64_t)nMult;
+  p->nColl++;
   return SQLITE_OK;
 }
 
@@ -3014,25 +3073,12 @@ static int siCandCmp(const void *a, const void *b){
 ** reach rMin.  Candidates are taken by decreasing bound; one is read
 ** (its size, then its set) only while its bound can still reach rMin and
 ** beat the k-th hit held (with the margin of "PROBES" for doubles). */
-static int siRankCounted(DpSetIndex *p, const uint64_t *aA, int n,
-                         int eMeasure, int k, double rMin, int bKeptOnly,
-                         sqlite3_int64 nRest, DpSetHit *aHit, int *pnHit,
-                         double *pTau){
-  SiCand *aCand;
-  int nCand = 0, i, rc = SQLITE_OK;
+static int siRankCands(DpSetIndex *p, const SiCand *aCand, int nCand,
+                       const uint64_t *aA, int n, int eMeasure, int k,
+                       double rMin, int bKeptOnly, DpSetHit *aHit,
+                       int *pnHit, double *pTau){
+  int i, rc = SQLITE_OK;
   const double rSlack = 1.0 + 1e-9;
-  if( p->seen.nUsed==0 ) return SQLITE_OK;
-  aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->seen.nUsed);
-  if( aCand==0 ) return SQLITE_NOMEM;
-  for(i=0; i<p->seen.nSlot; i++){
-    if( p->seen.aUsed[i] && p->seen.aV2[i]==0 ){   /* not verified yet */
-      sqlite3_int64 nUb = p->seen.aV1[i] + nRest;
-      aCand[nCand].iId = p->seen.aKey[i];
-      aCand[nCand].nUb = nUb<n ? nUb : n;
-      nCand++;
-    }
-  }
-  qsort(aCand, (size_t)nCand, sizeof(SiCand), siCandCmp);
   for(i=0; rc==SQLITE_OK && i<nCand; i++){
     sqlite3_stmt *pStmt;
     double r = siBound(eMeasure, aCand[i].nUb, n, 0);
@@ -3065,6 +3111,70 @@ static int siRankCounted(DpSetIndex *p, const uint64_t *aA, int n,
       siKeep(&hit, k, aHit, pnHit, pTau);
     }
   }
+  return rc;
+}
+
+/* k = 1: the candidates counted in p->seen and not verified, ranked. */
+static int siRankSeen(DpSetIndex *p, const uint64_t *aA, int n,
+                      int eMeasure, double rMin, int bKeptOnly,
+                      sqlite3_int64 nRest, DpSetHit *aHit, int *pnHit,
+                      double *pTau){
+  SiCand *aCand;
+  int nCand = 0, i, rc;
+  if( p->seen.nUsed==0 ) return SQLITE_OK;
+  aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->seen.nUsed);
+  if( aCand==0 ) return SQLITE_NOMEM;
+  for(i=0; i<p->seen.nSlot; i++){
+    if( p->seen.aUsed[i] && p->seen.aV2[i]==0 ){   /* not verified yet */
+      sqlite3_int64 nUb = p->seen.aV1[i] + nRest;
+      aCand[nCand].iId = p->seen.aKey[i];
+      aCand[nCand].nUb = nUb<n ? nUb : n;
+      nCand++;
+    }
+  }
+  qsort(aCand, (size_t)nCand, sizeof(SiCand), siCandCmp);
+  rc = siRankCands(p, aCand, nCand, aA, n, eMeasure, 1, rMin, bKeptOnly,
+                   aHit, pnHit, pTau);
+  sqlite3_free(aCand);
+  return rc;
+}
+
+/* k > 1: the candidates collected in p->aColl, ranked.  Summed, they are
+** in order of id; a counting sort by bound (at most n) keeps that order
+** within a bound, the order siCandCmp gives, in time linear in their
+** number (qsort of 10^5 candidates was a third of a MATCH at 1M). */
+static int siRankColl(DpSetIndex *p, const uint64_t *aA, int n,
+                      int eMeasure, int k, double rMin, int bKeptOnly,
+                      sqlite3_int64 nRest, DpSetHit *aHit, int *pnHit,
+                      double *pTau){
+  SiCand *aCand;
+  int *aPos;
+  int i, rc;
+  rc = siCollectSum(p);
+  if( rc || p->nColl==0 ) return rc;
+  aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->nColl);
+  aPos = dpMallocZero(sizeof(int)*((sqlite3_uint64)n + 2));
+  if( aCand==0 || aPos==0 ){
+    sqlite3_free(aCand);
+    sqlite3_free(aPos);
+    return SQLITE_NOMEM;
+  }
+  /* aPos[n - nUb + 1]: candidates of bound nUb, then where each bound's
+  ** first goes (highest bound first) */
+  for(i=0; i<p->nColl; i++){
+    sqlite3_int64 nUb = (sqlite3_int64)p->aColl[i].val + nRest;
+    p->aColl[i].val = (uint64_t)(nUb<n ? nUb : n);
+    aPos[n - p->aColl[i].val + 1]++;
+  }
+  for(i=0; i<=n; i++) aPos[i+1] += aPos[i];
+  for(i=0; i<p->nColl; i++){
+    SiCand *pCand = &aCand[aPos[n - p->aColl[i].val]++];
+    pCand->iId = siCollId(p->aColl[i].key);
+    pCand->nUb = (sqlite3_int64)p->aColl[i].val;
+  }
+  sqlite3_free(aPos);
+  rc = siRankCands(p, aCand, p->nColl, aA, n, eMeasure, k, rMin, bKeptOnly,
+                   aHit, pnHit, pTau);
   sqlite3_free(aCand);
   return rc;
 }
@@ -3077,7 +3187,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   double tau = rMin;
   /* Candidates are counted (the query's features whose key each has) and
   ** only those whose count can still place them are read: at the end by
-  ** decreasing bound (siRankCounted), and with k = 1 (an insert's
+  ** decreasing bound (siRankSeen, siRankColl), and with k = 1 (an insert's
   ** decision) also as soon as one shares DP_SET_EAGER_COUNT keys, so that
   ** a near-copy raises tau and ends the probe early (siTally).
   ** k > 1 (MATCH): the k-th best is usually far below the best, so nearly
@@ -3101,6 +3211,7 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   rc = siGrowScratch(p, nHash);
   if( rc ) return rc;
   siMapClear(&p->seen);
+  p->nColl = 0;
   for(i=0; i<nHash; i++){
     uint64_t key = DP_SET_KEY(aHash[i]);
     if( nKey>0 && p->aKey[nKey-1]==key ){ p->aMult[nKey-1]++; continue; }
@@ -3145,8 +3256,8 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     if( p->nPend ){
       SiSlot *pSlot = siPendFind(p, key);
       for(j=pSlot ? pSlot->iHead : -1; rc==SQLITE_OK && j>=0; j=p->aPend[j].iNext){
-        rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, p->aPend[j].val,
-                              p->aMult[iKey])
+        rc = bCount ? siCollect(p, bKeptOnly, aSkip, nSkip, p->aPend[j].val,
+                                p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, p->aPend[j].val, p->aMult[iKey], aHit, pnHit,
                        &tau, aUnv);
@@ -3177,8 +3288,8 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
         memcpy(aVal, p->aBlockPair, sizeof(SiPair)*(size_t)nVal);
       }
       for(a=0; rc==SQLITE_OK && a<nVal; a++){
-        rc = bCount ? siCount(p, bKeptOnly, aSkip, nSkip, aVal[a].val,
-                              p->aMult[iKey])
+        rc = bCount ? siCollect(p, bKeptOnly, aSkip, nSkip, aVal[a].val,
+                                p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, aVal[a].val, p->aMult[iKey], aHit, pnHit,
                        &tau, aUnv);
@@ -3189,12 +3300,20 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   sqlite3_free(aOrd);
   siBlobClose(p);
   if( rc==SQLITE_OK && !bBound ){     /* on the bound none can qualify */
-    rc = siRankCounted(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
-                       nHash - nCovered, aHit, pnHit, &tau);
+    rc = bCount ? siRankColl(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
+                             nHash - nCovered, aHit, pnHit, &tau)
+                : siRankSeen(p, aHash, nHash, eMeasure, rMin, bKeptOnly,
+                             nHash - nCovered, aHit, pnHit, &tau);
   }
   /* a whole-table ranking can leave a map of millions of slots, which
-  ** every later search would clear: give such a map back */
+  ** every later search would clear, or millions of collected pairs: give
+  ** them back */
   if( p->seen.nSlot>(1<<16) ) siMapFree(&p->seen);
+  if( p->nCollAlloc>(1<<16) ){
+    sqlite3_free(p->aColl);
+    p->aColl = 0;
+    p->nColl = p->nCollAlloc = 0;
+  }
   if( rc ){
     *pnHit = 0;
   }else if( *pnHit<k && *pnHit>1 ){

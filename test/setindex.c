@@ -1030,6 +1030,49 @@ static void testApi(void){
     }
   }
   connClose(&c);
+
+  /* 7.11: a ranking (k > 1) whose postings outnumber the first buffer that
+  ** collects them (4,096 pairs), so that they are summed per candidate in
+  ** the middle of the probe as well as at its end: 3,900 documents share
+  ** one to three common keys, each of them under several hashes, written
+  ** in runs, merged and pending. */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.11 open", 0, "open"); return; }
+  {
+    static Model m;
+    uint64_t q[9], b[12];
+    int i, j, nQ = 0, bOk = 1;
+    zWhyBuf[0] = 0;
+    for(j=0; j<3; j++){            /* the query: three keys, three hashes each */
+      q[nQ++] = ((uint64_t)(11+j)<<24) | 1;
+      q[nQ++] = ((uint64_t)(11+j)<<24) | 2;
+      q[nQ++] = ((uint64_t)(11+j)<<24) | 3;
+    }
+    exec(&c, "BEGIN");
+    for(i=1; i<3900; i++){
+      int n = 0;
+      for(j=0; j<3; j++){
+        if( j==0 || rndInt(3)==0 ){
+          int h, nH = 1 + rndInt(3);
+          for(h=1; h<=nH; h++) b[n++] = ((uint64_t)(11+j)<<24) | (uint64_t)h;
+        }
+      }
+      b[n++] = ((uint64_t)(100000+i)<<24);
+      if( rndInt(2) ) b[n++] = ((uint64_t)(200000+i)<<24);
+      n = normalize(b, n);
+      dpSetIndexAdd(c.p, i, b, n, i%5!=0);
+      modelPut(&m, i, b, n, i%5!=0);
+      if( i%700==0 ){ commit(&c); exec(&c, "BEGIN"); }
+    }
+    for(j=0; bOk && j<4; j++){
+      bOk = compareQuery(&c, &m, q, nQ, j%2 ? DP_SET_COSINE : DP_SET_JACCARD,
+                         0.2, 16, j>=2, j==3 ? 7 : -1, zWhyBuf);
+    }
+    commit(&c);
+    ok("7.11 a ranking of 3,900 candidates equals the reference", bOk, zWhyBuf);
+    modelFree(&m);
+  }
+  connClose(&c);
 }
 
 /* ---- 6.x out of memory at every allocation ---- */
