@@ -29,7 +29,8 @@
 **        at allocation N answers SQLITE_NOMEM, never damage
 **   7.x  shadow names, rename and drop, the similarity of disjoint sets,
 **        hand-made damage that the integrity check must name precisely,
-**        the tiered merge policy (runs per level after each commit)
+**        the tiered merge policy (runs per level after each commit), a
+**        ranking whose candidates are summed in the middle of the probe
 **   9.1  dpSortU64 (the sort of a document's hashes) against qsort
 **  10.x  dpSetJoin (dedup_index over a set table) against every pair
 **        compared, threads forced, a poll that stops it, out of memory
@@ -1031,13 +1032,13 @@ static void testApi(void){
   }
   connClose(&c);
 
-  /* 7.11: a ranking (k > 1) whose postings outnumber the first buffer that
+  /* 7.18: a ranking (k > 1) whose postings outnumber the first buffer that
   ** collects them (4,096 pairs), so that they are summed per candidate in
   ** the middle of the probe as well as at its end: 3,900 documents share
   ** one to three common keys, each of them under several hashes, written
   ** in runs, merged and pending. */
   unlink(zPath);
-  if( connOpen(&c, 1) ){ ok("7.11 open", 0, "open"); return; }
+  if( connOpen(&c, 1) ){ ok("7.18 open", 0, "open"); return; }
   {
     static Model m;
     uint64_t q[9], b[12];
@@ -1069,7 +1070,7 @@ static void testApi(void){
                          0.2, 16, j>=2, j==3 ? 7 : -1, zWhyBuf);
     }
     commit(&c);
-    ok("7.11 a ranking of 3,900 candidates equals the reference", bOk, zWhyBuf);
+    ok("7.18 a ranking of 3,900 candidates equals the reference", bOk, zWhyBuf);
     modelFree(&m);
   }
   connClose(&c);
