@@ -939,6 +939,11 @@ int dpGrow(void **pa, int *pnAlloc, int nNeed, size_t szElem);
 #define DP_LARGE ((sqlite3_uint64)1<<30)
 void *dpLargeMalloc(sqlite3_uint64 n);
 void dpLargeFree(void *p, sqlite3_uint64 n);
+/* Ask Linux to back the 2 MB-aligned part of p[0..n) with huge pages (a
+** hint; nothing elsewhere).  For arrays of hundreds of MB read at random
+** (the set join's sketch, index and sets): a 4 KB page costs a TLB miss on
+** nearly every access, and a fault of its own when first written. */
+void dpHugePages(void *p, sqlite3_uint64 n);
 /* Sort a[0..n) ascending, with aTmp[0..n) as scratch: LSD radix sort by
 ** bytes (linear in n, whatever the values; qsort's callback per comparison
 ** was a tenth of a set-kind insert). */

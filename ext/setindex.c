@@ -2816,6 +2816,7 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   pAll->aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
   pAll->aOff = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
   pAll->aHash = dpLargeMalloc((sqlite3_uint64)(nHash+1)*8);
+  dpHugePages(pAll->aHash, (sqlite3_uint64)(nHash+1)*8);
   if( pAll->aHash ) pAll->nHashAlloc = nHash+1;
   if( !pAll->aId || !pAll->aOff || !pAll->aHash ){
     dpSetAllFree(pAll);

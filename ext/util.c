@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+# include <sys/mman.h>
+#endif
 
 void dpResultError(sqlite3_context *ctx, const char *zFunc,
                    const char *zFmt, ...){
@@ -55,6 +58,17 @@ void dpVtabErrorV(sqlite3_vtab *pVtab, const char *zPrefix,
 
 void *dpLargeMalloc(sqlite3_uint64 n){
   return n<DP_LARGE ? sqlite3_malloc64(n) : malloc((size_t)n);
+}
+
+void dpHugePages(void *p, sqlite3_uint64 n){
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = (uintptr_t)1<<21;
+  uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+  uintptr_t hi = ((uintptr_t)p + (uintptr_t)n) & ~(huge - 1);
+  if( p && hi>lo ) madvise((void*)lo, (size_t)(hi - lo), MADV_HUGEPAGE);
+#else
+  (void)p; (void)n;
+#endif
 }
 void dpLargeFree(void *p, sqlite3_uint64 n){
   if( n<DP_LARGE ) sqlite3_free(p);
