@@ -1646,7 +1646,11 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
                        / DP_SET_CHUNK_BLOCKS_MIN);
   pRun->apChunk = dpMallocZero(sizeof(SiChunk*)*(sqlite3_uint64)pRun->nChunk);
   pRun->aLoaded = dpMallocZero(sizeof(uint64_t)*(sqlite3_uint64)(nBlock/64 + 1));
-  while( pRun->nDirBits<20 && ((sqlite3_int64)1<<pRun->nDirBits)<nBlock ){
+  /* about four blocks an entry: their fences share a cache line, so the
+  ** search between two entries costs no further miss, and a new connection
+  ** builds (and faults in) a quarter of the directory it did with one
+  ** block an entry */
+  while( pRun->nDirBits<20 && ((sqlite3_int64)4<<pRun->nDirBits)<nBlock ){
     pRun->nDirBits++;
   }
   pRun->aDir = sqlite3_malloc64(sizeof(uint32_t)*(((sqlite3_uint64)1<<pRun->nDirBits) + 1));
@@ -1710,19 +1714,28 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
   return SQLITE_OK;
 }
 
+/* The first of blocks lo..hi-1 whose fence is above key (hi if none):
+** halving without a branch on the comparison (a few steps between two
+** directory entries, each a coin toss for a branch predictor). */
+static inline int siFenceAbove(const uint64_t *aFence, int lo, int hi,
+                               uint64_t key){
+  int n = hi - lo;
+  if( n<=0 ) return lo;
+  while( n>1 ){
+    const int half = n/2;
+    lo = aFence[lo + half]<=key ? lo + half : lo;
+    n -= half;
+  }
+  return lo + (aFence[lo]<=key);
+}
+
 /* Block of pRun that may hold key, or -1. */
 static int siRunBlockOf(const SiRun *pRun, uint64_t key){
   /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
   uint64_t d = key >> (40 - pRun->nDirBits);
-  int lo, hi;
   if( d>=((uint64_t)1<<pRun->nDirBits) ) d = ((uint64_t)1<<pRun->nDirBits) - 1;
-  lo = (int)pRun->aDir[d];
-  hi = (int)pRun->aDir[d+1];
-  while( lo<hi ){
-    int mid = (lo + hi) / 2;
-    if( pRun->aFence[mid]<=key ) lo = mid + 1; else hi = mid;
-  }
-  return lo - 1;
+  return siFenceAbove(pRun->aFence, (int)pRun->aDir[d],
+                      (int)pRun->aDir[d+1], key) - 1;
 }
 
 static SiRun *siFindRun(DpSetIndex *p, sqlite3_int64 iId, int *piPos){
@@ -2923,11 +2936,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       }
     }
     for(j=0; j<nKey; j++){
-      int lo = aLo[j], hi = aBlk[j];
-      while( lo<hi ){
-        int mid = (lo + hi) / 2;
-        if( pRun->aFence[mid]<=aKey[j] ) lo = mid + 1; else hi = mid;
-      }
+      const int lo = siFenceAbove(pRun->aFence, aLo[j], aBlk[j], aKey[j]);
       aBlk[j] = lo - 1;
       if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
         int iWord, iIn;
