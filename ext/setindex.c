@@ -197,6 +197,13 @@
 **   reach rMin and beat the k-th hit held.  A document never counted is
 **   below rMin as above.  50 top-10 queries on 10k bigram documents: 18 ms
 **   each when every candidate was verified on sight, 12 ms counting first.
+**   The postings met are appended as (candidate, features) pairs, summed
+**   per candidate by a radix sort when the array is full and at the end,
+**   and the candidates ordered by bound with a counting sort (bounds are
+**   at most n): a MATCH at 1M documents meets 10^4-2*10^5 candidates, and
+**   a hash map slot per posting plus a qsort of them were a third of its
+**   time (20 queries with their filters cached, median 33 -> 21 ms,
+**   2026-11-30).
 **
 ** For a new document that copies nothing, most of its keys have no
 ** posting at all; as soon as n - omin + 1 of them are known absent from
@@ -268,9 +275,17 @@
 ** - A new connection's first INSERT reads a filter row per probed key
 **   and run: 99 ms at 1M over 16 runs (202; 57 after 'optimize' into
 **   one run).  Without 'optimize', one table-wide filter or leveled
-**   merging of the upper levels would cut it.
-** - MATCH top-10 on a new connection: 77 ms at 1M (117).  A query's keys
-**   are probed in every run and their filter rows are cold; warm filters
+**   merging of the upper levels would cut it.  Before that it decodes
+**   every run's fences (1.7M at 1M: ~55 ms, ~67 before branch-free
+**   varints; much of it faulting in ~20 MB of new memory), and its commit
+**   pays a merge step of at least DP_SET_MERGE_MIN pairs when a merge is
+**   under way: 167-256 ms on a copy of the 1M table in the middle of a
+**   level-1 merge, with either build (16384 instead of 65536 changed
+**   nothing measurable in three alternating pairs).
+** - MATCH top-10 on a new connection: 77 ms at 1M (117); with candidates
+**   collected and counting-sorted (see PROBES), 75-84 ms against 90-97
+**   for build 8b912c1, alternating on a copy of the 1M table.  A query's
+**   keys are probed in every run and their filter rows are cold; warm filters
 **   cost ~1 byte per posting (~500 MB at 1M), over the 200 MB budget:
 **   fewer bits per key (DP_SET_FILTER_BITS) or a run-level summary of
 **   ~2 bits per posting would trade page reads for memory.

@@ -31,6 +31,10 @@
 **        hand-made damage that the integrity check must name precisely,
 **        the tiered merge policy (runs per level after each commit), a
 **        ranking whose candidates are summed in the middle of the probe
+**   8.x  fence and run rows damaged by hand (a key of 2^40, a delta of 0,
+**        a block of no pair or of 2^31, a row that starts at or below the
+**        row before, a run of no block): named as such on open; two
+**        hashes one apart are a sound set, swapped they are out of order
 **   9.1  dpSortU64 (the sort of a document's hashes) against qsort
 **  10.x  dpSetJoin (dedup_index over a set table) against every pair
 **        compared, threads forced, a poll that stops it, out of memory
@@ -1278,6 +1282,57 @@ static void testFenceRange(void){
      && zErr && strstr(zErr, "a run row"), zErr ? zErr : "");
   sqlite3_free(zErr);
   connClose(&c);
+  /* fence rows that decode but say what no writer writes, each with a
+  ** run row that agrees with its block and pair counts (so only the fence
+  ** row's own check can see it); the key 0x123456 is the varint d6 e8 48.
+  ** 8.8: 4,096 blocks of keys 1..4096 in the run's first fence row, and a
+  ** second row whose first key (4096, varint 80 20) is not above them. */
+  {
+    static const struct { const char *zName; const char *zSql; } aCase[] = {
+      {"8.5 a fence delta of 0 (two blocks, one key)",
+       "UPDATE t_pfence SET data = x'd6e848010001';"
+       "UPDATE t_pruns SET nblock = 2, npair = 2"},
+      {"8.6 a block of no pair",
+       "UPDATE t_pfence SET data = x'd6e848020100';"
+       "UPDATE t_pruns SET nblock = 2, npair = 2"},
+      {"8.7 a block of 2^31 pairs",
+       "UPDATE t_pfence SET data = x'd6e8488080808008';"
+       "UPDATE t_pruns SET nblock = 1, npair = 2147483648"},
+      {"8.8 a fence row that starts at or below the row before",
+       "UPDATE t_pfence SET data = x'%s';"
+       "INSERT INTO t_pfence(id, data) SELECT id*16777216 + 1, x'802001' FROM t_pruns;"
+       "UPDATE t_pruns SET nblock = 4097, npair = 4097"},
+    };
+    int iCase;
+    char *zHex = malloc(4096*4 + 1);   /* 4,096 blocks: delta 1, 1 pair */
+    for(iCase=0; iCase<4096; iCase++) memcpy(&zHex[iCase*4], "0101", 4);
+    zHex[4096*4] = 0;
+    zErr = 0;
+    for(iCase=0; iCase<(int)(sizeof(aCase)/sizeof(aCase[0])); iCase++){
+      unlink(zPath);
+      if( connOpen(&c, 1) ){ ok(aCase[iCase].zName, 0, "open"); return; }
+      exec(&c, "BEGIN");
+      dpSetIndexAdd(c.p, 1, a, 1, 1);
+      commit(&c);
+      connClose(&c);
+      {
+        char *zSql = sqlite3_mprintf(aCase[iCase].zSql, zHex);  /* 8.8's %s */
+        rc = damage(zSql);
+        sqlite3_free(zSql);
+      }
+      if( rc!=SQLITE_OK ){
+        ok(aCase[iCase].zName, 0, "the damage could not be made");
+        continue;
+      }
+      rc = reopen(&c, &zErr);
+      ok(aCase[iCase].zName, rc==SQLITE_CORRUPT_VTAB
+         && zErr && strstr(zErr, "a fence row"), zErr ? zErr : "not refused");
+      sqlite3_free(zErr);
+      zErr = 0;
+      connClose(&c);
+    }
+    free(zHex);
+  }
 }
 
 /* ---- 8.2 hashes one apart (one posting key) ---- */
