@@ -30,7 +30,8 @@
 **   7.x  shadow names, rename and drop, the similarity of disjoint sets,
 **        hand-made damage that the integrity check must name precisely,
 **        the tiered merge policy (runs per level after each commit), a
-**        ranking whose candidates are summed in the middle of the probe
+**        ranking whose candidates are summed in the middle of the probe,
+**        ids whose postings are varints of 7 to 9 bytes
 **   8.x  fence and run rows damaged by hand (a key of 2^40, a delta of 0,
 **        a block of no pair or of 2^31, a row that starts at or below the
 **        row before, a run of no block): named as such on open; two
@@ -1033,6 +1034,48 @@ static void testApi(void){
          && aH[0].iId==1 && aH[20].iId==21
          && dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
     }
+  }
+  connClose(&c);
+
+  /* 7.19: ids whose postings are varints of 7 to 9 bytes (2^41 to 2^61),
+  ** around the 8 bytes that siGetVarint decodes at once: found by a
+  ** ranking from pending pairs, from a flushed run and after 'optimize'
+  ** merged it, and the integrity check agrees. */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.19 open", 0, "open"); return; }
+  {
+    static const sqlite3_int64 aId[] = {
+      ((sqlite3_int64)1<<41) + 1, ((sqlite3_int64)1<<48) + 3,
+      ((sqlite3_int64)1<<55) + 5, ((sqlite3_int64)1<<56) - 7,
+      ((sqlite3_int64)1<<61) + 7, 5 };
+    const int nId = (int)(sizeof(aId)/sizeof(aId[0]));
+    uint64_t b[3];
+    int i, iPhase, bOk = 1;
+    zWhyBuf[0] = 0;
+    b[0] = (uint64_t)21<<24; b[1] = (uint64_t)22<<24; b[2] = (uint64_t)23<<24;
+    exec(&c, "BEGIN");
+    for(i=0; i<nId; i++) dpSetIndexAdd(c.p, aId[i], b, 1 + i%3, 1);
+    for(iPhase=0; bOk && iPhase<3; iPhase++){
+      DpSetHit aH[8];
+      int nH = 0, nSeen = 0, j;
+      if( iPhase==1 ) commit(&c);
+      if( iPhase==2 ){ exec(&c, "BEGIN"); dpSetIndexOptimize(c.p); commit(&c); }
+      rc = dpSetIndexNearest(c.p, b, 3, DP_SET_JACCARD, 8, 0.0, 0, 0, 0, aH, &nH);
+      for(i=0; i<nId; i++){
+        for(j=0; j<nH; j++) if( aH[j].iId==aId[i] && aH[j].rSim==(double)(1 + i%3)/3.0 ) nSeen++;
+      }
+      if( rc || nH!=nId || nSeen!=nId ){
+        sprintf(zWhyBuf, "phase %d: rc %d, %d hits, %d of %d right", iPhase, rc, nH, nSeen, nId);
+        bOk = 0;
+      }
+    }
+    if( bOk ){
+      exec(&c, "BEGIN");
+      rc = dpSetIndexIntegrity(c.p);
+      exec(&c, "COMMIT");
+      if( rc ){ sprintf(zWhyBuf, "integrity %d %s", rc, dpSetIndexErrmsg(c.p)); bOk = 0; }
+    }
+    ok("7.19 ids of 7- to 9-byte varints found pending, flushed and merged", bOk, zWhyBuf);
   }
   connClose(&c);
 
