@@ -202,7 +202,7 @@
 **   and the candidates ordered by bound with a counting sort (bounds are
 **   at most n): a MATCH at 1M documents meets 10^4-2*10^5 candidates, and
 **   a hash map slot per posting plus a qsort of them were a third of its
-**   time (20 queries with their filters cached, median 33 -> 21 ms,
+**   time (20 queries with their filters cached, median 32-36 -> 21 ms,
 **   2026-11-30).
 **
 ** For a new document that copies nothing, most of its keys have no
