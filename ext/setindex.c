@@ -1601,8 +1601,11 @@ static void siRunFree(SiRun *pRun){
 ** block before the row, if bPrev.  Returns the blocks decoded, or -1 when
 ** the row is damaged (too long, keys not increasing or past 40 bits,
 ** counts 0 or past 2^31-1).  A new connection decodes every fence of
-** every run (1.7M at 1M documents): one test of the flags a block, with
-** the arrays in locals, not a branch per condition. */
+** every run (1.7M at 1M documents): the checks of a block are gathered
+** into one flag without a branch each, tested once at the end of the
+** row.  Every value is checked below 2^40, the first too, so that no sum
+** can wrap around 2^64 back into range (a wrapped first fence would
+** index the run's directory far past its end). */
 static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
                             uint64_t *aFence, uint32_t *aCount, int nMax,
                             uint64_t kPrev, int bPrev, sqlite3_int64 *pnSum){
@@ -1615,11 +1618,12 @@ static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
     m2 = m1 ? siGetVarint(a + m1, pEnd, &c) : 0;
     if( m2==0 ) return -1;
     a += m1 + m2;
+    bBad |= d>=((uint64_t)1<<40);
     if( i==0 ){
       k = d;
       bBad |= bPrev && k<=kPrev;
     }else{
-      bBad |= d==0 || d>=((uint64_t)1<<40);
+      bBad |= d==0;
       k += d;
     }
     bBad |= c==0 || c>0x7fffffff;
@@ -1628,7 +1632,9 @@ static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
     nSum += (sqlite3_int64)c;
     i++;
   }
-  if( bBad || k>=((uint64_t)1<<40) ) return -1;  /* keys only grow */
+  /* with every value below 2^40, at most 4,096 of them, no sum wraps:
+  ** the last key is the largest */
+  if( bBad || k>=((uint64_t)1<<40) ) return -1;
   *pnSum += nSum;
   return i;
 }
@@ -1720,8 +1726,8 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
     const int nBlk = pRun->nBlock;
     int d = 0, b;
     for(b=0; b<nBlk; b++){
-      const int dTop = (int)(aFence[b]>>sh);
-      while( d<=dTop ) aDir[d++] = (uint32_t)b;
+      const uint64_t dTop = aFence[b]>>sh;  /* < 2^nDirBits: fences < 2^40 */
+      while( d<=nDir && (uint64_t)d<=dTop ) aDir[d++] = (uint32_t)b;
     }
     while( d<=nDir ) aDir[d++] = (uint32_t)nBlk;
   }

@@ -34,7 +34,8 @@
 **        ids whose postings are varints of 7 to 9 bytes
 **   8.x  fence and run rows damaged by hand (a key of 2^40, a delta of 0,
 **        a block of no pair or of 2^31, a row that starts at or below the
-**        row before, a run of no block): named as such on open; two
+**        row before, a first key past 2^40 that a delta wraps back, a
+**        run of no block): named as such on open; two
 **        hashes one apart are a sound set, swapped they are out of order
 **   9.1  dpSortU64 (the sort of a document's hashes) against qsort
 **  10.x  dpSetJoin (dedup_index over a set table) against every pair
@@ -1097,7 +1098,7 @@ static void testApi(void){
       q[nQ++] = ((uint64_t)(11+j)<<24) | 3;
     }
     exec(&c, "BEGIN");
-    for(i=1; i<3900; i++){
+    for(i=1; i<=3900; i++){
       int n = 0;
       for(j=0; j<3; j++){
         if( j==0 || rndInt(3)==0 ){
@@ -1345,6 +1346,13 @@ static void testFenceRange(void){
        "UPDATE t_pfence SET data = x'%s';"
        "INSERT INTO t_pfence(id, data) SELECT id*16777216 + 1, x'802001' FROM t_pruns;"
        "UPDATE t_pruns SET nblock = 4097, npair = 4097"},
+      /* a first key of 2^64-2^39 and a delta of 2^39+5 sum, wrapped, to a
+      ** last key of 5: every value must be checked, not only the last
+      ** (a first version let it through and then filled the directory
+      ** 64 MB past its end) */
+      {"8.9 a first fence past 2^40 that a delta wraps back into range",
+       "UPDATE t_pfence SET data = x'8080808080f0ffffff010185808080801001';"
+       "UPDATE t_pruns SET nblock = 2, npair = 2"},
     };
     int iCase;
     char *zHex = malloc(4096*4 + 1);   /* 4,096 blocks: delta 1, 1 pair */
