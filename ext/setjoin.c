@@ -42,19 +42,21 @@
 ** own position.  A 32-bit fingerprint that collides only adds a candidate,
 ** which verification drops.
 **
-** Threads: reading the estimates back and probing are split over the
-** machine's cores (a thread each, at most JOIN_MAX_THREADS) in chunks taken
-** from a shared counter; each thread has its own scratch and pairs, and
-** the sets, the sketch and the index are read-only by then.  Counting into
-** the sketch and building the index stay on the calling thread.  The
+** Threads: counting into the sketch, reading the estimates back and
+** probing are split over the machine's cores (a thread each, at most
+** JOIN_MAX_THREADS) in chunks taken from a shared counter; each thread has
+** its own scratch and pairs, counts into a sketch of its own (summed
+** after, saturating as one count would: the same sketch for any number of
+** threads), and the sets, the sketch and the index are read-only when
+** they read them.  Building the index stays on the calling thread.  The
 ** calling thread polls xPoll between its chunks (and in its own phases),
 ** and a non-zero answer stops every thread.  Below JOIN_MIN_THREADED sets no thread is started.
 **
 ** Memory (all in memory, for speed): the sets (8 bytes a hash), one byte
 ** a hash of estimates, 8 bytes a posting of index prefix (about a third of
 ** the hashes at jaccard 0.5), 2 bytes a posting of directory, and the
-** sketch (one byte a hash, freed before the probes): about 13 bytes per
-** stored hash at t = 0.5.
+** sketch (about one byte a hash, one per thread, freed before the index
+** is built): about 13 bytes per stored hash at t = 0.5.
 **
 ** MEASURED (dedup_index('docs') over word-bigram documents of ~667
 ** shingles, 2 shared vCPUs, 2026-11-29; bench/results/scale.md)
@@ -76,7 +78,10 @@
 **   left of the shorter set cannot bring the overlap to what t needs
 **   (joinPairOverlap), and its steps are branch-free.  Huge pages cut the
 **   TLB misses of the sketch and index (random access over 128 MB and
-**   1.8 GB) and the faults of first writing several GB.
+**   1.8 GB) and the faults of first writing several GB.  Then a sketch
+**   per thread, summed: the sketch 16.9 -> 7.9 and 8.1 s (two runs; the
+**   whole join 122 s in the second, the index and probes 34 and 49 s
+**   that time).
 **
 ** Both equal the table's own decisions.  Tried and dropped (2026-11-30,
 ** 100k, sets in the page cache): counting into the sketch and building
@@ -84,7 +89,8 @@
 ** instead of 2.5 (a locked add waits for its cache miss); with each
 ** thread owning a range of lines or buckets (every thread orders every
 ** set) the sketch took 1.6 s instead of 2.0 and the index 3.0 instead of
-** 2.5: no gain on these two vCPUs.  Also dropped (2026-11-30, 100k): a
+** 2.5: no gain on these two vCPUs (a sketch per thread, kept above, reads
+** each hash once and writes only its own lines).  Also dropped (2026-11-30, 100k): a
 ** sketch of a sample of the sets, which would save most of its 2 s.  The
 ** order got worse where it matters, among shingles in a few documents:
 ** 29 s with one set in 8 counted, 62 s with one in 32, against 7.4 s
@@ -132,6 +138,8 @@ struct JoinWorker {
   JoinShared *s;
   int *aStamp;            /* per position: 1 + the probe that saw it last */
   uint64_t *aOrd;         /* scratch: a set's hashes in the global order */
+  unsigned char *aSketch; /* the sketch it counts into: s->aSketch for the
+                          ** calling thread, a copy of its own for others */
   DpPair *aPair;          /* pairs found (malloc: SQLite's allocator may
                           ** not be safe from two threads at once) */
   int nPair, nPairAlloc;
@@ -167,24 +175,15 @@ static void joinSlots(uint64_t h, int nBits, uint32_t *p1, uint32_t *p2){
   *p2 = line | (uint32_t)((h >> 6) & 63);
 }
 
-/* Count every hash into the sketch (16 at a time after prefetches, so
-** that the cache misses overlap); w's poll every 64K hashes. */
-static int joinSketch(JoinShared *s, JoinWorker *w){
+/* Count hashes [i0, i1) into the sketch aCnt (16 at a time after
+** prefetches, so that the cache misses overlap). */
+static void joinSketchRange(const JoinShared *s, unsigned char *aCnt,
+                            sqlite3_int64 i0, sqlite3_int64 i1){
   const uint64_t *aHash = s->pAll->aHash;
-  const sqlite3_int64 nHash = s->pAll->aOff[s->pAll->n];
-  int nBits = 16;
-  unsigned char *aCnt;
+  const int nBits = s->nSketchBits;
   sqlite3_int64 i, j;
-  while( nBits<JOIN_SKETCH_MAX && ((sqlite3_int64)1<<nBits)<nHash ) nBits++;
-  s->nSketchBits = nBits;
-  s->aSketch = aCnt = sqlite3_malloc64((sqlite3_uint64)1<<nBits);
-  s->aEst = dpLargeMalloc((sqlite3_uint64)nHash + 1);
-  if( aCnt==0 || s->aEst==0 ) return SQLITE_NOMEM;
-  dpHugePages(aCnt, (sqlite3_uint64)1<<nBits);
-  dpHugePages(s->aEst, (sqlite3_uint64)nHash + 1);
-  memset(aCnt, 0, (size_t)1<<nBits);
-  for(i=0; i<nHash; i+=16){
-    sqlite3_int64 e = i+16<nHash ? i+16 : nHash;
+  for(i=i0; i<i1; i+=16){
+    sqlite3_int64 e = i+16<i1 ? i+16 : i1;
     uint32_t a1[16], a2[16];
     for(j=i; j<e; j++){
       joinSlots(aHash[j], nBits, &a1[j-i], &a2[j-i]);
@@ -194,12 +193,7 @@ static int joinSketch(JoinShared *s, JoinWorker *w){
       if( aCnt[a1[j-i]]<255 ) aCnt[a1[j-i]]++;
       if( aCnt[a2[j-i]]<255 ) aCnt[a2[j-i]]++;
     }
-    if( (i & 0xffff)==0 && w->xPoll ){
-      int rc = w->xPoll(w->pPollCtx);
-      if( rc ) return rc;
-    }
   }
-  return SQLITE_OK;
 }
 
 /* The estimates of hashes [i0, i1) from the sketch into s->aEst. */
@@ -421,12 +415,21 @@ static void joinShare(JoinWorker *w, sqlite3_int64 nItem, sqlite3_int64 nChunk,
   if( w->rc!=SQLITE_OK ) __atomic_store_n(&s->bStop, 1, __ATOMIC_RELAXED);
 }
 
+static void joinSketchChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
+  joinSketchRange(w->s, w->aSketch, i0, i1);
+}
 static void joinEstimateChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
   joinEstimate(w->s, i0, i1);
 }
 static void joinProbeChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
   sqlite3_int64 p;
   for(p=i0; p<i1 && w->rc==SQLITE_OK; p++) joinProbe(w, (int)p);
+}
+static void *joinSketchThread(void *pArg){
+  JoinWorker *w = pArg;
+  joinShare(w, w->s->pAll->aOff[w->s->pAll->n], JOIN_HASH_CHUNK,
+            joinSketchChunk);
+  return 0;
 }
 static void *joinEstimateThread(void *pArg){
   JoinWorker *w = pArg;
@@ -457,6 +460,48 @@ static int joinRun(JoinShared *s, JoinWorker *aW, int nThread,
     if( abStarted[i] ) pthread_join(aThread[i], 0);
   }
   for(i=0; i<nThread && rc==SQLITE_OK; i++) rc = aW[i].rc;
+  return rc;
+}
+
+/* The sketch of every hash (s->aSketch) and room for the estimates
+** (s->aEst).  Each thread counts its share of the hashes into a sketch of
+** its own, summed into the calling thread's after: a counter saturates at
+** 255, and min(255, a + b) of two saturated counts is what one count of
+** every hash gives, so the sketch, and the order, are the same for any
+** number of threads. */
+static int joinSketch(JoinShared *s, JoinWorker *aW, int nThread){
+  const sqlite3_int64 nHash = s->pAll->aOff[s->pAll->n];
+  int nBits = 16, i, rc = SQLITE_OK;
+  size_t nCnt, j;
+  while( nBits<JOIN_SKETCH_MAX && ((sqlite3_int64)1<<nBits)<nHash ) nBits++;
+  s->nSketchBits = nBits;
+  nCnt = (size_t)1<<nBits;
+  s->aSketch = sqlite3_malloc64(nCnt);
+  s->aEst = dpLargeMalloc((sqlite3_uint64)nHash + 1);
+  aW[0].aSketch = s->aSketch;
+  for(i=1; i<nThread; i++) aW[i].aSketch = sqlite3_malloc64(nCnt);
+  for(i=0; i<nThread; i++){
+    if( aW[i].aSketch==0 ){ rc = SQLITE_NOMEM; break; }
+    dpHugePages(aW[i].aSketch, nCnt);
+    memset(aW[i].aSketch, 0, nCnt);
+  }
+  if( s->aEst==0 ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK ){
+    dpHugePages(s->aEst, (sqlite3_uint64)nHash + 1);
+    rc = joinRun(s, aW, nThread, joinSketchThread);
+  }
+  for(i=1; i<nThread; i++){
+    const unsigned char *aOther = aW[i].aSketch;
+    if( rc==SQLITE_OK ){
+      for(j=0; j<nCnt; j++){
+        const unsigned v = (unsigned)s->aSketch[j] + aOther[j];
+        s->aSketch[j] = (unsigned char)(v<255 ? v : 255);
+      }
+    }
+    sqlite3_free(aW[i].aSketch);
+    aW[i].aSketch = 0;
+  }
+  aW[0].aSketch = 0;
   return rc;
 }
 
@@ -515,7 +560,7 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,
     aW[0].xPoll = xPoll;
     aW[0].pPollCtx = pPollCtx;
   }
-  if( rc==SQLITE_OK ) rc = joinSketch(&s, &aW[0]);
+  if( rc==SQLITE_OK ) rc = joinSketch(&s, aW, nThread);
   if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinEstimateThread);
   sqlite3_free(s.aSketch);
   s.aSketch = 0;
