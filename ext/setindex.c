@@ -277,11 +277,16 @@
 **   one run).  Without 'optimize', one table-wide filter or leveled
 **   merging of the upper levels would cut it.  Before that it decodes
 **   every run's fences (1.7M at 1M: ~55 ms, ~67 before branch-free
-**   varints; much of it faulting in ~20 MB of new memory), and its commit
-**   pays a merge step of at least DP_SET_MERGE_MIN pairs when a merge is
-**   under way: 167-256 ms on a copy of the 1M table in the middle of a
-**   level-1 merge, with either build (16384 instead of 65536 changed
-**   nothing measurable in three alternating pairs).
+**   varints; much of it faulting in ~20 MB of new memory).
+** - Runs pile up while a merge is under way: dpSetIndexMerge does not
+**   start a merge of level L while one of level L goes on, and each sync
+**   gives it DP_SET_MERGE_MIN (65,536) pairs of work.  After bulk loads,
+**   a stream of one-document commits adds a level-0 run each until the
+**   merge of the batches' level-0 runs (1.33M pairs: ~20 syncs) is done:
+**   a copy of the 1M table had 35 runs instead of 16 (21 of one
+**   document), and a new connection's first INSERT took 167-256 ms.
+**   Letting small runs merge beside a large merge of their level (or
+**   levels by size, not by flush) would bound it.
 ** - MATCH top-10 on a new connection: 77 ms at 1M (117); with candidates
 **   collected and counting-sorted (see PROBES), 75-84 ms against 90-97
 **   for build 8b912c1, alternating on a copy of the 1M table.  A query's
