@@ -90,9 +90,10 @@
 ** thread owning a range of lines or buckets (every thread orders every
 ** set) the sketch took 1.6 s instead of 2.0 and the index 3.0 instead of
 ** 2.5: no gain on these two vCPUs (a sketch per thread, kept above, reads
-** each hash once and writes only its own lines).  Also dropped (2026-11-30, 100k): a
-** sketch of a sample of the sets, which would save most of its 2 s.  The
-** order got worse where it matters, among shingles in a few documents:
+** each hash once and writes only its own copy).  Also dropped
+** (2026-11-30, 100k): a sketch of a sample of the sets, which would save
+** most of its 2 s.  The order got worse where it matters, among shingles
+** in a few documents:
 ** 29 s with one set in 8 counted, 62 s with one in 32, against 7.4 s
 ** (the same pairs every time).  Not done: a join that does not hold
 ** every set (partitioned or streamed, for sets that outgrow memory).
