@@ -278,15 +278,18 @@
 **   merging of the upper levels would cut it.  Before that it decodes
 **   every run's fences (1.7M at 1M: ~55 ms, ~67 before branch-free
 **   varints; much of it faulting in ~20 MB of new memory).
-** - Runs pile up while a merge is under way: dpSetIndexMerge does not
-**   start a merge of level L while one of level L goes on, and each sync
-**   gives it DP_SET_MERGE_MIN (65,536) pairs of work.  After bulk loads,
-**   a stream of one-document commits adds a level-0 run each until the
-**   merge of the batches' level-0 runs (1.33M pairs: ~20 syncs) is done:
-**   a copy of the 1M table had 35 runs instead of 16 (21 of one
-**   document), and a new connection's first INSERT took 167-256 ms.
-**   Letting small runs merge beside a large merge of their level (or
-**   levels by size, not by flush) would bound it.
+** - Runs piled up while a merge was under way: dpSetIndexMerge took the
+**   lowest level with work, and did not start a merge of level L while
+**   one of level L went on, each sync giving it DP_SET_MERGE_MIN (65,536)
+**   pairs.  After bulk loads, a stream of one-document commits added a
+**   run each until the merge of the batches' runs (1.33M pairs: ~20
+**   syncs) was done: a copy of the 1M table had 35 runs instead of 16
+**   (21 of one document), and a new connection's first INSERT took
+**   167-256 ms.  Now the job of least work goes first (2026-11-30 night):
+**   60 one-document commits after 24 batches of 1,000 left 7-14 runs
+**   instead of a count growing to 21; batch loads to 20k are unchanged
+**   (same files, same rates).  Levels by size rather than by flush would
+**   bound it further; not measured at 1M.
 ** - MATCH top-10 on a new connection: 77 ms at 1M (117); with candidates
 **   collected and counting-sorted (see PROBES), 75-84 ms against 90-97
 **   for build 8b912c1, alternating on a copy of the 1M table.  A query's
@@ -2626,24 +2629,44 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
   while( rc==SQLITE_OK && nWork>0 ){
     SiRunRowInfo *aRow = 0;
     int nRow = 0, i, iJob = -1, iLevel = -1, nAt;
+    sqlite3_int64 nLeast = -1;
     rc = siRunRows(p, &aRow, &nRow);
     if( rc ) break;
-    /* the lowest level with work: a merge in progress into level L+1, or
-    ** DP_SET_FANIN finished runs of level L not already being merged */
+    /* the job of least work (the pairs of its inputs; ties to the lower
+    ** level, then to a merge under way): a merge under way into level
+    ** L+1, or the DP_SET_FANIN oldest finished runs of a level L that has
+    ** that many not being merged (those siStartMerge takes).  Least work
+    ** first, not lowest level first: a merge of large runs (a few bulk
+    ** loads' runs) takes ~20-100 syncs of DP_SET_MERGE_MIN, and while the
+    ** lowest level waited for it, every one-document commit left a run
+    ** that no merge took (35 runs instead of 16 on a copy of the 1M table,
+    ** 21 one-document runs after 60 single inserts at 24k).  Small merges
+    ** now finish first, and the large one gets the rest of each sync. */
     for(i=0; i<nRow; i++){
-      if( aRow[i].bResume && (iLevel<0 || aRow[i].iLevel - 1<iLevel) ){
-        iLevel = aRow[i].iLevel - 1;
-        iJob = i;
+      int L, j;
+      sqlite3_int64 nJob = 0;
+      if( aRow[i].bResume ){             /* a merge under way */
+        L = aRow[i].iLevel - 1;
+        for(j=0; j<nRow; j++){
+          if( aRow[j].iDest==aRow[i].iId && !aRow[j].bResume ) nJob += aRow[j].nPair;
+        }
+      }else{                             /* the first idle run of level L */
+        L = aRow[i].iLevel;
+        if( aRow[i].iDest ) continue;
+        for(nAt=0, j=0; j<nRow; j++){
+          if( aRow[j].iLevel!=L || aRow[j].bResume || aRow[j].iDest ) continue;
+          if( j<i ) break;               /* not the level's first */
+          if( nAt<DP_SET_FANIN ) nJob += aRow[j].nPair;
+          nAt++;
+        }
+        if( j<i || nAt<DP_SET_FANIN ) continue;
       }
-    }
-    for(i=0; i<nRow; i++){
-      int L = aRow[i].iLevel, j;
-      if( aRow[i].bResume || aRow[i].iDest ) continue;
-      if( iLevel>=0 && L>=iLevel ) continue;
-      for(nAt=0, j=0; j<nRow; j++){
-        if( aRow[j].iLevel==L && !aRow[j].bResume && aRow[j].iDest==0 ) nAt++;
+      if( nLeast<0 || nJob<nLeast || (nJob==nLeast && (L<iLevel
+           || (L==iLevel && aRow[i].bResume && iJob<0))) ){
+        nLeast = nJob;
+        iLevel = L;
+        iJob = aRow[i].bResume ? i : -1;
       }
-      if( nAt>=DP_SET_FANIN ){ iLevel = L; iJob = -1; }
     }
     if( iLevel<0 ){
       sqlite3_free(aRow);
