@@ -31,7 +31,8 @@
 **        hand-made damage that the integrity check must name precisely,
 **        the tiered merge policy (runs per level after each commit), a
 **        ranking whose candidates are summed in the middle of the probe,
-**        ids whose postings are varints of 7 to 9 bytes
+**        ids whose postings are varints of 7 to 9 bytes, small runs that
+**        merge beside a large merge under way
 **   8.x  fence and run rows damaged by hand (a key of 2^40, a delta of 0,
 **        a block of no pair or of 2^31, a row that starts at or below the
 **        row before, a first key past 2^40 that a delta wraps back, a
@@ -1077,6 +1078,69 @@ static void testApi(void){
       if( rc ){ sprintf(zWhyBuf, "integrity %d %s", rc, dpSetIndexErrmsg(c.p)); bOk = 0; }
     }
     ok("7.19 ids of 7- to 9-byte varints found pending, flushed and merged", bOk, zWhyBuf);
+  }
+  connClose(&c);
+
+  /* 7.20: runs must not pile up behind a large merge.  Three commits of
+  ** 200 documents leave three large runs of level 0; single-document
+  ** commits then start a merge of those three and the first small run,
+  ** which gets 64 pairs of work a commit (~190 commits to finish).  The
+  ** small runs of the 100 commits meanwhile must be merged beside it (the
+  ** job of least work first): at most 20 searchable runs at any time,
+  ** where taking the lowest level first held every one of them back (over
+  ** 100).  Decisions and rankings still equal the reference after. */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.20 open", 0, "open"); return; }
+  {
+    static Model m;
+    uint64_t b[20];
+    int i, j, n, nMaxRun = 0, bOk = 1, id = 1;
+    zWhyBuf[0] = 0;
+    dpSetIndexSetMergeMin(c.p, 64);
+    for(i=0; i<3; i++){
+      exec(&c, "BEGIN");
+      for(j=0; j<200; j++, id++){
+        for(n=0; n<20; n++) b[n] = makeHash();
+        n = normalize(b, 20);
+        dpSetIndexAdd(c.p, id, b, n, 1);
+        modelPut(&m, id, b, n, 1);
+      }
+      commit(&c);
+    }
+    for(i=0; i<100; i++, id++){
+      sqlite3_stmt *pStmt;
+      for(n=0; n<3; n++) b[n] = makeHash();
+      n = normalize(b, 3);
+      exec(&c, "BEGIN");
+      dpSetIndexAdd(c.p, id, b, n, 1);
+      modelPut(&m, id, b, n, 1);
+      commit(&c);
+      sqlite3_prepare_v2(c.db, "SELECT count(*) FROM t_pruns WHERE level>=0"
+                         " AND resume IS NULL", -1, &pStmt, 0);
+      if( sqlite3_step(pStmt)==SQLITE_ROW && sqlite3_column_int(pStmt, 0)>nMaxRun ){
+        nMaxRun = sqlite3_column_int(pStmt, 0);
+      }
+      sqlite3_finalize(pStmt);
+    }
+    if( nMaxRun>20 ){
+      sprintf(zWhyBuf, "%d searchable runs at most", nMaxRun);
+      bOk = 0;
+    }
+    for(i=0; bOk && i<20; i++){
+      const Doc *d = &m.aDoc[1 + rndInt(id - 1)];
+      bOk = compareQuery(&c, &m, d->a, d->n, i%2 ? DP_SET_COSINE : DP_SET_JACCARD,
+                         0.5, 8, 0, -1, zWhyBuf);
+    }
+    if( bOk ){
+      exec(&c, "BEGIN");
+      if( dpSetIndexIntegrity(c.p) ){
+        sprintf(zWhyBuf, "integrity: %s", dpSetIndexErrmsg(c.p));
+        bOk = 0;
+      }
+      exec(&c, "COMMIT");
+    }
+    ok("7.20 small runs merge beside a large merge under way", bOk, zWhyBuf);
+    modelFree(&m);
   }
   connClose(&c);
 
