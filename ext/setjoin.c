@@ -116,6 +116,7 @@
 #define JOIN_MERGE_STEPS  32      /* merge steps between two bound tests */
 
 typedef struct JoinShared JoinShared;
+typedef struct JoinWorker JoinWorker;
 struct JoinShared {
   const DpSetAll *pAll;   /* the sets, by id */
   int eMeasure;           /* DP_SET_JACCARD or DP_SET_COSINE */
@@ -131,10 +132,13 @@ struct JoinShared {
   sqlite3_int64 nPost;    /* postings in aPost */
   /* aEst, aDir and aPost are dpLargeMalloc'd: several GB at 1M sets */
   sqlite3_int64 iNext;    /* next item not yet taken (atomic) */
+  sqlite3_int64 nItem;    /* the running phase (joinRun): its items, */
+  sqlite3_int64 nChunk;   /* ... how many a thread takes at a time, */
+  void (*xChunk)(JoinWorker*, sqlite3_int64, sqlite3_int64); /* ... and
+                          ** what it does with items [i0, i1) */
   int bStop;              /* set (atomic) on error or interrupt: all stop */
 };
 
-typedef struct JoinWorker JoinWorker;
 struct JoinWorker {
   JoinShared *s;
   int *aStamp;            /* per position: 1 + the probe that saw it last */
@@ -404,16 +408,18 @@ static void joinProbe(JoinWorker *w, int p){
 
 /* A thread's share of a phase: take chunks from s->iNext until none is
 ** left or someone stops; the calling thread polls between its chunks. */
-static void joinShare(JoinWorker *w, sqlite3_int64 nItem, sqlite3_int64 nChunk,
-                      void (*xChunk)(JoinWorker*, sqlite3_int64, sqlite3_int64)){
+static void *joinShare(void *pArg){
+  JoinWorker *w = pArg;
   JoinShared *s = w->s;
+  const sqlite3_int64 nItem = s->nItem, nChunk = s->nChunk;
   while( w->rc==SQLITE_OK && !__atomic_load_n(&s->bStop, __ATOMIC_RELAXED) ){
     sqlite3_int64 i0 = __atomic_fetch_add(&s->iNext, nChunk, __ATOMIC_RELAXED);
     if( i0>=nItem ) break;
-    xChunk(w, i0, i0+nChunk<nItem ? i0+nChunk : nItem);
+    s->xChunk(w, i0, i0+nChunk<nItem ? i0+nChunk : nItem);
     if( w->rc==SQLITE_OK && w->xPoll ) w->rc = w->xPoll(w->pPollCtx);
   }
   if( w->rc!=SQLITE_OK ) __atomic_store_n(&s->bStop, 1, __ATOMIC_RELAXED);
+  return 0;
 }
 
 static void joinSketchChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
@@ -426,37 +432,25 @@ static void joinProbeChunk(JoinWorker *w, sqlite3_int64 i0, sqlite3_int64 i1){
   sqlite3_int64 p;
   for(p=i0; p<i1 && w->rc==SQLITE_OK; p++) joinProbe(w, (int)p);
 }
-static void *joinSketchThread(void *pArg){
-  JoinWorker *w = pArg;
-  joinShare(w, w->s->pAll->aOff[w->s->pAll->n], JOIN_HASH_CHUNK,
-            joinSketchChunk);
-  return 0;
-}
-static void *joinEstimateThread(void *pArg){
-  JoinWorker *w = pArg;
-  joinShare(w, w->s->pAll->aOff[w->s->pAll->n], JOIN_HASH_CHUNK,
-            joinEstimateChunk);
-  return 0;
-}
-static void *joinProbeThread(void *pArg){
-  JoinWorker *w = pArg;
-  joinShare(w, w->s->nRow, JOIN_CHUNK, joinProbeChunk);
-  return 0;
-}
 
-/* Run xThread on aW[0..nThread): aW[0] on the calling thread, the others
-** on threads of their own (one that cannot start leaves its share to the
+/* Items [0, nItem) of a phase, nChunk at a time, through xChunk, on
+** aW[0..nThread) (joinShare): aW[0] on the calling thread, the others on
+** threads of their own (one that cannot start leaves its share to the
 ** others); the first error of any of them. */
 static int joinRun(JoinShared *s, JoinWorker *aW, int nThread,
-                   void *(*xThread)(void*)){
+                   sqlite3_int64 nItem, sqlite3_int64 nChunk,
+                   void (*xChunk)(JoinWorker*, sqlite3_int64, sqlite3_int64)){
   pthread_t aThread[JOIN_MAX_THREADS];
   int abStarted[JOIN_MAX_THREADS];
   int i, rc = SQLITE_OK;
   s->iNext = 0;
+  s->nItem = nItem;
+  s->nChunk = nChunk;
+  s->xChunk = xChunk;
   for(i=1; i<nThread; i++){
-    abStarted[i] = pthread_create(&aThread[i], 0, xThread, &aW[i])==0;
+    abStarted[i] = pthread_create(&aThread[i], 0, joinShare, &aW[i])==0;
   }
-  xThread(&aW[0]);
+  joinShare(&aW[0]);
   for(i=1; i<nThread; i++){
     if( abStarted[i] ) pthread_join(aThread[i], 0);
   }
@@ -489,7 +483,7 @@ static int joinSketch(JoinShared *s, JoinWorker *aW, int nThread){
   if( s->aEst==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK ){
     dpHugePages(s->aEst, (sqlite3_uint64)nHash + 1);
-    rc = joinRun(s, aW, nThread, joinSketchThread);
+    rc = joinRun(s, aW, nThread, nHash, JOIN_HASH_CHUNK, joinSketchChunk);
   }
   for(i=1; i<nThread; i++){
     const unsigned char *aOther = aW[i].aSketch;
@@ -562,11 +556,14 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,
     aW[0].pPollCtx = pPollCtx;
   }
   if( rc==SQLITE_OK ) rc = joinSketch(&s, aW, nThread);
-  if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinEstimateThread);
+  if( rc==SQLITE_OK ){
+    rc = joinRun(&s, aW, nThread, s.pAll->aOff[s.pAll->n], JOIN_HASH_CHUNK,
+                 joinEstimateChunk);
+  }
   sqlite3_free(s.aSketch);
   s.aSketch = 0;
   if( rc==SQLITE_OK ) rc = joinIndex(&s, &aW[0]);
-  if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, joinProbeThread);
+  if( rc==SQLITE_OK ) rc = joinRun(&s, aW, nThread, s.nRow, JOIN_CHUNK, joinProbeChunk);
   for(i=0; i<nThread && rc==SQLITE_OK; i++) nPair += aW[i].nPair;
   /* the caller frees the pairs with sqlite3_free (at most ~2 GB of them) */
   if( rc==SQLITE_OK && nPair>0x7ffff000/(int)sizeof(DpPair) ) rc = SQLITE_TOOBIG;
