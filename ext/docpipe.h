@@ -417,6 +417,10 @@ struct DpSetIndexStat {
   sqlite3_int64 nListRead;    /* since open: posting lists read */
   sqlite3_int64 nVerify;      /* since open: candidate sets read */
   sqlite3_int64 nProbe;       /* since open: (key, run) filter probes */
+  sqlite3_int64 nGroup;       /* fence groups of runs read a group at a
+                              ** time (runs with a group summary) */
+  sqlite3_int64 nGroupRead;   /* ... of them read */
+  int nRunOldFences;          /* runs of old fence rows (read whole) */
 };
 
 /* The reference similarity: inter/(nA+nB-inter) or inter/sqrt(nA*nB) in
@@ -434,6 +438,10 @@ void dpSetIndexClose(DpSetIndex *p);
 ** wrote them (512 pairs, no restart points, 64 filter words);
 ** test/setindex.c makes such a table with it. */
 void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld);
+/* bOld: runs written from now on have fence rows as builds before
+** 2026-12-01 wrote them (4,096 blocks a row, no group summary, all read
+** when the run is first used); test/setindex.c makes such a table. */
+void dpSetIndexSetOldFences(DpSetIndex *p, int bOld);
 /* The least merge work of a sync (default 65,536 pairs); tests lower it
 ** to leave merges in progress with few pairs. */
 void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork);

@@ -325,7 +325,12 @@
                                       ** at most ~2,040 with its cell) */
 #define DP_SET_BLOCK_KEYS    384      /* ... or at this many keys (runs
                                       ** written before 2026-12: 512 pairs) */
-#define DP_SET_FENCE_CHUNK   4096     /* blocks per %_pfence row */
+#define DP_SET_FENCE_GROUP   64       /* blocks per %_pfence row, read
+                                      ** when a probe first needs it */
+#define DP_SET_FENCE_CHUNK_OLD 4096   /* ... in runs written before
+                                      ** 2026-12-01, all read at once */
+#define DP_SET_FENCE_SUMMARY 0xFFFFFF /* the fence row id (in its run) of
+                                      ** the run's group summary */
 #define DP_SET_RESTART_KEYS  16       /* keys between restart points */
 #define DP_SET_RESTART_MAX   64       /* restart points a block may have */
 #define DP_SET_FILTER_BITS   8        /* Bloom filter bits per key */
@@ -638,8 +643,21 @@ struct SiRun {
   int nChunkBlk;          /* blocks a chunk holds: DP_SET_CHUNK_WORDS/nWord */
   uint64_t *aLoaded;      /* bit per block: its filter is in apChunk */
   uint32_t *aDir;         /* aDir[d]: first block whose fence has the top
-                          ** nDirBits bits >= d (2^nDirBits + 1 entries) */
+                          ** nDirBits bits >= d (2^nDirBits + 1 entries);
+                          ** NULL until every group below is read */
   int nDirBits;           /* bits of the key indexing aDir */
+  /* fence groups (runs with a group summary): aFence and aCount are
+  ** filled a group of DP_SET_FENCE_GROUP blocks at a time, when a probe
+  ** first lands in it; NULL arrays in runs read whole at once */
+  int nGroup;             /* groups: ceil(nBlock / DP_SET_FENCE_GROUP) */
+  int nGroupRead;         /* groups whose fences are in aFence, aCount */
+  uint64_t *aGroupKey;    /* first key of each group (the summary) */
+  sqlite3_int64 *aGroupPair; /* pairs of each group (the summary) */
+  uint64_t *aGroupRead;   /* bit per group: its fences are read */
+  uint32_t *aGroupDir;    /* as aDir, over aGroupKey */
+  int nGroupDirBits;      /* bits of the key indexing aGroupDir */
+  int bOldFences;         /* rows of DP_SET_FENCE_CHUNK_OLD blocks and no
+                          ** summary: rewritten by dpSetIndexMerge */
 };
 
 /* The chunk of block iBlk of pRun (its index), and the block's place in
@@ -707,6 +725,7 @@ struct DpSetIndex {
   SiPair *aBlockPair;     /* decoded block */
   int nBlockPairAlloc;    /* slots of aBlockPair */
   int nWordWrite;         /* filter words of the blocks of new runs */
+  int nFenceRowWrite;     /* blocks per fence row of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
 };
@@ -727,6 +746,13 @@ static int siError(DpSetIndex *p, int rc, const char *zFmt, ...){
 static int siCorrupt(DpSetIndex *p, const char *zWhat){
   return siError(p, SQLITE_CORRUPT_VTAB, "docpipe: %s of %s is damaged",
                  zWhat, p->zName);
+}
+
+/* A blob read as NULL (a) is damage unless SQLite ran out of memory
+** loading it (a row past a page is copied out of its overflow pages). */
+static int siBlobMissing(DpSetIndex *p, const void *a, const char *zWhat){
+  if( a ) return SQLITE_OK;
+  return sqlite3_errcode(p->db)==SQLITE_NOMEM ? SQLITE_NOMEM : siCorrupt(p, zWhat);
 }
 
 static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
@@ -991,11 +1017,14 @@ static int siBlockDecode(DpSetIndex *p, const unsigned char *a, int n,
   return SQLITE_OK;
 }
 
+static int siRunFenceNeed(DpSetIndex *p, SiRun *pRun, int iBlk);
+
 /* Read and decode block iBlk of run pRun (fence and count checked). */
-static int siBlockRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
+static int siBlockRead(DpSetIndex *p, SiRun *pRun, int iBlk,
                        int *pnPair){
   sqlite3_stmt *pStmt;
-  int rc = siStmt(p, SI_BLOCK_GET, &pStmt);
+  int rc = siRunFenceNeed(p, pRun, iBlk);   /* a merge reads blocks in turn */
+  if( rc==SQLITE_OK ) rc = siStmt(p, SI_BLOCK_GET, &pStmt);
   if( rc ) return rc;
   sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | iBlk);
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
@@ -1214,7 +1243,7 @@ static int siFilterRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
   return rc;
 }
 
-static int siRunBlockOf(const SiRun *pRun, uint64_t key);
+static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk);
 
 /* Make sure block iBlk of pRun has its filter (and heavy keys) cached. */
 static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
@@ -1296,10 +1325,11 @@ static inline int siBlkMaybe(DpSetIndex *p, SiRun *pRun, int iBlk,
 ** -1 if none) say maybe? */
 static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
                       int *pbMaybe){
-  int iBlk = siRunBlockOf(pRun, key);
+  int iBlk, rc = siRunBlockOf(p, pRun, key, &iBlk);
   const SiHeavy *pH;
   *pbMaybe = 0;
   *piBlk = iBlk;
+  if( rc ) return rc;
   p->nProbe++;
   if( iBlk<0 ) return SQLITE_OK;
   return siBlkMaybe(p, pRun, iBlk, key, pbMaybe, &pH);
@@ -1321,9 +1351,12 @@ struct SiWriter {
   int nBufKey;            /* keys in aBuf */
   int nBufHeavy;          /* postings of its last key */
   sqlite3_int64 nBufByte; /* the bytes they take in a block (about) */
-  uint64_t *aFenceKey;    /* fences of the current chunk */
+  uint64_t *aFenceKey;    /* fences of the current fence row */
   uint32_t *aFenceCnt;    /* their counts */
-  int nFence;             /* fences in the current chunk */
+  int nFence;             /* fences in the current fence row */
+  int nFenceRow;          /* blocks per fence row: DP_SET_FENCE_GROUP, or
+                          ** DP_SET_FENCE_CHUNK_OLD (no summary) in a merge
+                          ** output begun by a build before 2026-12-01 */
   SiBuf blk;              /* scratch: block bytes */
   SiBuf flt;              /* scratch: filter row bytes */
   int nWord;              /* filter words of a block: the run's block size
@@ -1336,6 +1369,7 @@ static void siWriterInit(SiWriter *w, DpSetIndex *p, sqlite3_int64 iRun){
   w->p = p;
   w->iRun = iRun;
   w->nWord = p->nWordWrite;
+  w->nFenceRow = p->nFenceRowWrite;
 }
 
 static void siWriterFree(SiWriter *w){
@@ -1358,7 +1392,7 @@ static int siPutBlob(DpSetIndex *p, int eStmt, sqlite3_int64 iId,
   return rc;
 }
 
-/* Write the fence row of the current chunk. */
+/* Write the fence row of the current group (or old chunk). */
 static int siWriterFence(SiWriter *w){
   int rc = SQLITE_OK, i;
   SiBuf b;
@@ -1369,8 +1403,8 @@ static int siWriterFence(SiWriter *w){
     siBufVarint(&rc, &b, w->aFenceCnt[i]);
   }
   if( rc==SQLITE_OK && w->nFence>0 ){
-    int iChunk = (w->nBlock - 1) / DP_SET_FENCE_CHUNK;
-    rc = siPutBlob(w->p, SI_FENCE_PUT, (w->iRun<<24) | iChunk, b.a, b.n);
+    int iRow = (w->nBlock - 1) / w->nFenceRow;
+    rc = siPutBlob(w->p, SI_FENCE_PUT, (w->iRun<<24) | iRow, b.a, b.n);
   }
   siBufFree(&b);
   return rc;
@@ -1463,8 +1497,8 @@ static int siWriterBlock(SiWriter *w){
   /* fence */
   if( w->nFence==0 ){
     if( w->aFenceKey==0 ){
-      w->aFenceKey = sqlite3_malloc64(sizeof(uint64_t)*DP_SET_FENCE_CHUNK);
-      w->aFenceCnt = sqlite3_malloc64(sizeof(uint32_t)*DP_SET_FENCE_CHUNK);
+      w->aFenceKey = sqlite3_malloc64(sizeof(uint64_t)*(size_t)w->nFenceRow);
+      w->aFenceCnt = sqlite3_malloc64(sizeof(uint32_t)*(size_t)w->nFenceRow);
       if( w->aFenceKey==0 || w->aFenceCnt==0 ) return SQLITE_NOMEM;
     }
   }
@@ -1476,7 +1510,7 @@ static int siWriterBlock(SiWriter *w){
   w->nBuf = 0;
   w->nBufKey = 0;
   w->nBufByte = 0;
-  if( w->nFence==DP_SET_FENCE_CHUNK ){
+  if( w->nFence==w->nFenceRow ){
     rc = siWriterFence(w);
     w->nFence = 0;
   }
@@ -1523,10 +1557,67 @@ static int siWriterAdd(SiWriter *w, uint64_t key, uint64_t val){
   return SQLITE_OK;
 }
 
-/* Write the last (partial) block and the fence row of the last chunk. */
+/* Write the last (partial) block and the fence row of the last group. */
 static int siWriterFinish(SiWriter *w){
   int rc = siWriterBlock(w);
   if( rc==SQLITE_OK && w->nFence>0 ) rc = siWriterFence(w);
+  return rc;
+}
+
+static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
+                            uint64_t *aFence, uint32_t *aCount, int nMax,
+                            uint64_t kPrev, int bPrev, sqlite3_int64 *pnSum);
+
+/* Once a run of fence groups is whole (after siWriterFinish): its summary
+** row, per group its first key (the first absolute, then deltas) and its
+** pairs, two varints, from the group rows written (a merge output's over
+** many calls).  A new connection reads this row and no group row. */
+static int siWriterSummary(SiWriter *w){
+  DpSetIndex *p = w->p;
+  sqlite3_stmt *pStmt;
+  uint64_t aKey[DP_SET_FENCE_GROUP], kPrev = 0, kLast = 0;
+  uint32_t aCnt[DP_SET_FENCE_GROUP];
+  int rc, g = 0;
+  SiBuf b;
+  if( w->nFenceRow!=DP_SET_FENCE_GROUP || w->nBlock==0 ) return SQLITE_OK;
+  memset(&b, 0, sizeof(b));
+  rc = siStmt(p, SI_FENCE_RANGE, &pStmt);
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, w->iRun<<24);
+  sqlite3_bind_int64(pStmt, 2, (w->iRun<<24) | (DP_SET_FENCE_SUMMARY - 1));
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const unsigned char *a = sqlite3_column_blob(pStmt, 1);
+    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 1);
+    sqlite3_int64 nSum = 0;
+    int n = a ? siFenceRowDecode(a, pEnd, aKey, aCnt, DP_SET_FENCE_GROUP,
+                                 kLast, g>0, &nSum) : -1;
+    if( a==0 ){
+      rc = siBlobMissing(p, a, "a fence row");
+      break;
+    }
+    if( (sqlite3_column_int64(pStmt, 0) & 0xffffff)!=g
+     || n!=(w->nBlock - g*DP_SET_FENCE_GROUP<DP_SET_FENCE_GROUP ?
+            w->nBlock - g*DP_SET_FENCE_GROUP : DP_SET_FENCE_GROUP) ){
+      rc = siCorrupt(p, "a fence row");
+      break;
+    }
+    siBufVarint(&rc, &b, g==0 ? aKey[0] : aKey[0] - kPrev);
+    siBufVarint(&rc, &b, (uint64_t)nSum);
+    kPrev = aKey[0];
+    kLast = aKey[n-1];
+    g++;
+  }
+  {
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  if( rc==SQLITE_OK && g!=(w->nBlock + DP_SET_FENCE_GROUP - 1)/DP_SET_FENCE_GROUP ){
+    rc = siCorrupt(p, "a run's fence rows");
+  }
+  if( rc==SQLITE_OK ){
+    rc = siPutBlob(p, SI_FENCE_PUT, (w->iRun<<24) | DP_SET_FENCE_SUMMARY, b.a, b.n);
+  }
+  siBufFree(&b);
   return rc;
 }
 
@@ -1552,17 +1643,30 @@ static int siWriterResume(SiWriter *w, int nBlock, sqlite3_int64 nPair){
     w->nWord = pBlk->nWord;
     sqlite3_free(pBlk);
   }
-  if( nBlock % DP_SET_FENCE_CHUNK==0 ) return SQLITE_OK;
-  w->aFenceKey = sqlite3_malloc64(sizeof(uint64_t)*DP_SET_FENCE_CHUNK);
-  w->aFenceCnt = sqlite3_malloc64(sizeof(uint32_t)*DP_SET_FENCE_CHUNK);
+  /* the fence rows it was begun with: past one group's blocks, the row
+  ** of the last block's group is there in groups, not in old chunks (the
+  ** old rows' ids stop at (nBlock-1)/4096 < (nBlock-1)/64); up to one
+  ** group the two are alike */
+  if( nBlock>DP_SET_FENCE_GROUP ){
+    w->nFenceRow = DP_SET_FENCE_GROUP;
+    rc = siStmt(p, SI_FENCE_GET, &pStmt);
+    if( rc ) return rc;
+    sqlite3_bind_int64(pStmt, 1, (w->iRun<<24) | ((nBlock - 1) / DP_SET_FENCE_GROUP));
+    if( sqlite3_step(pStmt)!=SQLITE_ROW ) w->nFenceRow = DP_SET_FENCE_CHUNK_OLD;
+    rc = sqlite3_reset(pStmt);
+    if( rc ) return rc;
+  }
+  if( nBlock % w->nFenceRow==0 ) return SQLITE_OK;
+  w->aFenceKey = sqlite3_malloc64(sizeof(uint64_t)*(size_t)w->nFenceRow);
+  w->aFenceCnt = sqlite3_malloc64(sizeof(uint32_t)*(size_t)w->nFenceRow);
   if( w->aFenceKey==0 || w->aFenceCnt==0 ) return SQLITE_NOMEM;
   rc = siStmt(p, SI_FENCE_GET, &pStmt);
   if( rc ) return rc;
-  sqlite3_bind_int64(pStmt, 1, (w->iRun<<24) | (nBlock / DP_SET_FENCE_CHUNK));
+  sqlite3_bind_int64(pStmt, 1, (w->iRun<<24) | (nBlock / w->nFenceRow));
   if( sqlite3_step(pStmt)==SQLITE_ROW ){
     const unsigned char *a = sqlite3_column_blob(pStmt, 0);
     const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
-    int nWant = nBlock % DP_SET_FENCE_CHUNK, i, m;
+    int nWant = nBlock % w->nFenceRow, i, m;
     uint64_t k = 0, v;
     for(i=0; i<nWant && rc==SQLITE_OK; i++){
       if( a==0 || (m = siGetVarint(a, pEnd, &v))==0 ){ rc = siCorrupt(p, "a fence row"); break; }
@@ -1600,6 +1704,10 @@ static void siRunFree(SiRun *pRun){
   sqlite3_free(pRun->aDir);
   sqlite3_free(pRun->aFence);
   sqlite3_free(pRun->aCount);
+  sqlite3_free(pRun->aGroupKey);
+  sqlite3_free(pRun->aGroupPair);
+  sqlite3_free(pRun->aGroupRead);
+  sqlite3_free(pRun->aGroupDir);
   sqlite3_free(pRun);
 }
 
@@ -1647,15 +1755,215 @@ static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
   return i;
 }
 
-/* Read the fences of run iId (nBlock blocks, nPair pairs) into a new
-** SiRun (siRunFree). */
+/* Build pRun's directory over its blocks (every fence read). */
+static int siRunDirBuild(SiRun *pRun){
+  /* about four blocks an entry: their fences share a cache line, so the
+  ** search between two entries costs no further miss, and a new connection
+  ** builds (and faults in) a quarter of the directory it did with one
+  ** block an entry.  Keys are uniform hashes, so the top bits of a key
+  ** point next to its block.  aDir[d] is the first block whose fence has
+  ** top bits >= d: each block fills the entries up to its own. */
+  const uint64_t *aFence = pRun->aFence;
+  const int nBlk = pRun->nBlock;
+  uint32_t *aDir;
+  int nDir, sh, d = 0, b;
+  pRun->nDirBits = 0;
+  while( pRun->nDirBits<20 && ((sqlite3_int64)4<<pRun->nDirBits)<nBlk ){
+    pRun->nDirBits++;
+  }
+  nDir = 1<<pRun->nDirBits;
+  sh = 40 - pRun->nDirBits;
+  aDir = sqlite3_malloc64(sizeof(uint32_t)*((sqlite3_uint64)nDir + 1));
+  if( aDir==0 ) return SQLITE_NOMEM;
+  for(b=0; b<nBlk; b++){
+    const uint64_t dTop = aFence[b]>>sh;  /* < 2^nDirBits: fences < 2^40 */
+    while( d<=nDir && (uint64_t)d<=dTop ) aDir[d++] = (uint32_t)b;
+  }
+  while( d<=nDir ) aDir[d++] = (uint32_t)nBlk;
+  pRun->aDir = aDir;
+  return SQLITE_OK;
+}
+
+/* Read every fence row of pRun at once: a run without a group summary
+** (written before 2026-12-01 in rows of DP_SET_FENCE_CHUNK_OLD blocks, or
+** a merge output not finished, in groups).  The first row tells which. */
+static int siRunReadAll(DpSetIndex *p, SiRun *pRun){
+  sqlite3_stmt *pStmt;
+  const int nBlock = pRun->nBlock;
+  int rc, iBlk = 0, nRowBlk = 0;
+  sqlite3_int64 nSum = 0;
+  rc = siStmt(p, SI_FENCE_RANGE, &pStmt);
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, pRun->iId<<24);
+  sqlite3_bind_int64(pStmt, 2, (pRun->iId<<24) | (DP_SET_FENCE_SUMMARY - 1));
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iRow = sqlite3_column_int64(pStmt, 0);
+    const unsigned char *a = sqlite3_column_blob(pStmt, 1);
+    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 1);
+    int nRow, nMax = nRowBlk ? nRowBlk : DP_SET_FENCE_CHUNK_OLD;
+    if( nBlock - iBlk<nMax ) nMax = nBlock - iBlk;
+    if( nRowBlk && ((iRow & 0xffffff)!=iBlk / nRowBlk || iBlk % nRowBlk) ){
+      rc = siCorrupt(p, "a fence row");
+      break;
+    }
+    nRow = a ? siFenceRowDecode(a, pEnd, &pRun->aFence[iBlk],
+                                &pRun->aCount[iBlk], nMax,
+                                iBlk>0 ? pRun->aFence[iBlk-1] : 0, iBlk>0,
+                                &nSum) : 0;
+    if( a==0 ){
+      rc = siBlobMissing(p, a, "a fence row");
+      break;
+    }
+    if( nRow<0 || (iBlk==0 && (iRow & 0xffffff)!=0) ){
+      rc = siCorrupt(p, "a fence row");
+      break;
+    }
+    if( iBlk==0 ){
+      /* a first row of one group's blocks, more to come: rows in groups */
+      nRowBlk = nRow==DP_SET_FENCE_GROUP && nBlock>DP_SET_FENCE_GROUP ?
+                DP_SET_FENCE_GROUP : DP_SET_FENCE_CHUNK_OLD;
+    }
+    iBlk += nRow;
+  }
+  {
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  if( rc==SQLITE_OK && (iBlk!=nBlock || nSum!=pRun->nPair) ){
+    rc = siCorrupt(p, "a run's fence rows");
+  }
+  if( rc==SQLITE_OK ){
+    pRun->bOldFences = nRowBlk==DP_SET_FENCE_CHUNK_OLD && nBlock>DP_SET_FENCE_GROUP;
+    rc = siRunDirBuild(pRun);
+  }
+  return rc;
+}
+
+/* Read pRun's group summary, if it has one (*pbFound): the first key and
+** pairs of each group, and a directory over them as over blocks. */
+static int siRunSummaryRead(DpSetIndex *p, SiRun *pRun, int *pbFound){
+  sqlite3_stmt *pStmt;
+  const int nGroup = (pRun->nBlock + DP_SET_FENCE_GROUP - 1)/DP_SET_FENCE_GROUP;
+  int rc = siStmt(p, SI_FENCE_GET, &pStmt);
+  *pbFound = 0;
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | DP_SET_FENCE_SUMMARY);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    const unsigned char *a = sqlite3_column_blob(pStmt, 0);
+    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
+    sqlite3_int64 nSum = 0;
+    uint64_t k = 0, d, c;
+    int g, m1, m2, bBad = 0;
+    *pbFound = 1;
+    rc = siBlobMissing(p, a, "a fence row (run summary)");
+    pRun->nGroup = nGroup;
+    pRun->aGroupKey = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)nGroup);
+    pRun->aGroupPair = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)nGroup);
+    pRun->aGroupRead = dpMallocZero(sizeof(uint64_t)*(sqlite3_uint64)(nGroup/64 + 1));
+    if( rc==SQLITE_OK && (pRun->aGroupKey==0 || pRun->aGroupPair==0
+                          || pRun->aGroupRead==0) ){
+      rc = SQLITE_NOMEM;
+    }
+    for(g=0; rc==SQLITE_OK && g<nGroup; g++){
+      const int nBlk = pRun->nBlock - g*DP_SET_FENCE_GROUP<DP_SET_FENCE_GROUP ?
+                       pRun->nBlock - g*DP_SET_FENCE_GROUP : DP_SET_FENCE_GROUP;
+      m1 = a ? siGetVarint(a, pEnd, &d) : 0;
+      m2 = m1 ? siGetVarint(a + m1, pEnd, &c) : 0;
+      if( m2==0 ){ bBad = 1; break; }
+      a += m1 + m2;
+      /* keys increasing below 2^40 (every value checked: no sum wraps);
+      ** at least a pair a block, at most 2^31-1 */
+      bBad |= d>=((uint64_t)1<<40) || (g>0 && d==0)
+           || c<(uint64_t)nBlk || c>(uint64_t)nBlk*0x7fffffff;
+      k += d;
+      pRun->aGroupKey[g] = k;
+      pRun->aGroupPair[g] = (sqlite3_int64)c;
+      nSum += (sqlite3_int64)c;
+    }
+    if( rc==SQLITE_OK && (bBad || a!=pEnd || k>=((uint64_t)1<<40)
+                          || nSum!=pRun->nPair) ){
+      rc = siCorrupt(p, "a fence row (run summary)");
+    }
+  }
+  {
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
+  if( rc==SQLITE_OK && *pbFound ){
+    /* the directory over groups: about one group an entry */
+    const int sh0 = 40;
+    int nDir, sh, dd = 0, g;
+    while( pRun->nGroupDirBits<20 && (1<<pRun->nGroupDirBits)<nGroup ){
+      pRun->nGroupDirBits++;
+    }
+    nDir = 1<<pRun->nGroupDirBits;
+    sh = sh0 - pRun->nGroupDirBits;
+    pRun->aGroupDir = sqlite3_malloc64(sizeof(uint32_t)*((sqlite3_uint64)nDir + 1));
+    if( pRun->aGroupDir==0 ) return SQLITE_NOMEM;
+    for(g=0; g<nGroup; g++){
+      const uint64_t dTop = pRun->aGroupKey[g]>>sh;
+      while( dd<=nDir && (uint64_t)dd<=dTop ) pRun->aGroupDir[dd++] = (uint32_t)g;
+    }
+    while( dd<=nDir ) pRun->aGroupDir[dd++] = (uint32_t)nGroup;
+  }
+  return rc;
+}
+
+/* Read the fences of group g of pRun (a run with a summary): checked
+** against the summary, so that the groups read so far agree with each
+** other as rows read at once would. */
+static int siRunGroupRead(DpSetIndex *p, SiRun *pRun, int g){
+  sqlite3_stmt *pStmt;
+  const int iBlk = g*DP_SET_FENCE_GROUP;
+  const int nWant = pRun->nBlock - iBlk<DP_SET_FENCE_GROUP ?
+                    pRun->nBlock - iBlk : DP_SET_FENCE_GROUP;
+  int rc = siStmt(p, SI_FENCE_GET, &pStmt);
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | g);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    const unsigned char *a = sqlite3_column_blob(pStmt, 0);
+    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
+    sqlite3_int64 nSum = 0;
+    int n = a ? siFenceRowDecode(a, pEnd, &pRun->aFence[iBlk],
+                                 &pRun->aCount[iBlk], nWant, 0, 0, &nSum) : -1;
+    if( a==0 ){
+      rc = siBlobMissing(p, a, "a fence row");
+    }else if( n!=nWant || pRun->aFence[iBlk]!=pRun->aGroupKey[g]
+     || nSum!=pRun->aGroupPair[g]
+     || (g+1<pRun->nGroup && pRun->aFence[iBlk+n-1]>=pRun->aGroupKey[g+1]) ){
+      rc = siCorrupt(p, "a fence row");
+    }
+    {
+      int rc2 = sqlite3_reset(pStmt);
+      if( rc==SQLITE_OK ) rc = rc2;
+    }
+  }else{
+    rc = sqlite3_reset(pStmt);   /* out of memory, or no row */
+    if( rc==SQLITE_OK ) rc = siCorrupt(p, "a fence row (missing)");
+  }
+  if( rc ) return rc;
+  pRun->aGroupRead[g/64] |= (uint64_t)1<<(g%64);
+  pRun->nGroupRead++;
+  /* every group read: the directory over blocks, and the probes' path
+  ** of runs read whole */
+  if( pRun->nGroupRead==pRun->nGroup ) rc = siRunDirBuild(pRun);
+  return rc;
+}
+
+/* Make sure the fence of block iBlk of pRun is read. */
+static int siRunFenceNeed(DpSetIndex *p, SiRun *pRun, int iBlk){
+  const int g = iBlk/DP_SET_FENCE_GROUP;
+  if( pRun->aDir || (pRun->aGroupRead[g/64]>>(g%64) & 1) ) return SQLITE_OK;
+  return siRunGroupRead(p, pRun, g);
+}
+
+/* Read run iId (nBlock blocks, nPair pairs) into a new SiRun
+** (siRunFree): its group summary, or without one every fence row. */
 static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
                      sqlite3_int64 iLo, sqlite3_int64 iHi, sqlite3_int64 nPair,
                      sqlite3_int64 nBlock, SiRun **ppRun){
   SiRun *pRun;
-  sqlite3_stmt *pStmt;
-  int rc, iBlk = 0;
-  sqlite3_int64 nSum = 0;
+  int rc, bSummary = 0;
   *ppRun = 0;
   if( nBlock<=0 || nBlock>=(1<<24) || nPair<nBlock || iId<=0
    || iId>=((sqlite3_int64)1<<38) ){
@@ -1669,75 +1977,23 @@ static int siRunLoad(DpSetIndex *p, sqlite3_int64 iId, int iLevel,
   pRun->iHi = iHi;
   pRun->nPair = nPair;
   pRun->nBlock = (int)nBlock;
+  /* (with a summary, pages of these two are touched as groups are read) */
   pRun->aFence = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)nBlock);
   pRun->aCount = sqlite3_malloc64(sizeof(uint32_t)*(sqlite3_uint64)nBlock);
   pRun->nChunk = (int)((nBlock + DP_SET_CHUNK_BLOCKS_MIN - 1)
                        / DP_SET_CHUNK_BLOCKS_MIN);
   pRun->apChunk = dpMallocZero(sizeof(SiChunk*)*(sqlite3_uint64)pRun->nChunk);
   pRun->aLoaded = dpMallocZero(sizeof(uint64_t)*(sqlite3_uint64)(nBlock/64 + 1));
-  /* about four blocks an entry: their fences share a cache line, so the
-  ** search between two entries costs no further miss, and a new connection
-  ** builds (and faults in) a quarter of the directory it did with one
-  ** block an entry */
-  while( pRun->nDirBits<20 && ((sqlite3_int64)4<<pRun->nDirBits)<nBlock ){
-    pRun->nDirBits++;
-  }
-  pRun->aDir = sqlite3_malloc64(sizeof(uint32_t)*(((sqlite3_uint64)1<<pRun->nDirBits) + 1));
   if( pRun->aFence==0 || pRun->aCount==0 || pRun->apChunk==0
-   || pRun->aLoaded==0 || pRun->aDir==0 ){
+   || pRun->aLoaded==0 ){
     siRunFree(pRun);
     return SQLITE_NOMEM;
   }
-  rc = siStmt(p, SI_FENCE_RANGE, &pStmt);
-  if( rc ){ siRunFree(pRun); return rc; }
-  sqlite3_bind_int64(pStmt, 1, iId<<24);
-  sqlite3_bind_int64(pStmt, 2, (iId<<24) | 0xffffff);
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 iRow = sqlite3_column_int64(pStmt, 0);
-    const unsigned char *a = sqlite3_column_blob(pStmt, 1);
-    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 1);
-    int nRow;
-    if( (iRow & 0xffffff)!=iBlk / DP_SET_FENCE_CHUNK || iBlk % DP_SET_FENCE_CHUNK ){
-      rc = siCorrupt(p, "a fence row");
-      break;
-    }
-    nRow = a ? siFenceRowDecode(a, pEnd, &pRun->aFence[iBlk],
-                                &pRun->aCount[iBlk],
-                                nBlock - iBlk<DP_SET_FENCE_CHUNK ?
-                                    nBlock - iBlk : DP_SET_FENCE_CHUNK,
-                                iBlk>0 ? pRun->aFence[iBlk-1] : 0, iBlk>0,
-                                &nSum) : 0;
-    if( nRow<0 ){
-      rc = siCorrupt(p, "a fence row");
-      break;
-    }
-    iBlk += nRow;
-  }
-  {
-    int rc2 = sqlite3_reset(pStmt);
-    if( rc==SQLITE_OK ) rc = rc2;
-  }
-  if( rc==SQLITE_OK && (iBlk!=nBlock || nSum!=nPair) ){
-    rc = siCorrupt(p, "a run's fence rows");
-  }
+  rc = siRunSummaryRead(p, pRun, &bSummary);
+  if( rc==SQLITE_OK && !bSummary ) rc = siRunReadAll(p, pRun);
   if( rc ){
     siRunFree(pRun);
     return rc;
-  }
-  {
-    /* the directory: keys are uniform hashes, so the top bits of a key
-    ** point next to its block.  aDir[d] is the first block whose fence
-    ** has top bits >= d: each block fills the entries up to its own. */
-    const uint64_t *aFence = pRun->aFence;
-    uint32_t *aDir = pRun->aDir;
-    const int nDir = 1<<pRun->nDirBits, sh = 40 - pRun->nDirBits;
-    const int nBlk = pRun->nBlock;
-    int d = 0, b;
-    for(b=0; b<nBlk; b++){
-      const uint64_t dTop = aFence[b]>>sh;  /* < 2^nDirBits: fences < 2^40 */
-      while( d<=nDir && (uint64_t)d<=dTop ) aDir[d++] = (uint32_t)b;
-    }
-    while( d<=nDir ) aDir[d++] = (uint32_t)nBlk;
   }
   *ppRun = pRun;
   return SQLITE_OK;
@@ -1758,13 +2014,34 @@ static inline int siFenceAbove(const uint64_t *aFence, int lo, int hi,
   return lo + (aFence[lo]<=key);
 }
 
-/* Block of pRun that may hold key, or -1. */
-static int siRunBlockOf(const SiRun *pRun, uint64_t key){
-  /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
-  uint64_t d = key >> (40 - pRun->nDirBits);
-  if( d>=((uint64_t)1<<pRun->nDirBits) ) d = ((uint64_t)1<<pRun->nDirBits) - 1;
-  return siFenceAbove(pRun->aFence, (int)pRun->aDir[d],
-                      (int)pRun->aDir[d+1], key) - 1;
+/* Block of pRun that may hold key (-1 if none) into *piBlk; in a run not
+** read whole, the group the key falls in is read first if need be. */
+static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
+  uint64_t d;
+  int g, lo, hi;
+  if( pRun->aDir ){
+    /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
+    d = key >> (40 - pRun->nDirBits);
+    if( d>=((uint64_t)1<<pRun->nDirBits) ) d = ((uint64_t)1<<pRun->nDirBits) - 1;
+    *piBlk = siFenceAbove(pRun->aFence, (int)pRun->aDir[d],
+                          (int)pRun->aDir[d+1], key) - 1;
+    return SQLITE_OK;
+  }
+  d = key >> (40 - pRun->nGroupDirBits);
+  if( d>=((uint64_t)1<<pRun->nGroupDirBits) ) d = ((uint64_t)1<<pRun->nGroupDirBits) - 1;
+  g = siFenceAbove(pRun->aGroupKey, (int)pRun->aGroupDir[d],
+                   (int)pRun->aGroupDir[d+1], key) - 1;
+  *piBlk = -1;
+  if( g<0 ) return SQLITE_OK;
+  if( (pRun->aGroupRead[g/64]>>(g%64) & 1)==0 ){
+    int rc = siRunGroupRead(p, pRun, g);
+    if( rc ) return rc;
+  }
+  lo = g*DP_SET_FENCE_GROUP;
+  hi = pRun->nBlock - lo<DP_SET_FENCE_GROUP ? pRun->nBlock : lo + DP_SET_FENCE_GROUP;
+  /* aFence[lo] is the group's first key, <= key: the block is in it */
+  *piBlk = siFenceAbove(pRun->aFence, lo, hi, key) - 1;
+  return SQLITE_OK;
 }
 
 static SiRun *siFindRun(DpSetIndex *p, sqlite3_int64 iId, int *piPos){
@@ -1874,6 +2151,13 @@ void dpSetIndexSetOldBlocks(DpSetIndex *p, int bOld){
   p->nWordWrite = bOld ? DP_SET_FILTER_WORDS_MAX : DP_SET_FILTER_WORDS;
 }
 
+/* bOld: the runs written from now on have fence rows as builds before
+** 2026-12-01 wrote them (DP_SET_FENCE_CHUNK_OLD blocks a row, no group
+** summary), for the tests of such tables; else in groups. */
+void dpSetIndexSetOldFences(DpSetIndex *p, int bOld){
+  p->nFenceRowWrite = bOld ? DP_SET_FENCE_CHUNK_OLD : DP_SET_FENCE_GROUP;
+}
+
 /* The least merge work of a sync (DP_SET_MERGE_MIN): tests lower it to
 ** leave merges in progress with few pairs. */
 void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork){
@@ -1899,6 +2183,7 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
   p->zName = sqlite3_mprintf("%s", zName);
   p->bStale = 1;
   p->nWordWrite = DP_SET_FILTER_WORDS;
+  p->nFenceRowWrite = DP_SET_FENCE_GROUP;
   p->nMergeMin = DP_SET_MERGE_MIN;
   p->nRunMaybe = 64;
   if( p->zDb==0 || p->zName==0 ) rc = SQLITE_NOMEM;
@@ -2259,6 +2544,7 @@ static int siFlush(DpSetIndex *p, sqlite3_int64 *pnFlushed){
       rc = siWriterAdd(&w, a[i].key, a[i].val);
     }
     if( rc==SQLITE_OK ) rc = siWriterFinish(&w);
+    if( rc==SQLITE_OK ) rc = siWriterSummary(&w);
     iSeq = p->iNextSeq;
     if( rc==SQLITE_OK ){
       rc = siRunRow(p, iRun, 0, iSeq, iSeq, w.nPair, w.nBlock, 0, -1);
@@ -2329,8 +2615,8 @@ static int siCursorNext(DpSetIndex *p, SiCursor *c){
 }
 
 static int siCursorSeek(DpSetIndex *p, SiCursor *c, uint64_t key){
-  int rc;
-  int iBlk = siRunBlockOf(c->pRun, key);
+  int iBlk, rc = siRunBlockOf(p, c->pRun, key, &iBlk);
+  if( rc ) return rc;
   c->iBlk = iBlk<0 ? 0 : iBlk;
   c->bEof = 0;
   rc = siCursorLoad(p, c);
@@ -2482,6 +2768,7 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     }
   }else{
     if( rc==SQLITE_OK ) rc = siWriterFinish(&w);
+    if( rc==SQLITE_OK && bDone ) rc = siWriterSummary(&w);
     if( rc==SQLITE_OK ){
       rc = siRunRow(p, pOut->iId, pOut->iLevel, pOut->iLo, pOut->iHi, w.nPair,
                     w.nBlock, 0, bDone ? -1 : (sqlite3_int64)nextKey);
@@ -2623,6 +2910,55 @@ int dpSetIndexOptimize(DpSetIndex *p){
   return rc;
 }
 
+/* Rewrite the fence rows of one run written before 2026-12-01 (rows of
+** DP_SET_FENCE_CHUNK_OLD blocks, no summary) in groups with a summary,
+** the run of fewest blocks first; *pbDid says if one was.  Its fences are
+** in memory (such runs are read whole), so this writes ~6 bytes a block
+** and reads nothing; its blocks and filters stay as they are.  A run
+** that a merge under way reads is left: it goes when the merge ends. */
+static int siConvertFences(DpSetIndex *p, int *pbDid){
+  SiRunRowInfo *aRow = 0;
+  SiRun *pRun = 0;
+  SiWriter w;
+  int nRow = 0, i, g, rc;
+  *pbDid = 0;
+  for(i=0; i<p->nRun; i++){
+    if( p->apRun[i]->bOldFences && (pRun==0 || p->apRun[i]->nBlock<pRun->nBlock) ){
+      pRun = p->apRun[i];
+    }
+  }
+  if( pRun==0 ) return SQLITE_OK;
+  rc = siRunRows(p, &aRow, &nRow);
+  for(i=0; rc==SQLITE_OK && i<nRow; i++){
+    if( aRow[i].iId==pRun->iId && aRow[i].iDest ) pRun = 0;
+  }
+  sqlite3_free(aRow);
+  if( rc || pRun==0 ) return rc;
+  rc = siDeleteRange(p, SI_FENCE_DELETE, pRun->iId);
+  siWriterInit(&w, p, pRun->iId);
+  w.nFenceRow = DP_SET_FENCE_GROUP;
+  w.aFenceKey = pRun->aFence;    /* the writer's row, a group at a time */
+  w.aFenceCnt = pRun->aCount;
+  for(g=0; rc==SQLITE_OK && g*DP_SET_FENCE_GROUP<pRun->nBlock; g++){
+    const int iBlk = g*DP_SET_FENCE_GROUP;
+    w.nFence = pRun->nBlock - iBlk<DP_SET_FENCE_GROUP ? pRun->nBlock - iBlk
+                                                       : DP_SET_FENCE_GROUP;
+    w.aFenceKey = &pRun->aFence[iBlk];
+    w.aFenceCnt = &pRun->aCount[iBlk];
+    w.nBlock = iBlk + w.nFence;
+    rc = siWriterFence(&w);
+  }
+  if( rc==SQLITE_OK ) rc = siWriterSummary(&w);
+  w.aFenceKey = 0;               /* not the writer's to free */
+  w.aFenceCnt = 0;
+  siWriterFree(&w);
+  if( rc==SQLITE_OK ){
+    pRun->bOldFences = 0;
+    *pbDid = 1;
+  }
+  return rc;
+}
+
 int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
   int rc = siRefresh(p);
   if( pbIdle ) *pbIdle = 0;
@@ -2683,6 +3019,13 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
       rc = siMergeStep(p, &out, aRow, nRow, &nWork);
     }
     sqlite3_free(aRow);
+  }
+  if( rc==SQLITE_OK ){
+    /* runs of old fence rows, one a call: a new connection reads every
+    ** fence of such a run (~55 ms for 1.7M at 1M stored) */
+    int bDid = 0;
+    rc = siConvertFences(p, &bDid);
+    if( bDid && pbIdle ) *pbIdle = 0;
   }
   if( rc ) p->bStale = 1;
   return rc;
@@ -2963,37 +3306,46 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
   }
   for(i=0; i<p->nRun; i++){
     SiRun *pRun = p->apRun[i];
-    int sh = 40 - pRun->nDirBits;
-    uint64_t dMax = ((uint64_t)1<<pRun->nDirBits) - 1;
-    for(j=0; j<nKey; j++){
-      uint64_t d = aKey[j]>>sh;
-      __builtin_prefetch(&pRun->aDir[d>dMax ? dMax : d]);
-    }
-    for(j=0; j<nKey; j++){
-      uint64_t d = aKey[j]>>sh;
-      if( d>dMax ) d = dMax;
-      aLo[j] = (int)pRun->aDir[d];
-      aBlk[j] = (int)pRun->aDir[d+1];   /* hi for now */
-      __builtin_prefetch(&pRun->aFence[aLo[j]]);
-      /* the block is at or next to aLo: its loaded bit and chunk pointer
-      ** (at 1M stored, arrays of 60 KB and 800 KB a run, whose misses
-      ** were 40 % of the estimate's time before these prefetches) */
-      __builtin_prefetch(&pRun->aLoaded[aLo[j]/64]);
-      if( pRun->nChunkBlk ){     /* 0 until the run's first filter read */
-        int iIn;
-        __builtin_prefetch(&pRun->apChunk[siChunkOf(pRun, aLo[j], &iIn)]);
+    if( pRun->aDir==0 ){
+      /* fence groups not all read: a key at a time, reading its group
+      ** if need be (a new connection's first probes) */
+      for(j=0; j<nKey; j++){
+        rc = siRunBlockOf(p, pRun, aKey[j], &aBlk[j]);
+        if( rc ) return rc;
       }
-    }
-    for(j=0; j<nKey; j++){
-      const int lo = siFenceAbove(pRun->aFence, aLo[j], aBlk[j], aKey[j]);
-      aBlk[j] = lo - 1;
-      if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
-        int iWord, iIn;
-        SiChunk *pChunk = pRun->apChunk[siChunkOf(pRun, lo-1, &iIn)];
-        uint64_t m;
-        siFilterPos(aKey[j], pRun->nWord, &iWord, &m);
-        __builtin_prefetch(&pChunk->aWord[iIn*pRun->nWord + iWord]);
-        __builtin_prefetch(&pChunk->aHeavy[iIn]);
+    }else{
+      const int sh = 40 - pRun->nDirBits;
+      const uint64_t dMax = ((uint64_t)1<<pRun->nDirBits) - 1;
+      for(j=0; j<nKey; j++){
+        uint64_t d = aKey[j]>>sh;
+        __builtin_prefetch(&pRun->aDir[d>dMax ? dMax : d]);
+      }
+      for(j=0; j<nKey; j++){
+        uint64_t d = aKey[j]>>sh;
+        if( d>dMax ) d = dMax;
+        aLo[j] = (int)pRun->aDir[d];
+        aBlk[j] = (int)pRun->aDir[d+1];   /* hi for now */
+        __builtin_prefetch(&pRun->aFence[aLo[j]]);
+        /* the block is at or next to aLo: its loaded bit and chunk pointer
+        ** (at 1M stored, arrays of 60 KB and 800 KB a run, whose misses
+        ** were 40 % of the estimate's time before these prefetches) */
+        __builtin_prefetch(&pRun->aLoaded[aLo[j]/64]);
+        if( pRun->nChunkBlk ){     /* 0 until the run's first filter read */
+          int iIn;
+          __builtin_prefetch(&pRun->apChunk[siChunkOf(pRun, aLo[j], &iIn)]);
+        }
+      }
+      for(j=0; j<nKey; j++){
+        const int lo = siFenceAbove(pRun->aFence, aLo[j], aBlk[j], aKey[j]);
+        aBlk[j] = lo - 1;
+        if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
+          int iWord, iIn;
+          SiChunk *pChunk = pRun->apChunk[siChunkOf(pRun, lo-1, &iIn)];
+          uint64_t m;
+          siFilterPos(aKey[j], pRun->nWord, &iWord, &m);
+          __builtin_prefetch(&pChunk->aWord[iIn*pRun->nWord + iWord]);
+          __builtin_prefetch(&pChunk->aHeavy[iIn]);
+        }
       }
     }
     for(j=0; j<nKey; j++){
@@ -3384,7 +3736,8 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       int nVal = 0;
       if( j<p->nRunMaybe ){         /* the estimate asked its filter */
         if( (p->aMaybe[iKey]>>j & 1)==0 ) continue;
-        iBlk = siRunBlockOf(pRun, key);
+        rc = siRunBlockOf(p, pRun, key, &iBlk);
+        if( rc ) break;
       }else{
         rc = siRunProbe(p, pRun, key, &iBlk, &bMaybe);
         if( rc ) break;
@@ -3471,17 +3824,22 @@ int dpSetIndexIntegrity(DpSetIndex *p){
   if( rc==SQLITE_OK ) rc = siRunRows(p, &aRow, &nRow);
   for(i=0; rc==SQLITE_OK && i<nRow; i++){
     SiRun *pRun = 0;
-    int iBlk, bOwn = 0, nWord0 = 0;
+    int iBlk, nWord0 = 0;
     uint64_t lastKey = 0;
-    if( aRow[i].bResume ){
-      /* a merge output in progress: only its blocks so far must read */
-      if( aRow[i].nBlock==0 ) continue;
-      rc = siRunLoad(p, aRow[i].iId, aRow[i].iLevel, aRow[i].iLo, aRow[i].iHi,
-                     aRow[i].nPair, aRow[i].nBlock, &pRun);
-      bOwn = 1;
-    }else{
-      pRun = siFindRun(p, aRow[i].iId, 0);
-      if( pRun==0 ) rc = siCorrupt(p, "the run list");
+    if( aRow[i].bResume && aRow[i].nBlock==0 ) continue;
+    if( !aRow[i].bResume && siFindRun(p, aRow[i].iId, 0)==0 ){
+      rc = siCorrupt(p, "the run list");
+      break;
+    }
+    /* read from the file, not the cached summary (a merge output in
+    ** progress: only its blocks so far must read) */
+    rc = siRunLoad(p, aRow[i].iId, aRow[i].iLevel, aRow[i].iLo, aRow[i].iHi,
+                   aRow[i].nPair, aRow[i].nBlock, &pRun);
+    if( rc ) break;
+    if( !aRow[i].bResume && pRun->nGroup==0 && !pRun->bOldFences
+     && pRun->nBlock>DP_SET_FENCE_GROUP ){
+      /* rows in groups, finished, but no summary */
+      rc = siCorrupt(p, "a fence row (run summary missing)");
     }
     for(iBlk=0; rc==SQLITE_OK && iBlk<pRun->nBlock; iBlk++){
       int nPair, j, nKey = 0, nHeavy = 0;
@@ -3533,7 +3891,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
       }
       sqlite3_free(pBlk);
     }
-    if( bOwn ) siRunFree(pRun);
+    siRunFree(pRun);
   }
   sqlite3_free(aRow);
   /* every set against its postings */
@@ -3610,10 +3968,16 @@ void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat){
     SiRun *pRun = p->apRun[i];
     pStat->nPair += pRun->nPair;
     pStat->nBlock += pRun->nBlock;
+    pStat->nGroup += pRun->nGroup;
+    pStat->nGroupRead += pRun->nGroupRead;
+    pStat->nRunOldFences += pRun->bOldFences;
     pStat->nMemBytes += (sqlite3_int64)pRun->nBlock * (8 + 4)
                       + (sqlite3_int64)pRun->nChunk * 8
                       + ((sqlite3_int64)pRun->nBlock/64 + 1) * 8      /* aLoaded */
-                      + (((sqlite3_int64)1<<pRun->nDirBits) + 1) * 4; /* aDir */
+                      + (pRun->aDir ? (((sqlite3_int64)1<<pRun->nDirBits) + 1) * 4 : 0)
+                      + (sqlite3_int64)pRun->nGroup * (8 + 8)         /* summary */
+                      + (pRun->nGroup ? ((sqlite3_int64)pRun->nGroup/64 + 1) * 8
+                           + (((sqlite3_int64)1<<pRun->nGroupDirBits) + 1) * 4 : 0);
     for(j=0; j<pRun->nChunk; j++){
       SiChunk *pChunk = pRun->apChunk[j];
       if( pChunk==0 ) continue;
