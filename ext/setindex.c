@@ -2922,15 +2922,15 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   SiWriter w;
   int nRow = 0, i, g, rc;
   *pbDid = 0;
-  for(i=0; i<p->nRun; i++){
-    if( p->apRun[i]->bOldFences && (pRun==0 || p->apRun[i]->nBlock<pRun->nBlock) ){
-      pRun = p->apRun[i];
-    }
-  }
-  if( pRun==0 ) return SQLITE_OK;
+  if( p->nFenceRowWrite!=DP_SET_FENCE_GROUP ) return SQLITE_OK;  /* tests */
+  for(i=0; i<p->nRun && !p->apRun[i]->bOldFences; i++){}
+  if( i==p->nRun ) return SQLITE_OK;
   rc = siRunRows(p, &aRow, &nRow);
   for(i=0; rc==SQLITE_OK && i<nRow; i++){
-    if( aRow[i].iId==pRun->iId && aRow[i].iDest ) pRun = 0;
+    SiRun *pIdle = aRow[i].iDest || aRow[i].bResume ? 0 : siFindRun(p, aRow[i].iId, 0);
+    if( pIdle && pIdle->bOldFences && (pRun==0 || pIdle->nBlock<pRun->nBlock) ){
+      pRun = pIdle;
+    }
   }
   sqlite3_free(aRow);
   if( rc || pRun==0 ) return rc;

@@ -227,9 +227,12 @@ static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
 
 /* ---- random sets ---- */
 static uint64_t aKeyPool[3000];
+static int bFreshHashes = 0;   /* 12.x: every new hash random (many keys,
+                               ** so runs of many blocks) */
 static uint64_t makeHash(void){
   /* a posting key from a pool, low bits small: distinct hashes often
   ** share a key (the 40-bit truncation) */
+  if( bFreshHashes ) return rnd();
   return (aKeyPool[rndInt(3000)] << 24) | (uint64_t)rndInt(3);
 }
 static int cmpU64(const void *a, const void *b){
@@ -512,13 +515,13 @@ static int busyStmts(sqlite3 *db){
   return n;
 }
 
-static int allQueries(Conn *c, const Model *m, char *zWhy){
-  int id, bOk = 1;
+static int strideQueries(Conn *c, const Model *m, int nStride, char *zWhy){
+  int id, bOk = 1, nSeen = 0;
   /* in a read transaction, as the table's statements are */
   exec(c, "BEGIN; SELECT count(*) FROM t_pruns;");
   for(id=0; id<MAXDOC && bOk; id++){
     const Doc *d = &m->aDoc[id];
-    if( !d->bUsed ) continue;
+    if( !d->bUsed || (nSeen++ % nStride)!=0 ) continue;
     if( !compareQuery(c, m, d->a, d->n, id&1, (id%3) ? 0.5 : 0.8, 5, id&2 ? 1 : 0, id, zWhy) ){
       bOk = 0;
     }else if( busyStmts(c->db) ){
@@ -529,6 +532,9 @@ static int allQueries(Conn *c, const Model *m, char *zWhy){
   }
   exec(c, "COMMIT");
   return bOk;
+}
+static int allQueries(Conn *c, const Model *m, char *zWhy){
+  return strideQueries(c, m, 1, zWhy);
 }
 
 static void testRandom(void){
@@ -1820,6 +1826,258 @@ static void testOldBlocks(void){
   free(m);
 }
 
+
+/* ---- 12.x fence groups ---- */
+/* Runs are read a fence group (64 blocks) at a time, from a summary row
+** per run; runs of old fence rows (4,096 blocks a row, no summary) are
+** read whole and rewritten in groups by later merges.  Runs of many
+** blocks need many distinct keys: every new hash here is random. */
+#define FG_SUMMARY_SQL(zCond) "SELECT count(*) FROM t_pruns r WHERE level>=0" \
+  " AND resume IS NULL AND nblock>64 AND " zCond \
+  " EXISTS(SELECT 1 FROM t_pfence WHERE id=r.id*16777216 + 16777215)"
+
+/* Add nDoc documents of fresh hashes (some near-copies) in one
+** transaction, decided as the table would. */
+static int bulkAdd(Conn *c, Model *m, int nDoc, char *zWhy){
+  static uint64_t a[400];
+  int i, nUsed = 0, rc = exec(c, "BEGIN");
+  for(i=0; i<MAXDOC; i++) nUsed += m->aDoc[i].bUsed;
+  if( nDoc>MAXDOC - 500 - nUsed ) nDoc = MAXDOC - 500 - nUsed;  /* room for randomOps */
+  for(i=0; rc==SQLITE_OK && i<nDoc; i++){
+    int n = makeSet(m, a, 300), id, bFound = 0;
+    DpSetHit h;
+    do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
+    rc = dpSetIndexBest(c->p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
+    if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c->p, id, a, n, !bFound);
+    if( rc ){ sprintf(zWhy, "bulk add: %s", dpSetIndexErrmsg(c->p)); break; }
+    modelPut(m, id, a, n, !bFound);
+  }
+  if( rc==SQLITE_OK ) rc = commit(c);
+  return rc;
+}
+
+/* Every stored document's best match under damage: the reference's
+** answer or SQLITE_CORRUPT_VTAB naming a fence row, never another
+** answer; *pnCorrupt counts the refusals. */
+static int queriesUnderDamage(Conn *c, const Model *m, int *pnCorrupt,
+                              char *zWhy){
+  int id;
+  *pnCorrupt = 0;
+  for(id=0; id<MAXDOC; id++){
+    const Doc *d = &m->aDoc[id];
+    DpSetHit aRef[1], hit;
+    sqlite3_int64 iSkip = id;
+    int nRef, bFound = 0, rc;
+    if( !d->bUsed ) continue;
+    nRef = refNearest(m, d->a, d->n, DP_SET_JACCARD, 1, 0.5, 1, id, aRef);
+    rc = dpSetIndexBest(c->p, d->a, d->n, DP_SET_JACCARD, 0.5, &iSkip, 1,
+                        &hit, &bFound);
+    if( rc==SQLITE_CORRUPT_VTAB && strstr(dpSetIndexErrmsg(c->p), "a fence row") ){
+      (*pnCorrupt)++;
+      continue;
+    }
+    if( rc!=SQLITE_OK || bFound!=(nRef>0)
+     || (bFound && (hit.iId!=aRef[0].iId || hit.rSim!=aRef[0].rSim)) ){
+      sprintf(zWhy, "document %d: rc=%d %s, found %d (reference %d)", id, rc,
+              dpSetIndexErrmsg(c->p), bFound, nRef);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void testFenceGroups(void){
+  Conn c, c2;
+  Model *m = calloc(1, sizeof(Model));
+  Stats st;
+  DpSetIndexStat info;
+  char zWhy[512] = "";
+  int rc, i;
+  memset(&st, 0, sizeof(st));
+  bFreshHashes = 1;
+  rngState = 1212;
+
+  /* a table as builds before 2026-12-01 wrote it: rows of 4,096 blocks,
+  ** and a merge of such runs left in progress */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("12.0 open", 0, "open"); goto done; }
+  dpSetIndexSetOldFences(c.p, 1);
+  /* two runs of more than a group, then small commits: the merge of
+  ** four level-0 runs is more than a small commit's merge work */
+  dpSetIndexSetMergeMin(c.p, 2000);
+  rc = bulkAdd(&c, m, 800, zWhy);
+  if( rc==SQLITE_OK ) rc = bulkAdd(&c, m, 300, zWhy);
+  for(i=0; rc==SQLITE_OK && i<20
+           && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL AND nblock>64")==0; i++){
+    rc = bulkAdd(&c, m, 10, zWhy);
+  }
+  dpSetIndexInfo(c.p, &info);
+  printf("  old fence rows: %d runs, %lld blocks, %d of them old, %d commits to a merge in progress\n",
+         info.nRun, info.nBlock, info.nRunOldFences, i);
+  ok("12.1 old fence rows written: no summary, runs of more than a group, a merge of more than a group in progress",
+     rc==SQLITE_OK && info.nRunOldFences>=2 && info.nGroup==0
+     && scalar(&c, "SELECT count(*) FROM t_pfence WHERE (id & 16777215)=16777215")==0
+     && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL AND nblock>64")>0,
+     zWhy);
+  connClose(&c);
+
+  /* this build over them: read whole, the same decisions */
+  if( connOpen(&c, 0) ){ ok("12.2 reopen", 0, "open"); goto done; }
+  ok("12.2 a new connection over old fence rows decides as the reference",
+     strideQueries(&c, m, 3, zWhy), zWhy);
+  dpSetIndexInfo(c.p, &info);
+  ok("12.3 old runs are read whole", info.nRunOldFences>=2 && info.nGroup==0, "");
+
+  /* commits: the merge begun in old rows goes on in them, and every
+  ** merge call rewrites one old run in groups */
+  dpSetIndexSetMergeMin(c.p, 2000);
+  for(i=0; i<40; i++){
+    rc = randomOps(&c, m, 20, &st, zWhy, 1);
+    if( rc ) break;
+    dpSetIndexInfo(c.p, &info);
+    if( info.nRunOldFences==0
+     && scalar(&c, "SELECT count(*) FROM t_pruns WHERE resume IS NOT NULL")==0 ){
+      break;
+    }
+  }
+  printf("  %d rounds of commits to rewrite the old runs\n", i);
+  ok("12.4 commits rewrite old runs in groups, each with a summary",
+     rc==SQLITE_OK && info.nRunOldFences==0
+     && scalar(&c, FG_SUMMARY_SQL("NOT"))==0 && scalar(&c, FG_SUMMARY_SQL(""))>0,
+     zWhy);
+  ok("12.5 integrity-check after the rewrite", dpSetIndexIntegrity(c.p)==SQLITE_OK,
+     dpSetIndexErrmsg(c.p));
+  ok("12.6 the same decisions after it", strideQueries(&c, m, 3, zWhy), zWhy);
+  rc = bulkAdd(&c, m, 600, zWhy);
+  ok("12.7 a bulk load in groups", rc==SQLITE_OK, zWhy);
+  connClose(&c);
+
+  /* a new connection reads the summaries and the groups its probes land
+  ** in, no more */
+  if( connOpen(&c, 0) ){ ok("12.8 reopen", 0, "open"); goto done; }
+  {
+    uint64_t one[1];
+    DpSetHit hit;
+    int bFound = 0;
+    one[0] = rnd();
+    exec(&c, "BEGIN");
+    rc = dpSetIndexBest(c.p, one, 1, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound);
+    exec(&c, "COMMIT");
+    dpSetIndexInfo(c.p, &info);
+    printf("  new connection, one-key search: %lld of %lld groups read, %d runs\n",
+           info.nGroupRead, info.nGroup, info.nRun);
+    ok("12.8 a one-key search reads at most a group a run",
+       rc==SQLITE_OK && !bFound && info.nGroup>=10 && info.nGroupRead<=info.nRun,
+       dpSetIndexErrmsg(c.p));
+  }
+  ok("12.9 a new connection decides as the reference, groups read as needed",
+     strideQueries(&c, m, 3, zWhy), zWhy);
+  dpSetIndexInfo(c.p, &info);
+  printf("  after every document's query: %lld of %lld groups read\n",
+         info.nGroupRead, info.nGroup);
+
+  /* cold and warm: another connection's commits, rollbacks */
+  if( connOpen(&c2, 0) ){ ok("12.10 second connection", 0, "open"); goto done; }
+  rc = randomOps(&c, m, 200, &st, zWhy, 1);
+  if( rc==SQLITE_OK ) rc = bulkAdd(&c, m, 300, zWhy);
+  ok("12.10 the first connection writes, merges and rolls back", rc==SQLITE_OK, zWhy);
+  ok("12.11 the second, new, sees it and decides as the reference",
+     strideQueries(&c2, m, 3, zWhy), zWhy);
+  rc = randomOps(&c2, m, 200, &st, zWhy, 1);
+  ok("12.12 the second writes and rolls back, the first decides as the reference",
+     rc==SQLITE_OK && strideQueries(&c, m, 3, zWhy), zWhy);
+  ok("12.13 integrity-check", dpSetIndexIntegrity(c.p)==SQLITE_OK,
+     dpSetIndexErrmsg(c.p));
+  connClose(&c2);
+  connClose(&c);
+
+  /* damage: a table of one run of many groups, each time made anew */
+  {
+    static const struct { const char *zName; const char *zSql; int eWant; } aCase[] = {
+      /* eWant 0: refused on open; 1: some searches refused, none wrong,
+      ** integrity-check refuses; 2: searches right, integrity-check
+      ** refuses */
+      {"12.14 a summary row of garbage",
+       "UPDATE t_pfence SET data=randomblob(length(data)) WHERE (id & 16777215)=16777215", 0},
+      {"12.15 a summary that does not sum to the run's pairs",
+       "UPDATE t_pruns SET npair=npair+1 WHERE level>=0", 0},
+      {"12.16 a group row holding the next group's fences",
+       "UPDATE t_pfence SET data=(SELECT data FROM t_pfence f WHERE f.id=t_pfence.id+1)"
+       " WHERE (id & 16777215)=1", 1},
+      {"12.17 a group row missing",
+       "DELETE FROM t_pfence WHERE (id & 16777215)=2", 1},
+      {"12.18 a group row of one block too many",
+       "UPDATE t_pfence SET data=data || x'01' || x'01' WHERE (id & 16777215)=1", 1},
+      {"12.19 the summary row missing (the rows read whole instead)",
+       "DELETE FROM t_pfence WHERE (id & 16777215)=16777215", 2},
+    };
+    int iCase;
+    for(iCase=0; iCase<(int)(sizeof(aCase)/sizeof(aCase[0])); iCase++){
+      char *zErr = 0;
+      int nCorrupt = 0, bOk;
+      modelFree(m);
+      rngState = 77 + iCase;
+      unlink(zPath);
+      if( connOpen(&c, 1) ){ ok(aCase[iCase].zName, 0, "open"); goto done; }
+      rc = bulkAdd(&c, m, 900, zWhy);
+      if( rc==SQLITE_OK ){
+        exec(&c, "BEGIN");
+        rc = dpSetIndexOptimize(c.p);
+        if( rc==SQLITE_OK ) rc = commit(&c);
+      }
+      if( rc==SQLITE_OK && scalar(&c, "SELECT max(nblock) FROM t_pruns")<=3*64 ){
+        rc = SQLITE_ERROR;             /* groups 1 and 2 must be full */
+      }
+      connClose(&c);
+      if( rc==SQLITE_OK ) rc = damage(aCase[iCase].zSql);
+      if( rc ){ ok(aCase[iCase].zName, 0, "could not make the damage"); continue; }
+      rc = reopen(&c, &zErr);
+      if( aCase[iCase].eWant==0 ){
+        DpSetHit hit;
+        int bFound, id;
+        for(id=0; id<MAXDOC && !m->aDoc[id].bUsed; id++){}
+        if( rc==SQLITE_OK ){
+          exec(&c, "BEGIN");
+          rc = dpSetIndexBest(c.p, m->aDoc[id].a, m->aDoc[id].n, DP_SET_JACCARD,
+                              0.5, 0, 0, &hit, &bFound);
+          exec(&c, "COMMIT");
+        }
+        bOk = rc==SQLITE_CORRUPT_VTAB
+           && ((zErr && strstr(zErr, "fence row")) || (c.p && strstr(dpSetIndexErrmsg(c.p), "fence row")));
+        sprintf(zWhy, "rc=%d %s", rc, zErr ? zErr : c.p ? dpSetIndexErrmsg(c.p) : "");
+      }else{
+        bOk = rc==SQLITE_OK;
+        if( bOk ){
+          exec(&c, "BEGIN");
+          bOk = queriesUnderDamage(&c, m, &nCorrupt, zWhy);
+          exec(&c, "COMMIT");
+          if( bOk && aCase[iCase].eWant==1 && nCorrupt==0 ){
+            bOk = 0; sprintf(zWhy, "no search refused");
+          }
+          if( bOk && aCase[iCase].eWant==2 && nCorrupt>0 ){
+            bOk = 0; sprintf(zWhy, "%d searches refused", nCorrupt);
+          }
+          if( bOk ){
+            exec(&c, "BEGIN");
+            rc = dpSetIndexIntegrity(c.p);
+            exec(&c, "COMMIT");
+            bOk = rc==SQLITE_CORRUPT_VTAB && strstr(dpSetIndexErrmsg(c.p), "fence row");
+            if( !bOk ) sprintf(zWhy, "integrity-check: %d %s", rc, dpSetIndexErrmsg(c.p));
+          }
+        }else{
+          sprintf(zWhy, "open: %s", zErr ? zErr : "");
+        }
+      }
+      ok(aCase[iCase].zName, bOk, zWhy);
+      sqlite3_free(zErr);
+      if( c.p || c.db ) connClose(&c);
+    }
+  }
+done:
+  bFreshHashes = 0;
+  modelFree(m); free(m);
+}
+
 int main(void){
   int i;
   {
@@ -1847,6 +2105,7 @@ int main(void){
     RUN('9', testSortU64);
     RUN('0', testJoin);
     RUN('b', testOldBlocks);
+    RUN('g', testFenceGroups);
 #undef RUN
   }
   unlink(zPath);
