@@ -677,9 +677,19 @@ enum SiStmt {
   SI_RUN_LIST, SI_RUN_PUT, SI_RUN_DEST, SI_RUN_DELETE, SI_RUN_MAX,
   SI_RUN_RETIRED_TRIM,
   SI_BLOCK_PUT, SI_BLOCK_GET, SI_BLOCK_DELETE,
-  SI_FILTER_PUT, SI_FILTER_GET, SI_FILTER_DELETE,
+  SI_FILTER_PUT, SI_FILTER_DELETE,
   SI_FENCE_PUT, SI_FENCE_GET, SI_FENCE_RANGE, SI_FENCE_DELETE,
   SI_N_STMT
+};
+
+/* A read handle on the data column of one of %_pblocks, %_pfilter and
+** %_pfence, and the row it read (siRowBytes). */
+enum SiRead { SI_READ_BLOCK, SI_READ_FILTER, SI_READ_FENCE, SI_N_READ };
+typedef struct SiReader SiReader;
+struct SiReader {
+  sqlite3_blob *pBlob;    /* NULL until a row is read, and after siBlobClose */
+  unsigned char *a;       /* the row read */
+  int nAlloc;             /* bytes at a */
 };
 
 struct DpSetIndex {
@@ -711,9 +721,7 @@ struct DpSetIndex {
   sqlite3_int64 *aEst;    /* estimated postings per key */
   uint64_t *aMaybe;       /* per key: bit j, run j's filter said maybe */
   int nKeyAlloc;          /* slots of the four arrays above */
-  sqlite3_blob *pBlob;    /* a search's read handle on %_pblocks.data */
-  unsigned char *aBlob;   /* the block it read */
-  int nBlobAlloc;         /* bytes at aBlob */
+  SiReader aRead[SI_N_READ]; /* read handles on blocks, filters, fences */
   SiMap seen;             /* k = 1: candidate ids counted or verified */
   SiPair *aColl;          /* k > 1: (candidate, features) collected, the
                           ** candidate as siCollKey of its id */
@@ -779,7 +787,6 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
     /* SI_BLOCK_GET */  "SELECT data FROM \"%w\".\"%w_pblocks\" WHERE id=?1",
     /* SI_BLOCK_DELETE */ "DELETE FROM \"%w\".\"%w_pblocks\" WHERE id BETWEEN ?1 AND ?2",
     /* SI_FILTER_PUT */ "INSERT OR REPLACE INTO \"%w\".\"%w_pfilter\"(id, data) VALUES(?1, ?2)",
-    /* SI_FILTER_GET */ "SELECT data FROM \"%w\".\"%w_pfilter\" WHERE id=?1",
     /* SI_FILTER_DELETE */ "DELETE FROM \"%w\".\"%w_pfilter\" WHERE id BETWEEN ?1 AND ?2",
     /* SI_FENCE_PUT */  "INSERT OR REPLACE INTO \"%w\".\"%w_pfence\"(id, data) VALUES(?1, ?2)",
     /* SI_FENCE_GET */  "SELECT data FROM \"%w\".\"%w_pfence\" WHERE id=?1",
@@ -1043,50 +1050,60 @@ static int siBlockRead(DpSetIndex *p, SiRun *pRun, int iBlk,
   return rc;
 }
 
-/* Close the search's blob handle (see siBlockBytes). */
+/* Close the read handles (see siRowBytes). */
 static void siBlobClose(DpSetIndex *p){
-  sqlite3_blob_close(p->pBlob);
-  p->pBlob = 0;
+  int i;
+  for(i=0; i<SI_N_READ; i++){
+    sqlite3_blob_close(p->aRead[i].pBlob);
+    p->aRead[i].pBlob = 0;
+  }
 }
 
-/* The bytes of block row iRow for a search, into *pa, *pn (valid until
-** the next call): through the search's blob handle (p->pBlob, opened at
-** its first block and closed at its end by siBlobClose: left open it
-** would hold the read transaction).  A blob read costs ~1.1 us against
-** ~2.0 for a statement step (warm pages, 2026-11-30), and on verse mixes
-** an insert reads ~700 blocks.  A missing row (or one whose data is not a
-** blob) is SQLITE_ERROR from the blob API: a damaged index.  Other errors
-** are returned as they are: like a statement's, an out-of-memory or I/O
-** error inside SQLite may have rolled the transaction back. */
-static int siBlockBytes(DpSetIndex *p, sqlite3_int64 iRow,
-                        const unsigned char **pa, int *pn){
+/* The bytes of row iRow of the block, filter or fence table (eRead), into
+** *pa, *pn (valid until the next read of that table): through a blob
+** handle kept open from row to row (sqlite3_blob_reopen) and closed by
+** siBlobClose at the end of the call into this file that read (left open
+** it would hold the read transaction).  A blob read costs ~1.1 us against
+** ~2.0 for a statement step (warm pages, 2026-11-30); an insert on verse
+** mixes reads ~700 blocks, a new connection's first insert at 1M ~6,500
+** filter rows and ~3,500 fence groups.  A missing row (or one whose data
+** is not a blob) is SQLITE_ERROR from the blob API: damage, named zWhat.
+** Other errors are returned as they are: like a statement's, an
+** out-of-memory or I/O error inside SQLite may have rolled the transaction
+** back.  A handle on a table this connection writes expires (SQLITE_ABORT)
+** and is opened again. */
+static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
+                      const char *zWhat, const unsigned char **pa, int *pn){
+  static const char *const azTab[SI_N_READ] = {"pblocks", "pfilter", "pfence"};
+  SiReader *r = &p->aRead[eRead];
   int rc = SQLITE_ABORT;
-  if( p->pBlob ){
-    rc = sqlite3_blob_reopen(p->pBlob, iRow);
-    if( rc ) siBlobClose(p);
+  if( r->pBlob ){
+    rc = sqlite3_blob_reopen(r->pBlob, iRow);
+    if( rc ){ sqlite3_blob_close(r->pBlob); r->pBlob = 0; }
   }
   if( rc==SQLITE_ABORT ){        /* none open yet, or one expired */
-    char *zTab = sqlite3_mprintf("%s_pblocks", p->zName);
-    rc = zTab ? sqlite3_blob_open(p->db, p->zDb, zTab, "data", iRow, 0, &p->pBlob)
+    char *zTab = sqlite3_mprintf("%s_%s", p->zName, azTab[eRead]);
+    rc = zTab ? sqlite3_blob_open(p->db, p->zDb, zTab, "data", iRow, 0, &r->pBlob)
               : SQLITE_NOMEM;
     sqlite3_free(zTab);
   }
   if( rc==SQLITE_OK ){
-    int n = sqlite3_blob_bytes(p->pBlob);
-    if( n>p->nBlobAlloc ){
-      unsigned char *aNew = sqlite3_realloc64(p->aBlob, (sqlite3_uint64)n);
-      if( aNew ){ p->aBlob = aNew; p->nBlobAlloc = n; }
+    int n = sqlite3_blob_bytes(r->pBlob);
+    if( n>r->nAlloc ){
+      unsigned char *aNew = sqlite3_realloc64(r->a, (sqlite3_uint64)n);
+      if( aNew ){ r->a = aNew; r->nAlloc = n; }
       else rc = SQLITE_NOMEM;
     }
-    if( rc==SQLITE_OK ) rc = sqlite3_blob_read(p->pBlob, p->aBlob, n, 0);
+    if( rc==SQLITE_OK ) rc = sqlite3_blob_read(r->pBlob, r->a, n, 0);
     if( rc==SQLITE_OK ){
-      *pa = p->aBlob;
+      *pa = r->a;
       *pn = n;
       return SQLITE_OK;
     }
   }
-  siBlobClose(p);
-  if( rc==SQLITE_ERROR ) return siCorrupt(p, "a postings block (missing)");
+  sqlite3_blob_close(r->pBlob);
+  r->pBlob = 0;
+  if( rc==SQLITE_ERROR ) return siCorrupt(p, zWhat);
   return rc;
 }
 
@@ -1100,7 +1117,8 @@ static int siBlockFind(DpSetIndex *p, const SiRun *pRun, int iBlk,
                        uint64_t key, int *pnVal){
   const unsigned char *a = 0;
   int nA = 0;
-  int rc = siBlockBytes(p, (pRun->iId<<24) | iBlk, &a, &nA);
+  int rc = siRowBytes(p, SI_READ_BLOCK, (pRun->iId<<24) | iBlk,
+                      "a postings block (missing)", &a, &nA);
   *pnVal = 0;
   if( rc ) return rc;
   {
@@ -1226,21 +1244,12 @@ corrupt:
 ** (sqlite3_free by the caller). */
 static int siFilterRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
                         SiBlk **ppBlk){
-  sqlite3_stmt *pStmt;
-  int rc = siStmt(p, SI_FILTER_GET, &pStmt);
+  const unsigned char *a;
+  int n, rc = siRowBytes(p, SI_READ_FILTER, (pRun->iId<<24) | iBlk,
+                         "a filter row (missing)", &a, &n);
   *ppBlk = 0;
   if( rc ) return rc;
-  sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | iBlk);
-  if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    rc = siFilterParse(p, sqlite3_column_blob(pStmt, 0),
-                       sqlite3_column_bytes(pStmt, 0), pRun->aFence[iBlk],
-                       ppBlk);
-  }else{
-    rc = sqlite3_reset(pStmt);
-    if( rc==SQLITE_OK ) rc = siCorrupt(p, "a filter row (missing)");
-  }
-  sqlite3_reset(pStmt);
-  return rc;
+  return siFilterParse(p, a, n, pRun->aFence[iBlk], ppBlk);
 }
 
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk);
@@ -1913,35 +1922,21 @@ static int siRunSummaryRead(DpSetIndex *p, SiRun *pRun, int *pbFound){
 ** against the summary, so that the groups read so far agree with each
 ** other as rows read at once would. */
 static int siRunGroupRead(DpSetIndex *p, SiRun *pRun, int g){
-  sqlite3_stmt *pStmt;
   const int iBlk = g*DP_SET_FENCE_GROUP;
   const int nWant = pRun->nBlock - iBlk<DP_SET_FENCE_GROUP ?
                     pRun->nBlock - iBlk : DP_SET_FENCE_GROUP;
-  int rc = siStmt(p, SI_FENCE_GET, &pStmt);
+  const unsigned char *a;
+  sqlite3_int64 nSum = 0;
+  int nA, n, rc = siRowBytes(p, SI_READ_FENCE, (pRun->iId<<24) | g,
+                             "a fence row (missing)", &a, &nA);
   if( rc ) return rc;
-  sqlite3_bind_int64(pStmt, 1, (pRun->iId<<24) | g);
-  if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    const unsigned char *a = sqlite3_column_blob(pStmt, 0);
-    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
-    sqlite3_int64 nSum = 0;
-    int n = a ? siFenceRowDecode(a, pEnd, &pRun->aFence[iBlk],
-                                 &pRun->aCount[iBlk], nWant, 0, 0, &nSum) : -1;
-    if( a==0 ){
-      rc = siBlobMissing(p, a, "a fence row");
-    }else if( n!=nWant || pRun->aFence[iBlk]!=pRun->aGroupKey[g]
-     || nSum!=pRun->aGroupPair[g]
-     || (g+1<pRun->nGroup && pRun->aFence[iBlk+n-1]>=pRun->aGroupKey[g+1]) ){
-      rc = siCorrupt(p, "a fence row");
-    }
-    {
-      int rc2 = sqlite3_reset(pStmt);
-      if( rc==SQLITE_OK ) rc = rc2;
-    }
-  }else{
-    rc = sqlite3_reset(pStmt);   /* out of memory, or no row */
-    if( rc==SQLITE_OK ) rc = siCorrupt(p, "a fence row (missing)");
+  n = siFenceRowDecode(a, a + nA, &pRun->aFence[iBlk], &pRun->aCount[iBlk],
+                       nWant, 0, 0, &nSum);
+  if( n!=nWant || pRun->aFence[iBlk]!=pRun->aGroupKey[g]
+   || nSum!=pRun->aGroupPair[g]
+   || (g+1<pRun->nGroup && pRun->aFence[iBlk+n-1]>=pRun->aGroupKey[g+1]) ){
+    return siCorrupt(p, "a fence row");
   }
-  if( rc ) return rc;
   pRun->aGroupRead[g/64] |= (uint64_t)1<<(g%64);
   pRun->nGroupRead++;
   /* every group read: the directory over blocks, and the probes' path
@@ -2230,7 +2225,7 @@ void dpSetIndexClose(DpSetIndex *p){
   sqlite3_free(p->aMaybe);
   sqlite3_free(p->aBlockPair);
   siBlobClose(p);
-  sqlite3_free(p->aBlob);
+  for(i=0; i<SI_N_READ; i++) sqlite3_free(p->aRead[i].a);
   sqlite3_free(p->zErr);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zName);
@@ -2905,6 +2900,7 @@ int dpSetIndexOptimize(DpSetIndex *p){
     }
     sqlite3_free(aRow);
   }
+  siBlobClose(p);
   if( rc ) p->bStale = 1;
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   return rc;
@@ -3027,6 +3023,7 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
     rc = siConvertFences(p, &bDid);
     if( bDid && pbIdle ) *pbIdle = 0;
   }
+  siBlobClose(p);
   if( rc ) p->bStale = 1;
   return rc;
 }
@@ -3644,10 +3641,10 @@ static int siRankColl(DpSetIndex *p, const uint64_t *aA, int n,
   return rc;
 }
 
-int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
-                      int eMeasure, int k, double rMin, int bKeptOnly,
-                      const sqlite3_int64 *aSkip, int nSkip,
-                      DpSetHit *aHit, int *pnHit){
+static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
+                     int eMeasure, int k, double rMin, int bKeptOnly,
+                     const sqlite3_int64 *aSkip, int nSkip,
+                     DpSetHit *aHit, int *pnHit){
   int rc, nKey = 0, i, iPos, nCovered = 0, nAbsent = 0;
   double tau = rMin;
   /* Candidates are counted (the query's features whose key each has) and
@@ -3764,7 +3761,6 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     }
   }
   sqlite3_free(aOrd);
-  siBlobClose(p);
   if( rc==SQLITE_OK && !bBound ){     /* on the bound none can qualify */
     rc = bCount ? siRankColl(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly,
                              nHash - nCovered, aHit, pnHit, &tau)
@@ -3785,6 +3781,16 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   }else if( *pnHit<k && *pnHit>1 ){
     qsort(aHit, (size_t)*pnHit, sizeof(DpSetHit), siHitCmp);
   }
+  return rc;
+}
+
+int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
+                      int eMeasure, int k, double rMin, int bKeptOnly,
+                      const sqlite3_int64 *aSkip, int nSkip,
+                      DpSetHit *aHit, int *pnHit){
+  int rc = siNearest(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
+                     nSkip, aHit, pnHit);
+  siBlobClose(p);     /* the read handles: none left open between calls */
   return rc;
 }
 
@@ -3945,6 +3951,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
       }
     }
   }
+  siBlobClose(p);
   siMapFree(&acc);
   siMapFree(&tomb);
   return rc;
