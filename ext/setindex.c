@@ -44,9 +44,10 @@
 **   %_pfilter(id INTEGER PRIMARY KEY, data BLOB)   id = run<<24 | block
 **       the block's summary: a Bloom filter of its keys and its "heavy"
 **       keys (more than one posting) with their counts.
-**   %_pfence(id INTEGER PRIMARY KEY, data BLOB)    id = run<<24 | chunk
-**       the fence keys: first key and posting count of each block, 4096
-**       blocks per row.
+**   %_pfence(id INTEGER PRIMARY KEY, data BLOB)    id = run<<24 | group
+**       the fence keys: first key and posting count of each block, 64
+**       blocks (DP_SET_FENCE_GROUP) per row; and at id = run<<24 |
+**       0xFFFFFF the run's summary: first key and pairs of each group.
 **   %_ptomb(id INTEGER PRIMARY KEY, seq INTEGER)
 **       tombstones: document id removed when flush sequence seq was next.
 **
@@ -74,7 +75,20 @@
 ** key of a block of 384 keys, more when it has fewer; a key sets 3 bits
 ** of one word, so a test costs one cache miss).  Fence row: per block,
 ** varint (first key - previous block's first key; the first absolute),
-** varint pairs.
+** varint pairs.  Summary row: the same per group (its first key, its
+** pairs), written when the run is whole.
+**
+** Builds before 2026-12-01 wrote fence rows of 4,096 blocks and no
+** summary, and a new connection read every one of them: 1.7M fences at
+** 1M stored, ~55 ms before its first statement.  Such a run is read whole
+** as before (a run without a summary), and rewritten in groups by a later
+** merge call of a writer (siConvertFences: one run a call, the smallest
+** first; its fences are in memory, so that writes ~6 bytes a block and
+** reads nothing: 11-87 ms a commit for the runs of the 1M table).  A
+** merge output begun in old rows is finished in them (siWriterResume
+** tells them apart: past one group, the row of the last block's group
+** exists only in groups) and rewritten after.  Builds before 2026-12-01
+** take the summary row for a damaged fence row.
 **
 ** Builds before 2026-12 wrote blocks of 512 pairs with 64 filter words,
 ** and their blocks began with varint nKey (never 0: no restart points,
@@ -101,16 +115,20 @@
 ** the text); bigram text at 20k 4.73 -> 4.45x the text, inserts and
 ** MATCH within noise.
 **
-** The in-memory summary of a run is its fence arrays (12 bytes per block)
-** and a directory on the top bits of the key (keys are uniform hashes, so
-** it points next to the block: no binary search over all fences), read
-** when the run is first used (one to a few rows); each block's filter row
-** is read the first time a probe lands in that block, and kept (filters
-** in chunks of DP_SET_CHUNK_WORDS words: 5 blocks, or 4 of 512 pairs;
-** heavy keys beside them).  So a
-** new connection reads the pruns rows and the fence rows of each run, and
-** the filter rows its first probes touch, never the postings unless a key
-** is present.  Memory: ~1 byte per posting once every filter was touched
+** The in-memory summary of a run is its group summary (16 bytes per
+** group) with a directory on the top bits of the key (keys are uniform
+** hashes, so it points next to the group), read when the run is first
+** used (one row); the fences of a group (12 bytes per block), read the
+** first time a probe lands in it; and once every group is read, a
+** directory over the blocks, as the summary's, through which probes then
+** go with prefetches (siEstimateBatch).  Each block's filter row is read
+** the first time a probe lands in that block, and kept (filters in
+** chunks of DP_SET_CHUNK_WORDS words: 5 blocks, or 4 of 512 pairs; heavy
+** keys beside them).  So a new connection reads the pruns rows and the
+** summary row of each run, then the groups and filter rows its first
+** probes touch, never the postings unless a key is present.  Groups and
+** filters are read through blob handles kept open from row to row within
+** a call (siRowBytes).  Memory: ~1 byte per posting once every filter was touched
 ** (plus heavy keys), and the pending postings of the open transaction
 ** (24 bytes each, in an open-addressing table by key with its own small
 ** Bloom filter in front).
@@ -272,12 +290,17 @@
 **   of the policies gave fan-in 2 5.6 runs on average at 1M instead of
 **   8 for twice the pairs written, and on bigram text fan-in 2 measured
 **   811 docs/s at 100k against ~1,100 (2026-11-30).
-** - A new connection's first INSERT reads a filter row per probed key
-**   and run: 99 ms at 1M over 16 runs (202; 57 after 'optimize' into
-**   one run).  Without 'optimize', one table-wide filter or leveled
-**   merging of the upper levels would cut it.  Before that it decodes
-**   every run's fences (1.7M at 1M: ~55 ms, ~67 before branch-free
-**   varints; much of it faulting in ~20 MB of new memory).
+** - A new connection's first INSERT reads a filter row and a fence group
+**   per probed key and run (~6,500 and ~3,500 at 1M over 20 runs): 99 ms
+**   at 1M over 16 runs in the run of 2026-11-30 (202; 57 after 'optimize'
+**   into one run), of which ~55 ms were every run's fences (1.7M), read
+**   before the first statement.  With fence groups read as probes need
+**   them, through blob handles: 34-37 ms against 67-81 for build 7809ea1
+**   (a copy of the 1M table whose runs were rewritten in groups, 20 runs,
+**   against the table itself, 16 runs; open + INSERT rolled back, median
+**   of 20, alternating, 2026-11-30); open + a one-word INSERT 3.5 ms
+**   against 62.  Fewer runs (one table-wide filter, or leveled merging of
+**   the upper levels) would cut the rest.
 ** - Runs piled up while a merge was under way: dpSetIndexMerge took the
 **   lowest level with work, and did not start a merge of level L while
 **   one of level L went on, each sync giving it DP_SET_MERGE_MIN (65,536)
@@ -1725,10 +1748,10 @@ static void siRunFree(SiRun *pRun){
 ** deltas) and its pair count, two varints.  kPrev is the fence of the
 ** block before the row, if bPrev.  Returns the blocks decoded, or -1 when
 ** the row is damaged (too long, keys not increasing or past 40 bits,
-** counts 0 or past 2^31-1).  A new connection decodes every fence of
-** every run (1.7M at 1M documents): the checks of a block are gathered
-** into one flag without a branch each, tested once at the end of the
-** row.  Every value is checked below 2^40, the first too, so that no sum
+** counts 0 or past 2^31-1).  A run of old fence rows is decoded whole
+** when first used (1.7M fences at 1M documents before fence groups): the
+** checks of a block are gathered into one flag without a branch each,
+** tested once at the end of the row.  Every value is checked below 2^40, the first too, so that no sum
 ** can wrap around 2^64 back into range (a wrapped first fence would
 ** index the run's directory far past its end). */
 static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
@@ -2029,7 +2052,16 @@ static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
   *piBlk = -1;
   if( g<0 ) return SQLITE_OK;
   if( (pRun->aGroupRead[g/64]>>(g%64) & 1)==0 ){
-    int rc = siRunGroupRead(p, pRun, g);
+    int rc = siRunGroupRead(p, pRun, g), i;
+    /* half the groups read: the rest at once, so that the probes of a
+    ** connection that lives on take the directory over blocks and its
+    ** prefetches (reading one group at a time, the last few of a run of
+    ** hundreds wait for hundreds of queries: MATCH top-10 at 10k-20k
+    ** stored took 18-26 % longer than with fences read whole) */
+    for(i=0; rc==SQLITE_OK && pRun->nGroupRead*2>=pRun->nGroup
+             && pRun->aDir==0 && i<pRun->nGroup; i++){
+      if( (pRun->aGroupRead[i/64]>>(i%64) & 1)==0 ) rc = siRunGroupRead(p, pRun, i);
+    }
     if( rc ) return rc;
   }
   lo = g*DP_SET_FENCE_GROUP;

@@ -41,8 +41,16 @@
 **   9.1  dpSortU64 (the sort of a document's hashes) against qsort
 **  10.x  dpSetJoin (dedup_index over a set table) against every pair
 **        compared, threads forced, a poll that stops it, out of memory
+**  11.x  runs of blocks as builds before 2026-12 wrote them
+**  12.x  fence groups: runs of old fence rows (4,096 blocks, no summary)
+**        read whole and rewritten in groups by later merges, a merge
+**        begun in old rows finished in them; a new connection reads a
+**        group when a probe lands in it; another connection's commits and
+**        rollbacks; damaged summary and group rows refused (at open, or
+**        by the searches that need them and integrity-check), never a
+**        wrong answer
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
-** 5 and 7 (2 runs 2.x to 4.x).
+** 5 and 7 (2 runs 2.x to 4.x; b runs 11.x, g 12.x).
 */
 #include "docpipe.h"
 
