@@ -700,7 +700,7 @@ enum SiStmt {
   SI_RUN_LIST, SI_RUN_PUT, SI_RUN_DEST, SI_RUN_DELETE, SI_RUN_MAX,
   SI_RUN_RETIRED_TRIM,
   SI_BLOCK_PUT, SI_BLOCK_GET, SI_BLOCK_DELETE,
-  SI_FILTER_PUT, SI_FILTER_GET, SI_FILTER_DELETE,
+  SI_FILTER_PUT, SI_FILTER_DELETE,
   SI_FENCE_PUT, SI_FENCE_GET, SI_FENCE_RANGE, SI_FENCE_DELETE,
   SI_N_STMT
 };
@@ -711,12 +711,9 @@ enum SiRead { SI_READ_BLOCK, SI_READ_FILTER, SI_READ_FENCE, SI_N_READ };
 typedef struct SiReader SiReader;
 struct SiReader {
   sqlite3_blob *pBlob;    /* NULL until a row is read, and after siBlobClose */
-  int nRead;              /* rows read since siBlobClose */
   unsigned char *a;       /* the row read */
   int nAlloc;             /* bytes at a */
 };
-#define DP_SET_READ_STMT 16   /* rows of a table a call reads through a
-                              ** statement before it opens a blob handle */
 
 struct DpSetIndex {
   sqlite3 *db;            /* connection */
@@ -813,7 +810,6 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
     /* SI_BLOCK_GET */  "SELECT data FROM \"%w\".\"%w_pblocks\" WHERE id=?1",
     /* SI_BLOCK_DELETE */ "DELETE FROM \"%w\".\"%w_pblocks\" WHERE id BETWEEN ?1 AND ?2",
     /* SI_FILTER_PUT */ "INSERT OR REPLACE INTO \"%w\".\"%w_pfilter\"(id, data) VALUES(?1, ?2)",
-    /* SI_FILTER_GET */ "SELECT data FROM \"%w\".\"%w_pfilter\" WHERE id=?1",
     /* SI_FILTER_DELETE */ "DELETE FROM \"%w\".\"%w_pfilter\" WHERE id BETWEEN ?1 AND ?2",
     /* SI_FENCE_PUT */  "INSERT OR REPLACE INTO \"%w\".\"%w_pfence\"(id, data) VALUES(?1, ?2)",
     /* SI_FENCE_GET */  "SELECT data FROM \"%w\".\"%w_pfence\" WHERE id=?1",
@@ -1083,7 +1079,6 @@ static void siBlobClose(DpSetIndex *p){
   for(i=0; i<SI_N_READ; i++){
     sqlite3_blob_close(p->aRead[i].pBlob);
     p->aRead[i].pBlob = 0;
-    p->aRead[i].nRead = 0;
   }
 }
 
@@ -1092,13 +1087,9 @@ static void siBlobClose(DpSetIndex *p){
 ** handle kept open from row to row (sqlite3_blob_reopen) and closed by
 ** siBlobClose at the end of the call into this file that read (left open
 ** it would hold the read transaction).  A blob read costs ~1.1 us against
-** ~2.0 for a statement step (warm pages, 2026-11-30), but opening the
-** handle compiles a program: the first DP_SET_READ_STMT rows of a call
-** are read through the table's cached statement (an insert into a table
-** of 10k-20k documents reads a few filter rows, and through a handle
-** opened for them took 7-19 % longer).  An insert on verse mixes reads
-** ~700 blocks, a new connection's first insert at 1M ~6,500 filter rows
-** and ~3,500 fence groups.  A missing row (or one whose data
+** ~2.0 for a statement step (warm pages, 2026-11-30); an insert on verse
+** mixes reads ~700 blocks, a new connection's first insert at 1M ~6,500
+** filter rows and ~3,500 fence groups.  A missing row (or one whose data
 ** is not a blob) is SQLITE_ERROR from the blob API: damage, named zWhat.
 ** Other errors are returned as they are: like a statement's, an
 ** out-of-memory or I/O error inside SQLite may have rolled the transaction
@@ -1107,37 +1098,8 @@ static void siBlobClose(DpSetIndex *p){
 static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
                       const char *zWhat, const unsigned char **pa, int *pn){
   static const char *const azTab[SI_N_READ] = {"pblocks", "pfilter", "pfence"};
-  static const int aStmt[SI_N_READ] = {SI_BLOCK_GET, SI_FILTER_GET, SI_FENCE_GET};
   SiReader *r = &p->aRead[eRead];
   int rc = SQLITE_ABORT;
-  if( r->pBlob==0 && r->nRead<DP_SET_READ_STMT ){
-    sqlite3_stmt *pStmt;
-    r->nRead++;
-    rc = siStmt(p, aStmt[eRead], &pStmt);
-    if( rc ) return rc;
-    sqlite3_bind_int64(pStmt, 1, iRow);
-    if( sqlite3_step(pStmt)==SQLITE_ROW ){
-      const void *a = sqlite3_column_blob(pStmt, 0);
-      int n = sqlite3_column_bytes(pStmt, 0);
-      if( a==0 && sqlite3_errcode(p->db)==SQLITE_NOMEM ) rc = SQLITE_NOMEM;
-      else if( sqlite3_column_type(pStmt, 0)!=SQLITE_BLOB ) rc = siCorrupt(p, zWhat);
-      else if( n>r->nAlloc ){
-        unsigned char *aNew = sqlite3_realloc64(r->a, (sqlite3_uint64)n);
-        if( aNew ){ r->a = aNew; r->nAlloc = n; }
-        else rc = SQLITE_NOMEM;
-      }
-      if( rc==SQLITE_OK ){
-        if( n>0 ) memcpy(r->a, a, (size_t)n);
-        *pa = r->a;
-        *pn = n;
-      }
-      sqlite3_reset(pStmt);
-    }else{
-      rc = sqlite3_reset(pStmt);       /* out of memory, or no row */
-      if( rc==SQLITE_OK ) rc = siCorrupt(p, zWhat);
-    }
-    return rc;
-  }
   if( r->pBlob ){
     rc = sqlite3_blob_reopen(r->pBlob, iRow);
     if( rc ){ sqlite3_blob_close(r->pBlob); r->pBlob = 0; }
