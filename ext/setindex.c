@@ -128,7 +128,9 @@
 ** summary row of each run, then the groups and filter rows its first
 ** probes touch, never the postings unless a key is present.  Groups and
 ** filters are read through blob handles kept open from row to row within
-** a call (siRowBytes).  Memory: ~1 byte per posting once every filter was touched
+** a call (siRowBytes).  A group of 64 blocks: the summaries of the 1M
+** table are ~130 KB (a new connection reads them in ~3.5 ms), a group row
+** ~400 bytes.  Memory: ~1 byte per posting once every filter was touched
 ** (plus heavy keys), and the pending postings of the open transaction
 ** (24 bytes each, in an open-addressing table by key with its own small
 ** Bloom filter in front).
@@ -1087,9 +1089,12 @@ static void siBlobClose(DpSetIndex *p){
 ** handle kept open from row to row (sqlite3_blob_reopen) and closed by
 ** siBlobClose at the end of the call into this file that read (left open
 ** it would hold the read transaction).  A blob read costs ~1.1 us against
-** ~2.0 for a statement step (warm pages, 2026-11-30); an insert on verse
-** mixes reads ~700 blocks, a new connection's first insert at 1M ~6,500
-** filter rows and ~3,500 fence groups.  A missing row (or one whose data
+** ~2.0 for a statement step (warm pages, 2026-11-30), and opening the
+** handle ~1.5 us more than a reopen (2,000 random filter rows of the 1M
+** table: statement 3.6-4.7 us, reopen 3.0-3.6, open + read + close 4.5),
+** so a handle pays from the second row.  An insert on verse mixes reads
+** ~700 blocks, a new connection's first insert at 1M ~6,500 filter rows
+** and ~3,500 fence groups.  A missing row (or one whose data
 ** is not a blob) is SQLITE_ERROR from the blob API: damage, named zWhat.
 ** Other errors are returned as they are: like a statement's, an
 ** out-of-memory or I/O error inside SQLite may have rolled the transaction
