@@ -129,8 +129,8 @@
 ** probes touch, never the postings unless a key is present.  Groups and
 ** filters are read through blob handles kept open from row to row within
 ** a call (siRowBytes).  A group of 64 blocks: the summaries of the 1M
-** table are ~130 KB (a new connection reads them in ~3.5 ms), a group row
-** ~400 bytes.  Memory: ~1 byte per posting once every filter was touched
+** table are ~190 KB (a new connection reads them and makes its first
+** one-word insert in ~3.5 ms), a group row ~390 bytes.  Memory: ~1 byte per posting once every filter was touched
 ** (plus heavy keys), and the pending postings of the open transaction
 ** (24 bytes each, in an open-addressing table by key with its own small
 ** Bloom filter in front).
