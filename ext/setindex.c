@@ -84,7 +84,8 @@
 ** as before (a run without a summary), and rewritten in groups by a later
 ** merge call of a writer (siConvertFences: one run a call, the smallest
 ** first; its fences are in memory, so that writes ~6 bytes a block and
-** reads nothing: 11-87 ms a commit for the runs of the 1M table).  A
+** reads back only those rows, for the summary: 11-87 ms a commit for the
+** runs of the 1M table).  A
 ** merge output begun in old rows is finished in them (siWriterResume
 ** tells them apart: past one group, the row of the last block's group
 ** exists only in groups) and rewritten after.  Builds before 2026-12-01
@@ -683,6 +684,8 @@ struct SiRun {
   int nGroupDirBits;      /* bits of the key indexing aGroupDir */
   int bOldFences;         /* rows of DP_SET_FENCE_CHUNK_OLD blocks and no
                           ** summary: rewritten by dpSetIndexMerge */
+  int bConverted;         /* rewritten in groups by this connection, maybe
+                          ** not committed: read again after a rollback */
 };
 
 /* The chunk of block iBlk of pRun (its index), and the block's place in
@@ -1782,7 +1785,7 @@ static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
     bBad |= c==0 || c>0x7fffffff;
     aFence[i] = k;
     aCount[i] = (uint32_t)c;
-    nSum += (sqlite3_int64)c;
+    nSum += (sqlite3_int64)(uint32_t)c;   /* (a bad c is refused below) */
     i++;
   }
   /* with every value below 2^40, at most 4,096 of them, no sum wraps:
@@ -1910,8 +1913,11 @@ static int siRunSummaryRead(DpSetIndex *p, SiRun *pRun, int *pbFound){
       a += m1 + m2;
       /* keys increasing below 2^40 (every value checked: no sum wraps);
       ** at least a pair a block, at most 2^31-1 */
-      bBad |= d>=((uint64_t)1<<40) || (g>0 && d==0)
-           || c<(uint64_t)nBlk || c>(uint64_t)nBlk*0x7fffffff;
+      if( d>=((uint64_t)1<<40) || (g>0 && d==0)
+       || c<(uint64_t)nBlk || c>(uint64_t)nBlk*0x7fffffff ){
+        bBad = 1;
+        break;
+      }
       k += d;
       pRun->aGroupKey[g] = k;
       pRun->aGroupPair[g] = (sqlite3_int64)c;
@@ -1970,6 +1976,23 @@ static int siRunGroupRead(DpSetIndex *p, SiRun *pRun, int g){
   /* every group read: the directory over blocks, and the probes' path
   ** of runs read whole */
   if( pRun->nGroupRead==pRun->nGroup ) rc = siRunDirBuild(pRun);
+  return rc;
+}
+
+/* Make sure group g of pRun (a run with a summary) is read; once half
+** its groups are, read the rest, so that the probes of a connection that
+** lives on take the directory over blocks and its prefetches (reading a
+** group at a time, the last few of a run of hundreds wait for hundreds of
+** queries: MATCH top-10 at 10k-20k stored took 18-26 % longer than with
+** fences read whole). */
+static int siRunGroupNeed(DpSetIndex *p, SiRun *pRun, int g){
+  int rc = SQLITE_OK, i;
+  if( pRun->aGroupRead[g/64]>>(g%64) & 1 ) return SQLITE_OK;
+  rc = siRunGroupRead(p, pRun, g);
+  for(i=0; rc==SQLITE_OK && pRun->nGroupRead*2>=pRun->nGroup
+           && pRun->aDir==0 && i<pRun->nGroup; i++){
+    if( (pRun->aGroupRead[i/64]>>(i%64) & 1)==0 ) rc = siRunGroupRead(p, pRun, i);
+  }
   return rc;
 }
 
@@ -2041,7 +2064,7 @@ static inline int siFenceAbove(const uint64_t *aFence, int lo, int hi,
 ** read whole, the group the key falls in is read first if need be. */
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
   uint64_t d;
-  int g, lo, hi;
+  int g, lo, hi, rc;
   if( pRun->aDir ){
     /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
     d = key >> (40 - pRun->nDirBits);
@@ -2056,24 +2079,20 @@ static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
                    (int)pRun->aGroupDir[d+1], key) - 1;
   *piBlk = -1;
   if( g<0 ) return SQLITE_OK;
-  if( (pRun->aGroupRead[g/64]>>(g%64) & 1)==0 ){
-    int rc = siRunGroupRead(p, pRun, g), i;
-    /* half the groups read: the rest at once, so that the probes of a
-    ** connection that lives on take the directory over blocks and its
-    ** prefetches (reading one group at a time, the last few of a run of
-    ** hundreds wait for hundreds of queries: MATCH top-10 at 10k-20k
-    ** stored took 18-26 % longer than with fences read whole) */
-    for(i=0; rc==SQLITE_OK && pRun->nGroupRead*2>=pRun->nGroup
-             && pRun->aDir==0 && i<pRun->nGroup; i++){
-      if( (pRun->aGroupRead[i/64]>>(i%64) & 1)==0 ) rc = siRunGroupRead(p, pRun, i);
-    }
-    if( rc ) return rc;
-  }
+  rc = siRunGroupNeed(p, pRun, g);
+  if( rc ) return rc;
   lo = g*DP_SET_FENCE_GROUP;
   hi = pRun->nBlock - lo<DP_SET_FENCE_GROUP ? pRun->nBlock : lo + DP_SET_FENCE_GROUP;
   /* aFence[lo] is the group's first key, <= key: the block is in it */
   *piBlk = siFenceAbove(pRun->aFence, lo, hi, key) - 1;
-  return SQLITE_OK;
+  if( *piBlk==hi-1 && g+1<pRun->nGroup ){
+    /* the group was chosen by the summary's first key of the next: read
+    ** that group too, whose first fence must be that key, so that a
+    ** summary damaged to name a later key (the keys between sent to the
+    ** wrong block, found absent) is refused, not answered */
+    rc = siRunGroupNeed(p, pRun, g+1);
+  }
+  return rc;
 }
 
 static SiRun *siFindRun(DpSetIndex *p, sqlite3_int64 iId, int *piPos){
@@ -2947,7 +2966,9 @@ int dpSetIndexOptimize(DpSetIndex *p){
 ** DP_SET_FENCE_CHUNK_OLD blocks, no summary) in groups with a summary,
 ** the run of fewest blocks first; *pbDid says if one was.  Its fences are
 ** in memory (such runs are read whole), so this writes ~6 bytes a block
-** and reads nothing; its blocks and filters stay as they are.  A run
+** and reads back only those rows (for the summary); its blocks and
+** filters stay as they are.  A rollback makes this connection read the
+** run again (dpSetIndexRollback): the file may hold its old rows again.  A run
 ** that a merge under way reads is left: it goes when the merge ends. */
 static int siConvertFences(DpSetIndex *p, int *pbDid){
   SiRunRowInfo *aRow = 0;
@@ -2987,6 +3008,7 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   siWriterFree(&w);
   if( rc==SQLITE_OK ){
     pRun->bOldFences = 0;
+    pRun->bConverted = 1;
     *pbDid = 1;
   }
   return rc;
@@ -3082,8 +3104,16 @@ int dpSetIndexSync(DpSetIndex *p){
 }
 
 void dpSetIndexRollback(DpSetIndex *p){
+  int i, j;
   siPendingClear(p);
   p->bStale = 1;
+  /* a run this connection rewrote in groups is read again (its cached
+  ** summary says rewritten, the file may hold the old rows again) */
+  for(i=j=0; i<p->nRun; i++){
+    if( p->apRun[i]->bConverted ) siRunFree(p->apRun[i]);
+    else p->apRun[j++] = p->apRun[i];
+  }
+  p->nRun = j;
 }
 
 /**************************************************************************
