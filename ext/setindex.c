@@ -706,7 +706,7 @@ enum SiStmt {
   SI_RUN_RETIRED_TRIM,
   SI_BLOCK_PUT, SI_BLOCK_GET, SI_BLOCK_DELETE,
   SI_FILTER_PUT, SI_FILTER_DELETE,
-  SI_FENCE_PUT, SI_FENCE_GET, SI_FENCE_RANGE, SI_FENCE_DELETE,
+  SI_FENCE_PUT, SI_FENCE_GET, SI_FENCE_RANGE, SI_FENCE_DELETE, SI_FENCE_COUNT,
   SI_N_STMT
 };
 
@@ -820,6 +820,7 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
     /* SI_FENCE_GET */  "SELECT data FROM \"%w\".\"%w_pfence\" WHERE id=?1",
     /* SI_FENCE_RANGE */ "SELECT id, data FROM \"%w\".\"%w_pfence\" WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     /* SI_FENCE_DELETE */ "DELETE FROM \"%w\".\"%w_pfence\" WHERE id BETWEEN ?1 AND ?2",
+    /* SI_FENCE_COUNT */ "SELECT count(*) FROM \"%w\".\"%w_pfence\" WHERE id BETWEEN ?1 AND ?2",
   };
   int rc = SQLITE_OK;
   if( p->aStmt[eStmt]==0 ){
@@ -3913,6 +3914,23 @@ int dpSetIndexIntegrity(DpSetIndex *p){
      && pRun->nBlock>DP_SET_FENCE_GROUP ){
       /* rows in groups, finished, but no summary */
       rc = siCorrupt(p, "a fence row (run summary missing)");
+    }
+    if( rc==SQLITE_OK && pRun->nGroup>0 ){
+      /* a row for each group and none past them (searches read no other) */
+      rc = siStmt(p, SI_FENCE_COUNT, &pStmt);
+      if( rc==SQLITE_OK ){
+        sqlite3_bind_int64(pStmt, 1, pRun->iId<<24);
+        sqlite3_bind_int64(pStmt, 2, (pRun->iId<<24) | (DP_SET_FENCE_SUMMARY - 1));
+        if( sqlite3_step(pStmt)==SQLITE_ROW
+         && sqlite3_column_int64(pStmt, 0)!=pRun->nGroup ){
+          rc = SQLITE_CORRUPT_VTAB;
+        }
+        {
+          int rc2 = sqlite3_reset(pStmt);
+          if( rc==SQLITE_OK ) rc = rc2;
+        }
+        if( rc==SQLITE_CORRUPT_VTAB ) rc = siCorrupt(p, "a run's fence rows (count)");
+      }
     }
     for(iBlk=0; rc==SQLITE_OK && iBlk<pRun->nBlock; iBlk++){
       int nPair, j, nKey = 0, nHeavy = 0;

@@ -2151,6 +2151,8 @@ static void testFenceGroups(void){
        "DELETE FROM t_pfence WHERE (id & 16777215)=16777215", 2},
       {"12.20 a group's first fence one below the summary's", 0, 1},
       {"12.22 a summary whose first key of a group is raised", "", 1},
+      {"12.23 a fence row past the run's groups",
+       "INSERT INTO t_pfence(id, data) SELECT id*16777216 + 1000, x'0101' FROM t_pruns WHERE level>=0", 2},
     };
     int iCase;
     for(iCase=0; iCase<(int)(sizeof(aCase)/sizeof(aCase[0])); iCase++){
