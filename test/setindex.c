@@ -47,8 +47,9 @@
 **        begun in old rows finished in them; a new connection reads a
 **        group when a probe lands in it; another connection's commits and
 **        rollbacks; damaged summary and group rows refused (at open, or
-**        by the searches that need them and integrity-check), never a
-**        wrong answer
+**        by the searches that need them and integrity-check), not
+**        answered wrong (for these damages: a fence moved within its
+**        group's order is seen only by integrity-check, as before)
 ** Prints "N passed, N failed" last.  SETINDEX_ONLY=57 runs only sections
 ** 5 and 7 (2 runs 2.x to 4.x; b runs 11.x, g 12.x).
 */
