@@ -131,10 +131,11 @@
 ** filters are read through blob handles kept open from row to row within
 ** a call (siRowBytes).  A group of 64 blocks: the summaries of the 1M
 ** table are ~190 KB (a new connection reads them and makes its first
-** one-word insert in ~3.5 ms), a group row ~390 bytes.  Memory: ~1 byte per posting once every filter was touched
-** (plus heavy keys), and the pending postings of the open transaction
-** (24 bytes each, in an open-addressing table by key with its own small
-** Bloom filter in front).
+** one-word insert in ~3.5 ms), a group row ~390 bytes.  Memory: ~1 byte
+** per posting once every filter was touched (plus heavy keys), and the
+** pending postings of the open transaction (24 bytes each, in an
+** open-addressing table by key with its own small Bloom filter in
+** front).
 **
 ** WHY THIS LAYOUT
 **
@@ -1760,9 +1761,10 @@ static void siRunFree(SiRun *pRun){
 ** counts 0 or past 2^31-1).  A run of old fence rows is decoded whole
 ** when first used (1.7M fences at 1M documents before fence groups): the
 ** checks of a block are gathered into one flag without a branch each,
-** tested once at the end of the row.  Every value is checked below 2^40, the first too, so that no sum
-** can wrap around 2^64 back into range (a wrapped first fence would
-** index the run's directory far past its end). */
+** tested once at the end of the row.  Every value is checked below
+** 2^40, the first too, so that no sum can wrap around 2^64 back into
+** range (a wrapped first fence would index the run's directory far past
+** its end). */
 static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
                             uint64_t *aFence, uint32_t *aCount, int nMax,
                             uint64_t kPrev, int bPrev, sqlite3_int64 *pnSum){
