@@ -2994,13 +2994,11 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   rc = siDeleteRange(p, SI_FENCE_DELETE, pRun->iId);
   siWriterInit(&w, p, pRun->iId);
   w.nFenceRow = DP_SET_FENCE_GROUP;
-  w.aFenceKey = pRun->aFence;    /* the writer's row, a group at a time */
-  w.aFenceCnt = pRun->aCount;
   for(g=0; rc==SQLITE_OK && g*DP_SET_FENCE_GROUP<pRun->nBlock; g++){
     const int iBlk = g*DP_SET_FENCE_GROUP;
     w.nFence = pRun->nBlock - iBlk<DP_SET_FENCE_GROUP ? pRun->nBlock - iBlk
                                                        : DP_SET_FENCE_GROUP;
-    w.aFenceKey = &pRun->aFence[iBlk];
+    w.aFenceKey = &pRun->aFence[iBlk];   /* the writer's row: the group */
     w.aFenceCnt = &pRun->aCount[iBlk];
     w.nBlock = iBlk + w.nFence;
     rc = siWriterFence(&w);
