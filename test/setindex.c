@@ -2131,6 +2131,81 @@ static void testFenceGroups(void){
     connClose(&c);
   }
 
+  /* 12.24 out of memory at allocation N over a new connection's first
+  ** searches (groups read one by one, a run of old rows read whole), a
+  ** merge call that rewrites the old run, and integrity-check, each
+  ** transaction rolled back: SQLITE_NOMEM or the reference's answer,
+  ** never damage; every 3rd N, from N on and at N alone */
+  {
+    int n, bOk = 1, nRun = 0, idA = -1, idB = -1;
+    char zWhyOom[512] = "";
+    modelFree(m);
+    rngState = 2424;
+    unlink(zPath);
+    if( connOpen(&c, 1) ){ ok("12.24 open", 0, "open"); goto done; }
+    dpSetIndexSetOldFences(c.p, 1);
+    rc = bulkAdd(&c, m, 300, zWhy);
+    dpSetIndexSetOldFences(c.p, 0);
+    if( rc==SQLITE_OK ) rc = bulkAdd(&c, m, 300, zWhy);
+    connClose(&c);
+    for(i=0; i<MAXDOC; i++){
+      if( m->aDoc[i].bUsed && m->aDoc[i].n>20 ){ if( idA<0 ) idA = i; else idB = i; }
+    }
+    for(n=1; rc==SQLITE_OK && bOk && n<200000; n+=3){
+      int iShot;
+      for(iShot=0; iShot<2 && bOk; iShot++){
+        DpSetHit hit, aRef[1], aGot[5];
+        int bFound = 0, nGot = 0, bIdle = 0, rcs[4], j;
+        sqlite3_int64 iSkip = idA;
+        if( connOpen(&c, 0) ){ bOk = 0; sprintf(zWhyOom, "open"); break; }
+        exec(&c, "BEGIN");
+        bFaulted = 0;
+        bOneShot = iShot;
+        nCountdown = n;
+        rcs[0] = dpSetIndexBest(c.p, m->aDoc[idA].a, m->aDoc[idA].n, DP_SET_JACCARD,
+                                0.5, &iSkip, 1, &hit, &bFound);
+        rcs[1] = dpSetIndexNearest(c.p, m->aDoc[idB].a, m->aDoc[idB].n, DP_SET_COSINE,
+                                   5, 0.0, 0, 0, 0, aGot, &nGot);
+        rcs[2] = dpSetIndexMerge(c.p, 1, &bIdle);
+        rcs[3] = dpSetIndexIntegrity(c.p);
+        nCountdown = -1;
+        bOneShot = 0;
+        nRun++;
+        sqlite3_exec(c.db, "ROLLBACK", 0, 0, 0);
+        dpSetIndexRollback(c.p);
+        for(j=0; j<4 && bOk; j++){
+          if( rcs[j]!=SQLITE_OK && rcs[j]!=SQLITE_NOMEM ){
+            bOk = 0;
+            sprintf(zWhyOom, "allocation %d%s, call %d: rc=%d %.200s", n,
+                    iShot ? " alone" : "", j, rcs[j], dpSetIndexErrmsg(c.p));
+          }
+        }
+        if( bOk && rcs[0]==SQLITE_OK ){
+          int nRef = refNearest(m, m->aDoc[idA].a, m->aDoc[idA].n, DP_SET_JACCARD,
+                                1, 0.5, 1, idA, aRef);
+          if( bFound!=(nRef>0) || (bFound && hit.iId!=aRef[0].iId) ){
+            bOk = 0;
+            sprintf(zWhyOom, "allocation %d: best answered %lld, reference %lld",
+                    n, bFound ? hit.iId : -1LL, nRef ? aRef[0].iId : -1LL);
+          }
+        }
+        connClose(&c);
+        if( !bFaulted && iShot==0 ) n = 1<<30;  /* the calls ran to their end */
+      }
+    }
+    if( bOk && connOpen(&c, 0)==SQLITE_OK ){
+      exec(&c, "BEGIN");
+      bOk = dpSetIndexIntegrity(c.p)==SQLITE_OK;
+      exec(&c, "COMMIT");
+      if( !bOk ) sprintf(zWhyOom, "integrity after: %s", dpSetIndexErrmsg(c.p));
+      if( bOk ) bOk = strideQueries(&c, m, 5, zWhyOom);
+      connClose(&c);
+    }
+    printf("  fence groups out of memory: %d runs\n", nRun);
+    ok("12.24 out of memory over lazy group reads, a run read whole, a rewrite and integrity-check: NOMEM, never damage",
+       rc==SQLITE_OK && bOk && nRun>100, zWhyOom);
+  }
+
   /* damage: a table of one run of many groups, each time made anew */
   {
     static const struct { const char *zName; const char *zSql; int eWant; } aCase[] = {
