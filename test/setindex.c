@@ -1895,89 +1895,95 @@ static int queriesUnderDamage(Conn *c, const Model *m, int *pnCorrupt,
   return 1;
 }
 
-/* Damage: group 1's first fence (its first varint's low byte) one less,
-** everything else as written. */
-static int damageFirstFence(void){
+/* Damage one fence row: the first whose id matches zWhere, its bytes
+** edited by xEdit (a..*pn, room for 20,480 bytes; SQLITE_OK to write it
+** back), everything else as written. */
+static int editFenceRow(const char *zWhere, int (*xEdit)(unsigned char*, int*)){
   sqlite3 *db = 0;
   sqlite3_stmt *pStmt = 0;
-  int rc = sqlite3_open(zPath, &db);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_prepare_v2(db, "SELECT id, data FROM t_pfence WHERE (id & 16777215)=1",
-                            -1, &pStmt, 0);
-  }
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-    int n = sqlite3_column_bytes(pStmt, 1);
-    unsigned char *a = malloc(n + 1);
+  unsigned char *a = malloc(20480);
+  char *zSql = sqlite3_mprintf("SELECT id, data FROM t_pfence WHERE %s", zWhere);
+  int n = 0, rc = sqlite3_open(zPath, &db);
+  sqlite3_int64 iId = 0;
+  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW
+   && sqlite3_column_bytes(pStmt, 1)<=20480 ){
+    iId = sqlite3_column_int64(pStmt, 0);
+    n = sqlite3_column_bytes(pStmt, 1);
     memcpy(a, sqlite3_column_blob(pStmt, 1), n);
-    sqlite3_finalize(pStmt);
-    pStmt = 0;
-    if( (a[0] & 0x7f)==0 ) rc = SQLITE_ERROR;    /* (not for this key) */
-    else a[0]--;
-    if( rc==SQLITE_OK ){
-      rc = sqlite3_prepare_v2(db, "UPDATE t_pfence SET data=?2 WHERE id=?1", -1, &pStmt, 0);
-    }
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pStmt, 1, iId);
-      sqlite3_bind_blob(pStmt, 2, a, n, SQLITE_TRANSIENT);
-      rc = sqlite3_step(pStmt)==SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    free(a);
   }else if( rc==SQLITE_OK ){
     rc = SQLITE_ERROR;
-  }
-  sqlite3_finalize(pStmt);
-  sqlite3_close(db);
-  return rc;
-}
-
-/* Damage: the summary's first key of group 2 raised halfway to group
-** 3's (group 3's delta lowered to match: the keys still increase and sum
-** to the same last key), every count as written.  Varints are LEB128. */
-static int damageSummaryKey(void){
-  sqlite3 *db = 0;
-  sqlite3_stmt *pStmt = 0;
-  uint64_t aV[2*1024];
-  int nV = 0, rc = sqlite3_open(zPath, &db);
-  sqlite3_int64 iId = 0;
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_prepare_v2(db, "SELECT id, data FROM t_pfence WHERE (id & 16777215)=16777215",
-                            -1, &pStmt, 0);
-  }
-  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    const unsigned char *a = sqlite3_column_blob(pStmt, 1);
-    int n = sqlite3_column_bytes(pStmt, 1), i = 0;
-    iId = sqlite3_column_int64(pStmt, 0);
-    while( i<n && nV<2*1024 ){
-      uint64_t v = 0;
-      int sh = 0;
-      do{ v |= (uint64_t)(a[i] & 0x7f)<<sh; sh += 7; }while( a[i++] & 0x80 );
-      aV[nV++] = v;
-    }
   }
   sqlite3_finalize(pStmt);
   pStmt = 0;
-  if( rc==SQLITE_OK && nV>=8 && aV[6]>1 ){   /* (delta, pairs) of 4 groups */
-    unsigned char aOut[2*1024*10];
-    int i, n = 0;
-    uint64_t x = aV[6]/2;
-    aV[4] += x;                /* group 2's first key */
-    aV[6] -= x;                /* group 3's delta */
-    for(i=0; i<nV; i++){
-      uint64_t v = aV[i];
-      do{ aOut[n++] = (unsigned char)((v & 0x7f) | (v>0x7f ? 0x80 : 0)); v >>= 7; }while( v );
-    }
+  if( rc==SQLITE_OK ) rc = xEdit(a, &n);
+  if( rc==SQLITE_OK ){
     rc = sqlite3_prepare_v2(db, "UPDATE t_pfence SET data=?2 WHERE id=?1", -1, &pStmt, 0);
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pStmt, 1, iId);
-      sqlite3_bind_blob(pStmt, 2, aOut, n, SQLITE_TRANSIENT);
-      rc = sqlite3_step(pStmt)==SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-  }else if( rc==SQLITE_OK ){
-    rc = SQLITE_ERROR;
+  }
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pStmt, 1, iId);
+    sqlite3_bind_blob(pStmt, 2, a, n, SQLITE_TRANSIENT);
+    rc = sqlite3_step(pStmt)==SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
   }
   sqlite3_finalize(pStmt);
   sqlite3_close(db);
+  sqlite3_free(zSql);
+  free(a);
+  return rc;
+}
+
+/* Group 1's first fence (its first varint's low byte) one less. */
+static int editFirstFence(unsigned char *a, int *pn){
+  if( *pn==0 || (a[0] & 0x7f)==0 ) return SQLITE_ERROR;   /* (not for this key) */
+  a[0]--;
+  return SQLITE_OK;
+}
+static int damageFirstFence(void){
+  return editFenceRow("(id & 16777215)=1", editFirstFence);
+}
+
+/* The summary's first key of group 2 raised halfway to group 3's (group
+** 3's delta lowered to match: the keys still increase and sum to the same
+** last key), every count as written.  Varints are LEB128. */
+static int editSummaryKey(unsigned char *a, int *pn){
+  uint64_t aV[2*1024], x;
+  int nV = 0, i = 0, n = 0;
+  while( i<*pn && nV<2*1024 ){
+    uint64_t v = 0;
+    int sh = 0;
+    do{ v |= (uint64_t)(a[i] & 0x7f)<<sh; sh += 7; }while( a[i++] & 0x80 );
+    aV[nV++] = v;
+  }
+  if( nV<8 || aV[6]<2 ) return SQLITE_ERROR;   /* (delta, pairs) of 4 groups */
+  x = aV[6]/2;
+  aV[4] += x;                /* group 2's first key */
+  aV[6] -= x;                /* group 3's delta */
+  for(i=0; i<nV; i++){
+    uint64_t v = aV[i];
+    do{ a[n++] = (unsigned char)((v & 0x7f) | (v>0x7f ? 0x80 : 0)); v >>= 7; }while( v );
+  }
+  *pn = n;
+  return SQLITE_OK;
+}
+static int damageSummaryKey(void){
+  return editFenceRow("(id & 16777215)=16777215", editSummaryKey);
+}
+
+/* A new table from seed: nOld documents in a run of old fence rows, then
+** nNew in a run of groups; the model m holds them.  Closed after. */
+static int makeFenceTable(Model *m, uint64_t seed, int nOld, int nNew, char *zWhy){
+  Conn c;
+  int rc;
+  modelFree(m);
+  rngState = seed;
+  unlink(zPath);
+  rc = connOpen(&c, 1);
+  if( rc ) return rc;
+  dpSetIndexSetOldFences(c.p, 1);
+  if( nOld>0 ) rc = bulkAdd(&c, m, nOld, zWhy);
+  dpSetIndexSetOldFences(c.p, 0);
+  if( rc==SQLITE_OK && nNew>0 ) rc = bulkAdd(&c, m, nNew, zWhy);
+  connClose(&c);
   return rc;
 }
 
@@ -2101,13 +2107,7 @@ static void testFenceGroups(void){
     sqlite3_int64 n1 = -1, n2 = -1, n3 = -1;
     int bIdle = 0;
     const char *zSummaries = "SELECT count(*) FROM t_pfence WHERE (id & 16777215)=16777215";
-    modelFree(m);
-    rngState = 2121;
-    unlink(zPath);
-    if( connOpen(&c, 1) ){ ok("12.21 open", 0, "open"); goto done; }
-    dpSetIndexSetOldFences(c.p, 1);
-    rc = bulkAdd(&c, m, 400, zWhy);
-    connClose(&c);
+    rc = makeFenceTable(m, 2121, 400, 0, zWhy);
     if( rc==SQLITE_OK ) rc = connOpen(&c, 0);
     if( rc==SQLITE_OK ){
       exec(&c, "BEGIN");
@@ -2127,8 +2127,9 @@ static void testFenceGroups(void){
     ok("12.21 a rewrite rolled back is done again by the next merge call",
        rc==SQLITE_OK && n1==1 && n2==0 && n3==1 && info.nRunOldFences==0, zWhy);
     ok("12.21.1 and decides as the reference, integrity-check passes",
-       strideQueries(&c, m, 3, zWhy) && dpSetIndexIntegrity(c.p)==SQLITE_OK, zWhy);
-    connClose(&c);
+       rc==SQLITE_OK && strideQueries(&c, m, 3, zWhy)
+       && dpSetIndexIntegrity(c.p)==SQLITE_OK, zWhy);
+    if( c.db ) connClose(&c);
   }
 
   /* 12.24 out of memory at allocation N over a new connection's first
@@ -2139,15 +2140,7 @@ static void testFenceGroups(void){
   {
     int n, bOk = 1, nRun = 0, idA = -1, idB = -1;
     char zWhyOom[512] = "";
-    modelFree(m);
-    rngState = 2424;
-    unlink(zPath);
-    if( connOpen(&c, 1) ){ ok("12.24 open", 0, "open"); goto done; }
-    dpSetIndexSetOldFences(c.p, 1);
-    rc = bulkAdd(&c, m, 300, zWhy);
-    dpSetIndexSetOldFences(c.p, 0);
-    if( rc==SQLITE_OK ) rc = bulkAdd(&c, m, 300, zWhy);
-    connClose(&c);
+    rc = makeFenceTable(m, 2424, 300, 300, zWhy);
     for(i=0; i<MAXDOC; i++){
       if( m->aDoc[i].bUsed && m->aDoc[i].n>20 ){ if( idA<0 ) idA = i; else idB = i; }
     }
