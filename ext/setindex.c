@@ -1702,29 +1702,21 @@ static int siWriterResume(SiWriter *w, int nBlock, sqlite3_int64 nPair){
   w->aFenceKey = sqlite3_malloc64(sizeof(uint64_t)*(size_t)w->nFenceRow);
   w->aFenceCnt = sqlite3_malloc64(sizeof(uint32_t)*(size_t)w->nFenceRow);
   if( w->aFenceKey==0 || w->aFenceCnt==0 ) return SQLITE_NOMEM;
-  rc = siStmt(p, SI_FENCE_GET, &pStmt);
-  if( rc ) return rc;
-  sqlite3_bind_int64(pStmt, 1, (w->iRun<<24) | (nBlock / w->nFenceRow));
-  if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    const unsigned char *a = sqlite3_column_blob(pStmt, 0);
-    const unsigned char *pEnd = a + sqlite3_column_bytes(pStmt, 0);
-    int nWant = nBlock % w->nFenceRow, i, m;
-    uint64_t k = 0, v;
-    for(i=0; i<nWant && rc==SQLITE_OK; i++){
-      if( a==0 || (m = siGetVarint(a, pEnd, &v))==0 ){ rc = siCorrupt(p, "a fence row"); break; }
-      a += m; k += v;
-      if( (m = siGetVarint(a, pEnd, &v))==0 ){ rc = siCorrupt(p, "a fence row"); break; }
-      a += m;
-      w->aFenceKey[i] = k;
-      w->aFenceCnt[i] = (uint32_t)v;
+  {
+    const unsigned char *a;
+    const int nWant = nBlock % w->nFenceRow;
+    sqlite3_int64 nSum = 0;
+    int n;
+    rc = siRowBytes(p, SI_READ_FENCE, (w->iRun<<24) | (nBlock / w->nFenceRow),
+                    "a fence row (missing)", &a, &n);
+    if( rc ) return rc;
+    if( siFenceRowDecode(a, a + n, w->aFenceKey, w->aFenceCnt, nWant,
+                         0, 0, &nSum)!=nWant ){
+      return siCorrupt(p, "a fence row");
     }
-    if( rc==SQLITE_OK && a!=pEnd ) rc = siCorrupt(p, "a fence row");
     w->nFence = nWant;
-  }else{
-    rc = siCorrupt(p, "a fence row (missing)");
   }
-  sqlite3_reset(pStmt);
-  return rc;
+  return SQLITE_OK;
 }
 
 /**************************************************************************
@@ -1798,33 +1790,35 @@ static int siFenceRowDecode(const unsigned char *a, const unsigned char *pEnd,
   return i;
 }
 
-/* Build pRun's directory over its blocks (every fence read). */
-static int siRunDirBuild(SiRun *pRun){
-  /* about four blocks an entry: their fences share a cache line, so the
-  ** search between two entries costs no further miss, and a new connection
-  ** builds (and faults in) a quarter of the directory it did with one
-  ** block an entry.  Keys are uniform hashes, so the top bits of a key
-  ** point next to its block.  aDir[d] is the first block whose fence has
-  ** top bits >= d: each block fills the entries up to its own. */
-  const uint64_t *aFence = pRun->aFence;
-  const int nBlk = pRun->nBlock;
+/* A directory over the increasing 40-bit keys aKey[0..n), about nPer of
+** them an entry (into *pnBits bits of key): keys are uniform hashes, so
+** the top bits of a key point next to its place.  aDir[d] is the first
+** index whose key has top bits >= d (2^bits + 1 entries): each key fills
+** the entries up to its own.  NULL when out of memory. */
+static uint32_t *siDirMake(const uint64_t *aKey, int n, int nPer, int *pnBits){
   uint32_t *aDir;
-  int nDir, sh, d = 0, b;
-  pRun->nDirBits = 0;
-  while( pRun->nDirBits<20 && ((sqlite3_int64)4<<pRun->nDirBits)<nBlk ){
-    pRun->nDirBits++;
-  }
-  nDir = 1<<pRun->nDirBits;
-  sh = 40 - pRun->nDirBits;
+  int nBits = 0, nDir, sh, d = 0, i;
+  while( nBits<20 && ((sqlite3_int64)nPer<<nBits)<n ) nBits++;
+  nDir = 1<<nBits;
+  sh = 40 - nBits;
   aDir = sqlite3_malloc64(sizeof(uint32_t)*((sqlite3_uint64)nDir + 1));
-  if( aDir==0 ) return SQLITE_NOMEM;
-  for(b=0; b<nBlk; b++){
-    const uint64_t dTop = aFence[b]>>sh;  /* < 2^nDirBits: fences < 2^40 */
-    while( d<=nDir && (uint64_t)d<=dTop ) aDir[d++] = (uint32_t)b;
+  if( aDir==0 ) return 0;
+  for(i=0; i<n; i++){
+    const uint64_t dTop = aKey[i]>>sh;  /* < 2^nBits: keys < 2^40 */
+    while( d<=nDir && (uint64_t)d<=dTop ) aDir[d++] = (uint32_t)i;
   }
-  while( d<=nDir ) aDir[d++] = (uint32_t)nBlk;
-  pRun->aDir = aDir;
-  return SQLITE_OK;
+  while( d<=nDir ) aDir[d++] = (uint32_t)n;
+  *pnBits = nBits;
+  return aDir;
+}
+
+/* Build pRun's directory over its blocks (every fence read): about four
+** blocks an entry, whose fences share a cache line, so the search between
+** two entries costs no further miss, and a new connection builds (and
+** faults in) a quarter of the directory it did with one block an entry. */
+static int siRunDirBuild(SiRun *pRun){
+  pRun->aDir = siDirMake(pRun->aFence, pRun->nBlock, 4, &pRun->nDirBits);
+  return pRun->aDir ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* Read every fence row of pRun at once: a run without a group summary
@@ -1937,20 +1931,8 @@ static int siRunSummaryRead(DpSetIndex *p, SiRun *pRun, int *pbFound){
   }
   if( rc==SQLITE_OK && *pbFound ){
     /* the directory over groups: about one group an entry */
-    const int sh0 = 40;
-    int nDir, sh, dd = 0, g;
-    while( pRun->nGroupDirBits<20 && (1<<pRun->nGroupDirBits)<nGroup ){
-      pRun->nGroupDirBits++;
-    }
-    nDir = 1<<pRun->nGroupDirBits;
-    sh = sh0 - pRun->nGroupDirBits;
-    pRun->aGroupDir = sqlite3_malloc64(sizeof(uint32_t)*((sqlite3_uint64)nDir + 1));
-    if( pRun->aGroupDir==0 ) return SQLITE_NOMEM;
-    for(g=0; g<nGroup; g++){
-      const uint64_t dTop = pRun->aGroupKey[g]>>sh;
-      while( dd<=nDir && (uint64_t)dd<=dTop ) pRun->aGroupDir[dd++] = (uint32_t)g;
-    }
-    while( dd<=nDir ) pRun->aGroupDir[dd++] = (uint32_t)nGroup;
+    pRun->aGroupDir = siDirMake(pRun->aGroupKey, nGroup, 1, &pRun->nGroupDirBits);
+    if( pRun->aGroupDir==0 ) rc = SQLITE_NOMEM;
   }
   return rc;
 }
@@ -2001,9 +1983,7 @@ static int siRunGroupNeed(DpSetIndex *p, SiRun *pRun, int g){
 
 /* Make sure the fence of block iBlk of pRun is read. */
 static int siRunFenceNeed(DpSetIndex *p, SiRun *pRun, int iBlk){
-  const int g = iBlk/DP_SET_FENCE_GROUP;
-  if( pRun->aDir || (pRun->aGroupRead[g/64]>>(g%64) & 1) ) return SQLITE_OK;
-  return siRunGroupRead(p, pRun, g);
+  return pRun->aDir ? SQLITE_OK : siRunGroupNeed(p, pRun, iBlk/DP_SET_FENCE_GROUP);
 }
 
 /* Read run iId (nBlock blocks, nPair pairs) into a new SiRun
@@ -2065,21 +2045,23 @@ static inline int siFenceAbove(const uint64_t *aFence, int lo, int hi,
 
 /* Block of pRun that may hold key (-1 if none) into *piBlk; in a run not
 ** read whole, the group the key falls in is read first if need be. */
+/* The last of aKey[] at or below key (-1 if none), through its directory
+** aDir of nBits bits (siDirMake): the first key above lies in
+** [aDir[d], aDir[d+1]]. */
+static int siDirFind(const uint64_t *aKey, const uint32_t *aDir, int nBits,
+                     uint64_t key){
+  uint64_t d = key >> (40 - nBits);
+  if( d>=((uint64_t)1<<nBits) ) d = ((uint64_t)1<<nBits) - 1;
+  return siFenceAbove(aKey, (int)aDir[d], (int)aDir[d+1], key) - 1;
+}
+
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
-  uint64_t d;
   int g, lo, hi, rc;
   if( pRun->aDir ){
-    /* the first block with fence > key lies in [aDir[d], aDir[d+1]] */
-    d = key >> (40 - pRun->nDirBits);
-    if( d>=((uint64_t)1<<pRun->nDirBits) ) d = ((uint64_t)1<<pRun->nDirBits) - 1;
-    *piBlk = siFenceAbove(pRun->aFence, (int)pRun->aDir[d],
-                          (int)pRun->aDir[d+1], key) - 1;
+    *piBlk = siDirFind(pRun->aFence, pRun->aDir, pRun->nDirBits, key);
     return SQLITE_OK;
   }
-  d = key >> (40 - pRun->nGroupDirBits);
-  if( d>=((uint64_t)1<<pRun->nGroupDirBits) ) d = ((uint64_t)1<<pRun->nGroupDirBits) - 1;
-  g = siFenceAbove(pRun->aGroupKey, (int)pRun->aGroupDir[d],
-                   (int)pRun->aGroupDir[d+1], key) - 1;
+  g = siDirFind(pRun->aGroupKey, pRun->aGroupDir, pRun->nGroupDirBits, key);
   *piBlk = -1;
   if( g<0 ) return SQLITE_OK;
   rc = siRunGroupNeed(p, pRun, g);
@@ -2971,8 +2953,9 @@ int dpSetIndexOptimize(DpSetIndex *p){
 ** in memory (such runs are read whole), so this writes ~6 bytes a block
 ** and reads back only those rows (for the summary); its blocks and
 ** filters stay as they are.  A rollback makes this connection read the
-** run again (dpSetIndexRollback): the file may hold its old rows again.  A run
-** that a merge under way reads is left: it goes when the merge ends. */
+** run again (dpSetIndexRollback): the file may hold its old rows again.
+** A run that a merge under way reads is left: it goes when the merge
+** ends. */
 static int siConvertFences(DpSetIndex *p, int *pbDid){
   SiRunRowInfo *aRow = 0;
   SiRun *pRun = 0;
