@@ -731,6 +731,8 @@ struct DpSetIndex {
   SiRun **apRun;          /* finished runs, by increasing lo */
   int nRun, nRunAlloc;    /* runs in apRun, slots allocated */
   int bStale;             /* run list must be re-read */
+  int bDropConverted;     /* a rollback came: runs this connection rewrote
+                          ** in groups are read again at the next refresh */
   unsigned int iDataVersion; /* SQLITE_FCNTL_DATA_VERSION when read */
   sqlite3_int64 iNextSeq; /* sequence number of the next flushed run */
 
@@ -2106,6 +2108,15 @@ static int siRefresh(DpSetIndex *p){
     ** table always calls inside a statement): read the list every time */
     p->bStale = 1;
   }
+  if( p->bDropConverted ){
+    for(i=nNew=0; i<p->nRun; i++){
+      if( p->apRun[i]->bConverted ) siRunFree(p->apRun[i]);
+      else p->apRun[nNew++] = p->apRun[i];
+    }
+    p->nRun = nNew;
+    nNew = 0;
+    p->bDropConverted = 0;
+  }
   if( !p->bStale && iVersion==p->iDataVersion ) return SQLITE_OK;
   rc = siStmt(p, SI_RUN_LIST, &pStmt);
   if( rc ) return rc;
@@ -3087,17 +3098,17 @@ int dpSetIndexSync(DpSetIndex *p){
   return rc;
 }
 
+/* SQLite calls this inside a statement of ours too: a nested statement
+** that runs out of memory rolls the whole transaction back before its
+** step returns (sqlite3VdbeHalt).  So nothing a caller up the stack may
+** hold is freed here: the run list is only marked (siRefresh, the start
+** of every call, acts on the marks). */
 void dpSetIndexRollback(DpSetIndex *p){
-  int i, j;
   siPendingClear(p);
   p->bStale = 1;
   /* a run this connection rewrote in groups is read again (its cached
   ** summary says rewritten, the file may hold the old rows again) */
-  for(i=j=0; i<p->nRun; i++){
-    if( p->apRun[i]->bConverted ) siRunFree(p->apRun[i]);
-    else p->apRun[j++] = p->apRun[i];
-  }
-  p->nRun = j;
+  p->bDropConverted = 1;
 }
 
 /**************************************************************************
