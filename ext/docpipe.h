@@ -642,8 +642,9 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
 ** data (shared cache): then data_version does not show every change. */
 int dpStorageDataVersion(DpStorage *s, sqlite3_int64 *piVersion,
                          int *pbUncommitted);
-/* 1 in *pbReads when pStmt's program opens %_docs or %_vectors (or an
-** index on them) for reading. */
+/* 1 in *pbReads when pStmt's program opens %_docs, %_vectors or %_sets
+** (the tables an INSERT writes a row of at once; or an index on them) for
+** reading. */
 int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 
 /**************************************************************************

@@ -644,9 +644,11 @@ static int insertFeedsOnItself(DpTable *p){
       }
     }
     if( rc==SQLITE_OK && p->bFeeds ){
+      const char *zName = dpStorageName(p->pStore);
       return dpTableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
-          " %s_vectors: it would read the rows it writes (copy them into a"
-          " temporary table first)", dpStorageName(p->pStore), dpStorageName(p->pStore));
+          " %s_%s: it would read the rows it writes (copy them into a"
+          " temporary table first)", zName, zName,
+          dpOptionsIsSet(&p->opt) ? "sets" : "vectors");
     }
   }
   return rc;

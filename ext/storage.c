@@ -501,6 +501,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
     }
     sqlite3_free(zErr);
   }
+  if( rc==SQLITE_OK ) dpOptionsTableDefaults(&s->opt);
   if( rc==SQLITE_OK && dpOptionsIsSet(&s->opt)
    && s->opt.eHashing==DP_HASH_SEED ){
     *pzErr = sqlite3_mprintf("docpipe: option hashing='seed' applies to"
@@ -509,7 +510,6 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
     rc = SQLITE_ERROR;
   }
   if( rc!=SQLITE_OK ) return rc;
-  dpOptionsTableDefaults(&s->opt);
   zTok = dpOptionsTokenizeText(&s->opt);
   /* 17 significant digits read back as the same double */
   dpFormatDouble(zThreshold, (int)sizeof(zThreshold), s->opt.rThreshold);
@@ -965,8 +965,9 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads){
   char *zSql = sqlite3_mprintf("EXPLAIN %s", sqlite3_sql(pStmt));
   char *zRoots = sqlite3_mprintf("SELECT group_concat(rootpage, ' '),"
       " (SELECT seq FROM pragma_database_list WHERE name=%Q)"
-      " FROM \"%w\".sqlite_schema WHERE tbl_name IN ('%q_docs', '%q_vectors')",
-      s->zDb, s->zDb, s->zName, s->zName);
+      " FROM \"%w\".sqlite_schema"
+      " WHERE tbl_name IN ('%q_docs', '%q_vectors', '%q_sets')",
+      s->zDb, s->zDb, s->zName, s->zName, s->zName);
   sqlite3_stmt *pRoots = 0;
   int rc = (zSql && zRoots) ? SQLITE_OK : SQLITE_NOMEM;
   *pbReads = 0;
