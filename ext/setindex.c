@@ -2380,7 +2380,9 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   int rc, i, nOld;
   unsigned char *aBlob = 0;
   if( iId<=-DP_SET_ID_MAX || iId>=DP_SET_ID_MAX ){
-    return siError(p, SQLITE_RANGE, "docpipe: document id %lld out of range",
+    return siError(p, SQLITE_RANGE, "docpipe: document id %lld out of range:"
+                   " a measure='jaccard' or 'cosine' table takes rowids"
+                   " strictly between -2^62 and 2^62 (measure='vector': any)",
                    iId);
   }
   if( nHash<0 || nHash>DP_SET_N_MAX || !siIsSet(aHash, nHash) ){
