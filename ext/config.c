@@ -18,17 +18,21 @@
 **   dim           integer 8..8192                 embed
 **   tokenize      words | shingle N (1..16)       embed
 **   hashing       signed | seed                   embed
-**   threshold     real in (0, 1]; default 0.65,   table
-**                 0.5 with measure='jaccard'
+**   threshold     real in (0, 1]; default 0.5     table
+**                 with measure='jaccard', else 0.65
 **   on_duplicate  keep | ignore | abort           table
 **   stats         on | off                        table
 **   stats_keep    integer 1..1000000000           table
 **   measure       vector | jaccard | cosine       table
 **
-** measure chooses the table's kind: 'vector' (the default) decides by the
-** cosine of hashed shingle vectors (the dense kind, index.c); 'jaccard' and
-** 'cosine' by the exact Jaccard or cosine of the documents' shingle sets
-** (the set kind, setindex.c).
+** measure chooses the table's kind: 'jaccard' (the default) and 'cosine'
+** decide by the exact Jaccard or cosine of the documents' shingle sets (the
+** set kind, setindex.c); 'vector' by the cosine of hashed shingle vectors
+** (the dense kind, index.c).  dim and hashing are the dense kind's own
+** options: a CREATE that gives one without measure gets 'vector', as it
+** did before the set kind became the default (2026-12).  A table keeps
+** its kind: the set kind's is stored in %_config, and a table without
+** 'measure' there is a vector table (storage.c).
 */
 #include "docpipe.h"
 
@@ -334,6 +338,12 @@ const char *dpOptionsMeasureText(const DpOptions *p){
 }
 
 void dpOptionsTableDefaults(DpOptions *p){
+  if( (p->mSet & (1u<<keyIndex("measure")))==0 ){
+    /* dim and hashing are options of the dense kind only: naming one
+    ** chooses it, as tables made before the set kind was the default */
+    p->eMeasure = (p->mSet & ((1u<<keyIndex("dim"))|(1u<<keyIndex("hashing"))))
+                  ? DP_MEASURE_VECTOR : DP_MEASURE_JACCARD;
+  }
   if( p->eMeasure==DP_MEASURE_JACCARD
    && (p->mSet & (1u<<keyIndex("threshold")))==0 ){
     p->rThreshold = DP_THRESHOLD_JACCARD;

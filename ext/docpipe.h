@@ -127,7 +127,8 @@ const char *dpOptionsHashingText(const DpOptions *p);
 const char *dpOptionsOnDupText(const DpOptions *p);
 const char *dpOptionsMeasureText(const DpOptions *p);
 /* Defaults that depend on other options, once all are applied (CREATE):
-** the threshold of measure='jaccard'. */
+** the kind (measure 'jaccard' unless dim or hashing is given: then
+** 'vector') and the threshold of measure='jaccard'. */
 void dpOptionsTableDefaults(DpOptions *p);
 /* 1 for the set kind (measure 'jaccard' or 'cosine'). */
 int dpOptionsIsSet(const DpOptions *p);

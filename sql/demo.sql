@@ -3,8 +3,10 @@
 .mode box
 SELECT docpipe_version() AS version, docpipe_simd() AS kernels;
 
--- A table that decides on every INSERT (5-word shingles, cosine >= 0.7).
-CREATE VIRTUAL TABLE docs USING docpipe(threshold=0.7, title TEXT);
+-- A table that decides on every INSERT: a document is the set of its
+-- 5-word shingles, a duplicate shares at least half of the two sets' union
+-- with a kept document (exact Jaccard >= 0.5, the default).
+CREATE VIRTUAL TABLE docs USING docpipe(title TEXT);
 INSERT INTO docs(body, title) VALUES
   ('In the beginning God created the heaven and the earth. And the earth was without form, and void; and darkness was upon the face of the deep.', 'Genesis 1'),
   ('Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse.', 'Moby-Dick'),
@@ -21,9 +23,9 @@ FROM docs WHERE docs MATCH 'God created the heaven and the earth and darkness wa
 
 -- The same decisions again in batch, at a stricter threshold, and every pair above it.
 SELECT id, is_duplicate, duplicate_of, round(similarity, 3) AS similarity FROM dedup_index('docs', 0.9);
-SELECT id, other_id, round(similarity, 3) AS similarity FROM dedup_index('docs', 0.7, 'pairs');
+SELECT id, other_id, round(similarity, 3) AS similarity FROM dedup_index('docs', 0.5, 'pairs');
 
--- Any table works through a query: embed() gives the vectors.
+-- Any table works through a query: embed() gives hashed vectors (cosine).
 CREATE TEMP TABLE notes(id INTEGER PRIMARY KEY, text TEXT);
 INSERT INTO notes(text) SELECT body FROM docs;
 SELECT id, cluster_id FROM dedup_index('SELECT id, embed(text) FROM notes', 0.7, 'clusters');
