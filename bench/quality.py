@@ -299,8 +299,9 @@ CONFIGS = [("default (shingle 5, signed, 1024)", "default", "dim=1024"),
 
 
 def default_threshold(db):
-    """The threshold a docpipe table gets when none is given."""
-    db.execute("CREATE VIRTUAL TABLE temp.probe USING docpipe")
+    """The threshold a vector table (the dense kind) gets when none is
+    given; the set kind's default, 0.5, is the truth's own definition."""
+    db.execute("CREATE VIRTUAL TABLE temp.probe USING docpipe(measure='vector')")
     thr = float(db.execute("SELECT v FROM temp.probe_config WHERE k = 'threshold'").fetchone()[0])
     db.execute("DROP TABLE temp.probe")
     return thr

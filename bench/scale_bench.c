@@ -294,7 +294,8 @@ int main(int argc, char **argv){
     snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
     db = openDb(zSo, zFile);
     if( strcmp(zKind, "vector")==0 ){
-      exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(stats=off)");
+      exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(measure='vector',"
+                   " stats=off)");
     }else{
       snprintf(zSql, sizeof zSql, "CREATE VIRTUAL TABLE docs USING"
                " docpipe(measure='%s', stats=off)", zKind);
