@@ -336,8 +336,11 @@
 **   the dense kind at 10k-20k (see bench/results/scale-verses.md): half
 **   of a document's keys must be probed, each present in several runs
 **   and naming ~16 documents, each probe a block read.  The dense kind's
-**   scan is cheap at that size; this blocks making the set kind the
-**   default.
+**   scan is cheap at that size.  (The set kind is the default since
+**   2026-12 all the same: it wins on real text; see README.)  Measured at
+**   10k-12k stored (2026-11-30, a build counting): 728 posting lists, 47
+**   sets and ~2,700 filter probes per insert; SQLite's row reads (b-tree
+**   seeks, page copies) are ~30 % of the time, the sets' merges 10 %.
 */
 #include "docpipe.h"
 
