@@ -643,9 +643,10 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
 ** data (shared cache): then data_version does not show every change. */
 int dpStorageDataVersion(DpStorage *s, sqlite3_int64 *piVersion,
                          int *pbUncommitted);
-/* 1 in *pbReads when pStmt's program opens %_docs, %_vectors or %_sets
-** (the tables an INSERT writes a row of at once; or an index on them) for
-** reading. */
+/* 1 in *pbReads when pStmt's program opens for reading (itself or through
+** an index) a table that an INSERT writes: %_docs, %_vectors, %_sets, or
+** the set index's %_pruns, %_pblocks, %_pfilter, %_pfence, %_ptomb (a
+** flush within a long statement appends to them). */
 int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 
 /**************************************************************************

@@ -645,10 +645,15 @@ static int insertFeedsOnItself(DpTable *p){
     }
     if( rc==SQLITE_OK && p->bFeeds ){
       const char *zName = dpStorageName(p->pStore);
+      if( dpOptionsIsSet(&p->opt) ){
+        return dpTableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs,"
+            " %s_sets or the index's %s_p* tables: it would read the rows it"
+            " writes (copy them into a temporary table first)", zName, zName,
+            zName);
+      }
       return dpTableError(p, SQLITE_ERROR, "an INSERT may not read %s_docs or"
-          " %s_%s: it would read the rows it writes (copy them into a"
-          " temporary table first)", zName, zName,
-          dpOptionsIsSet(&p->opt) ? "sets" : "vectors");
+          " %s_vectors: it would read the rows it writes (copy them into a"
+          " temporary table first)", zName, zName);
     }
   }
   return rc;

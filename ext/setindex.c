@@ -734,6 +734,9 @@ struct DpSetIndex {
   SiRun **apRun;          /* finished runs, by increasing lo */
   int nRun, nRunAlloc;    /* runs in apRun, slots allocated */
   int bStale;             /* run list must be re-read */
+  int bWriting;           /* a sync, merge or optimize is running (a
+                          ** nested statement's xSavepoint comes back to
+                          ** dpSetIndexSync: see there) */
   int bDropConverted;     /* a rollback came: runs this connection rewrote
                           ** in groups are read again at the next refresh */
   unsigned int iDataVersion; /* SQLITE_FCNTL_DATA_VERSION when read */
@@ -2913,7 +2916,7 @@ static int siStartMerge(DpSetIndex *p, SiRunRowInfo *aRow, int nRow,
   return rc;
 }
 
-int dpSetIndexOptimize(DpSetIndex *p){
+static int siOptimize(DpSetIndex *p){
   /* as at dpSetIndexSync: a run row written here is not the application's
   ** last insert */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
@@ -2960,6 +2963,14 @@ int dpSetIndexOptimize(DpSetIndex *p){
   siBlobClose(p);
   if( rc ) p->bStale = 1;
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
+  return rc;
+}
+
+int dpSetIndexOptimize(DpSetIndex *p){
+  int rc, bWriting = p->bWriting;
+  p->bWriting = 1;
+  rc = siOptimize(p);
+  p->bWriting = bWriting;
   return rc;
 }
 
@@ -3014,7 +3025,7 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   return rc;
 }
 
-int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
+static int siMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
   int rc = siRefresh(p);
   if( pbIdle ) *pbIdle = 0;
   while( rc==SQLITE_OK && nWork>0 ){
@@ -3087,18 +3098,36 @@ int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
   return rc;
 }
 
+int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
+  int rc, bWriting = p->bWriting;
+  p->bWriting = 1;
+  rc = siMerge(p, nWork, pbIdle);
+  p->bWriting = bWriting;
+  return rc;
+}
+
 int dpSetIndexSync(DpSetIndex *p){
   /* called at xSync and xSavepoint, after the application's INSERT: its
   ** last_insert_rowid() must not become the id of a run written here */
   const sqlite3_int64 iLastRowid = sqlite3_last_insert_rowid(p->db);
   sqlite3_int64 nFlushed = 0;
-  int rc = siRefresh(p);
+  int rc;
+  /* A statement of ours that needs a statement journal (a user's index
+  ** on a shadow table gives it one) makes SQLite call xSavepoint again,
+  ** from inside this flush: the pending postings are being written
+  ** already, so that call has nothing to do (flushing them again
+  ** recursed without end; a merge started there would run inside the
+  ** merge or optimize that wrote) */
+  if( p->bWriting ) return SQLITE_OK;
+  p->bWriting = 1;
+  rc = siRefresh(p);
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
   if( rc==SQLITE_OK && nFlushed>0 ){
     sqlite3_int64 nWork = nFlushed * DP_SET_MERGE_FACTOR;
     if( nWork<p->nMergeMin ) nWork = p->nMergeMin;
-    rc = dpSetIndexMerge(p, nWork, 0);
+    rc = siMerge(p, nWork, 0);
   }
+  p->bWriting = 0;
   sqlite3_set_last_insert_rowid(p->db, iLastRowid);
   return rc;
 }

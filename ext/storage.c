@@ -965,9 +965,11 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads){
   char *zSql = sqlite3_mprintf("EXPLAIN %s", sqlite3_sql(pStmt));
   char *zRoots = sqlite3_mprintf("SELECT group_concat(rootpage, ' '),"
       " (SELECT seq FROM pragma_database_list WHERE name=%Q)"
-      " FROM \"%w\".sqlite_schema"
-      " WHERE tbl_name IN ('%q_docs', '%q_vectors', '%q_sets')",
-      s->zDb, s->zDb, s->zName, s->zName, s->zName);
+      " FROM \"%w\".sqlite_schema WHERE tbl_name IN ('%q_docs', '%q_vectors',"
+      " '%q_sets', '%q_pruns', '%q_pblocks', '%q_pfilter', '%q_pfence',"
+      " '%q_ptomb')",
+      s->zDb, s->zDb, s->zName, s->zName, s->zName, s->zName, s->zName,
+      s->zName, s->zName, s->zName);
   sqlite3_stmt *pRoots = 0;
   int rc = (zSql && zRoots) ? SQLITE_OK : SQLITE_NOMEM;
   *pbReads = 0;
@@ -991,8 +993,11 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads){
     }
     sqlite3_free(zList);
   }
-  sqlite3_finalize(pExplain);
-  sqlite3_finalize(pRoots);
+  {
+    /* a step that failed (out of memory) must not pass the check */
+    int rc2 = sqlite3_finalize(pExplain), rc3 = sqlite3_finalize(pRoots);
+    if( rc==SQLITE_OK ) rc = rc2!=SQLITE_OK ? rc2 : rc3;
+  }
   sqlite3_free(zSql);
   sqlite3_free(zRoots);
   return rc;
