@@ -220,16 +220,15 @@ mkfifo "$WORK/stmts"
 cl sql - <"$WORK/stmts" >"$WORK/conn.out" 2>&1 &
 conn_pid=$!
 exec 4>"$WORK/stmts"
-# (the search matches nothing yet: the table's default kind returns only
-# documents sharing a shingle with the query; it prints 0)
-echo "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH 'harbour pilots guiding grain ships' AND k = 1);" >&4
+# (it searches for the document written above, which it finds: 1)
+echo "SELECT count(*) FROM (SELECT rowid FROM docs WHERE docs MATCH '$text' AND k = 1);" >&4
 retry 50 0.1 test -s "$WORK/conn.out"
 cl sql "INSERT INTO docs(rowid, body) VALUES(1003, '$text2')"
 echo "INSERT INTO docs(rowid, body) VALUES(1004, '$text2 again');" >&4
 echo "SELECT is_duplicate, duplicate_of FROM docs WHERE rowid = 1004;" >&4
 exec 4>&-
 wait "$conn_pid"
-check "a held connection sees a document another connection wrote" "0
+check "a held connection sees a document another connection wrote" "1
 1|1003" "$(cat "$WORK/conn.out")"
 
 # --- what a node without docpipe says ---------------------------------------
