@@ -9,6 +9,7 @@
 **       measure, docs/s over all N (N rounded up to whole batches of
 **       1,000): builds side by side on copies of one large table
 **   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
+**   SCALE_MMAP=bytes        every connection sets PRAGMA mmap_size
 **
 ** Corpus: documents of 2-5 KB made from the King James Bible (Debian
 ** bible-kjv); 5 % are near-copies of an earlier original with 5 % of
@@ -119,6 +120,14 @@ static sqlite3 *openDb(const char *zSo, const char *zFile){
   if( sqlite3_load_extension(db, zSo, 0, &zErr) ){ fprintf(stderr, "%s\n", zErr); exit(1); }
   exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
            " PRAGMA cache_size=-65536");
+  if( getenv("SCALE_MMAP") ){
+    /* SCALE_MMAP=bytes: SQLite reads pages through a memory map instead of
+    ** copying them with read() (PRAGMA mmap_size) */
+    char zSql[64];
+    snprintf(zSql, sizeof zSql, "PRAGMA mmap_size=%lld",
+             atoll(getenv("SCALE_MMAP")));
+    exec(db, zSql);
+  }
   return db;
 }
 
