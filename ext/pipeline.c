@@ -590,19 +590,22 @@ static const char *columnName(const DpTable *p, int iCol){
   return dpStorageName(p->pStore);
 }
 
-/* On INSERT, the computed and hidden columns must be NULL. */
+/* On INSERT, the computed and hidden columns must be NULL.  Writing one is
+** an error, not a constraint: SQLITE_CONSTRAINT from xUpdate makes INSERT
+** OR IGNORE skip the row without a word (the table declares constraint
+** support for on_duplicate and UNIQUE rowids). */
 static int checkNotWritten(DpTable *p, sqlite3_value **apCol){
   static const int aRo[] = { DP_COL_ISDUP, DP_COL_DUPOF, DP_COL_SIM };
   size_t i;
   for(i=0; i<sizeof(aRo)/sizeof(aRo[0]); i++){
     if( sqlite3_value_type(apCol[aRo[i]])!=SQLITE_NULL ){
-      return dpTableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+      return dpTableError(p, SQLITE_ERROR, "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }
   if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
    || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
-    return dpTableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+    return dpTableError(p, SQLITE_ERROR, "columns score and k are for"
                       " MATCH queries only");
   }
   return SQLITE_OK;
@@ -662,7 +665,7 @@ static int insertFeedsOnItself(DpTable *p){
 /* The embedding of a set-kind table is computed from the body on read
 ** (vtab.c): it cannot be written. */
 static int setEmbeddingError(DpTable *p){
-  return dpTableError(p, SQLITE_CONSTRAINT, "column embedding is computed"
+  return dpTableError(p, SQLITE_ERROR, "column embedding is computed"
                     " from body on a measure='%s' table and cannot be"
                     " written", dpOptionsMeasureText(&p->opt));
 }
@@ -767,7 +770,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   iNew = sqlite3_value_int64(pNewRowid);
   if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
    || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
-    return dpTableError(p, SQLITE_CONSTRAINT, "columns score and k are for"
+    return dpTableError(p, SQLITE_ERROR, "columns score and k are for"
                       " MATCH queries only");
   }
   rc = dpTableStoreError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
@@ -781,21 +784,23 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   for(i=0; i<3; i++){
     if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
       dpStorageDocRelease(p->pStore);
-      return dpTableError(p, SQLITE_CONSTRAINT, "column %s is read-only",
+      return dpTableError(p, SQLITE_ERROR, "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }
   if( bBodySet && sameValue(pBody, pGet, 0) ) bBodySet = 0;
   if( bEmbSet && p->pSet ){
     /* the set kind stores no vector: "set" to NULL or to the value read
-    ** (the embedding of the stored body) is not a change */
+    ** (the embedding of the stored body; NULL for a NULL body) is not a
+    ** change */
     sqlite3_value *pEmb = apCol[DP_COL_EMBEDDING];
     if( sqlite3_value_type(pEmb)!=SQLITE_NULL ){
       int bOwnUnused;
       rc = dpTableVector(p, sqlite3_column_value(pGet, 0), 0, p->aVec,
                          &bOwnUnused);
       if( rc==SQLITE_OK
-       && (sqlite3_value_type(pEmb)!=SQLITE_BLOB
+       && (sqlite3_column_type(pGet, 0)==SQLITE_NULL
+           || sqlite3_value_type(pEmb)!=SQLITE_BLOB
            || sqlite3_value_bytes(pEmb)!=4*p->opt.nDim
            || memcmp(sqlite3_value_blob(pEmb), p->aVec, 4*(size_t)p->opt.nDim)) ){
         rc = setEmbeddingError(p);

@@ -688,8 +688,11 @@ struct SiRun {
   int nGroupDirBits;      /* bits of the key indexing aGroupDir */
   int bOldFences;         /* rows of DP_SET_FENCE_CHUNK_OLD blocks and no
                           ** summary: rewritten by dpSetIndexMerge */
-  int bConverted;         /* rewritten in groups by this connection, maybe
-                          ** not committed: read again after a rollback */
+  int bWritten;           /* written (a flush, a merge) or rewritten in
+                          ** groups by this connection since its last
+                          ** commit: a rollback may undo it, and its id be
+                          ** given to another run (ids are max + 1), so it
+                          ** is read again after a rollback */
 };
 
 /* The chunk of block iBlk of pRun (its index), and the block's place in
@@ -737,8 +740,9 @@ struct DpSetIndex {
   int bWriting;           /* a sync, merge or optimize is running (a
                           ** nested statement's xSavepoint comes back to
                           ** dpSetIndexSync: see there) */
-  int bDropConverted;     /* a rollback came: runs this connection rewrote
-                          ** in groups are read again at the next refresh */
+  int bDropWritten;       /* a rollback came: runs this connection wrote
+                          ** since its commit are read again at the next
+                          ** refresh */
   unsigned int iDataVersion; /* SQLITE_FCNTL_DATA_VERSION when read */
   sqlite3_int64 iNextSeq; /* sequence number of the next flushed run */
 
@@ -2114,14 +2118,14 @@ static int siRefresh(DpSetIndex *p){
     ** table always calls inside a statement): read the list every time */
     p->bStale = 1;
   }
-  if( p->bDropConverted ){
+  if( p->bDropWritten ){
     for(i=nNew=0; i<p->nRun; i++){
-      if( p->apRun[i]->bConverted ) siRunFree(p->apRun[i]);
+      if( p->apRun[i]->bWritten ) siRunFree(p->apRun[i]);
       else p->apRun[nNew++] = p->apRun[i];
     }
     p->nRun = nNew;
     nNew = 0;
-    p->bDropConverted = 0;
+    p->bDropWritten = 0;
   }
   if( !p->bStale && iVersion==p->iDataVersion ) return SQLITE_OK;
   rc = siStmt(p, SI_RUN_LIST, &pStmt);
@@ -2557,11 +2561,13 @@ static int siNewRunId(DpSetIndex *p, sqlite3_int64 *piId){
   return rc;
 }
 
-/* Insert pRun into p->apRun keeping the order by lo. */
+/* Insert pRun, a run this connection has just written, into p->apRun
+** keeping the order by lo. */
 static int siRunInsert(DpSetIndex *p, SiRun *pRun){
   int rc = dpGrow((void**)&p->apRun, &p->nRunAlloc, p->nRun+1, sizeof(SiRun*));
   int i;
   if( rc ) return rc;
+  pRun->bWritten = 1;
   for(i=p->nRun; i>0 && p->apRun[i-1]->iLo>pRun->iLo; i--){
     p->apRun[i] = p->apRun[i-1];
   }
@@ -3019,7 +3025,7 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   siWriterFree(&w);
   if( rc==SQLITE_OK ){
     pRun->bOldFences = 0;
-    pRun->bConverted = 1;
+    pRun->bWritten = 1;
     *pbDid = 1;
   }
   return rc;
@@ -3140,9 +3146,18 @@ int dpSetIndexSync(DpSetIndex *p){
 void dpSetIndexRollback(DpSetIndex *p){
   siPendingClear(p);
   p->bStale = 1;
-  /* a run this connection rewrote in groups is read again (its cached
-  ** summary says rewritten, the file may hold the old rows again) */
-  p->bDropConverted = 1;
+  /* the runs this connection wrote since its commit are read again: the
+  ** rollback may have undone them, and another connection may then write
+  ** a run under the same id (max + 1), whose content the cached summary
+  ** is not (wrong answers, or a fence group refused as damaged) */
+  p->bDropWritten = 1;
+}
+
+void dpSetIndexCommit(DpSetIndex *p){
+  int i;
+  for(i=0; i<p->nRun; i++){
+    if( p->apRun[i] ) p->apRun[i]->bWritten = 0;
+  }
 }
 
 /**************************************************************************

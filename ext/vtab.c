@@ -282,7 +282,9 @@ static int vtabSync(sqlite3_vtab *pVtab){
 }
 
 static int vtabCommit(sqlite3_vtab *pVtab){
-  dpTsCommit(((DpTable*)pVtab)->pStats);
+  DpTable *p = (DpTable*)pVtab;
+  if( p->pSet ) dpSetIndexCommit(p->pSet);
+  dpTsCommit(p->pStats);
   return SQLITE_OK;
 }
 
