@@ -688,11 +688,12 @@ struct SiRun {
   int nGroupDirBits;      /* bits of the key indexing aGroupDir */
   int bOldFences;         /* rows of DP_SET_FENCE_CHUNK_OLD blocks and no
                           ** summary: rewritten by dpSetIndexMerge */
-  int bWritten;           /* written (a flush, a merge) or rewritten in
-                          ** groups by this connection since its last
-                          ** commit: a rollback may undo it, and its id be
-                          ** given to another run (ids are max + 1), so it
-                          ** is read again after a rollback */
+  int bWritten;           /* written (a flush, a merge), rewritten in
+                          ** groups, or read inside a write transaction by
+                          ** this connection since its last commit: a
+                          ** rollback may undo it, and its id be given to
+                          ** another run (ids are max + 1), so it is read
+                          ** again after a rollback */
 };
 
 /* The chunk of block iBlk of pRun (its index), and the block's place in
@@ -2157,6 +2158,10 @@ static int siRefresh(DpSetIndex *p){
                      sqlite3_column_int64(pStmt, 4),
                      sqlite3_column_int64(pStmt, 5), &pRun);
       if( rc ) break;
+      /* read inside this connection's write transaction, it may be a run
+      ** of that transaction (read again after a statement's rollback):
+      ** as one it wrote, a rollback must drop it */
+      pRun->bWritten = sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_WRITE;
     }
     if( nNew>=nNewAlloc ){
       rc = dpGrow((void**)&apNew, &nNewAlloc, nNew+1, sizeof(SiRun*));
