@@ -521,12 +521,16 @@ int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThread,
               DpPair **paPair, int *pnPair);
 /* Write pending postings as a run, then merge a bounded amount. */
 int dpSetIndexSync(DpSetIndex *p);
-/* Drop pending postings and re-read the run list at next use, and the
-** runs this connection wrote since its last commit (xRollback,
-** xRollbackTo; also called from inside a nested statement's step). */
+/* The table's transaction methods.  Savepoint (xSavepoint: savepoint i
+** is about to open) writes the pending postings as a run first; the
+** rollbacks (xRollbackTo, xRollback; also called from inside a nested
+** statement's step) drop pending postings, re-read the run list at next
+** use, and drop the cached runs the rollback may have undone; Commit
+** (xCommit): the runs this connection wrote are for good. */
+int dpSetIndexSavepoint(DpSetIndex *p, int iSavepoint);
+void dpSetIndexRelease(DpSetIndex *p, int iSavepoint);
+void dpSetIndexRollbackTo(DpSetIndex *p, int iSavepoint);
 void dpSetIndexRollback(DpSetIndex *p);
-/* The transaction committed: the runs this connection wrote are for good
-** (xCommit). */
 void dpSetIndexCommit(DpSetIndex *p);
 /* Re-read the run list at next use (shared cache with read_uncommitted,
 ** where data_version does not tell of another connection's writes). */

@@ -266,9 +266,25 @@
 ** xRollbackTo) drops pending postings (after a savepoint they are exactly
 ** the changes made since) and marks the run list stale: the next call
 ** re-reads %_pruns and keeps the cached summaries of runs that still exist
-** (a finished run never changes, and run ids only grow, so an id names one
-** content for ever).  Another connection's commit is noticed through
-** SQLITE_FCNTL_DATA_VERSION and re-reads only the run list and new runs.
+** (a finished run never changes, and run ids only grow among committed
+** runs, so an id names one content for ever once committed).  Another
+** connection's commit is noticed through SQLITE_FCNTL_DATA_VERSION and
+** re-reads only the run list and new runs.
+**
+** A run of an open transaction is not for ever: ROLLBACK or ROLLBACK TO
+** undoes it, and the next run written, by this connection or another,
+** takes its id again (max + 1).  So each cached run carries iTag: -1 when
+** committed, else the number of savepoints open when this connection
+** wrote it (a flush, a merge, a rewrite in groups) or read it inside its
+** write transaction (it may be one of its own, read again after a
+** statement's rollback); xRelease lowers tags to the savepoint left,
+** ROLLBACK TO savepoint i drops the runs tagged above i, ROLLBACK every
+** tagged one (marked there, dropped at the next call: a rollback may come
+** from inside a nested statement's step), and xCommit clears the tags.  A
+** statement refused (on_duplicate=abort) drops nothing read before it, so
+** the filters stay cached.  (Without the tags a connection kept its summary
+** of an undone run under the id of the next: writes refused as damaged,
+** searches that missed documents; found by test/opfuzz.test.)
 **
 ** DELETES: tombstones.  Removing document id writes (id, seq) into %_ptomb,
 ** seq being the number the next flushed run will get (or beyond it).
@@ -345,6 +361,7 @@
 #include "docpipe.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,12 +705,15 @@ struct SiRun {
   int nGroupDirBits;      /* bits of the key indexing aGroupDir */
   int bOldFences;         /* rows of DP_SET_FENCE_CHUNK_OLD blocks and no
                           ** summary: rewritten by dpSetIndexMerge */
-  int bWritten;           /* written (a flush, a merge), rewritten in
-                          ** groups, or read inside a write transaction by
-                          ** this connection since its last commit: a
-                          ** rollback may undo it, and its id be given to
-                          ** another run (ids are max + 1), so it is read
-                          ** again after a rollback */
+  int iTag;               /* -1: committed.  Else written (a flush, a
+                          ** merge), rewritten in groups, or read inside a
+                          ** write transaction by this connection since its
+                          ** last commit, with that many savepoints open:
+                          ** a rollback to savepoint i < iTag (or of the
+                          ** transaction) may undo it, and then its id be
+                          ** given to another run (ids are max + 1), so
+                          ** the cache of it is dropped (see "TRANSACTIONS"
+                          ** in the manual) */
 };
 
 /* The chunk of block iBlk of pRun (its index), and the block's place in
@@ -741,9 +761,10 @@ struct DpSetIndex {
   int bWriting;           /* a sync, merge or optimize is running (a
                           ** nested statement's xSavepoint comes back to
                           ** dpSetIndexSync: see there) */
-  int bDropWritten;       /* a rollback came: runs this connection wrote
-                          ** since its commit are read again at the next
-                          ** refresh */
+  int nDepth;             /* savepoints open (xSavepoint, xRelease,
+                          ** xRollbackTo): the iTag of runs cached now */
+  int iDropAbove;         /* after a rollback: runs of iTag > this are
+                          ** dropped at the next refresh (INT_MAX: none) */
   unsigned int iDataVersion; /* SQLITE_FCNTL_DATA_VERSION when read */
   sqlite3_int64 iNextSeq; /* sequence number of the next flushed run */
 
@@ -2104,6 +2125,19 @@ static SiRun *siFindRun(DpSetIndex *p, sqlite3_int64 iId, int *piPos){
   return 0;
 }
 
+/* Drop the cached runs that a rollback since the last call may have
+** undone (their iTag above the savepoint rolled back to). */
+static void siDropUndone(DpSetIndex *p){
+  int i, n;
+  if( p->iDropAbove==INT_MAX ) return;
+  for(i=n=0; i<p->nRun; i++){
+    if( p->apRun[i]->iTag>p->iDropAbove ) siRunFree(p->apRun[i]);
+    else p->apRun[n++] = p->apRun[i];
+  }
+  p->nRun = n;
+  p->iDropAbove = INT_MAX;
+}
+
 /* Re-read the run list when stale or when another connection committed:
 ** runs still listed keep their cached summaries. */
 static int siRefresh(DpSetIndex *p){
@@ -2119,15 +2153,7 @@ static int siRefresh(DpSetIndex *p){
     ** table always calls inside a statement): read the list every time */
     p->bStale = 1;
   }
-  if( p->bDropWritten ){
-    for(i=nNew=0; i<p->nRun; i++){
-      if( p->apRun[i]->bWritten ) siRunFree(p->apRun[i]);
-      else p->apRun[nNew++] = p->apRun[i];
-    }
-    p->nRun = nNew;
-    nNew = 0;
-    p->bDropWritten = 0;
-  }
+  siDropUndone(p);
   if( !p->bStale && iVersion==p->iDataVersion ) return SQLITE_OK;
   rc = siStmt(p, SI_RUN_LIST, &pStmt);
   if( rc ) return rc;
@@ -2161,7 +2187,8 @@ static int siRefresh(DpSetIndex *p){
       /* read inside this connection's write transaction, it may be a run
       ** of that transaction (read again after a statement's rollback):
       ** as one it wrote, a rollback must drop it */
-      pRun->bWritten = sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_WRITE;
+      pRun->iTag = sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_WRITE
+                   ? p->nDepth : -1;
     }
     if( nNew>=nNewAlloc ){
       rc = dpGrow((void**)&apNew, &nNewAlloc, nNew+1, sizeof(SiRun*));
@@ -2244,6 +2271,7 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
   p->zDb = sqlite3_mprintf("%s", zDb);
   p->zName = sqlite3_mprintf("%s", zName);
   p->bStale = 1;
+  p->iDropAbove = INT_MAX;
   p->nWordWrite = DP_SET_FILTER_WORDS;
   p->nFenceRowWrite = DP_SET_FENCE_GROUP;
   p->nMergeMin = DP_SET_MERGE_MIN;
@@ -2572,7 +2600,7 @@ static int siRunInsert(DpSetIndex *p, SiRun *pRun){
   int rc = dpGrow((void**)&p->apRun, &p->nRunAlloc, p->nRun+1, sizeof(SiRun*));
   int i;
   if( rc ) return rc;
-  pRun->bWritten = 1;
+  pRun->iTag = p->nDepth;
   for(i=p->nRun; i>0 && p->apRun[i-1]->iLo>pRun->iLo; i--){
     p->apRun[i] = p->apRun[i-1];
   }
@@ -3030,7 +3058,7 @@ static int siConvertFences(DpSetIndex *p, int *pbDid){
   siWriterFree(&w);
   if( rc==SQLITE_OK ){
     pRun->bOldFences = 0;
-    pRun->bWritten = 1;
+    pRun->iTag = p->nDepth;
     *pbDid = 1;
   }
   return rc;
@@ -3143,26 +3171,53 @@ int dpSetIndexSync(DpSetIndex *p){
   return rc;
 }
 
-/* SQLite calls this inside a statement of ours too: a nested statement
-** that runs out of memory rolls the whole transaction back before its
-** step returns (sqlite3VdbeHalt).  So nothing a caller up the stack may
-** hold is freed here: the run list is only marked (siRefresh, the start
-** of every call, acts on the marks). */
-void dpSetIndexRollback(DpSetIndex *p){
+/* Savepoints.  SQLite calls xSavepoint(i) before it opens savepoint i (a
+** user's, or a statement's): the pending postings are written outside it
+** (so ROLLBACK TO drops exactly the pending ones), then i + 1 are open. */
+int dpSetIndexSavepoint(DpSetIndex *p, int iSavepoint){
+  int rc = dpSetIndexSync(p);
+  p->nDepth = iSavepoint + 1;
+  return rc;
+}
+
+/* Savepoint i and those inside it are released: what they cached belongs
+** to the enclosing one now. */
+void dpSetIndexRelease(DpSetIndex *p, int iSavepoint){
+  int i;
+  for(i=0; i<p->nRun; i++){
+    if( p->apRun[i] && p->apRun[i]->iTag>iSavepoint ){
+      p->apRun[i]->iTag = iSavepoint;
+    }
+  }
+  p->nDepth = iSavepoint;
+}
+
+/* The rollbacks.  SQLite calls them inside a statement of ours too: a
+** nested statement that runs out of memory rolls the transaction (or its
+** statement savepoint) back before its step returns (sqlite3VdbeHalt).
+** So nothing a caller up the stack may hold is freed here: the pending
+** postings are emptied (not freed) and the run list is only marked;
+** siRefresh, at the start of every call, drops the runs that the rollback
+** may have undone (siDropUndone). */
+static void siRollbackAbove(DpSetIndex *p, int iAbove){
   siPendingClear(p);
   p->bStale = 1;
-  /* the runs this connection wrote since its commit are read again: the
-  ** rollback may have undone them, and another connection may then write
-  ** a run under the same id (max + 1), whose content the cached summary
-  ** is not (wrong answers, or a fence group refused as damaged) */
-  p->bDropWritten = 1;
+  if( iAbove<p->iDropAbove ) p->iDropAbove = iAbove;
+}
+void dpSetIndexRollbackTo(DpSetIndex *p, int iSavepoint){
+  siRollbackAbove(p, iSavepoint);
+  p->nDepth = iSavepoint + 1;
+}
+void dpSetIndexRollback(DpSetIndex *p){
+  siRollbackAbove(p, -1);
+  p->nDepth = 0;
 }
 
 void dpSetIndexCommit(DpSetIndex *p){
   int i;
-  for(i=0; i<p->nRun; i++){
-    if( p->apRun[i] ) p->apRun[i]->bWritten = 0;
-  }
+  siDropUndone(p);    /* a statement rolled back since the last refresh */
+  for(i=0; i<p->nRun; i++) p->apRun[i]->iTag = -1;
+  p->nDepth = 0;
 }
 
 /**************************************************************************

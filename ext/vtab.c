@@ -302,22 +302,23 @@ static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
     /* SQLite calls this before it opens the savepoint (a user's, or a
     ** statement's): the postings pending so far are written outside it,
     ** so ROLLBACK TO drops exactly the pending ones (the changes since) */
-    int rc = dpTableSetError(p, dpSetIndexSync(p->pSet));
+    int rc = dpTableSetError(p, dpSetIndexSavepoint(p->pSet, iSavepoint));
     if( rc!=SQLITE_OK ) return rc;
   }
   return dpTsSavepoint(p->pStats, iSavepoint);
 }
 
 static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
-  (void)iSavepoint;
-  dpTsRelease(((DpTable*)pVtab)->pStats);
+  DpTable *p = (DpTable*)pVtab;
+  if( p->pSet ) dpSetIndexRelease(p->pSet, iSavepoint);
+  dpTsRelease(p->pStats);
   return SQLITE_OK;
 }
 
 static int vtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
-  if( p->pSet ) dpSetIndexRollback(p->pSet);
+  if( p->pSet ) dpSetIndexRollbackTo(p->pSet, iSavepoint);
   dpTsRollbackTo(p->pStats, iSavepoint);
   return SQLITE_OK;
 }

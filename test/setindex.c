@@ -2132,6 +2132,79 @@ static void testFenceGroups(void){
     if( c.db ) connClose(&c);
   }
 
+  /* 12.25 savepoints: a run flushed inside a savepoint and undone by ROLLBACK
+  ** TO is dropped from the cache, and the next flush, which takes the same
+  ** run id (max + 1) with other postings, is what searches read; a rollback
+  ** of a statement's savepoint keeps the runs and filters cached before it
+  ** (dropping them would re-read every filter after each refused INSERT) */
+  {
+    uint64_t aX[40], aY[40];
+    DpSetHit hit;
+    int bX = -1, bY = -1, bX2 = -1, nRun0 = -1, nRun1 = -1;
+    sqlite3_int64 nCached0 = -1, nCached1 = -1, iRunX = -1, iRunY = -1;
+    rc = makeFenceTable(m, 2125, 0, 1200, zWhy);
+    for(i=0; i<40; i++){ aX[i] = rnd(); aY[i] = rnd(); }
+    qsort(aX, 40, 8, cmpU64); qsort(aY, 40, 8, cmpU64);
+    if( rc==SQLITE_OK ) rc = connOpen(&c, 0);
+    /* another connection's commit: its run is read by c inside c's write
+    ** transaction below (as the runs of a table by its first INSERT) */
+    if( rc==SQLITE_OK ) rc = connOpen(&c2, 0);
+    if( rc==SQLITE_OK ){ rc = bulkAdd(&c2, m, 600, zWhy); connClose(&c2); }
+    if( rc==SQLITE_OK ){
+      exec(&c, "BEGIN IMMEDIATE");
+      /* searches inside the write transaction: the runs are read in it */
+      for(i=0; rc==SQLITE_OK && i<MAXDOC; i+=7){
+        int bHit;
+        if( !m->aDoc[i].bUsed ) continue;
+        rc = dpSetIndexBest(c.p, m->aDoc[i].a, m->aDoc[i].n, DP_SET_JACCARD,
+                            0.5, 0, 0, &hit, &bHit);
+      }
+      dpSetIndexInfo(c.p, &info);
+      nCached0 = info.nFilterRead; nRun0 = info.nRun;
+      /* a statement's savepoint opened and rolled back (a refused INSERT) */
+      if( rc==SQLITE_OK ) rc = dpSetIndexSavepoint(c.p, 0);
+      exec(&c, "SAVEPOINT stmt"); exec(&c, "ROLLBACK TO stmt"); exec(&c, "RELEASE stmt");
+      dpSetIndexRollbackTo(c.p, 0);
+      dpSetIndexRelease(c.p, 0);
+      /* the first search again: nothing to read again */
+      for(i=0; rc==SQLITE_OK && i<MAXDOC && !m->aDoc[i].bUsed; i+=7){}
+      if( rc==SQLITE_OK && i<MAXDOC ){
+        int bHit;
+        rc = dpSetIndexBest(c.p, m->aDoc[i].a, m->aDoc[i].n, DP_SET_JACCARD,
+                            0.5, 0, 0, &hit, &bHit);
+      }
+      dpSetIndexInfo(c.p, &info);
+      nCached1 = info.nFilterRead; nRun1 = info.nRun;
+      if( rc==SQLITE_OK ) rc = dpSetIndexBest(c.p, aX, 40, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bX);
+      /* X written inside savepoint a, flushed at the next savepoint */
+      if( rc==SQLITE_OK ) rc = dpSetIndexSavepoint(c.p, 0);
+      exec(&c, "SAVEPOINT a");
+      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c.p, 900001, aX, 40, 1);
+      if( rc==SQLITE_OK ) rc = dpSetIndexSavepoint(c.p, 1);
+      exec(&c, "SAVEPOINT b");
+      iRunX = scalar(&c, "SELECT max(id) FROM t_pruns");
+      exec(&c, "ROLLBACK TO a");
+      dpSetIndexRollbackTo(c.p, 0);
+      /* Y instead, flushed under the same run id */
+      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c.p, 900002, aY, 40, 1);
+      if( rc==SQLITE_OK ) rc = dpSetIndexSavepoint(c.p, 1);
+      iRunY = scalar(&c, "SELECT max(id) FROM t_pruns");
+      if( rc==SQLITE_OK ) rc = dpSetIndexBest(c.p, aX, 40, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bX2);
+      if( rc==SQLITE_OK ) rc = dpSetIndexBest(c.p, aY, 40, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bY);
+      if( rc==SQLITE_OK ) rc = commit(&c);
+      if( rc==SQLITE_OK ) dpSetIndexCommit(c.p);
+    }
+    sprintf(zWhy, "rc=%d runs %d -> %d, filter rows read %lld -> %lld, X found %d then %d, Y %d (id %lld), run ids %lld %lld",
+            rc, nRun0, nRun1, nCached0, nCached1, bX, bX2, bY, bY ? hit.iId : -1, iRunX, iRunY);
+    ok("12.25 a statement's rollback keeps the runs and filters cached",
+       rc==SQLITE_OK && nRun1==nRun0 && nCached1==nCached0 && nCached0>0 && bX==0, zWhy);
+    ok("12.25.1 a run undone by ROLLBACK TO is dropped: the run of the same id after it is read",
+       rc==SQLITE_OK && iRunX==iRunY && bX2==0 && bY==1 && hit.iId==900002, zWhy);
+    ok("12.25.2 and integrity-check passes",
+       rc==SQLITE_OK && dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
+    if( c.db ) connClose(&c);
+  }
+
   /* 12.24 out of memory at allocation N over a new connection's first
   ** searches (groups read one by one, a run of old rows read whole), a
   ** merge call that rewrites the old run, and integrity-check, each
