@@ -590,22 +590,29 @@ static const char *columnName(const DpTable *p, int iCol){
   return dpStorageName(p->pStore);
 }
 
-/* On INSERT, the computed and hidden columns must be NULL.  Writing one is
-** an error, not a constraint: SQLITE_CONSTRAINT from xUpdate makes INSERT
-** OR IGNORE skip the row without a word (the table declares constraint
-** support for on_duplicate and UNIQUE rowids). */
+/* The code of an error for writing a column that cannot be written: a
+** constraint (so OR ROLLBACK and OR FAIL act as on any constraint, and
+** clients see code 19 as before), except under OR IGNORE, which would skip
+** the row without a word (the table declares constraint support, for
+** on_duplicate and UNIQUE rowids): there a plain error. */
+static int unwritableCode(DpTable *p){
+  return sqlite3_vtab_on_conflict(p->db)==SQLITE_IGNORE ? SQLITE_ERROR
+                                                        : SQLITE_CONSTRAINT;
+}
+
+/* On INSERT, the computed and hidden columns must be NULL. */
 static int checkNotWritten(DpTable *p, sqlite3_value **apCol){
   static const int aRo[] = { DP_COL_ISDUP, DP_COL_DUPOF, DP_COL_SIM };
   size_t i;
   for(i=0; i<sizeof(aRo)/sizeof(aRo[0]); i++){
     if( sqlite3_value_type(apCol[aRo[i]])!=SQLITE_NULL ){
-      return dpTableError(p, SQLITE_ERROR, "column %s is read-only",
+      return dpTableError(p, unwritableCode(p), "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }
   if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
    || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
-    return dpTableError(p, SQLITE_ERROR, "columns score and k are for"
+    return dpTableError(p, unwritableCode(p), "columns score and k are for"
                       " MATCH queries only");
   }
   return SQLITE_OK;
@@ -665,7 +672,7 @@ static int insertFeedsOnItself(DpTable *p){
 /* The embedding of a set-kind table is computed from the body on read
 ** (vtab.c): it cannot be written. */
 static int setEmbeddingError(DpTable *p){
-  return dpTableError(p, SQLITE_ERROR, "column embedding is computed"
+  return dpTableError(p, unwritableCode(p), "column embedding is computed"
                     " from body on a measure='%s' table and cannot be"
                     " written", dpOptionsMeasureText(&p->opt));
 }
@@ -770,7 +777,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   iNew = sqlite3_value_int64(pNewRowid);
   if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
    || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
-    return dpTableError(p, SQLITE_ERROR, "columns score and k are for"
+    return dpTableError(p, unwritableCode(p), "columns score and k are for"
                       " MATCH queries only");
   }
   rc = dpTableStoreError(p, dpStorageDocSeek(p->pStore, iOld, &pGet));
@@ -784,7 +791,7 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
   for(i=0; i<3; i++){
     if( !sqlite3_value_nochange(apCol[aRo[i]]) && !sameValue(apCol[aRo[i]], pGet, 1+i) ){
       dpStorageDocRelease(p->pStore);
-      return dpTableError(p, SQLITE_ERROR, "column %s is read-only",
+      return dpTableError(p, unwritableCode(p), "column %s is read-only",
                         columnName(p, aRo[i]));
     }
   }

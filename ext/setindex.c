@@ -3181,12 +3181,16 @@ int dpSetIndexSavepoint(DpSetIndex *p, int iSavepoint){
 }
 
 /* Savepoint i and those inside it are released: what they cached belongs
-** to the enclosing one now. */
+** to the enclosing one now.  Runs a rollback marked to drop keep their
+** tag: SQLite releases a failed statement's savepoint right after rolling
+** it back, before the next call drops them (a run rewritten in place keeps
+** its id and size, and would otherwise stay cached as rewritten). */
 void dpSetIndexRelease(DpSetIndex *p, int iSavepoint){
   int i;
   for(i=0; i<p->nRun; i++){
-    if( p->apRun[i] && p->apRun[i]->iTag>iSavepoint ){
-      p->apRun[i]->iTag = iSavepoint;
+    SiRun *pRun = p->apRun[i];
+    if( pRun && pRun->iTag>iSavepoint && pRun->iTag<=p->iDropAbove ){
+      pRun->iTag = iSavepoint;
     }
   }
   p->nDepth = iSavepoint;
@@ -3994,8 +3998,12 @@ int dpSetIndexIntegrity(DpSetIndex *p){
   memset(&tomb, 0, sizeof(tomb));
   rc = siRefresh(p);
   if( rc==SQLITE_OK ){
+    /* as in dpSetIndexSync: a nested xSavepoint must not flush again */
     sqlite3_int64 n;
+    int bWriting = p->bWriting;
+    p->bWriting = 1;
     rc = siFlush(p, &n);
+    p->bWriting = bWriting;
   }
   if( rc==SQLITE_OK ) rc = siLoadTombs(p, &tomb);
   if( rc==SQLITE_OK ) rc = siRunRows(p, &aRow, &nRow);

@@ -963,13 +963,17 @@ int dpStorageDataVersion(DpStorage *s, sqlite3_int64 *piVersion,
 int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads){
   sqlite3_stmt *pExplain = 0;
   char *zSql = sqlite3_mprintf("EXPLAIN %s", sqlite3_sql(pStmt));
+  /* the set kind's tables only for a set table: a user's table v_sets
+  ** beside a vector table v is the user's */
+  const int bSet = dpOptionsIsSet(&s->opt);
   char *zRoots = sqlite3_mprintf("SELECT group_concat(rootpage, ' '),"
       " (SELECT seq FROM pragma_database_list WHERE name=%Q)"
       " FROM \"%w\".sqlite_schema WHERE tbl_name IN ('%q_docs', '%q_vectors',"
-      " '%q_sets', '%q_pruns', '%q_pblocks', '%q_pfilter', '%q_pfence',"
-      " '%q_ptomb')",
-      s->zDb, s->zDb, s->zName, s->zName, s->zName, s->zName, s->zName,
-      s->zName, s->zName, s->zName);
+      " '%q_%s', '%q_%s', '%q_%s', '%q_%s', '%q_%s', '%q_%s')",
+      s->zDb, s->zDb, s->zName, s->zName,
+      s->zName, bSet ? "sets" : "docs", s->zName, bSet ? "pruns" : "docs",
+      s->zName, bSet ? "pblocks" : "docs", s->zName, bSet ? "pfilter" : "docs",
+      s->zName, bSet ? "pfence" : "docs", s->zName, bSet ? "ptomb" : "docs");
   sqlite3_stmt *pRoots = 0;
   int rc = (zSql && zRoots) ? SQLITE_OK : SQLITE_NOMEM;
   *pbReads = 0;

@@ -2205,6 +2205,39 @@ static void testFenceGroups(void){
     if( c.db ) connClose(&c);
   }
 
+  /* 12.26 a rewrite in groups inside a statement that fails: SQLite rolls
+  ** the statement's savepoint back and releases it at once; the run must
+  ** still be dropped from the cache (its tag not lowered by the release),
+  ** so that the next merge call rewrites it again */
+  {
+    sqlite3_int64 n1 = -1, n2 = -1, n3 = -1;
+    int bIdle = 0;
+    const char *zSummaries = "SELECT count(*) FROM t_pfence WHERE (id & 16777215)=16777215";
+    rc = makeFenceTable(m, 2126, 400, 0, zWhy);
+    if( rc==SQLITE_OK ) rc = connOpen(&c, 0);
+    if( rc==SQLITE_OK ){
+      exec(&c, "BEGIN");
+      rc = dpSetIndexSavepoint(c.p, 0);
+      exec(&c, "SAVEPOINT stmt");
+      if( rc==SQLITE_OK ) rc = dpSetIndexMerge(c.p, 1, &bIdle);
+      n1 = scalar(&c, zSummaries);
+      exec(&c, "ROLLBACK TO stmt");
+      dpSetIndexRollbackTo(c.p, 0);
+      exec(&c, "RELEASE stmt");
+      dpSetIndexRelease(c.p, 0);
+      n2 = scalar(&c, zSummaries);
+      if( rc==SQLITE_OK ) rc = dpSetIndexMerge(c.p, 1, &bIdle);
+      if( rc==SQLITE_OK ) rc = commit(&c);
+      if( rc==SQLITE_OK ) dpSetIndexCommit(c.p);
+      n3 = scalar(&c, zSummaries);
+    }
+    sprintf(zWhy, "rc=%d summaries %lld, after the statement's rollback %lld, after commit %lld",
+            rc, n1, n2, n3);
+    ok("12.26 a rewrite undone with its statement is done again by the next merge call",
+       rc==SQLITE_OK && n1==1 && n2==0 && n3==1, zWhy);
+    if( c.db ) connClose(&c);
+  }
+
   /* 12.24 out of memory at allocation N over a new connection's first
   ** searches (groups read one by one, a run of old rows read whole), a
   ** merge call that rewrites the old run, and integrity-check, each
