@@ -532,8 +532,9 @@ void dpSetIndexRelease(DpSetIndex *p, int iSavepoint);
 void dpSetIndexRollbackTo(DpSetIndex *p, int iSavepoint);
 void dpSetIndexRollback(DpSetIndex *p);
 void dpSetIndexCommit(DpSetIndex *p);
-/* Re-read the run list at next use (shared cache with read_uncommitted,
-** where data_version does not tell of another connection's writes). */
+/* Re-read the run list and every run at next use (shared cache with
+** read_uncommitted, where data_version does not tell of another
+** connection's writes, nor of its rollbacks). */
 void dpSetIndexInvalidate(DpSetIndex *p);
 /* Merge up to about nWork pairs; *pbIdle (may be NULL): nothing left. */
 int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle);

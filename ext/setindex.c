@@ -2331,8 +2331,14 @@ const char *dpSetIndexErrmsg(DpSetIndex *p){
   return (p && p->zErr) ? p->zErr : "";
 }
 
+/* Shared cache with read_uncommitted: this connection may have read a
+** run of another connection's open transaction, which a rollback there
+** undoes and a later run takes the id of; nothing tells this connection.
+** So it keeps nothing: every cached run is dropped at the next call (as
+** the vector kind reloads its index per statement in that mode). */
 void dpSetIndexInvalidate(DpSetIndex *p){
   p->bStale = 1;
+  p->iDropAbove = -2;     /* below every tag: all */
 }
 
 /**************************************************************************
