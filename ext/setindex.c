@@ -2553,20 +2553,66 @@ static int siRadixSort(SiPair *a, int n, uint64_t base, int nKeyBits){
   return SQLITE_OK;
 }
 
-/* Sort a[0..n) by (key, val): radix sort by the 40-bit key, then vals
-** within equal keys. */
-static int siSortPairs(SiPair *a, int n){
-  int i, j, rc = siRadixSort(a, n, 0, 40);
-  if( rc ) return rc;
-  /* vals of one key are in insertion order (the sort is stable), which is
-  ** already ascending when ids grow: sort only the keys where it is not */
-  for(i=0; i<n; i=j){
-    int bSorted = 1;
-    for(j=i+1; j<n && a[j].key==a[i].key; j++){
-      if( a[j].val<a[j-1].val ) bSorted = 0;
+/* Is pending pair i still live (its document not removed after it was
+** added)? */
+static int siPendLive(const DpSetIndex *p, int i){
+  int iSlot;
+  if( p->pendRemoved.nUsed==0 ) return 1;
+  iSlot = siMapFind(&p->pendRemoved, (sqlite3_int64)p->aPend[i].val>>1);
+  return iSlot<0 || i>=p->pendRemoved.aV1[iSlot];
+}
+
+/* Sort a[0..n) by (key, val) with insertion sort: n is small (a bucket of
+** siPendSorted) or a[] nearly sorted. */
+static void siInsertionSort(SiPair *a, int n){
+  int i, j;
+  for(i=1; i<n; i++){
+    SiPair x = a[i];
+    for(j=i; j>0 && (a[j-1].key>x.key
+                     || (a[j-1].key==x.key && a[j-1].val>x.val)); j--){
+      a[j] = a[j-1];
     }
-    if( !bSorted ) qsort(&a[i], (size_t)(j - i), sizeof(SiPair), siPairCmp);
+    a[j] = x;
   }
+}
+
+/* The live pending pairs into a[] (room for p->nPend), sorted by (key,
+** val); *pn their number.  One pass counts them by the top bits of the
+** key, one places them (keys are uniform hashes: ~4 to a bucket), and each
+** bucket is finished while in cache, by insertion sort, or by qsort when
+** large (only a skew of the keys makes one).  A flush of 1,000 documents
+** sorts ~500,000 pairs: three passes of a 14-bit radix sort with a copy
+** before and after took ~9 % of an insert at 10k stored. */
+static int siPendSorted(DpSetIndex *p, SiPair *a, int *pn){
+  int nBits = 8, nBucket, i, n = 0;
+  int *aPos;
+  while( nBits<20 && (1<<(nBits+2))<p->nPend ) nBits++;
+  nBucket = 1<<nBits;
+  aPos = dpMallocZero(sizeof(int)*(sqlite3_uint64)(nBucket+1));
+  if( aPos==0 ) return SQLITE_NOMEM;
+  for(i=0; i<p->nPend; i++){
+    if( siPendLive(p, i) ) aPos[(p->aPend[i].key >> (40-nBits)) + 1]++;
+  }
+  for(i=0; i<nBucket; i++) aPos[i+1] += aPos[i];
+  for(i=0; i<p->nPend; i++){
+    if( siPendLive(p, i) ){
+      SiPair *pDst = &a[aPos[p->aPend[i].key >> (40-nBits)]++];
+      pDst->key = p->aPend[i].key;
+      pDst->val = p->aPend[i].val;
+      n++;
+    }
+  }
+  /* aPos[b] is now the end of bucket b, the start of bucket b+1 */
+  for(i=0; i<nBucket; i++){
+    int iFirst = i ? aPos[i-1] : 0, nIn = aPos[i] - iFirst;
+    if( nIn<=32 ){
+      siInsertionSort(&a[iFirst], nIn);
+    }else{
+      qsort(&a[iFirst], (size_t)nIn, sizeof(SiPair), siPairCmp);
+    }
+  }
+  sqlite3_free(aPos);
+  *pn = n;
   return SQLITE_OK;
 }
 
@@ -2625,16 +2671,7 @@ static int siFlush(DpSetIndex *p, sqlite3_int64 *pnFlushed){
   if( p->nPend==0 ) return SQLITE_OK;
   a = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)p->nPend);
   if( a==0 ) return SQLITE_NOMEM;
-  for(i=0; i<p->nPend; i++){
-    if( p->pendRemoved.nUsed ){
-      int iSlot = siMapFind(&p->pendRemoved, (sqlite3_int64)p->aPend[i].val>>1);
-      if( iSlot>=0 && i<p->pendRemoved.aV1[iSlot] ) continue;
-    }
-    a[n].key = p->aPend[i].key;
-    a[n].val = p->aPend[i].val;
-    n++;
-  }
-  rc = siSortPairs(a, n);
+  rc = siPendSorted(p, a, &n);
   siWriterInit(&w, p, 0);
   if( rc==SQLITE_OK && n>0 ) rc = siNewRunId(p, &iRun);
   if( rc==SQLITE_OK && n>0 ){
