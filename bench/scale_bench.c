@@ -10,6 +10,7 @@
 **       1,000): builds side by side on copies of one large table
 **   make bench-scale        (SCALE_SET=1000000 SCALE_VECTOR=100000)
 **   SCALE_MMAP=bytes        every connection sets PRAGMA mmap_size
+**   SCALE_SECURE_DELETE=on|fast|off   ... and PRAGMA secure_delete
 **
 ** Corpus: documents of 2-5 KB made from the King James Bible (Debian
 ** bible-kjv); 5 % are near-copies of an earlier original with 5 % of
@@ -126,6 +127,14 @@ static sqlite3 *openDb(const char *zSo, const char *zFile){
     char zSql[64];
     snprintf(zSql, sizeof zSql, "PRAGMA mmap_size=%lld",
              atoll(getenv("SCALE_MMAP")));
+    exec(db, zSql);
+  }
+  if( getenv("SCALE_SECURE_DELETE") ){
+    /* SCALE_SECURE_DELETE=on|fast|off: PRAGMA secure_delete (Debian's
+    ** SQLite is built with it on) */
+    char zSql[64];
+    snprintf(zSql, sizeof zSql, "PRAGMA secure_delete=%.10s",
+             getenv("SCALE_SECURE_DELETE"));
     exec(db, zSql);
   }
   return db;
