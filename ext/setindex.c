@@ -154,10 +154,9 @@
 ** them (siSecureDeleteFast: with "on", Debian's default, every freed page
 ** was zeroed and written again).  Keys are cut to 40 bits because the set
 ** is verified anyway: an extra candidate costs a set read, and at 10^9
-** postings a key
-** of 40 bits collides with another ~1 time in 1,000 probes, while the delta
-** between neighbouring keys shrinks from ~6 to ~3 bytes.  Measured figures:
-** bench/results/setindex.md.
+** postings a key of 40 bits collides with another ~1 time in 1,000
+** probes, while the delta between neighbouring keys shrinks from ~6 to ~3
+** bytes.  Measured figures: bench/results/setindex.md.
 **
 ** PROBES (why the search stays flat as the table grows)
 **
