@@ -801,6 +801,7 @@ struct DpSetIndex {
   int nWordWrite;         /* filter words of the blocks of new runs */
   int nFenceRowWrite;     /* blocks per fence row of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
+  int bSecureOn;            /* secure_delete to be put back on (a merge) */
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
 };
 
@@ -2080,8 +2081,6 @@ static inline int siFenceAbove(const uint64_t *aFence, int lo, int hi,
   return lo + (aFence[lo]<=key);
 }
 
-/* Block of pRun that may hold key (-1 if none) into *piBlk; in a run not
-** read whole, the group the key falls in is read first if need be. */
 /* The last of aKey[] at or below key (-1 if none), through its directory
 ** aDir of nBits bits (siDirMake): the first key above lies in
 ** [aDir[d], aDir[d+1]]. */
@@ -2092,6 +2091,8 @@ static int siDirFind(const uint64_t *aKey, const uint32_t *aDir, int nBits,
   return siFenceAbove(aKey, (int)aDir[d], (int)aDir[d+1], key) - 1;
 }
 
+/* Block of pRun that may hold key (-1 if none) into *piBlk; in a run not
+** read whole, the group the key falls in is read first if need be. */
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk){
   int g, lo, hi, rc;
   if( pRun->aDir ){
@@ -2141,6 +2142,50 @@ static void siDropUndone(DpSetIndex *p){
   p->iDropAbove = INT_MAX;
 }
 
+/* secure_delete for the deletes of a finished merge's inputs.  SQLite
+** built with SQLITE_SECURE_DELETE (Debian's is) has it on: every page
+** freed is zeroed and written, so deleting the inputs wrote as many pages
+** again as the merge had written (+20k documents into a copy of a 367k
+** table: 826-827 docs/s with it on, 896-900 with it off, 2026-11-30).
+** When no tombstone can have dropped a pair of the inputs, every posting
+** they hold is in the output, so zeroing their pages erases nothing that
+** is gone: for those deletes "on" becomes "fast" (the cells are zeroed in
+** the pages written anyway; freed pages keep the copies, as the output
+** does).  A merge that may have dropped pairs of removed documents
+** deletes under the connection's own setting, which is put back after
+** (the pragma acts when prepared; a put-back that fails, for want of
+** memory, is tried again at the start of each later call: siRefresh).
+** Returns 1 when "fast" was set. */
+static int siSecureDeleteFast(DpSetIndex *p, const SiMap *pTomb,
+                              sqlite3_int64 iMinHi){
+  sqlite3_stmt *pGet = 0;
+  char *zSql;
+  int i, bOn = 0;
+  for(i=0; i<pTomb->nSlot; i++){
+    if( pTomb->aUsed[i] && pTomb->aV1[i]>iMinHi ) return 0;  /* maybe dead */
+  }
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete", p->zDb);
+  if( zSql && sqlite3_prepare_v2(p->db, zSql, -1, &pGet, 0)==SQLITE_OK
+   && sqlite3_step(pGet)==SQLITE_ROW ){
+    bOn = sqlite3_column_int(pGet, 0)==1;      /* not off, not fast */
+  }
+  sqlite3_finalize(pGet);
+  sqlite3_free(zSql);
+  if( !bOn ) return 0;
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=FAST", p->zDb);
+  bOn = zSql && sqlite3_exec(p->db, zSql, 0, 0, 0)==SQLITE_OK;
+  sqlite3_free(zSql);
+  p->bSecureOn = bOn;        /* to put back, even if setting it failed */
+  return bOn;
+}
+static void siSecureDeleteRestore(DpSetIndex *p){
+  char *zSql;
+  if( !p->bSecureOn ) return;
+  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=1", p->zDb);
+  if( zSql && sqlite3_exec(p->db, zSql, 0, 0, 0)==SQLITE_OK ) p->bSecureOn = 0;
+  sqlite3_free(zSql);
+}
+
 /* Re-read the run list when stale or when another connection committed:
 ** runs still listed keep their cached summaries. */
 static int siRefresh(DpSetIndex *p){
@@ -2149,6 +2194,7 @@ static int siRefresh(DpSetIndex *p){
   SiRun **apNew = 0;
   int nNew = 0, nNewAlloc = 0, rc, i;
   sqlite3_int64 iMaxSeq = 0;
+  siSecureDeleteRestore(p);     /* a merge could not put it back */
   if( sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_NONE
    || sqlite3_file_control(p->db, p->zDb, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)!=SQLITE_OK ){
@@ -2840,53 +2886,11 @@ static int siDeleteRange(DpSetIndex *p, int eStmt, sqlite3_int64 iRun){
   return siExec(p, pStmt);
 }
 
-/* secure_delete for the deletes of a finished merge's inputs.  SQLite
-** built with SQLITE_SECURE_DELETE (Debian's is) has it on: every page
-** freed is zeroed and written, so deleting the inputs wrote as many pages
-** again as the merge had written (+20k documents into a copy of a 367k
-** table: 826-827 docs/s with it on, 896-900 with it off, 2026-11-30).
-** When no tombstone can have dropped a pair of the inputs, every posting
-** they hold is in the output, so zeroing their pages erases nothing that
-** is gone: for those deletes "on" becomes "fast" (the cells are zeroed in
-** the pages written anyway; freed pages keep the copies, as the output
-** does).  A merge that may have dropped pairs of removed documents
-** deletes under the connection's own setting.  Returns the setting to put
-** back (-1: none changed). */
-static int siSecureDeleteFast(DpSetIndex *p, const SiMap *pTomb,
-                              sqlite3_int64 iMinHi){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql;
-  int i, iOld = -1;
-  for(i=0; i<pTomb->nSlot; i++){
-    if( pTomb->aUsed[i] && pTomb->aV1[i]>iMinHi ) return -1;  /* maybe dead */
-  }
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete", p->zDb);
-  if( zSql==0 ) return -1;
-  if( sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0)==SQLITE_OK
-   && sqlite3_step(pStmt)==SQLITE_ROW ){
-    iOld = sqlite3_column_int(pStmt, 0);
-  }
-  sqlite3_finalize(pStmt);
-  sqlite3_free(zSql);
-  if( iOld!=1 ) return -1;             /* off, or fast already */
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=FAST", p->zDb);
-  if( zSql==0 || sqlite3_exec(p->db, zSql, 0, 0, 0)!=SQLITE_OK ) iOld = -1;
-  sqlite3_free(zSql);
-  return iOld;
-}
-static void siSecureDeleteRestore(DpSetIndex *p, int iOld){
-  char *zSql;
-  if( iOld<0 ) return;
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=%d", p->zDb, iOld);
-  if( zSql ) sqlite3_exec(p->db, zSql, 0, 0, 0);
-  sqlite3_free(zSql);
-}
-
 /* One step of the merge writing run pOut: up to about *pnWork pairs. */
 static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
                        int nRow, sqlite3_int64 *pnWork){
   SiCursor *aCur = 0;
-  int nCur = 0, i, rc = SQLITE_OK, bDone = 0, iSecDel = -1;
+  int nCur = 0, i, rc = SQLITE_OK, bDone = 0;
   SiMap tomb;
   SiWriter w;
   sqlite3_int64 nRead = 0;
@@ -2962,7 +2966,7 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     for(i=0; i<nCur; i++){
       if( aCur[i].pRun->iHi<iMinHi ) iMinHi = aCur[i].pRun->iHi;
     }
-    iSecDel = siSecureDeleteFast(p, &tomb, iMinHi);
+    siSecureDeleteFast(p, &tomb, iMinHi);
   }
   for(i=0; rc==SQLITE_OK && bDone && i<nCur; i++){
     sqlite3_int64 iIn = aCur[i].pRun->iId;
@@ -2984,7 +2988,7 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     }
     aCur[i].pRun = 0;
   }
-  siSecureDeleteRestore(p, iSecDel);
+  siSecureDeleteRestore(p);
   if( rc==SQLITE_OK && bDone && w.nPair>0 ){
     SiRun *pRun = 0;
     rc = siRunLoad(p, pOut->iId, pOut->iLevel, pOut->iLo, pOut->iHi, w.nPair,
