@@ -149,14 +149,16 @@
 ** background (tiered, like FTS5 segments or an LSM): DP_SET_FANIN runs of
 ** a level make one run of the next level, a bounded number of pairs per
 ** call, resumable from its key (state in %_pruns), so no commit pays for a
-** whole large merge.  A finished merge deletes its inputs' rows under
-** PRAGMA secure_delete=fast when no tombstone can have dropped a pair of
-** them (siSecureDeleteFast: with "on", Debian's default, every freed page
-** was zeroed and written again).  Keys are cut to 40 bits because the set
-** is verified anyway: an extra candidate costs a set read, and at 10^9
-** postings a key of 40 bits collides with another ~1 time in 1,000
-** probes, while the delta between neighbouring keys shrinks from ~6 to ~3
-** bytes.  Measured figures: bench/results/setindex.md.
+** whole large merge.  (A finished merge deletes its inputs' rows; with
+** PRAGMA secure_delete on, as Debian's SQLite has it by default, each
+** page they free is zeroed and written again: ~8 % of an insert at ~370k
+** stored.  That is the connection's choice, and left to it: pages freed
+** without zeroing would keep postings of documents deleted later.)  Keys
+** are cut to 40 bits because the set is verified anyway: an extra
+** candidate costs a set read, and at 10^9 postings a key of 40 bits
+** collides with another ~1 time in 1,000 probes, while the delta between
+** neighbouring keys shrinks from ~6 to ~3 bytes.  Measured figures:
+** bench/results/setindex.md.
 **
 ** PROBES (why the search stays flat as the table grows)
 **
@@ -394,6 +396,9 @@
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
 #define DP_SET_PROBE_BATCH   32       /* keys estimated together */
+#define DP_SET_HOT_RUN       4        /* a run with 1/4 of its filters
+                                      ** read has the rest of each chunk
+                                      ** read with a block (siBlkLoad) */
 #define DP_SET_EAGER_COUNT   16       /* query features counted for a
                                       ** candidate (by the keys it has) that
                                       ** get it verified during an insert's
@@ -692,6 +697,7 @@ struct SiRun {
                           ** is read */
   int nChunkBlk;          /* blocks a chunk holds: DP_SET_CHUNK_WORDS/nWord */
   uint64_t *aLoaded;      /* bit per block: its filter is in apChunk */
+  int nLoadedBlk;         /* bits set in aLoaded */
   uint32_t *aDir;         /* aDir[d]: first block whose fence has the top
                           ** nDirBits bits >= d (2^nDirBits + 1 entries);
                           ** NULL until every group below is read */
@@ -801,7 +807,6 @@ struct DpSetIndex {
   int nWordWrite;         /* filter words of the blocks of new runs */
   int nFenceRowWrite;     /* blocks per fence row of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
-  int bSecureOn;            /* secure_delete to be put back on (a merge) */
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
 };
 
@@ -1325,12 +1330,11 @@ static int siFilterRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
 
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk);
 
-/* Make sure block iBlk of pRun has its filter (and heavy keys) cached. */
-static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
+/* Cache the filter (and heavy keys) of block iBlk of pRun, not cached. */
+static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
   int iIn, iChunk, rc;
   SiBlk *pBlk = 0;
-  if( pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)) ) return SQLITE_OK;
   rc = siFilterRead(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
   p->nFilterRead++;
@@ -1370,7 +1374,34 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   sqlite3_free(pBlk);
   pChunk->mLoaded |= (uint64_t)1<<iIn;
   pRun->aLoaded[iBlk/64] |= (uint64_t)1<<(iBlk%64);
+  pRun->nLoadedBlk++;
   return SQLITE_OK;
+}
+
+/* Make sure block iBlk of pRun has its filter (and heavy keys) cached.
+** A probe needs one block's; but once a connection has read a run's
+** filters often (a long load into a large table from a new connection,
+** which in the end reads them all), it reads the rest of the chunk with
+** it: its rows are next in the table, mostly on the same page, while
+** reading them one at a time later found that page gone from the page
+** cache more often than not (+10k documents from a new connection at 1M
+** stored: filter reads 38 % of the time, pread 24 %).  A connection of
+** a few statements, whose probes touch a small part of each run, reads
+** only the blocks it needs (DP_SET_HOT_RUN). */
+static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
+  int rc, i, iFirst;
+  if( pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)) ) return SQLITE_OK;
+  rc = siBlkLoadOne(p, pRun, iBlk);
+  if( rc || (sqlite3_int64)pRun->nLoadedBlk*DP_SET_HOT_RUN<pRun->nBlock ){
+    return rc;
+  }
+  iFirst = iBlk - iBlk % pRun->nChunkBlk;
+  for(i=iFirst; rc==SQLITE_OK && i<iFirst+pRun->nChunkBlk && i<pRun->nBlock; i++){
+    if( pRun->aLoaded[i/64] & ((uint64_t)1<<(i%64)) ) continue;
+    rc = siRunFenceNeed(p, pRun, i);      /* its fence: the filter's base */
+    if( rc==SQLITE_OK ) rc = siBlkLoadOne(p, pRun, i);
+  }
+  return rc;
 }
 
 /* The postings of key in a block whose filter says maybe: its count in
@@ -2142,50 +2173,6 @@ static void siDropUndone(DpSetIndex *p){
   p->iDropAbove = INT_MAX;
 }
 
-/* secure_delete for the deletes of a finished merge's inputs.  SQLite
-** built with SQLITE_SECURE_DELETE (Debian's is) has it on: every page
-** freed is zeroed and written, so deleting the inputs wrote as many pages
-** again as the merge had written (+20k documents into a copy of a 367k
-** table: 826-827 docs/s with it on, 896-900 with it off, 2026-11-30).
-** When no tombstone can have dropped a pair of the inputs, every posting
-** they hold is in the output, so zeroing their pages erases nothing that
-** is gone: for those deletes "on" becomes "fast" (the cells are zeroed in
-** the pages written anyway; freed pages keep the copies, as the output
-** does).  A merge that may have dropped pairs of removed documents
-** deletes under the connection's own setting, which is put back after
-** (the pragma acts when prepared; a put-back that fails, for want of
-** memory, is tried again at the start of each later call: siRefresh).
-** Returns 1 when "fast" was set. */
-static int siSecureDeleteFast(DpSetIndex *p, const SiMap *pTomb,
-                              sqlite3_int64 iMinHi){
-  sqlite3_stmt *pGet = 0;
-  char *zSql;
-  int i, bOn = 0;
-  for(i=0; i<pTomb->nSlot; i++){
-    if( pTomb->aUsed[i] && pTomb->aV1[i]>iMinHi ) return 0;  /* maybe dead */
-  }
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete", p->zDb);
-  if( zSql && sqlite3_prepare_v2(p->db, zSql, -1, &pGet, 0)==SQLITE_OK
-   && sqlite3_step(pGet)==SQLITE_ROW ){
-    bOn = sqlite3_column_int(pGet, 0)==1;      /* not off, not fast */
-  }
-  sqlite3_finalize(pGet);
-  sqlite3_free(zSql);
-  if( !bOn ) return 0;
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=FAST", p->zDb);
-  bOn = zSql && sqlite3_exec(p->db, zSql, 0, 0, 0)==SQLITE_OK;
-  sqlite3_free(zSql);
-  p->bSecureOn = bOn;        /* to put back, even if setting it failed */
-  return bOn;
-}
-static void siSecureDeleteRestore(DpSetIndex *p){
-  char *zSql;
-  if( !p->bSecureOn ) return;
-  zSql = sqlite3_mprintf("PRAGMA \"%w\".secure_delete=1", p->zDb);
-  if( zSql && sqlite3_exec(p->db, zSql, 0, 0, 0)==SQLITE_OK ) p->bSecureOn = 0;
-  sqlite3_free(zSql);
-}
-
 /* Re-read the run list when stale or when another connection committed:
 ** runs still listed keep their cached summaries. */
 static int siRefresh(DpSetIndex *p){
@@ -2194,7 +2181,6 @@ static int siRefresh(DpSetIndex *p){
   SiRun **apNew = 0;
   int nNew = 0, nNewAlloc = 0, rc, i;
   sqlite3_int64 iMaxSeq = 0;
-  siSecureDeleteRestore(p);     /* a merge could not put it back */
   if( sqlite3_txn_state(p->db, p->zDb)==SQLITE_TXN_NONE
    || sqlite3_file_control(p->db, p->zDb, SQLITE_FCNTL_DATA_VERSION,
                            &iVersion)!=SQLITE_OK ){
@@ -2612,7 +2598,7 @@ static int siPendLive(const DpSetIndex *p, int i){
 }
 
 /* Sort a[0..n) by (key, val) with insertion sort: n is small (a bucket of
-** siPendSorted) or a[] nearly sorted. */
+** siPendSorted). */
 static void siInsertionSort(SiPair *a, int n){
   int i, j;
   for(i=1; i<n; i++){
@@ -2627,7 +2613,7 @@ static void siInsertionSort(SiPair *a, int n){
 
 /* The live pending pairs into a[] (room for p->nPend), sorted by (key,
 ** val); *pn their number.  One pass counts them by the top bits of the
-** key, one places them (keys are uniform hashes: ~4 to a bucket), and each
+** key, one places them (keys are uniform hashes: 2-4 to a bucket), and each
 ** bucket is finished while in cache, by insertion sort, or by qsort when
 ** large (only a skew of the keys makes one).  A flush of 1,000 documents
 ** sorts ~500,000 pairs: three passes of a 14-bit radix sort with a copy
@@ -2961,13 +2947,6 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     }
   }
   /* finished: drop the inputs, show the output */
-  if( rc==SQLITE_OK && bDone ){
-    sqlite3_int64 iMinHi = LLONG_MAX;
-    for(i=0; i<nCur; i++){
-      if( aCur[i].pRun->iHi<iMinHi ) iMinHi = aCur[i].pRun->iHi;
-    }
-    siSecureDeleteFast(p, &tomb, iMinHi);
-  }
   for(i=0; rc==SQLITE_OK && bDone && i<nCur; i++){
     sqlite3_int64 iIn = aCur[i].pRun->iId;
     sqlite3_stmt *pStmt;
@@ -2988,7 +2967,6 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     }
     aCur[i].pRun = 0;
   }
-  siSecureDeleteRestore(p);
   if( rc==SQLITE_OK && bDone && w.nPair>0 ){
     SiRun *pRun = 0;
     rc = siRunLoad(p, pOut->iId, pOut->iLevel, pOut->iLo, pOut->iHi, w.nPair,
