@@ -792,6 +792,10 @@ struct DpSetIndex {
   int *aMult;             /* features of the query per key */
   sqlite3_int64 *aEst;    /* estimated postings per key */
   uint64_t *aMaybe;       /* per key: bit j, run j's filter said maybe */
+  uint64_t *aAsked;       /* per key: bit j, run j's answer is in aMaybe (an
+                          ** insert's estimate leaves out runs it would
+                          ** have to read a row of for a key known present:
+                          ** the probe asks them, if it reads that key) */
   int nKeyAlloc;          /* slots of the four arrays above */
   SiReader aRead[SI_N_READ]; /* read handles on blocks, filters, fences */
   SiMap seen;             /* k = 1: candidate ids counted or verified */
@@ -2353,6 +2357,7 @@ void dpSetIndexClose(DpSetIndex *p){
   sqlite3_free(p->aMult);
   sqlite3_free(p->aEst);
   sqlite3_free(p->aMaybe);
+  sqlite3_free(p->aAsked);
   sqlite3_free(p->aBlockPair);
   siBlobClose(p);
   for(i=0; i<SI_N_READ; i++) sqlite3_free(p->aRead[i].a);
@@ -3524,11 +3529,13 @@ static int siGrowScratch(DpSetIndex *p, int n){
   sqlite3_free(p->aMult);
   sqlite3_free(p->aEst);
   sqlite3_free(p->aMaybe);
+  sqlite3_free(p->aAsked);
   p->aKey = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)n);
   p->aMult = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)n);
   p->aEst = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)n);
   p->aMaybe = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)n);
-  if( !p->aKey || !p->aMult || !p->aEst || !p->aMaybe ){
+  p->aAsked = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)n);
+  if( !p->aKey || !p->aMult || !p->aEst || !p->aMaybe || !p->aAsked ){
     p->nKeyAlloc = 0;
     return SQLITE_NOMEM;
   }
@@ -3540,12 +3547,30 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** DP_SET_PROBE_BATCH): its pending pairs, plus for each run whose filter
 ** says maybe, the heavy count or 1; and into aMaybe which of the first
 ** p->nRunMaybe (64) runs said maybe (bit j: run j), so that the probe
-** asks those filters no second time.
+** asks those filters no second time; aAsked: which runs answered.
+**
+** bCold (an insert's search, k = 1): a key already known present (in
+** the pending pairs or an earlier run) is not asked of a run whose answer
+** would cost a row read (its fence group or its block's filter not
+** cached yet); its estimate then counts the places found so far.  What
+** ends an insert's search early is the keys absent from every run, which
+** are asked everywhere as before, and most keys present are never read:
+** the probe ends on the bound after the rarest few, and asks the runs
+** left out only for the keys it reads.  A connection whose filters are
+** all cached asks every run, as before.  Measured 2026-11-30 (+10k into
+** copies of a 100k table from a new connection): the first INSERT read
+** ~40 % fewer rows.  (Leaving out every run after a key's first maybe,
+** cached or not, cut the estimate's filter probes by 24 % at 100k and
+** 30-40 % at 1.1M, but the partial estimates ordered the probe worse:
+** 24-63 % more posting lists read, no faster at 1.1M.)
+**
 ** Run by run, in stages over all the keys, so that the cache misses of
 ** different keys (directory, fence, filter word and heavy keys, heavy
 ** slot) overlap instead of following each other. */
+#define SI_BLK_LEFT_OUT (-2)    /* aBlk: the run is not asked for this key */
 static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
-                           sqlite3_int64 *aEst, uint64_t *aMaybe){
+                           int bCold, sqlite3_int64 *aEst, uint64_t *aMaybe,
+                           uint64_t *aAsked){
   int aLo[DP_SET_PROBE_BATCH], aBlk[DP_SET_PROBE_BATCH];
   const SiHeavy *apH[DP_SET_PROBE_BATCH];   /* heavy keys to look in */
   int i, j, rc = SQLITE_OK;
@@ -3553,6 +3578,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
     SiSlot *pSlot = p->nPend ? siPendFind(p, aKey[j]) : 0;
     aEst[j] = pSlot ? pSlot->nCnt : 0;
     aMaybe[j] = 0;
+    aAsked[j] = 0;
   }
   for(i=0; i<p->nRun; i++){
     SiRun *pRun = p->apRun[i];
@@ -3560,6 +3586,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       /* fence groups not all read: a key at a time, reading its group
       ** if need be (a new connection's first probes) */
       for(j=0; j<nKey; j++){
+        if( bCold && aEst[j]>0 ){ aBlk[j] = SI_BLK_LEFT_OUT; continue; }
         rc = siRunBlockOf(p, pRun, aKey[j], &aBlk[j]);
         if( rc ) return rc;
       }
@@ -3595,6 +3622,8 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
           siFilterPos(aKey[j], pRun->nWord, &iWord, &m);
           __builtin_prefetch(&pChunk->aWord[iIn*pRun->nWord + iWord]);
           __builtin_prefetch(&pChunk->aHeavy[iIn]);
+        }else if( lo>0 && bCold && aEst[j]>0 ){
+          aBlk[j] = SI_BLK_LEFT_OUT;      /* its filter is not cached */
         }
       }
     }
@@ -3602,7 +3631,9 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       int bMaybe;
       const SiHeavy *pH;
       apH[j] = 0;
-      if( aBlk[j]<0 ) continue;
+      if( aBlk[j]==SI_BLK_LEFT_OUT ) continue;
+      if( i<p->nRunMaybe ) aAsked[j] |= (uint64_t)1<<i;
+      if( aBlk[j]<0 ) continue;           /* below the run's first key */
       p->nProbe++;
       rc = siBlkMaybe(p, pRun, aBlk[j], aKey[j], &bMaybe, &pH);
       if( rc ) return rc;
@@ -3938,7 +3969,8 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   ** absent that nothing can qualify */
   for(i=0; rc==SQLITE_OK && i<nKey; i+=DP_SET_PROBE_BATCH){
     int nBatch = nKey - i<DP_SET_PROBE_BATCH ? nKey - i : DP_SET_PROBE_BATCH, j;
-    rc = siEstimateBatch(p, &p->aKey[i], nBatch, &p->aEst[i], &p->aMaybe[i]);
+    rc = siEstimateBatch(p, &p->aKey[i], nBatch, k==1, &p->aEst[i],
+                         &p->aMaybe[i], &p->aAsked[i]);
     for(j=0; rc==SQLITE_OK && j<nBatch; j++){
       if( p->aEst[i+j]==0 ) nAbsent += p->aMult[i+j];
     }
@@ -3984,7 +4016,8 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       int iBlk, nPair, a, bMaybe;
       SiPair *aVal = 0;
       int nVal = 0;
-      if( j<p->nRunMaybe ){         /* the estimate asked its filter */
+      if( j<p->nRunMaybe && (p->aAsked[iKey]>>j & 1) ){
+        /* the estimate asked its filter */
         if( (p->aMaybe[iKey]>>j & 1)==0 ) continue;
         rc = siRunBlockOf(p, pRun, key, &iBlk);
         if( rc ) break;

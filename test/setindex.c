@@ -32,7 +32,8 @@
 **        the tiered merge policy (runs per level after each commit), a
 **        ranking whose candidates are summed in the middle of the probe,
 **        ids whose postings are varints of 7 to 9 bytes, small runs that
-**        merge beside a large merge under way
+**        merge beside a large merge under way, runs an insert's estimate
+**        leaves out for keys found elsewhere asked by the probe
 **   8.x  fence and run rows damaged by hand (a key of 2^40, a delta of 0,
 **        a block of no pair or of 2^31, a row that starts at or below the
 **        row before, a first key past 2^40 that a delta wraps back, a
@@ -1198,6 +1199,72 @@ static void testApi(void){
     }
     commit(&c);
     ok("7.18 a ranking of 3,900 candidates equals the reference", bOk, zWhyBuf);
+    modelFree(&m);
+  }
+  connClose(&c);
+
+  /* 7.21: an insert's estimate does not ask a run for a key already found
+  ** elsewhere when the answer would cost a row read (the run's fence group
+  ** or the block's filter not cached); the probe must ask it, if it reads
+  ** that key.  Run 1 holds P, X and as many keys more (jaccard 1/2 with
+  ** X), run 2 X itself: a new connection decides X at 0.9, every key of X
+  ** is found in run 1 first, so run 2 is left out of the estimate for all
+  ** of them and only the probe's asking finds X (similarity 1).  Then a
+  ** pending document holding X's keys (found before any run: both runs
+  ** left out), and the same once the filters are cached (none left out). */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.21 open", 0, "open"); return; }
+  {
+    static Model m;
+    uint64_t x[40], pp[80], z[140];
+    int i, nX, nP, nZ, bOk = 1;
+    zWhyBuf[0] = 0;
+    for(i=0; i<40; i++) x[i] = makeHash();
+    nX = normalize(x, 40);
+    memcpy(pp, x, sizeof(uint64_t)*(size_t)nX);
+    for(i=0; i<nX; i++) pp[nX+i] = makeHash();
+    nP = normalize(pp, 2*nX);
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 1, pp, nP, 1);
+    modelPut(&m, 1, pp, nP, 1);
+    commit(&c);
+    exec(&c, "BEGIN");
+    dpSetIndexAdd(c.p, 2, x, nX, 1);
+    modelPut(&m, 2, x, nX, 1);
+    commit(&c);
+    connClose(&c);
+    if( connOpen(&c, 0) ){ ok("7.21 reopen", 0, "open"); return; }
+    for(i=0; bOk && i<2; i++){          /* cold, then with filters cached */
+      bOk = compareQuery(&c, &m, x, nX, DP_SET_JACCARD, 0.9, 4, 0, -1, zWhyBuf);
+      if( bOk ){
+        DpSetHit h;
+        int bFound = 0;
+        dpSetIndexBest(c.p, x, nX, DP_SET_JACCARD, 0.9, 0, 0, &h, &bFound);
+        if( !bFound || h.iId!=2 || h.rSim!=1.0 ){
+          sprintf(zWhyBuf, "%s: best %s %lld %.17g", i ? "cached" : "cold",
+                  bFound ? "found" : "none", bFound ? h.iId : -1LL, bFound ? h.rSim : 0.0);
+          bOk = 0;
+        }
+      }
+    }
+    connClose(&c);
+    if( bOk && connOpen(&c, 0) ){ ok("7.21 reopen", 0, "open"); return; }
+    if( bOk ){
+      static Model m2;
+      modelCopy(&m2, &m);
+      memcpy(z, x, sizeof(uint64_t)*(size_t)nX);
+      for(i=0; i<100; i++) z[nX+i] = makeHash();
+      nZ = normalize(z, nX + 100);
+      exec(&c, "BEGIN");
+      dpSetIndexAdd(c.p, 3, z, nZ, 1);    /* pending: X's keys, before runs */
+      modelPut(&m2, 3, z, nZ, 1);
+      bOk = compareQuery(&c, &m2, x, nX, DP_SET_JACCARD, 0.9, 4, 0, -1, zWhyBuf);
+      dpSetIndexRollback(c.p);
+      exec(&c, "ROLLBACK");
+      modelFree(&m2);
+    }
+    ok("7.21 keys found present: runs left out of the estimate are asked by the probe",
+       bOk, zWhyBuf);
     modelFree(&m);
   }
   connClose(&c);
