@@ -166,7 +166,7 @@
 ** an estimate of their current posting count: 0 when no filter of any run
 ** and no pending posting has the key (no page read, once the filter is
 ** cached), else the count from the heavy lists (or 1 per run whose filter
-** says maybe).  It reads the postings of keys in that order, counts for
+** says maybe; with k = 1, of the runs asked, below).  It reads the postings of keys in that order, counts for
 ** each candidate the query's features whose key it has (an upper bound of
 ** the intersection over the probed keys: a key may stand for more than one
 ** hash, and a dead pair only adds), and stops as soon as no document
@@ -240,11 +240,12 @@
 ** of different keys overlap (best() at 30k stored: 100-224 us of CPU
 ** before, 65-138 after).  The estimate keeps which runs' filters said
 ** maybe, so the probe reads those runs' blocks without asking again.
-** An insert's estimate asks no run about a key already found elsewhere
-** if that would read a row (a fence group or a filter not yet cached):
-** such a key is not absent, and most keys present are never read (the
-** probe asks those runs for the ones it reads).  A new connection's
-** first INSERT reads ~40 % fewer rows for it (siEstimateBatch).
+** A search of k = 1 (an insert's decision, or a MATCH of one) asks no
+** run about a key already found maybe elsewhere if that would read a
+** row (the run's fence groups not all read yet, or the block's filter not
+** cached): the key is not known absent either way, and most such keys are
+** never read (the probe asks those runs for the ones it reads).  A new
+** connection's first INSERT takes ~40 % less time for it (siEstimateBatch).
 ** That filter work, ~280 keys x the number of runs, is what grows:
 ** ~2,000 probes per insert at 100k stored.  A search reads its blocks
 ** through one blob handle (sqlite3_blob_reopen, ~1.1 us a block against
@@ -801,7 +802,7 @@ struct DpSetIndex {
                           ** insert's estimate leaves out runs it would
                           ** have to read a row of for a key known present:
                           ** the probe asks them, if it reads that key) */
-  int nKeyAlloc;          /* slots of the four arrays above */
+  int nKeyAlloc;          /* slots of the five arrays above */
   SiReader aRead[SI_N_READ]; /* read handles on blocks, filters, fences */
   SiMap seen;             /* k = 1: candidate ids counted or verified */
   SiPair *aColl;          /* k > 1: (candidate, features) collected, the
@@ -3554,17 +3555,19 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** p->nRunMaybe (64) runs said maybe (bit j: run j), so that the probe
 ** asks those filters no second time; aAsked: which runs answered.
 **
-** bCold (an insert's search, k = 1): a key already known present (in
-** the pending pairs or an earlier run) is not asked of a run whose answer
-** would cost a row read (its fence group or its block's filter not
-** cached yet); its estimate then counts the places found so far.  What
-** ends an insert's search early is the keys absent from every run, which
-** are asked everywhere as before, and most keys present are never read:
-** the probe ends on the bound after the rarest few, and asks the runs
-** left out only for the keys it reads.  A connection whose filters are
-** all cached asks every run, as before.  Measured 2026-11-30 (+10k into
-** copies of a 100k table from a new connection): the first INSERT read
-** ~40 % fewer rows.  (Leaving out every run after a key's first maybe,
+** bCold (a search of k = 1: an insert's decision, or a MATCH of one): a
+** key already found maybe (in the pending pairs or an earlier run) is not
+** asked of a run whose answer would cost a row read (the run's fence
+** groups not all read yet, or the block's filter not cached); its
+** estimate then counts the places found so far.  What ends an insert's
+** search early is the keys absent from every run, which are asked
+** everywhere as before, and most keys found maybe are never read: the
+** probe ends on the bound after the rarest few, and asks the runs left
+** out only for the keys it reads.  A connection whose fence groups and
+** filters are all cached asks every run, as before.  Measured 2026-11-30
+** (alternating with the build before): open + INSERT rolled back 14.6-16.3
+** against 23.8-23.9 ms at 1.2M stored, 7.3-7.5 against 9.7-10.1 at 100k;
+** a long load does the same work.  (Leaving out every run after a key's first maybe,
 ** cached or not, cut the estimate's filter probes by 24 % at 100k and
 ** 30-40 % at 1.1M, but the partial estimates ordered the probe worse:
 ** 24-63 % more posting lists read, no faster at 1.1M.)
