@@ -166,10 +166,11 @@
 ** an estimate of their current posting count: 0 when no filter of any run
 ** and no pending posting has the key (no page read, once the filter is
 ** cached), else the count from the heavy lists (or 1 per run whose filter
-** says maybe; with k = 1, of the runs asked, below).  It reads the postings of keys in that order, counts for
-** each candidate the query's features whose key it has (an upper bound of
-** the intersection over the probed keys: a key may stand for more than one
-** hash, and a dead pair only adds), and stops as soon as no document
+** says maybe; with k = 1, of the runs asked, below).  It reads the
+** postings of keys in that order, counts for each candidate the query's
+** features whose key it has (an upper bound of the intersection over the
+** probed keys: a key may stand for more than one hash, and a dead pair
+** only adds), and stops as soon as no document
 ** unseen so far can qualify:
 **
 **   After the postings of keys covering c features of A were read, an
@@ -798,10 +799,11 @@ struct DpSetIndex {
   int *aMult;             /* features of the query per key */
   sqlite3_int64 *aEst;    /* estimated postings per key */
   uint64_t *aMaybe;       /* per key: bit j, run j's filter said maybe */
-  uint64_t *aAsked;       /* per key: bit j, run j's answer is in aMaybe (an
-                          ** insert's estimate leaves out runs it would
-                          ** have to read a row of for a key known present:
-                          ** the probe asks them, if it reads that key) */
+  uint64_t *aAsked;       /* per key: bit j, run j's answer is in aMaybe (a
+                          ** search of k = 1 leaves out runs it would have
+                          ** to read a row of for a key found maybe
+                          ** elsewhere: the probe asks them, if it reads
+                          ** that key) */
   int nKeyAlloc;          /* slots of the five arrays above */
   SiReader aRead[SI_N_READ]; /* read handles on blocks, filters, fences */
   SiMap seen;             /* k = 1: candidate ids counted or verified */
@@ -3567,10 +3569,10 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** filters are all cached asks every run, as before.  Measured 2026-11-30
 ** (alternating with the build before): open + INSERT rolled back 14.6-16.3
 ** against 23.8-23.9 ms at 1.2M stored, 7.3-7.5 against 9.7-10.1 at 100k;
-** a long load does the same work.  (Leaving out every run after a key's first maybe,
-** cached or not, cut the estimate's filter probes by 24 % at 100k and
-** 30-40 % at 1.1M, but the partial estimates ordered the probe worse:
-** 24-63 % more posting lists read, no faster at 1.1M.)
+** a long load does the same work.  (Leaving out every run after a key's
+** first maybe, cached or not, cut the estimate's filter probes by 24 %
+** at 100k and 30-40 % at 1.1M, but the partial estimates ordered the
+** probe worse: 24-63 % more posting lists read, no faster at 1.1M.)
 **
 ** Run by run, in stages over all the keys, so that the cache misses of
 ** different keys (directory, fence, filter word and heavy keys, heavy
