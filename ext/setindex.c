@@ -1342,6 +1342,11 @@ static int siFilterRead(DpSetIndex *p, const SiRun *pRun, int iBlk,
 
 static int siRunBlockOf(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk);
 
+/* Is the filter of block iBlk of pRun cached? */
+static inline int siBlkCached(const SiRun *pRun, int iBlk){
+  return (pRun->aLoaded[iBlk/64]>>(iBlk%64)) & 1;
+}
+
 /* Cache the filter (and heavy keys) of block iBlk of pRun, not cached. */
 static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
@@ -1402,14 +1407,14 @@ static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
 ** only the blocks it needs (DP_SET_HOT_RUN). */
 static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   int rc, i, iFirst;
-  if( pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)) ) return SQLITE_OK;
+  if( siBlkCached(pRun, iBlk) ) return SQLITE_OK;
   rc = siBlkLoadOne(p, pRun, iBlk);
   if( rc || (sqlite3_int64)pRun->nLoadedBlk*DP_SET_HOT_RUN<pRun->nBlock ){
     return rc;
   }
   iFirst = iBlk - iBlk % pRun->nChunkBlk;
   for(i=iFirst; rc==SQLITE_OK && i<iFirst+pRun->nChunkBlk && i<pRun->nBlock; i++){
-    if( pRun->aLoaded[i/64] & ((uint64_t)1<<(i%64)) ) continue;
+    if( siBlkCached(pRun, i) ) continue;
     rc = siRunFenceNeed(p, pRun, i);      /* its fence: the filter's base */
     if( rc==SQLITE_OK ) rc = siBlkLoadOne(p, pRun, i);
   }
@@ -1434,7 +1439,7 @@ static inline int siBlkMaybe(DpSetIndex *p, SiRun *pRun, int iBlk,
                              const SiHeavy **ppH){
   int iIn, rc;
   SiChunk *pChunk;
-  if( (pRun->aLoaded[iBlk/64] & ((uint64_t)1<<(iBlk%64)))==0 ){
+  if( !siBlkCached(pRun, iBlk) ){
     rc = siBlkLoad(p, pRun, iBlk);
     if( rc ) return rc;
   }
@@ -3625,7 +3630,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       for(j=0; j<nKey; j++){
         const int lo = siFenceAbove(pRun->aFence, aLo[j], aBlk[j], aKey[j]);
         aBlk[j] = lo - 1;
-        if( lo>0 && (pRun->aLoaded[(lo-1)/64] & ((uint64_t)1<<((lo-1)%64))) ){
+        if( lo>0 && siBlkCached(pRun, lo-1) ){
           int iWord, iIn;
           SiChunk *pChunk = pRun->apChunk[siChunkOf(pRun, lo-1, &iIn)];
           uint64_t m;

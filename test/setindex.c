@@ -116,6 +116,12 @@ static void modelCopy(Model *dst, const Model *src){
     }
   }
 }
+/* A random id no document of m has. */
+static int modelFreeId(const Model *m){
+  int id;
+  do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
+  return id;
+}
 static void modelPut(Model *m, int id, const uint64_t *a, int n, int bKept){
   Doc *d = &m->aDoc[id];
   free(d->a);
@@ -410,9 +416,8 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
     }
     if( r<55 ){
       /* insert as the table does */
-      int n = makeSet(m, a, 200), id, bFound = 0;
+      int n = makeSet(m, a, 200), id = modelFreeId(m), bFound = 0;
       DpSetHit h;
-      do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
       st->nQuery++;
       if( !compareQuery(c, m, a, n, eMeasure, t, 1 + rndInt(6), rndInt(2), -1, zWhy) ){
         st->nBad++;
@@ -1924,9 +1929,8 @@ static int bulkAdd(Conn *c, Model *m, int nDoc, char *zWhy){
   for(i=0; i<MAXDOC; i++) nUsed += m->aDoc[i].bUsed;
   if( nDoc>MAXDOC - 500 - nUsed ) nDoc = MAXDOC - 500 - nUsed;  /* room for randomOps */
   for(i=0; rc==SQLITE_OK && i<nDoc; i++){
-    int n = makeSet(m, a, 300), id, bFound = 0;
+    int n = makeSet(m, a, 300), id = modelFreeId(m), bFound = 0;
     DpSetHit h;
-    do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
     rc = dpSetIndexBest(c->p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
     if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c->p, id, a, n, !bFound);
     if( rc ){ sprintf(zWhy, "bulk add: %s", dpSetIndexErrmsg(c->p)); break; }
@@ -2482,13 +2486,8 @@ done:
 ** similarities and one ulp either side; then another connection's
 ** commits of a near-copy and a copy, read by a connection whose filters
 ** of the older runs are cached (the block-filter path). */
-static int loPick(const Model *m){
-  int id;
-  do{ id = 1 + rndInt(MAXDOC-1); }while( m->aDoc[id].bUsed );
-  return id;
-}
 static int loAdd(Conn *c, Model *m, const uint64_t *a, int n){
-  int id = loPick(m);
+  int id = modelFreeId(m);
   int rc = dpSetIndexAdd(c->p, id, a, n, 1);
   modelPut(m, id, a, n, 1);
   return rc;
