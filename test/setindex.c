@@ -672,6 +672,12 @@ static void testCorrupt(void){
      "UPDATE t_pfilter SET data = NULL", 0},
     {"5.14 postings blocks of NULL",
      "UPDATE t_pblocks SET data = NULL", 1},
+    /* a search reads a candidate's size from its set row's header (a blob
+    ** handle on h): one that is not a blob is damage, not a document gone */
+    {"5.15 a set of NULL",
+     "UPDATE t_sets SET h = NULL WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
+    {"5.16 a set of an integer",
+     "UPDATE t_sets SET h = 7 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
   };
   int i, rc;
   memset(&st, 0, sizeof(st));
