@@ -13,6 +13,11 @@
 **                           maps at most SQLITE_MAX_MMAP_SIZE: 2 GB in
 **                           Debian's build)
 **   SCALE_SECURE_DELETE=on|fast|off   ... and PRAGMA secure_delete
+**   SCALE_INSERT_ONLY=1     with +N: no reading of the table before (its
+**                           text and planted copies) nor measures after,
+**                           only the docs/s of the N inserts: a new
+**                           connection's bulk insert, as a daily job makes
+**                           one, from a cold OS cache if one drops it first
 **   SCALE_OPTIMIZE=1        a set table, after the last row: 'optimize'
 **                           (every run merged into one, as after a bulk
 **                           load), its time ("| optimize" row), then the
@@ -257,7 +262,7 @@ int main(int argc, char **argv){
                                       500000, 1000000, 2000000 };
   const char *zSo, *zKind, *zFile;
   long long nDoc, i, nText = 0, nPlanted = 0, nFound = 0, iNext = 1;
-  int iCheck = 0, bMore, nBatchDone = 0;
+  int iCheck = 0, bMore, bInsertOnly, nBatchDone = 0;
   double aBatch[10] = {0}, tAll = 0;
   sqlite3 *db;
   sqlite3_stmt *pIns, *pDup;
@@ -280,6 +285,7 @@ int main(int argc, char **argv){
     return 2;
   }
   bMarkov = argc<=6 || strcmp(argv[6], "markov")==0;
+  bInsertOnly = bMore && getenv("SCALE_INSERT_ONLY")!=0;
   loadVerses(argv[2]);
   if( bMarkov ) loadMarkov();
   if( nDoc==0 || bMore ){
@@ -288,8 +294,9 @@ int main(int argc, char **argv){
     sqlite3_stmt *pQ;
     long long iMax = 0;
     db = openDb(zSo, zFile);
-    sqlite3_prepare_v2(db, "SELECT rowid, length(CAST(body AS BLOB)),"
-                           " is_duplicate FROM docs", -1, &pQ, 0);
+    sqlite3_prepare_v2(db, bInsertOnly ? "SELECT max(rowid), 0, 0 FROM docs"
+                           : "SELECT rowid, length(CAST(body AS BLOB)),"
+                             " is_duplicate FROM docs", -1, &pQ, 0);
     while( sqlite3_step(pQ)==SQLITE_ROW ){
       long long iId = sqlite3_column_int64(pQ, 0), iSrc;
       nText += sqlite3_column_int64(pQ, 1);
@@ -372,6 +379,12 @@ int main(int argc, char **argv){
         ** build from one table (the last 10 batches may hold a merge's
         ** bulk or none of it) */
         if( bMore && iNext>nDoc ){ nBatch = nBatchDone; tSum = tAll; }
+        if( bInsertOnly ){
+          printf("| %s, insert only | +%d | %.0f |\n", zKind, nBatch*1000,
+                 nBatch*1000.0/tSum);
+          sqlite3_close(db);
+          return 0;
+        }
         sqlite3_close(db);
         db = measureRow(zSo, zFile, zKind, iEnd, &iNext, &nText,
                         nBatch*1000.0/tSum, nFound, nPlanted);

@@ -131,9 +131,11 @@
 ** filters are read through blob handles kept open from row to row within
 ** a call (siRowBytes).  A group of 64 blocks: the summaries of the 1M
 ** table are ~190 KB (a new connection reads them and makes its first
-** one-word insert in ~3.5 ms), a group row ~390 bytes.  Memory: ~1 byte
-** per posting once every filter was touched (plus heavy keys), and the
-** pending postings of the open transaction (24 bytes each, in an
+** one-word insert in ~3.5 ms), a group row ~390 bytes.  Memory, once
+** every filter was touched (a long load does touch them all): the filters
+** (8 bits a key) and the counts of keys of 4 or more postings in a block
+** (SiHeavy), 91 MB at 100k stored and 1.2 GB at 1.27M on bigram text; and
+** the pending postings of the open transaction (24 bytes each, in an
 ** open-addressing table by key with its own small Bloom filter in
 ** front).
 **
@@ -165,8 +167,9 @@
 ** Every feature of every document is indexed.  A probe sorts A's keys by
 ** an estimate of their current posting count: 0 when no filter of any run
 ** and no pending posting has the key (no page read, once the filter is
-** cached), else the count from the heavy lists (or 1 per run whose filter
-** says maybe; with k = 1, of the runs asked, below).  It reads the
+** cached), else the count from the heavy lists (keys of DP_SET_HEAVY_MIN
+** or more postings in a block; 1 for another key whose filter says maybe;
+** with k = 1, of the runs asked, below).  It reads the
 ** postings of keys in that order, counts for each candidate the query's
 ** features whose key it has (an upper bound of the intersection over the
 ** probed keys: a key may stand for more than one hash, and a dead pair
@@ -407,6 +410,9 @@
 #define DP_SET_HOT_RUN       4        /* a run with 1/4 of its filters
                                       ** read has the rest of each chunk
                                       ** read with a block (siBlkLoad) */
+#define DP_SET_HEAVY_MIN     4        /* postings of a key in a block for
+                                      ** its count to be kept in memory
+                                      ** (siBlkLoadOne) */
 #define DP_SET_EAGER_COUNT   16       /* query features counted for a
                                       ** candidate (by the keys it has) that
                                       ** get it verified during an insert's
@@ -660,14 +666,19 @@ struct SiBlk {
   uint32_t *aHeavyCnt;    /* their posting counts */
 };
 
-/* The heavy keys of a block (more than one posting), when it has any, as
-** an open-addressing table: slot key<<24 | count (0: empty; a heavy
+/* The heavy keys of a block (more than one posting) that have at least
+** DP_SET_HEAVY_MIN postings, when it has any, as an open-addressing table: slot key<<24 | count (0: empty; a heavy
 ** count is >= 2, so no slot of a key is 0), linear probing from the key's
 ** low bits (uniform: keys are hash bits), at most 3/4 full.  A lookup is
 ** one cache line, whose address a probe can prefetch; a binary search of
 ** a sorted list cost a dependent miss per step, 18 % of the time of
 ** inserts on verse mixes.  Counts above 2^24-1 are kept as 2^24-1: they
-** only order the probe's keys. */
+** only order the probe's keys.  That is also why keys of 2 or 3 postings
+** are not kept (counted 1, as a key of one): on bigram text they are 87 %
+** of the heavy keys (73 % of 2, at 100k stored), and their tables were
+** 40 % of the memory of a connection that had read every filter (100k:
+** 145 -> 91 MB; 1.27M: 2.2 -> 1.2 GB), for 4 % fewer posting lists read
+** (2,000 searches of k = 1 at 100k, 2026-11-30). */
 typedef struct SiHeavy SiHeavy;
 struct SiHeavy {
   uint64_t *aSlot;        /* mask+1 slots, NULL when the block has none */
@@ -1404,7 +1415,7 @@ static inline int siBlkCached(const SiRun *pRun, int iBlk){
 /* Cache the filter (and heavy keys) of block iBlk of pRun, not cached. */
 static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
-  int iIn, iChunk, rc;
+  int iIn, iChunk, rc, i, nHot = 0;
   SiBlk *pBlk = 0;
   rc = siFilterRead(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
@@ -1427,17 +1438,18 @@ static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   }
   memcpy(&pChunk->aWord[iIn*pRun->nWord], pBlk->aFilter,
          sizeof(uint64_t)*(size_t)pRun->nWord);
-  if( pBlk->nHeavy>0 ){
+  for(i=0; i<pBlk->nHeavy; i++) nHot += pBlk->aHeavyCnt[i]>=DP_SET_HEAVY_MIN;
+  if( nHot>0 ){
     SiHeavy *pH = &pChunk->aHeavy[iIn];
     uint32_t nSlot = 4;
-    int i;
-    while( nSlot*3<(uint32_t)pBlk->nHeavy*4 ) nSlot *= 2;
+    while( nSlot*3<(uint32_t)nHot*4 ) nSlot *= 2;
     pH->aSlot = dpMallocZero(sizeof(uint64_t)*nSlot);
     if( pH->aSlot==0 ){ sqlite3_free(pBlk); return SQLITE_NOMEM; }
     pH->mask = nSlot - 1;
     for(i=0; i<pBlk->nHeavy; i++){
       uint64_t key = pBlk->aHeavyKey[i];
       uint32_t c = pBlk->aHeavyCnt[i], j = (uint32_t)key & pH->mask;
+      if( c<DP_SET_HEAVY_MIN ) continue;
       while( pH->aSlot[j] ) j = (j + 1) & pH->mask;
       pH->aSlot[j] = key<<24 | (c>DP_SET_HEAVY_CNT_MAX ? DP_SET_HEAVY_CNT_MAX : c);
     }

@@ -1283,6 +1283,68 @@ static void testApi(void){
     modelFree(&m);
   }
   connClose(&c);
+
+  /* 7.22: the probe reads the rarest keys first, and a key's count in a
+  ** block comes from the block's heavy keys (kept when the key has
+  ** DP_SET_HEAVY_MIN or more postings there).  Query Q = {H, r1..r9}:
+  ** H (the smallest key) is in 40 documents of one run, each ri in two
+  ** documents of two other runs.  With jaccard >= 0.5 (at least 5 of 10)
+  ** and every candidate sharing one key, the probe of an insert stops
+  ** after 7 keys: the 7 ri read first are 14 posting lists; H read among
+  ** them (its count taken for 1) would make 13.  Cold (a new connection,
+  ** whose estimate leaves the second run of each ri out and the probe asks
+  ** it) and with every filter cached. */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.22 open", 0, "open"); return; }
+  {
+    const uint64_t h = (uint64_t)1<<24;           /* key 1 */
+    uint64_t q[10], a[31];
+    int i, j, r, nA, bOk = 1;
+    char zWhy[200] = "";
+    for(i=1; i<10; i++) q[i] = (rnd() | (uint64_t)1<<62) & ~(uint64_t)0xFFFFFF;
+    q[0] = h;
+    exec(&c, "BEGIN");
+    for(j=0; j<40; j++){                  /* run 1: H in 40 documents */
+      a[0] = h;
+      for(i=1; i<31; i++) a[i] = rnd() | (uint64_t)1<<63;
+      nA = normalize(a, 31);
+      dpSetIndexAdd(c.p, 10+j, a, nA, 1);
+    }
+    commit(&c);
+    for(r=0; r<2; r++){                   /* runs 2 and 3: each ri twice */
+      exec(&c, "BEGIN");
+      for(j=1; j<10; j++){
+        a[0] = q[j];
+        for(i=1; i<31; i++) a[i] = rnd() | (uint64_t)1<<63;
+        nA = normalize(a, 31);
+        dpSetIndexAdd(c.p, 100 + r*10 + j, a, nA, 1);
+      }
+      commit(&c);
+    }
+    connClose(&c);
+    if( connOpen(&c, 0) ){ ok("7.22 reopen", 0, "open"); return; }
+    normalize(q, 10);
+    for(i=0; bOk && i<2; i++){            /* cold, then cached */
+      DpSetIndexStat st0, st1;
+      DpSetHit hit;
+      int bFound = 1;
+      dpSetIndexInfo(c.p, &st0);
+      if( dpSetIndexBest(c.p, q, 10, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound) ){
+        sprintf(zWhy, "best: %s", dpSetIndexErrmsg(c.p));
+        bOk = 0;
+        break;
+      }
+      dpSetIndexInfo(c.p, &st1);
+      if( bFound || st1.nListRead - st0.nListRead!=14 ){
+        sprintf(zWhy, "%s: %s, %lld posting lists read (14 expected)",
+                i ? "cached" : "cold", bFound ? "found" : "none",
+                st1.nListRead - st0.nListRead);
+        bOk = 0;
+      }
+    }
+    ok("7.22 the probe reads the rare keys first, by the counts of heavy keys", bOk, zWhy);
+  }
+  connClose(&c);
 }
 
 /* ---- 6.x out of memory at every allocation ---- */
