@@ -2857,6 +2857,16 @@ static int siCursorLoad(DpSetIndex *p, SiCursor *c){
   return SQLITE_OK;
 }
 
+/* *pHead = the current pair of c, or key UINT64_MAX once c is at its end
+** (no key has more than 40 bits). */
+static void siCursorHead(const SiCursor *c, SiPair *pHead){
+  if( c->bEof ){
+    pHead->key = UINT64_MAX;
+    pHead->val = 0;
+  }else{
+    *pHead = c->aPair[c->iPair];
+  }
+}
 static int siCursorNext(DpSetIndex *p, SiCursor *c){
   c->iPair++;
   while( c->iPair>=c->nPair ){
@@ -2960,6 +2970,7 @@ static int siDeleteRange(DpSetIndex *p, int eStmt, sqlite3_int64 iRun){
 static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
                        int nRow, sqlite3_int64 *pnWork){
   SiCursor *aCur = 0;
+  SiPair *aHead = 0;          /* aHead[i]: the current pair of aCur[i] */
   int nCur = 0, i, rc = SQLITE_OK, bDone = 0;
   SiMap tomb;
   SiWriter w;
@@ -2981,18 +2992,25 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
   if( rc==SQLITE_OK && nCur==0 ) rc = siCorrupt(p, "the run list (merge without input)");
   if( rc==SQLITE_OK ) rc = siLoadTombs(p, &tomb);
   if( rc==SQLITE_OK ) rc = siWriterResume(&w, pOut->nBlock, pOut->nPair);
+  /* each cursor's current pair, side by side (keys are 40 bits: a
+  ** finished cursor's key is UINT64_MAX), so that finding the least one
+  ** reads no cursor: that search was half of the merge's own time */
+  if( rc==SQLITE_OK ){
+    aHead = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)nCur);
+    if( aHead==0 ) rc = SQLITE_NOMEM;
+    for(i=0; rc==SQLITE_OK && i<nCur; i++) siCursorHead(&aCur[i], &aHead[i]);
+  }
   while( rc==SQLITE_OK ){
-    int iMin = -1;
+    int iMin = 0;
     SiPair pr;
-    for(i=0; i<nCur; i++){
-      if( aCur[i].bEof ) continue;
-      if( iMin<0 || siPairCmp(&aCur[i].aPair[aCur[i].iPair],
-                              &aCur[iMin].aPair[aCur[iMin].iPair])<0 ){
+    for(i=1; i<nCur; i++){
+      if( aHead[i].key<aHead[iMin].key
+       || (aHead[i].key==aHead[iMin].key && aHead[i].val<aHead[iMin].val) ){
         iMin = i;
       }
     }
-    if( iMin<0 ){ bDone = 1; break; }
-    pr = aCur[iMin].aPair[aCur[iMin].iPair];
+    if( aHead[iMin].key==UINT64_MAX ){ bDone = 1; break; }
+    pr = aHead[iMin];
     if( nRead>=*pnWork && w.nBuf>0 && pr.key!=w.aBuf[w.nBuf-1].key ){
       nextKey = pr.key;
       break;
@@ -3004,6 +3022,7 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
     }
     nRead++;
     if( rc==SQLITE_OK ) rc = siCursorNext(p, &aCur[iMin]);
+    if( rc==SQLITE_OK ) siCursorHead(&aCur[iMin], &aHead[iMin]);
   }
   if( rc==SQLITE_OK && bDone && w.nPair + w.nBuf==0 ){
     /* everything was dead: no output run */
@@ -3075,6 +3094,7 @@ static int siMergeStep(DpSetIndex *p, SiRunRowInfo *pOut, SiRunRowInfo *aRow,
   }
   for(i=0; i<nCur; i++) sqlite3_free(aCur[i].aPair);
   sqlite3_free(aCur);
+  sqlite3_free(aHead);
   siMapFree(&tomb);
   siWriterFree(&w);
   *pnWork -= nRead;
