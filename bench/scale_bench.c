@@ -294,7 +294,7 @@ int main(int argc, char **argv){
     sqlite3_stmt *pQ;
     long long iMax = 0;
     db = openDb(zSo, zFile);
-    sqlite3_prepare_v2(db, bInsertOnly ? "SELECT max(rowid), 0, 0 FROM docs"
+    sqlite3_prepare_v2(db, bInsertOnly ? "SELECT max(id), 0, 0 FROM docs_docs"
                            : "SELECT rowid, length(CAST(body AS BLOB)),"
                              " is_duplicate FROM docs", -1, &pQ, 0);
     while( sqlite3_step(pQ)==SQLITE_ROW ){

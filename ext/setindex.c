@@ -225,10 +225,11 @@
 **   read while probing.  Then candidates are taken by decreasing bound
 **   count + (features not probed): the size first (the length of the set
 **   row's h, from the row's header through a blob handle: no overflow
-**   page, no statement; siSetSize), the set only if the bound with that
-**   size can still reach rMin and beat the k-th hit held.  A document never counted is
-**   below rMin as above.  50 top-10 queries on 10k bigram documents: 18 ms
-**   each when every candidate was verified on sight, 12 ms counting first.
+**   page, and no statement unless the row is gone; siSetSize), the set
+**   only if the bound with that size can still reach rMin and beat the
+**   k-th hit held.  A document never counted is below rMin as above.
+**   50 top-10 queries on 10k bigram documents: 18 ms each when every
+**   candidate was verified on sight, 12 ms counting first.
 **   The postings met are appended as (candidate, features) pairs, summed
 **   per candidate by a radix sort when the array is full and at the end,
 **   and the candidates ordered by bound with a counting sort (bounds are
@@ -353,7 +354,8 @@
 **   collected and counting-sorted (see PROBES), 75-84 ms against 90-97
 **   for build 8b912c1, alternating on a copy of the 1M table.  A query's
 **   keys are probed in every run and their filter rows are cold; warm filters
-**   cost ~1 byte per posting (~500 MB at 1M), over the 200 MB budget:
+**   cost ~1 byte per posting (1.2 GB at 1.27M with heavy keys' counts,
+**   see SiHeavy), over the 200 MB budget:
 **   fewer bits per key (DP_SET_FILTER_BITS) or a run-level summary of
 **   ~2 bits per posting would trade page reads for memory.
 ** - The file is 4.27x the text at 1M (4.76x before blocks were cut by
@@ -666,9 +668,10 @@ struct SiBlk {
   uint32_t *aHeavyCnt;    /* their posting counts */
 };
 
-/* The heavy keys of a block (more than one posting) that have at least
-** DP_SET_HEAVY_MIN postings, when it has any, as an open-addressing table: slot key<<24 | count (0: empty; a heavy
-** count is >= 2, so no slot of a key is 0), linear probing from the key's
+/* The keys of a block with DP_SET_HEAVY_MIN or more postings there (of its
+** heavy keys, those of more than one), when it has any, as an
+** open-addressing table: slot key<<24 | count (0: empty; a count kept is
+** >= DP_SET_HEAVY_MIN, so no slot of a key is 0), linear probing from the key's
 ** low bits (uniform: keys are hash bits), at most 3/4 full.  A lookup is
 ** one cache line, whose address a probe can prefetch; a binary search of
 ** a sorted list cost a dependent miss per step, 18 % of the time of
@@ -677,8 +680,9 @@ struct SiBlk {
 ** are not kept (counted 1, as a key of one): on bigram text they are 87 %
 ** of the heavy keys (73 % of 2, at 100k stored), and their tables were
 ** 40 % of the memory of a connection that had read every filter (100k:
-** 145 -> 91 MB; 1.27M: 2.2 -> 1.2 GB), for 4 % fewer posting lists read
-** (2,000 searches of k = 1 at 100k, 2026-11-30). */
+** 145 -> 91 MB; 1.27M: 2.2 -> 1.2 GB), for 4 % more posting lists read
+** and less time (2,000 searches of k = 1 at 100k, twice: 1.14 and 0.75 s
+** against 0.99 and 0.65, 2026-11-30). */
 typedef struct SiHeavy SiHeavy;
 struct SiHeavy {
   uint64_t *aSlot;        /* mask+1 slots, NULL when the block has none */
@@ -1161,7 +1165,7 @@ static void siBlobClose(DpSetIndex *p){
 /* Point the read handle eRead at row iRow (see siRowBytes): reopened if
 ** open, else opened (again, if it had expired).  On error the handle is
 ** closed and the blob API's code returned: SQLITE_ERROR for a missing row
-** (or one whose column is not a blob). */
+** (or one whose column is NULL or a number; TEXT is read as its bytes). */
 static int siReadSeek(DpSetIndex *p, int eRead, sqlite3_int64 iRow){
   static const char *const azTab[SI_N_READ] = {
     "pblocks", "pfilter", "pfence", "sets"
@@ -1198,7 +1202,8 @@ static int siReadSeek(DpSetIndex *p, int eRead, sqlite3_int64 iRow){
 ** so a handle pays from the second row.  An insert on verse mixes reads
 ** ~700 blocks, a new connection's first insert at 1M ~6,500 filter rows
 ** and ~3,500 fence groups.  A missing row (or one whose data
-** is not a blob) is SQLITE_ERROR from the blob API: damage, named zWhat.
+** is NULL or a number) is SQLITE_ERROR from the blob API: damage, named
+** zWhat.
 ** Other errors are returned as they are: like a statement's, an
 ** out-of-memory or I/O error inside SQLite may have rolled the transaction
 ** back.  A handle on a table this connection writes expires (SQLITE_ABORT)
@@ -1230,17 +1235,19 @@ static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
 /* The size of document iId's set into *pm, *pbRow = 0 if it has no set
 ** row: the length of its h column, which a blob handle gives from the
 ** row's header without reading the hashes (overflow pages).  A MATCH at
-** 1M stored reads ~1,400 sizes; through a statement (SELECT n) they were
-** a fifth of its time: 14.0 against 13.0-13.4 ms a MATCH top-10 through
-** the handle (20 queries repeated on one connection, 2026-11-30).  The
-** set row, read to verify, is checked against its n column. */
+** 1.2M stored reads ~1,400 sizes: through a statement (SELECT kept, n)
+** a MATCH top-10 took ~13.6 ms, through the handle ~13.0 (medians of 20
+** queries repeated on one connection, 12 passes each, alternating,
+** 2026-11-30); with every size in memory (an experiment) 11.0-11.5.  A
+** set row read to verify (siVerify) is checked against its n column;
+** one whose size already rules it out is not read. */
 static int siSetSize(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 *pm,
                      int *pbRow){
   int rc = siReadSeek(p, SI_READ_SET, iId);
   *pbRow = 0;
   *pm = 0;
   if( rc==SQLITE_ERROR ){
-    /* no such row (the document is gone), or h is not a blob (damage) */
+    /* no such row (the document is gone), or h NULL or a number (damage) */
     sqlite3_stmt *pStmt;
     rc = siStmt(p, SI_SET_SIZE, &pStmt);
     if( rc ) return rc;
@@ -3938,7 +3945,10 @@ static int siRankCands(DpSetIndex *p, const SiCand *aCand, int nCand,
     rc = siSetSize(p, aCand[i].iId, &m, &bRow);
     if( rc ) break;
     if( bRow && (m<0 || m>DP_SET_N_MAX) ){ rc = siCorrupt(p, "a set row"); break; }
-    if( !bRow || m==0 ) continue;                   /* gone, empty */
+    if( !bRow ) continue;                           /* gone */
+    /* m = 0: an empty set (its postings are another document's of the
+    ** same id, dead) or an h emptied, which siVerify tells from n; the
+    ** bound is then the one without a size */
     r = siBound(eMeasure, aCand[i].nUb, n, m);
     if( r*rSlack<rMin ) continue;
     if( *pnHit==k && r*rSlack<aHit[k-1].rSim ) continue;
@@ -4310,7 +4320,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
       int nB = sqlite3_column_bytes(pStmt, 3), iSlot;
       uint64_t sum = 0, prev = 0, prevKey = 0;
       if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (bKept!=0 && bKept!=1)
-       || (m>0 && a==0) ){
+       || (m>0 && a==0) || sqlite3_column_type(pStmt, 3)==SQLITE_NULL ){
         rc = siCorrupt(p, "a set row");
         break;
       }

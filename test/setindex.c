@@ -673,11 +673,18 @@ static void testCorrupt(void){
     {"5.14 postings blocks of NULL",
      "UPDATE t_pblocks SET data = NULL", 1},
     /* a search reads a candidate's size from its set row's header (a blob
-    ** handle on h): one that is not a blob is damage, not a document gone */
+    ** handle on h): one NULL or a number is damage, not a document gone */
     {"5.15 a set of NULL",
      "UPDATE t_sets SET h = NULL WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
     {"5.16 a set of an integer",
      "UPDATE t_sets SET h = 7 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
+    /* ... and its length is read before n: one of 0 bytes is not an empty
+    ** set while n says otherwise */
+    {"5.17 a set emptied (h = x'', n as it was)",
+     "UPDATE t_sets SET h = x'' WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
+    /* h NULL is damage for a search even when n says 0: so for the check */
+    {"5.18 a set of NULL with n = 0",
+     "UPDATE t_sets SET h = NULL, n = 0 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
   };
   int i, rc;
   memset(&st, 0, sizeof(st));
@@ -1343,6 +1350,63 @@ static void testApi(void){
       }
     }
     ok("7.22 the probe reads the rare keys first, by the counts of heavy keys", bOk, zWhy);
+  }
+  connClose(&c);
+
+  /* 7.23: a key of fewer than DP_SET_HEAVY_MIN postings in its block has
+  ** no count in memory and is estimated as a key of one.  As 7.22, with
+  ** H (now the largest key) in 3 documents: once every filter is cached
+  ** each ri is estimated 2 (two runs) and H 1, so H is read first: 1 + 6
+  ** x 2 = 13 posting lists (14 if H's count 3 were kept). */
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("7.23 open", 0, "open"); return; }
+  {
+    const uint64_t h = ~(uint64_t)0xFFFFFF;      /* the largest key */
+    uint64_t q[10], a[31];
+    int i, j, r, nA, bOk = 1;
+    char zWhy[200] = "";
+    for(i=1; i<10; i++) q[i] = (rnd() & ~((uint64_t)1<<63)) & ~(uint64_t)0xFFFFFF;
+    q[0] = h;
+    exec(&c, "BEGIN");
+    for(j=0; j<3; j++){
+      a[0] = h;
+      for(i=1; i<31; i++) a[i] = rnd() & ~((uint64_t)1<<63);
+      nA = normalize(a, 31);
+      dpSetIndexAdd(c.p, 10+j, a, nA, 1);
+    }
+    commit(&c);
+    for(r=0; r<2; r++){
+      exec(&c, "BEGIN");
+      for(j=1; j<10; j++){
+        a[0] = q[j];
+        for(i=1; i<31; i++) a[i] = rnd() & ~((uint64_t)1<<63);
+        nA = normalize(a, 31);
+        dpSetIndexAdd(c.p, 100 + r*10 + j, a, nA, 1);
+      }
+      commit(&c);
+    }
+    connClose(&c);
+    if( connOpen(&c, 0) ){ ok("7.23 reopen", 0, "open"); return; }
+    normalize(q, 10);
+    for(i=0; bOk && i<2; i++){            /* cold (its filters read), cached */
+      DpSetIndexStat st0, st1;
+      DpSetHit hit;
+      int bFound = 1;
+      dpSetIndexInfo(c.p, &st0);
+      if( dpSetIndexBest(c.p, q, 10, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound) ){
+        sprintf(zWhy, "best: %s", dpSetIndexErrmsg(c.p));
+        bOk = 0;
+        break;
+      }
+      dpSetIndexInfo(c.p, &st1);
+      if( bFound || (i==1 && st1.nListRead - st0.nListRead!=13) ){
+        sprintf(zWhy, "%s: %s, %lld posting lists read (13 expected)",
+                i ? "cached" : "cold", bFound ? "found" : "none",
+                st1.nListRead - st0.nListRead);
+        bOk = 0;
+      }
+    }
+    ok("7.23 a key of 3 postings in its block is estimated as one", bOk, zWhy);
   }
   connClose(&c);
 }
