@@ -810,6 +810,68 @@ static void onlyBlob(sqlite3 *db, const char *zTab, char *zHex, sqlite3_int64 *p
 }
 
 #define DP_SET_ID_MAX_TEST (((sqlite3_int64)1)<<62)   /* ids are below it */
+
+/* 7.22, 7.23: a query Q = {H, r1..r9} against H in nH documents of one
+** run and each ri in two documents of two more runs (2 other hashes
+** each, below H's key when H is the largest: blocks so small that no
+** filter says maybe falsely); jaccard >= 0.5 (5 of 10) and no candidate
+** sharing more than one key, so an insert's probe stops after 7 keys.  The posting lists it reads, on a new connection
+** (nCold) and again with every filter cached (nCached). */
+static void probeOrder(const char *zName, uint64_t h, int nH, int nCold,
+                       int nCached){
+  Conn c;
+  uint64_t q[10], a[3];
+  int i, j, r, nA, bOk = 1;
+  const uint64_t mLow = h>>63 ? ~((uint64_t)1<<63) : ~(uint64_t)0;
+  const uint64_t mHigh = h>>63 ? 0 : (uint64_t)1<<62;
+  char zWhy[200] = "";
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok(zName, 0, "open"); return; }
+  q[0] = h;
+  for(i=1; i<10; i++) q[i] = ((rnd() | mHigh) & mLow) & ~(uint64_t)0xFFFFFF;
+  exec(&c, "BEGIN");
+  for(j=0; j<nH; j++){                    /* run 1: H in nH documents */
+    a[0] = h;
+    for(i=1; i<3; i++) a[i] = (rnd() | mHigh<<1) & mLow;
+    nA = normalize(a, 3);
+    dpSetIndexAdd(c.p, 1000+j, a, nA, 1);
+  }
+  commit(&c);
+  for(r=0; r<2; r++){                     /* runs 2 and 3: each ri twice */
+    exec(&c, "BEGIN");
+    for(j=1; j<10; j++){
+      a[0] = q[j];
+      for(i=1; i<3; i++) a[i] = (rnd() | mHigh<<1) & mLow;
+      nA = normalize(a, 3);
+      dpSetIndexAdd(c.p, 100 + r*10 + j, a, nA, 1);
+    }
+    commit(&c);
+  }
+  connClose(&c);
+  if( connOpen(&c, 0) ){ ok(zName, 0, "reopen"); return; }
+  normalize(q, 10);
+  for(i=0; bOk && i<2; i++){              /* cold, then cached */
+    DpSetIndexStat st0, st1;
+    DpSetHit hit;
+    int bFound = 1, nExpect = i ? nCached : nCold;
+    dpSetIndexInfo(c.p, &st0);
+    if( dpSetIndexBest(c.p, q, 10, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound) ){
+      sprintf(zWhy, "best: %s", dpSetIndexErrmsg(c.p));
+      bOk = 0;
+      break;
+    }
+    dpSetIndexInfo(c.p, &st1);
+    if( bFound || st1.nListRead - st0.nListRead!=nExpect ){
+      sprintf(zWhy, "%s: %s, %lld posting lists read (%d expected)",
+              i ? "cached" : "cold", bFound ? "found" : "none",
+              st1.nListRead - st0.nListRead, nExpect);
+      bOk = 0;
+    }
+  }
+  ok(zName, bOk, zWhy);
+  connClose(&c);
+}
+
 static void testApi(void){
   Conn c;
   uint64_t a[4];
@@ -1293,122 +1355,22 @@ static void testApi(void){
 
   /* 7.22: the probe reads the rarest keys first, and a key's count in a
   ** block comes from the block's heavy keys (kept when the key has
-  ** DP_SET_HEAVY_MIN or more postings there).  Query Q = {H, r1..r9}:
-  ** H (the smallest key) is in 40 documents of one run, each ri in two
-  ** documents of two other runs.  With jaccard >= 0.5 (at least 5 of 10)
-  ** and every candidate sharing one key, the probe of an insert stops
-  ** after 7 keys: the 7 ri read first are 14 posting lists; H read among
-  ** them (its count taken for 1) would make 13.  Cold (a new connection,
-  ** whose estimate leaves the second run of each ri out and the probe asks
-  ** it) and with every filter cached. */
-  unlink(zPath);
-  if( connOpen(&c, 1) ){ ok("7.22 open", 0, "open"); return; }
-  {
-    const uint64_t h = (uint64_t)1<<24;           /* key 1 */
-    uint64_t q[10], a[31];
-    int i, j, r, nA, bOk = 1;
-    char zWhy[200] = "";
-    for(i=1; i<10; i++) q[i] = (rnd() | (uint64_t)1<<62) & ~(uint64_t)0xFFFFFF;
-    q[0] = h;
-    exec(&c, "BEGIN");
-    for(j=0; j<40; j++){                  /* run 1: H in 40 documents */
-      a[0] = h;
-      for(i=1; i<31; i++) a[i] = rnd() | (uint64_t)1<<63;
-      nA = normalize(a, 31);
-      dpSetIndexAdd(c.p, 10+j, a, nA, 1);
-    }
-    commit(&c);
-    for(r=0; r<2; r++){                   /* runs 2 and 3: each ri twice */
-      exec(&c, "BEGIN");
-      for(j=1; j<10; j++){
-        a[0] = q[j];
-        for(i=1; i<31; i++) a[i] = rnd() | (uint64_t)1<<63;
-        nA = normalize(a, 31);
-        dpSetIndexAdd(c.p, 100 + r*10 + j, a, nA, 1);
-      }
-      commit(&c);
-    }
-    connClose(&c);
-    if( connOpen(&c, 0) ){ ok("7.22 reopen", 0, "open"); return; }
-    normalize(q, 10);
-    for(i=0; bOk && i<2; i++){            /* cold, then cached */
-      DpSetIndexStat st0, st1;
-      DpSetHit hit;
-      int bFound = 1;
-      dpSetIndexInfo(c.p, &st0);
-      if( dpSetIndexBest(c.p, q, 10, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound) ){
-        sprintf(zWhy, "best: %s", dpSetIndexErrmsg(c.p));
-        bOk = 0;
-        break;
-      }
-      dpSetIndexInfo(c.p, &st1);
-      if( bFound || st1.nListRead - st0.nListRead!=14 ){
-        sprintf(zWhy, "%s: %s, %lld posting lists read (14 expected)",
-                i ? "cached" : "cold", bFound ? "found" : "none",
-                st1.nListRead - st0.nListRead);
-        bOk = 0;
-      }
-    }
-    ok("7.22 the probe reads the rare keys first, by the counts of heavy keys", bOk, zWhy);
-  }
-  connClose(&c);
-
+  ** DP_SET_HEAVY_MIN or more postings there).  H (the smallest key) in
+  ** 40 documents of one run: with every candidate sharing one key the
+  ** probe stops after 7 keys, the 7 ri read first are 14 posting lists;
+  ** H read among them (its count taken for 1) would make 13.  Cold (the
+  ** estimate leaves the second run of each ri out; the probe asks it)
+  ** and with every filter cached. */
+  probeOrder("7.22 the probe reads the rare keys first, by the counts of heavy keys",
+             (uint64_t)1<<24, 40, 14, 14);
   /* 7.23: a key of fewer than DP_SET_HEAVY_MIN postings in its block has
-  ** no count in memory and is estimated as a key of one.  As 7.22, with
-  ** H (now the largest key) in 3 documents: once every filter is cached
-  ** each ri is estimated 2 (two runs) and H 1, so H is read first: 1 + 6
-  ** x 2 = 13 posting lists (14 if H's count 3 were kept). */
-  unlink(zPath);
-  if( connOpen(&c, 1) ){ ok("7.23 open", 0, "open"); return; }
-  {
-    const uint64_t h = ~(uint64_t)0xFFFFFF;      /* the largest key */
-    uint64_t q[10], a[31];
-    int i, j, r, nA, bOk = 1;
-    char zWhy[200] = "";
-    for(i=1; i<10; i++) q[i] = (rnd() & ~((uint64_t)1<<63)) & ~(uint64_t)0xFFFFFF;
-    q[0] = h;
-    exec(&c, "BEGIN");
-    for(j=0; j<3; j++){
-      a[0] = h;
-      for(i=1; i<31; i++) a[i] = rnd() & ~((uint64_t)1<<63);
-      nA = normalize(a, 31);
-      dpSetIndexAdd(c.p, 10+j, a, nA, 1);
-    }
-    commit(&c);
-    for(r=0; r<2; r++){
-      exec(&c, "BEGIN");
-      for(j=1; j<10; j++){
-        a[0] = q[j];
-        for(i=1; i<31; i++) a[i] = rnd() & ~((uint64_t)1<<63);
-        nA = normalize(a, 31);
-        dpSetIndexAdd(c.p, 100 + r*10 + j, a, nA, 1);
-      }
-      commit(&c);
-    }
-    connClose(&c);
-    if( connOpen(&c, 0) ){ ok("7.23 reopen", 0, "open"); return; }
-    normalize(q, 10);
-    for(i=0; bOk && i<2; i++){            /* cold (its filters read), cached */
-      DpSetIndexStat st0, st1;
-      DpSetHit hit;
-      int bFound = 1;
-      dpSetIndexInfo(c.p, &st0);
-      if( dpSetIndexBest(c.p, q, 10, DP_SET_JACCARD, 0.5, 0, 0, &hit, &bFound) ){
-        sprintf(zWhy, "best: %s", dpSetIndexErrmsg(c.p));
-        bOk = 0;
-        break;
-      }
-      dpSetIndexInfo(c.p, &st1);
-      if( bFound || (i==1 && st1.nListRead - st0.nListRead!=13) ){
-        sprintf(zWhy, "%s: %s, %lld posting lists read (13 expected)",
-                i ? "cached" : "cold", bFound ? "found" : "none",
-                st1.nListRead - st0.nListRead);
-        bOk = 0;
-      }
-    }
-    ok("7.23 a key of 3 postings in its block is estimated as one", bOk, zWhy);
-  }
-  connClose(&c);
+  ** no count in memory and is estimated as a key of one.  H (now the
+  ** largest key) in 3 documents: once every filter is cached each ri is
+  ** estimated 2 (two runs) and H 1, so H is read first: 1 + 6 x 2 = 13
+  ** posting lists (14 if H's count 3 were kept).  Cold, the ri are
+  ** estimated 1 (one run asked) and H, last of the ties, is not read. */
+  probeOrder("7.23 a key of 3 postings in its block is estimated as one",
+             ~(uint64_t)0xFFFFFF, 3, 14, 13);
 }
 
 /* ---- 6.x out of memory at every allocation ---- */
