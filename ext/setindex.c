@@ -321,7 +321,10 @@
 **   sync): 1,205 docs/s at 100k, 814 at 500k, 590 at 1M (979, 490,
 **   290).  Inserts after a new connection's first read its filter rows
 **   cold: 20,000 inserts into copies of the 1M table took 313-327
-**   docs/s (263-267 with the build of the morning).  At 1M about a
+**   docs/s (263-267 with the build of the morning); 2,000 of them from
+**   a cold OS cache 71-74 docs/s (the evening's build: 60-68): such a
+**   job probes more (key, run) pairs than the runs have blocks, so it
+**   reads nearly every filter row (1.1 GB at 1.27M).  At 1M about a
 **   third of an insert is merging, a quarter the search (cache misses
 **   in the runs' summaries).  Fewer runs cost merge work: a simulation
 **   of the policies gave fan-in 2 5.6 runs on average at 1M instead of
