@@ -854,6 +854,13 @@ static int siError(DpSetIndex *p, int rc, const char *zFmt, ...){
   va_end(ap);
   return rc;
 }
+/* Forget the message of an earlier call, at the start of each call that
+** can fail: an error returned as SQLite gave it (out of memory, I/O) has
+** none of its own, and the table would show the stale one with it. */
+static void siErrReset(DpSetIndex *p){
+  sqlite3_free(p->zErr);
+  p->zErr = 0;
+}
 
 /* SQLITE_CORRUPT_VTAB with a message naming the table. */
 static int siCorrupt(DpSetIndex *p, const char *zWhat){
@@ -964,6 +971,7 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr){
   size_t i;
   int rc = SQLITE_OK;
   char *zCopy;
+  siErrReset(p);
   for(i=0; i<SI_N_STMT; i++){
     sqlite3_finalize(p->aStmt[i]);
     p->aStmt[i] = 0;
@@ -2557,6 +2565,7 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   sqlite3_stmt *pStmt;
   int rc, i, nOld;
   unsigned char *aBlob = 0;
+  siErrReset(p);
   if( iId<=-DP_SET_ID_MAX || iId>=DP_SET_ID_MAX ){
     return siError(p, SQLITE_RANGE, "docpipe: document id %lld out of range:"
                    " a measure='jaccard' or 'cosine' table takes rowids"
@@ -2619,7 +2628,9 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
 
 int dpSetIndexRemove(DpSetIndex *p, sqlite3_int64 iId, int *pbFound){
   sqlite3_stmt *pStmt;
-  int rc = siRefresh(p), bFound = 0;
+  int rc, bFound = 0;
+  siErrReset(p);
+  rc = siRefresh(p);
   if( pbFound ) *pbFound = 0;
   if( rc ) return rc;
   rc = siStmt(p, SI_SET_DELETE, &pStmt);
@@ -3199,6 +3210,7 @@ static int siOptimize(DpSetIndex *p){
 
 int dpSetIndexOptimize(DpSetIndex *p){
   int rc, bWriting = p->bWriting;
+  siErrReset(p);
   p->bWriting = 1;
   rc = siOptimize(p);
   p->bWriting = bWriting;
@@ -3331,6 +3343,7 @@ static int siMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
 
 int dpSetIndexMerge(DpSetIndex *p, sqlite3_int64 nWork, int *pbIdle){
   int rc, bWriting = p->bWriting;
+  siErrReset(p);
   p->bWriting = 1;
   rc = siMerge(p, nWork, pbIdle);
   p->bWriting = bWriting;
@@ -3350,6 +3363,7 @@ int dpSetIndexSync(DpSetIndex *p){
   ** recursed without end; a merge started there would run inside the
   ** merge or optimize that wrote) */
   if( p->bWriting ) return SQLITE_OK;
+  siErrReset(p);
   p->bWriting = 1;
   rc = siRefresh(p);
   if( rc==SQLITE_OK ) rc = siFlush(p, &nFlushed);
@@ -3509,7 +3523,9 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
 int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
                   int *pnAlloc, int *pnHash, int *pbKept){
   sqlite3_stmt *pStmt;
-  int rc = siStmt(p, SI_SET_GET, &pStmt), rc2;
+  int rc, rc2;
+  siErrReset(p);
+  rc = siStmt(p, SI_SET_GET, &pStmt);
   *pnHash = 0;
   *pbKept = 0;
   if( rc ) return rc;
@@ -3541,6 +3557,7 @@ int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet){
   char *zSql = sqlite3_mprintf("SELECT count(*) FROM \"%w\".\"%w_sets\"",
                                p->zDb, p->zName);
   int rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  siErrReset(p);
   sqlite3_free(zSql);
   *pnSet = 0;
   if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
@@ -3564,6 +3581,7 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   sqlite3_stmt *pStmt = 0;
   int rc, rc2;
   sqlite3_int64 nSet = 0, nHash = 0;
+  siErrReset(p);
   memset(pAll, 0, sizeof(*pAll));
   /* sized first: the arrays are allocated once, at their size (a million
   ** sets hold ~600M hashes; growing would hold old and new at once) */
@@ -4179,8 +4197,10 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       int eMeasure, int k, double rMin, int bKeptOnly,
                       const sqlite3_int64 *aSkip, int nSkip,
                       DpSetHit *aHit, int *pnHit){
-  int rc = siNearest(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip,
-                     nSkip, aHit, pnHit);
+  int rc;
+  siErrReset(p);
+  rc = siNearest(p, aHash, nHash, eMeasure, k, rMin, bKeptOnly, aSkip, nSkip,
+                 aHit, pnHit);
   siBlobClose(p);     /* the read handles: none left open between calls */
   return rc;
 }
@@ -4210,6 +4230,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
   SiRunRowInfo *aRow = 0;
   int nRow = 0, i, rc;
   sqlite3_stmt *pStmt;
+  siErrReset(p);
   memset(&acc, 0, sizeof(acc));
   memset(&tomb, 0, sizeof(tomb));
   rc = siRefresh(p);

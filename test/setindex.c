@@ -1450,6 +1450,57 @@ static int oomScript(sqlite3 *db){
   return nFail;
 }
 
+/* 6.2: a call that fails as SQLite failed (out of memory here) has no
+** message of its own, and must not show the message of an earlier
+** failure (the table would print it with the new code).  After an insert
+** refused for unsorted hashes, each call that can fail is made to fail
+** at its first allocation. */
+static void testStaleMessage(void){
+  Conn c;
+  uint64_t a[3] = {1<<24, 2<<24, 3<<24}, b[2] = {2<<24, 1<<24};
+  DpSetHit h[2];
+  sqlite3_int64 nSet = 0;
+  int nHit = 0, bFound = 0, iCall, bOk = 1;
+  char zWhy[300] = "";
+  unlink(zPath);
+  if( connOpen(&c, 1) ){ ok("6.2 open", 0, "open"); return; }
+  exec(&c, "BEGIN");
+  dpSetIndexAdd(c.p, 1, a, 3, 1);
+  commit(&c);
+  for(iCall=0; bOk && iCall<5; iCall++){
+    int rc;
+    exec(&c, "BEGIN");
+    rc = dpSetIndexAdd(c.p, 9, b, 2, 1);        /* refused, with a message */
+    if( rc!=SQLITE_MISUSE || strstr(dpSetIndexErrmsg(c.p), "sorted")==0 ){
+      sprintf(zWhy, "unsorted: %d %s", rc, dpSetIndexErrmsg(c.p));
+      bOk = 0;
+      break;
+    }
+    bOneShot = 1;
+    nCountdown = 0;
+    switch( iCall ){
+      case 0: rc = dpSetIndexAdd(c.p, 2, a, 3, 1); break;
+      case 1: rc = dpSetIndexNearest(c.p, a, 3, DP_SET_JACCARD, 2, 0.0, 0, 0, 0,
+                                     h, &nHit); break;
+      case 2: rc = dpSetIndexBest(c.p, a, 3, DP_SET_JACCARD, 0.5, 0, 0, h,
+                                  &bFound); break;
+      case 3: rc = dpSetIndexIntegrity(c.p); break;
+      default: rc = dpSetIndexCount(c.p, &nSet); break;
+    }
+    nCountdown = -1;
+    bOneShot = 0;
+    if( rc!=SQLITE_OK && strstr(dpSetIndexErrmsg(c.p), "sorted") ){
+      sprintf(zWhy, "call %d failed (%d) with the earlier message: %s", iCall,
+              rc, dpSetIndexErrmsg(c.p));
+      bOk = 0;
+    }
+    dpSetIndexRollback(c.p);
+    exec(&c, "ROLLBACK");
+  }
+  ok("6.2 a failure without a message of its own shows no earlier one", bOk, zWhy);
+  connClose(&c);
+}
+
 static void testOom(void){
   int n, nRun = 0, bOk = 1;
   char zWhy[200] = "";
@@ -2771,6 +2822,7 @@ int main(void){
     RUN('2', testRandom);
     RUN('5', testCorrupt);
     RUN('7', testApi);
+    RUN('6', testStaleMessage);
     RUN('6', testOom);
     RUN('8', testFenceRange);
     RUN('8', testAdjacentHashes);
