@@ -674,8 +674,8 @@ struct SiBlk {
 /* The keys of a block with DP_SET_HEAVY_MIN or more postings there (of its
 ** heavy keys, those of more than one), when it has any, as an
 ** open-addressing table: slot key<<24 | count (0: empty; a count kept is
-** >= DP_SET_HEAVY_MIN, so no slot of a key is 0), linear probing from the key's
-** low bits (uniform: keys are hash bits), at most 3/4 full.  A lookup is
+** >= DP_SET_HEAVY_MIN, so no slot of a key is 0), linear probing from the
+** key's low bits (uniform: keys are hash bits), at most 3/4 full.  A lookup is
 ** one cache line, whose address a probe can prefetch; a binary search of
 ** a sorted list cost a dependent miss per step, 18 % of the time of
 ** inserts on verse mixes.  Counts above 2^24-1 are kept as 2^24-1: they
