@@ -815,8 +815,9 @@ static void onlyBlob(sqlite3 *db, const char *zTab, char *zHex, sqlite3_int64 *p
 ** run and each ri in two documents of two more runs (2 other hashes
 ** each, below H's key when H is the largest: blocks so small that no
 ** filter says maybe falsely); jaccard >= 0.5 (5 of 10) and no candidate
-** sharing more than one key, so an insert's probe stops after 7 keys.  The posting lists it reads, on a new connection
-** (nCold) and again with every filter cached (nCached). */
+** sharing more than one key, so an insert's probe stops after 7 keys.
+** The posting lists it reads must be nCold on a new connection and
+** nCached again with every filter cached. */
 static void probeOrder(const char *zName, uint64_t h, int nH, int nCold,
                        int nCached){
   Conn c;
