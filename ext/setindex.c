@@ -4359,9 +4359,11 @@ int dpSetIndexIntegrity(DpSetIndex *p){
         prevKey = DP_SET_KEY(h);
       }
       if( rc ) break;
+      /* an empty set has no live posting either (one whose h was emptied
+      ** while its postings stayed is damage) */
       iSlot = siMapFind(&acc, iId);
-      if( nKey>0 && (iSlot<0 || acc.aV1[iSlot]!=nKey
-                     || (uint64_t)acc.aV2[iSlot]!=sum) ){
+      if( iSlot<0 ? nKey>0 : (acc.aV1[iSlot]!=nKey
+                              || (uint64_t)acc.aV2[iSlot]!=sum) ){
         rc = siError(p, SQLITE_CORRUPT_VTAB,
                      "docpipe: postings of document %lld of %s do not match its set",
                      iId, p->zName);

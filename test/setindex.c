@@ -685,6 +685,9 @@ static void testCorrupt(void){
     /* h NULL is damage for a search even when n says 0: so for the check */
     {"5.18 a set of NULL with n = 0",
      "UPDATE t_sets SET h = NULL, n = 0 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 1},
+    /* an empty set whose postings stayed: the check compares them too */
+    {"5.19 a set emptied with n = 0, its postings left",
+     "UPDATE t_sets SET h = x'', n = 0 WHERE id=(SELECT min(id) FROM t_sets WHERE n>5)", 0},
   };
   int i, rc;
   memset(&st, 0, sizeof(st));
