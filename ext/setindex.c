@@ -763,7 +763,7 @@ static inline int siChunkOf(const SiRun *pRun, int iBlk, int *piIn){
 }
 
 enum SiStmt {
-  SI_SET_INSERT, SI_SET_GET, SI_SET_SIZE, SI_SET_DELETE, SI_SET_SCAN,
+  SI_SET_INSERT, SI_SET_GET, SI_SET_EXISTS, SI_SET_DELETE, SI_SET_SCAN,
   SI_TOMB_PUT, SI_TOMB_MAX, SI_TOMB_ALL, SI_TOMB_TRIM,
   SI_RUN_LIST, SI_RUN_PUT, SI_RUN_DEST, SI_RUN_DELETE, SI_RUN_MAX,
   SI_RUN_RETIRED_TRIM,
@@ -879,7 +879,7 @@ static int siStmt(DpSetIndex *p, int eStmt, sqlite3_stmt **ppStmt){
   static const char *const azSql[SI_N_STMT] = {
     /* SI_SET_INSERT */ "INSERT INTO \"%w\".\"%w_sets\"(id, kept, n, h) VALUES(?1, ?2, ?3, ?4)",
     /* SI_SET_GET */    "SELECT kept, n, h FROM \"%w\".\"%w_sets\" WHERE id=?1",
-    /* SI_SET_SIZE */   "SELECT 1 FROM \"%w\".\"%w_sets\" WHERE id=?1",
+    /* SI_SET_EXISTS */ "SELECT 1 FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_DELETE */ "DELETE FROM \"%w\".\"%w_sets\" WHERE id=?1",
     /* SI_SET_SCAN */   "SELECT id, kept, n, h FROM \"%w\".\"%w_sets\" ORDER BY id",
     /* SI_TOMB_PUT */   "INSERT OR REPLACE INTO \"%w\".\"%w_ptomb\"(id, seq) VALUES(?1, ?2)",
@@ -1260,7 +1260,7 @@ static int siSetSize(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 *pm,
   if( rc==SQLITE_ERROR ){
     /* no such row (the document is gone), or h NULL or a number (damage) */
     sqlite3_stmt *pStmt;
-    rc = siStmt(p, SI_SET_SIZE, &pStmt);
+    rc = siStmt(p, SI_SET_EXISTS, &pStmt);
     if( rc ) return rc;
     sqlite3_bind_int64(pStmt, 1, iId);
     {
