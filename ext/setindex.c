@@ -203,7 +203,7 @@
 ** Which candidates are read (their set merged with A's) and when:
 **
 **   k = 1 (an insert's decision): a candidate is verified as soon as its
-**   count reaches DP_SET_EAGER_COUNT (16): a near-copy shares nearly every
+**   count reaches DP_SET_EAGER_COUNT (48): a near-copy shares nearly every
 **   key probed, is read early and raises tau, which ends the probe.  The
 **   probe goes on until n - c < omin(tau) and also (highest count not
 **   verified) + n - c < omin(tau), so that no counted candidate is left
@@ -217,7 +217,16 @@
 **   text is unchanged (2026-11-30, one run each).  A candidate's set is
 **   merged with A's without a branch per step (its order checked in a
 **   pass of its own): the branchy merge mispredicted about every other
-**   step, 12 % of verse-mix inserts.
+**   step, 12 % of verse-mix inserts.  The count was 16 until 2026-12:
+**   on verse mixes a document that shares one whole verse (~20-30
+**   shingles) with the query reached it, and was read, though one verse
+**   of ~30 is far from t; at 48 such documents stay counted, and the
+**   probe's bound drops them after a few more keys.  Verse mixes to 20k
+**   (build/scale_bench, 2026-11-30, AMD EPYC, two runs each, alternating):
+**   sets read 688,713 -> 10,040, posting lists +9 %, docs/s at 20k
+**   305 / 290 / 347 -> 396 / 392 / 381 / 347, the whole run 43.2 / 46.9 ->
+**   40.6 / 42.4 s; 32 and 64 were no better.  Bigram text: the same sets
+**   read, posting lists +0.05 %.
 **
 **   k > 1 (a MATCH): the k-th best is usually far below the best (a text's
 **   top ten often holds one near-copy and nine that share a common
@@ -418,7 +427,7 @@
 #define DP_SET_HEAVY_MIN     4        /* postings of a key in a block for
                                       ** its count to be kept in memory
                                       ** (siBlkLoadOne) */
-#define DP_SET_EAGER_COUNT   16       /* query features counted for a
+#define DP_SET_EAGER_COUNT   48       /* query features counted for a
                                       ** candidate (by the keys it has) that
                                       ** get it verified during an insert's
                                       ** probe */
