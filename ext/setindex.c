@@ -217,16 +217,16 @@
 **   text is unchanged (2026-11-30, one run each).  A candidate's set is
 **   merged with A's without a branch per step (its order checked in a
 **   pass of its own): the branchy merge mispredicted about every other
-**   step, 12 % of verse-mix inserts.  The count was 16 until 2026-12:
-**   on verse mixes a document that shares one whole verse (~20-30
-**   shingles) with the query reached it, and was read, though one verse
-**   of ~30 is far from t; at 48 such documents stay counted, and the
-**   probe's bound drops them after a few more keys.  Verse mixes to 20k
-**   (build/scale_bench, 2026-11-30, AMD EPYC, two runs each, alternating):
-**   sets read 688,713 -> 10,040, posting lists +9 %, docs/s at 20k
-**   305 / 290 / 347 -> 396 / 392 / 381 / 347, the whole run 43.2 / 46.9 ->
-**   40.6 / 42.4 s; 32 and 64 were no better.  Bigram text: the same sets
-**   read, posting lists +0.05 %.
+**   step, 12 % of verse-mix inserts.  The count was 16 before the night
+**   of 2026-11-30: on verse mixes a document that shares one whole verse
+**   (~20-30 shingles) with the query reached it and was read, though one
+**   verse of a document's ~30 is far from t; at 48 such documents stay
+**   counted, and the probe's bound drops them after a few more keys.
+**   Verse mixes, 10k to 20k stored (build/scale_bench, 2026-11-30, AMD
+**   EPYC, alternating): sets read 688,713 -> 10,040, posting lists +9 %,
+**   docs/s at 20k 273-347 -> 347-452, the whole run (0 to 20k) 43-55 ->
+**   35-44 s; 32 and 64 were no better (bench/results/scale-verses.md).
+**   Bigram text: the same sets read, posting lists +0.05 %.
 **
 **   k > 1 (a MATCH): the k-th best is usually far below the best (a text's
 **   top ten often holds one near-copy and nine that share a common
