@@ -203,8 +203,9 @@
 ** Which candidates are read (their set merged with A's) and when:
 **
 **   k = 1 (an insert's decision): a candidate is verified as soon as its
-**   count reaches DP_SET_EAGER_COUNT (48): a near-copy shares nearly every
-**   key probed, is read early and raises tau, which ends the probe.  The
+**   count reaches siEagerCount(n) (16, or n/8 up to 48): a near-copy
+**   shares nearly every key probed, is read early and raises tau, which
+**   ends the probe.  The
 **   probe goes on until n - c < omin(tau) and also (highest count not
 **   verified) + n - c < omin(tau), so that no counted candidate is left
 **   that could qualify (the candidates not verified are kept by count,
@@ -226,7 +227,14 @@
 **   EPYC, alternating): sets read 688,713 -> 10,040, posting lists +9 %,
 **   docs/s at 20k 273-347 -> 347-452, the whole run (0 to 20k) 43-55 ->
 **   35-44 s; 32 and 64 were no better (bench/results/scale-verses.md).
-**   Bigram text: the same sets read, posting lists +0.05 %.
+**   Bigram text: the same sets read, posting lists +0.05 %.  But 48 for
+**   every query doubled the posting lists read on short documents (20k
+**   KJV passages of 40-150 words, 10 % near-copies: 491k -> 989k, 20-30 %
+**   slower), whose near-copies then reached the count only after most of
+**   their keys: hence n/8, which keeps 16 there (the same work as before)
+**   and gives 48 from ~400 features (2-5 KB documents).  Passages of
+**   150-400 words: lists +12 %, sets read -11 %, docs/s the same within
+**   noise (2,354 / 2,419 against 2,440 / 2,277).
 **
 **   k > 1 (a MATCH): the k-th best is usually far below the best (a text's
 **   top ten often holds one near-copy and nine that share a common
@@ -427,10 +435,14 @@
 #define DP_SET_HEAVY_MIN     4        /* postings of a key in a block for
                                       ** its count to be kept in memory
                                       ** (siBlkLoadOne) */
-#define DP_SET_EAGER_COUNT   48       /* query features counted for a
-                                      ** candidate (by the keys it has) that
-                                      ** get it verified during an insert's
-                                      ** probe */
+#define DP_SET_EAGER_MIN     16       /* an insert's probe verifies a
+                                      ** candidate once it has this many of
+                                      ** the query's features (by the keys
+                                      ** it has), or an eighth of them
+                                      ** (DP_SET_EAGER_SHARE) if more, */
+#define DP_SET_EAGER_SHARE   8
+#define DP_SET_EAGER_MAX     48       /* ... but at most this many
+                                      ** (siEagerCount) */
 #define DP_SET_FANIN         4        /* runs of one level merged together */
 #define DP_SET_PENDING_MAX   4000000  /* pending pairs that force a flush */
 #define DP_SET_MERGE_MIN     65536    /* merge work of one automatic step */
@@ -3833,8 +3845,17 @@ static int siSkipped(uint64_t val, int bKeptOnly, const sqlite3_int64 *aSkip,
   return 0;
 }
 
+/* The count at which an insert's probe verifies a candidate, for a query
+** of n features: 16, or an eighth of n up to 48 (see "Which candidates
+** are read" in the manual). */
+static int siEagerCount(int n){
+  const int e = n/DP_SET_EAGER_SHARE;
+  return e<DP_SET_EAGER_MIN ? DP_SET_EAGER_MIN
+       : e>DP_SET_EAGER_MAX ? DP_SET_EAGER_MAX : e;
+}
+
 /* Tally candidate val (k = 1): nMult more features of the query whose key
-** it has.  It is verified once that count reaches DP_SET_EAGER_COUNT (a
+** it has.  It is verified once that count reaches siEagerCount(n) (a
 ** near-copy shares nearly every probed key, so it is read early and
 ** raises tau); below that it stays counted in aUnv[count] (candidates not
 ** verified, by count), whose highest non-empty slot tells the probe when
@@ -3853,7 +3874,7 @@ static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   nOld = p->seen.aV1[iSlot];
   nCnt = (p->seen.aV1[iSlot] += nMult);
   if( nOld>0 ) aUnv[nOld]--;
-  if( nCnt<DP_SET_EAGER_COUNT ){
+  if( nCnt<siEagerCount(n) ){
     aUnv[nCnt]++;
     return SQLITE_OK;
   }
@@ -4066,12 +4087,12 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   /* Candidates are counted (the query's features whose key each has) and
   ** only those whose count can still place them are read: at the end by
   ** decreasing bound (siRankSeen, siRankColl), and with k = 1 (an insert's
-  ** decision) also as soon as one shares DP_SET_EAGER_COUNT keys, so that
+  ** decision) also as soon as one shares siEagerCount(nHash) keys, so that
   ** a near-copy raises tau and ends the probe early (siTally).
   ** k > 1 (MATCH): the k-th best is usually far below the best, so nearly
   ** every feature is probed and nothing is read before the end. */
   const int bCount = k>1;
-  int aUnv[DP_SET_EAGER_COUNT]; /* k = 1: candidates not verified, by count */
+  int aUnv[DP_SET_EAGER_MAX]; /* k = 1: candidates not verified, by count */
   int bBound = 0;               /* the probe ended on the bound */
   SiOrd *aOrd = 0;
   *pnHit = 0;
@@ -4125,7 +4146,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     ** tau (for k > 1 the counted ones are ranked afterwards) */
     if( nRest<nMin ){
       if( bCount ) break;
-      int nMaxUnv = DP_SET_EAGER_COUNT - 1;  /* highest count not verified */
+      int nMaxUnv = siEagerCount(nHash) - 1;  /* highest count not verified */
       while( nMaxUnv>0 && aUnv[nMaxUnv]==0 ) nMaxUnv--;
       if( nMaxUnv + nRest<nMin ){ bBound = 1; break; }
     }
