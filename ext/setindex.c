@@ -205,13 +205,13 @@
 **   k = 1 (an insert's decision): a candidate is verified as soon as its
 **   count reaches siEagerCount(n) (16, or n/8 up to 48): a near-copy
 **   shares nearly every key probed, is read early and raises tau, which
-**   ends the probe.  The
-**   probe goes on until n - c < omin(tau) and also (highest count not
-**   verified) + n - c < omin(tau), so that no counted candidate is left
-**   that could qualify (the candidates not verified are kept by count,
-**   so one verified leaves the bound); if the keys run out first, those
-**   left are taken as for k > 1 below.  Verifying every candidate on sight instead read
-**   the set of every document met in the probed postings; on verse mixes
+**   ends the probe.  The probe goes on until n - c < omin(tau) and also
+**   (highest count not verified) + n - c < omin(tau), so that no counted
+**   candidate is left that could qualify (the candidates not verified are
+**   kept by count, so one verified leaves the bound); if the keys run out
+**   first, those left are taken as for k > 1 below.  Verifying every
+**   candidate on sight instead read the set of every document met in the
+**   probed postings; on verse mixes
 **   (every verse in ~16 documents at 20k) that gave 89 docs/s at
 **   10k-20k stored, counting first 113 (30-70 sets read per insert at 9k
 **   stored), and 122 with the word-at-a-time skip in siBlockFind; bigram
