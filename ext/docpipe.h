@@ -457,6 +457,9 @@ int dpSetIndexRename(DpSetIndex *p, const char *zNew, char **pzErr);
 int dpSetIndexShadowName(const char *zSuffix);
 /* Message of the last error, owned by p ("" if none). */
 const char *dpSetIndexErrmsg(DpSetIndex *p);
+/* SQLITE_RANGE (and its message) unless iId can be a document's id: the
+** table checks an explicit rowid with it before it writes anything. */
+int dpSetIndexCheckId(DpSetIndex *p, sqlite3_int64 iId);
 /* Store document iId's set aHash[0..nHash) (sorted, distinct; an id not
 ** yet stored); bKept: it takes part in dpSetIndexBest.  */
 int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
@@ -714,6 +717,10 @@ struct DpTable {
   int bFeeds;             /* its verdict: it reads our shadow tables */
   sqlite3_int64 nWritten; /* documents stored or deleted so far (the
                           ** statistics' rows: a skipped row is none) */
+  int nSvptDepth;         /* savepoints open (xSavepoint, xRelease, ...) */
+  int bPartial;           /* a write failed after changing rows: the
+                          ** transaction must not commit (vtabUpdate) */
+  int iPartialDepth;      /* nSvptDepth then (or the least since) */
 };
 
 struct DpCursor {

@@ -710,7 +710,9 @@ static int doInsert(DpTable *p, sqlite3_value *pRowid, sqlite3_value **apCol,
     }
     iId = sqlite3_value_int64(pRowid);
     bHasId = 1;
-    rc = docExists(p, iId, &bExists);
+    /* refused before anything is written (see vtabUpdate) */
+    if( p->pSet ) rc = dpTableSetError(p, dpSetIndexCheckId(p->pSet, iId));
+    if( rc==SQLITE_OK ) rc = docExists(p, iId, &bExists);
     if( rc!=SQLITE_OK ) return rc;
     if( bExists ){
       switch( sqlite3_vtab_on_conflict(p->db) ){
@@ -775,6 +777,11 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     return dpTableError(p, SQLITE_MISMATCH, "rowid must be an integer");
   }
   iNew = sqlite3_value_int64(pNewRowid);
+  if( p->pSet ){
+    /* refused before anything is written (see vtabUpdate) */
+    rc = dpTableSetError(p, dpSetIndexCheckId(p->pSet, iNew));
+    if( rc!=SQLITE_OK ) return rc;
+  }
   if( sqlite3_value_type(apCol[dpColScore(p)])!=SQLITE_NULL
    || sqlite3_value_type(apCol[dpColK(p)])!=SQLITE_NULL ){
     return dpTableError(p, unwritableCode(p), "columns score and k are for"

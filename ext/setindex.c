@@ -2581,11 +2581,7 @@ static int siPendPut(DpSetIndex *p, uint64_t key, uint64_t val){
   return SQLITE_OK;
 }
 
-int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
-                  int nHash, int bKept){
-  sqlite3_stmt *pStmt;
-  int rc, i, nOld;
-  unsigned char *aBlob = 0;
+int dpSetIndexCheckId(DpSetIndex *p, sqlite3_int64 iId){
   siErrReset(p);
   if( iId<=-DP_SET_ID_MAX || iId>=DP_SET_ID_MAX ){
     return siError(p, SQLITE_RANGE, "docpipe: document id %lld out of range:"
@@ -2593,6 +2589,16 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
                    " strictly between -2^62 and 2^62 (measure='vector': any)",
                    iId);
   }
+  return SQLITE_OK;
+}
+
+int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
+                  int nHash, int bKept){
+  sqlite3_stmt *pStmt;
+  int rc, i, nOld;
+  unsigned char *aBlob = 0;
+  rc = dpSetIndexCheckId(p, iId);
+  if( rc ) return rc;
   if( nHash<0 || nHash>DP_SET_N_MAX || !siIsSet(aHash, nHash) ){
     return siError(p, SQLITE_MISUSE,
                    "docpipe: a document's hashes must be sorted and distinct");

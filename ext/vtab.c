@@ -212,12 +212,39 @@ static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax){
   return n;
 }
 
+/* A write that fails after it changed rows (the REPLACE of a row whose
+** new values a user's UNIQUE index on a shadow table refuses, a rowid the
+** set kind cannot take chosen by SQLite, damage met half-way) leaves
+** those changes behind: a one-row INSERT or UPDATE of a virtual table has
+** no statement journal, and SQLite undoes nothing short of the whole
+** transaction (in autocommit mode it rolls that back, except for OR FAIL,
+** which commits it).  So the table is then marked: every statement on it
+** (reads and writes) fails, and so does COMMIT (after which SQLite rolls
+** the transaction back), until a
+** ROLLBACK, or a ROLLBACK TO a savepoint opened before the write, undoes
+** the changes.  A statement that has a journal (several rows) is rolled
+** back to it by SQLite, which clears the mark the same way. */
+static int partialWriteError(DpTable *p){
+  return dpTableError(p, SQLITE_ERROR, "a write in this transaction failed"
+                      " after changing rows; roll back (ROLLBACK, or ROLLBACK"
+                      " TO a savepoint opened before that write)");
+}
+
+static int isIntegrityCheck(DpTable *p, int argc, sqlite3_value **argv){
+  const unsigned char *z;
+  if( argc==1 ) return 0;
+  z = sqlite3_value_text(argv[2+dpColCmd(p)]);
+  return z && sqlite3_stricmp((const char*)z, "integrity-check")==0;
+}
+
 static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *piRowid){
   DpTable *p = (DpTable*)pVtab;
   DpStatCall call;
   const sqlite3_int64 nWritten0 = p->nWritten;
+  const sqlite3_int64 nChange0 = sqlite3_total_changes64(p->db);
   int rc, eKind;
+  if( p->bPartial ) return partialWriteError(p);
   if( argc!=1 && argc!=3+dpColCmd(p) ){
     /* SQLite's idea of the columns is not ours: with a shared cache the
     ** schema of another connection, declared before %_config changed */
@@ -248,6 +275,13 @@ static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   /* A failed write may have changed the index but not, after SQLite rolls
   ** the statement back, the shadow tables: rebuild it next time. */
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
+  /* ... or it may have changed them, and nothing will undo it (above);
+  ** integrity-check changes only what a commit would write anyway */
+  if( rc!=SQLITE_OK && sqlite3_total_changes64(p->db)!=nChange0
+   && !isIntegrityCheck(p, argc, argv) ){
+    p->bPartial = 1;
+    p->iPartialDepth = p->nSvptDepth;
+  }
   dpTsEnd(p->pStats, &call, rc, p->nWritten - nWritten0, 0);
   return rc;
 }
@@ -262,6 +296,7 @@ static int vtabBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
 static int vtabSync(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = SQLITE_OK;
+  if( p->bPartial ) return partialWriteError(p);
   if( p->pSet ){
     /* the set kind's pending postings become a run (and merges advance) */
     rc = dpTableSetError(p, dpSetIndexSync(p->pSet));
@@ -283,6 +318,7 @@ static int vtabSync(sqlite3_vtab *pVtab){
 
 static int vtabCommit(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
+  p->nSvptDepth = 0;
   if( p->pSet ) dpSetIndexCommit(p->pSet);
   dpTsCommit(p->pStats);
   return SQLITE_OK;
@@ -291,6 +327,8 @@ static int vtabCommit(sqlite3_vtab *pVtab){
 static int vtabRollback(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
+  p->nSvptDepth = 0;
+  p->bPartial = 0;
   if( p->pSet ) dpSetIndexRollback(p->pSet);
   dpTsRollback(p->pStats);
   return SQLITE_OK;
@@ -298,6 +336,9 @@ static int vtabRollback(sqlite3_vtab *pVtab){
 
 static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
+  /* (not refused when marked: SQLite would not show this error's message,
+  ** and the mark stays with the savepoints open before it) */
+  p->nSvptDepth = iSavepoint + 1;
   if( p->pSet ){
     /* SQLite calls this before it opens the savepoint (a user's, or a
     ** statement's): the postings pending so far are written outside it,
@@ -310,6 +351,9 @@ static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
 
 static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
+  /* the changes of a failed write now belong to the enclosing savepoint */
+  p->nSvptDepth = iSavepoint;
+  if( p->iPartialDepth>iSavepoint ) p->iPartialDepth = iSavepoint;
   if( p->pSet ) dpSetIndexRelease(p->pSet, iSavepoint);
   dpTsRelease(p->pStats);
   return SQLITE_OK;
@@ -318,6 +362,10 @@ static int vtabRelease(sqlite3_vtab *pVtab, int iSavepoint){
 static int vtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   DpTable *p = (DpTable*)pVtab;
   p->bIndexValid = 0;
+  /* undone if made after savepoint iSavepoint was opened, that is with
+  ** more than iSavepoint savepoints open */
+  if( p->bPartial && p->iPartialDepth>iSavepoint ) p->bPartial = 0;
+  p->nSvptDepth = iSavepoint + 1;
   if( p->pSet ) dpSetIndexRollbackTo(p->pSet, iSavepoint);
   dpTsRollbackTo(p->pStats, iSavepoint);
   return SQLITE_OK;
@@ -735,6 +783,7 @@ static int vtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   DpTable *p = (DpTable*)pCursor->pVtab;
   int rc;
   cursorReset(pCur);
+  if( p->bPartial ) return partialWriteError(p);
   pCur->ePlan = idxNum & PLAN_MASK;
   switch( pCur->ePlan ){
     case PLAN_MATCH:
