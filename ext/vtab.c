@@ -220,10 +220,10 @@ static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax){
 ** transaction (in autocommit mode it rolls that back, except for OR FAIL,
 ** which commits it).  So the table is then marked: every statement on it
 ** (reads and writes) fails, and so does COMMIT (after which SQLite rolls
-** the transaction back), until a
-** ROLLBACK, or a ROLLBACK TO a savepoint opened before the write, undoes
-** the changes.  A statement that has a journal (several rows) is rolled
-** back to it by SQLite, which clears the mark the same way. */
+** the transaction back), until a ROLLBACK, or a ROLLBACK TO a savepoint
+** opened before the write, undoes the changes.  A statement that has a
+** journal (several rows) is rolled back to it by SQLite, which clears the
+** mark the same way. */
 static int partialWriteError(DpTable *p){
   return dpTableError(p, SQLITE_ERROR, "a write in this transaction failed"
                       " after changing rows; roll back (ROLLBACK, or ROLLBACK"
