@@ -393,6 +393,13 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                " SELECT id, vector FROM %s)", zSource, zSource);
       return SQLITE_ERROR;
     }
+    if( pRef->pbPartial && *pRef->pbPartial ){
+      /* its rows are half written (vtab.c, partialWriteError) */
+      setError(&pCur->base, "'%s': a write in this transaction failed after"
+               " changing rows; roll back (ROLLBACK, or ROLLBACK TO a"
+               " savepoint opened before that write)", zSource);
+      return SQLITE_ERROR;
+    }
     *prThreshold = dpStorageOptions(pRef->pStore)->rThreshold;
     if( dpOptionsIsSet(dpStorageOptions(pRef->pStore)) ){
       return loadSets(pCur, pRef);      /* its documents are sets */

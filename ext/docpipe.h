@@ -675,6 +675,7 @@ struct DpTableRef {
   DpStorage *pStore;      /* the table's shadow tables */
   DpSetIndex *pSet;       /* the set kind's index, else NULL */
   DpTableStats *pStats;   /* its statistics */
+  const int *pbPartial;   /* its DpTable.bPartial: reads refused (vtab.c) */
   DpTableRef *pNext;      /* next open table of the connection */
 };
 struct DpConn {

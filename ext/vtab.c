@@ -145,6 +145,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     p->ref.pStore = p->pStore;
     p->ref.pStats = p->pStats;
     p->ref.pSet = p->pSet;
+    p->ref.pbPartial = &p->bPartial;
     dpConnAdd(pConn, &p->ref);
     *ppVtab = &p->base;
   }else{
