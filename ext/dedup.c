@@ -395,9 +395,7 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
     }
     if( pRef->pbPartial && *pRef->pbPartial ){
       /* its rows are half written (vtab.c, partialWriteError) */
-      setError(&pCur->base, "'%s': a write in this transaction failed after"
-               " changing rows; roll back (ROLLBACK, or ROLLBACK TO a"
-               " savepoint opened before that write)", zSource);
+      setError(&pCur->base, "'%s': %s", zSource, DP_PARTIAL_WRITE_MSG);
       return SQLITE_ERROR;
     }
     *prThreshold = dpStorageOptions(pRef->pStore)->rThreshold;

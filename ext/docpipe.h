@@ -671,11 +671,17 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 ** that dedup_index() reads a table through its storage and records its
 ** work in the table's statistics.  Owned by the connection (module client
 ** data), freed when the last module that holds it goes. */
+/* Why a table marked by a write that failed half-way refuses statements
+** (vtab.c, partialWriteError; dedup.c) */
+#define DP_PARTIAL_WRITE_MSG "a write in this transaction failed after" \
+  " changing rows; roll back (ROLLBACK, or ROLLBACK TO a savepoint opened" \
+  " before that write)"
 struct DpTableRef {
   DpStorage *pStore;      /* the table's shadow tables */
   DpSetIndex *pSet;       /* the set kind's index, else NULL */
   DpTableStats *pStats;   /* its statistics */
-  const int *pbPartial;   /* its DpTable.bPartial: reads refused (vtab.c) */
+  const int *pbPartial;   /* its DpTable.bPartial: reads refused with
+                          ** DP_PARTIAL_WRITE_MSG (vtab.c) */
   DpTableRef *pNext;      /* next open table of the connection */
 };
 struct DpConn {

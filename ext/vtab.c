@@ -226,9 +226,7 @@ static int ourStatements(void *pCtx, sqlite3_stmt **aOut, int nMax){
 ** journal (several rows) is rolled back to it by SQLite, which clears the
 ** mark the same way. */
 static int partialWriteError(DpTable *p){
-  return dpTableError(p, SQLITE_ERROR, "a write in this transaction failed"
-                      " after changing rows; roll back (ROLLBACK, or ROLLBACK"
-                      " TO a savepoint opened before that write)");
+  return dpTableError(p, SQLITE_ERROR, "%s", DP_PARTIAL_WRITE_MSG);
 }
 
 static int isIntegrityCheck(DpTable *p, int argc, sqlite3_value **argv){
