@@ -393,7 +393,7 @@ static int loadSource(DedupCursor *pCur, const char *zSource,
                " SELECT id, vector FROM %s)", zSource, zSource);
       return SQLITE_ERROR;
     }
-    if( pRef->pbPartial && *pRef->pbPartial ){
+    if( dpConnPartial(((DedupVtab*)pCur->base.pVtab)->pConn, *pzDb, *pzName) ){
       /* its rows are half written (vtab.c, partialWriteError) */
       setError(&pCur->base, "'%s': %s", zSource, DP_PARTIAL_WRITE_MSG);
       return SQLITE_ERROR;

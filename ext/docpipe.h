@@ -633,6 +633,10 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
 void dpConnAdd(DpConn *pConn, DpTableRef *pRef);
 void dpConnRemove(DpConn *pConn, DpTableRef *pRef);
 DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName);
+/* 1 when a table zDb.zName of the connection is marked by a write that
+** failed half-way: the table object a schema reset left in the
+** transaction too, not only the one SQLite connected again (vtab.c) */
+int dpConnPartial(DpConn *pConn, const char *zDb, const char *zName);
 /* A new statement giving (id, vector [, body length in bytes]) of every
 ** stored document, for dedup_index(); the caller finalizes it. */
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
@@ -690,6 +694,8 @@ struct DpConn {
   /* statistics: has a statement ended since docpipe last returned? */
   sqlite3_int64 nChangeMark; /* sqlite3_total_changes64() then */
   int nSvpt;              /* statement savepoints begun or ended so far */
+  sqlite3_int64 nSvptChanges; /* rows changed inside xSavepoint (a set
+                          ** table's flush): not a failed write's (vtab.c) */
   int nSvptMark;          /* nSvpt then */
 };
 /* idxNum plans and flags of xBestIndex. */

@@ -1021,6 +1021,18 @@ void dpConnRemove(DpConn *pConn, DpTableRef *pRef){
   if( *pp ) *pp = pRef->pNext;
 }
 
+int dpConnPartial(DpConn *pConn, const char *zDb, const char *zName){
+  DpTableRef *r;
+  for(r=pConn->pTables; r; r=r->pNext){
+    if( r->pbPartial && *r->pbPartial
+     && sqlite3_stricmp(dpStorageName(r->pStore), zName)==0
+     && sqlite3_stricmp(dpStorageSchema(r->pStore), zDb)==0 ){
+      return 1;
+    }
+  }
+  return 0;
+}
+
 DpTableRef *dpConnFind(DpConn *pConn, const char *zDb, const char *zName){
   DpTableRef *r;
   for(r=pConn->pTables; r; r=r->pNext){

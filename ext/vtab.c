@@ -229,6 +229,23 @@ static int partialWriteError(DpTable *p){
   return dpTableError(p, SQLITE_ERROR, "%s", DP_PARTIAL_WRITE_MSG);
 }
 
+/* Is the table marked?  Also when a schema reset (a ROLLBACK TO undoing
+** DDL, a RENAME) made SQLite connect it again: the marked object stays in
+** the transaction until it ends. */
+static int isPartial(DpTable *p){
+  return p->bPartial || dpConnPartial(p->pConn, dpStorageSchema(p->pStore),
+                                      dpStorageName(p->pStore));
+}
+
+/* Rows the write itself changed so far: the connection's changes, less
+** those of the set tables' flushes in xSavepoint (a user's trigger on a
+** shadow table gives our statement a journal, and SQLite calls every
+** table's xSavepoint inside our write; they write earlier rows' postings,
+** which a commit writes anyway) */
+static sqlite3_int64 writeChanges(DpTable *p){
+  return sqlite3_total_changes64(p->db) - p->pConn->nSvptChanges;
+}
+
 static int isIntegrityCheck(DpTable *p, int argc, sqlite3_value **argv){
   const unsigned char *z;
   if( argc==1 ) return 0;
@@ -241,9 +258,9 @@ static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   DpTable *p = (DpTable*)pVtab;
   DpStatCall call;
   const sqlite3_int64 nWritten0 = p->nWritten;
-  const sqlite3_int64 nChange0 = sqlite3_total_changes64(p->db);
+  const sqlite3_int64 nChange0 = writeChanges(p);
   int rc, eKind;
-  if( p->bPartial ) return partialWriteError(p);
+  if( isPartial(p) ) return partialWriteError(p);
   if( argc!=1 && argc!=3+dpColCmd(p) ){
     /* SQLite's idea of the columns is not ours: with a shared cache the
     ** schema of another connection, declared before %_config changed */
@@ -276,7 +293,7 @@ static int vtabUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( rc!=SQLITE_OK ) p->bIndexValid = 0;
   /* ... or it may have changed them, and nothing will undo it (above);
   ** integrity-check changes only what a commit would write anyway */
-  if( rc!=SQLITE_OK && sqlite3_total_changes64(p->db)!=nChange0
+  if( rc!=SQLITE_OK && writeChanges(p)!=nChange0
    && !isIntegrityCheck(p, argc, argv) ){
     p->bPartial = 1;
     p->iPartialDepth = p->nSvptDepth;
@@ -342,7 +359,9 @@ static int vtabSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
     /* SQLite calls this before it opens the savepoint (a user's, or a
     ** statement's): the postings pending so far are written outside it,
     ** so ROLLBACK TO drops exactly the pending ones (the changes since) */
+    const sqlite3_int64 n0 = sqlite3_total_changes64(p->db);
     int rc = dpTableSetError(p, dpSetIndexSavepoint(p->pSet, iSavepoint));
+    p->pConn->nSvptChanges += sqlite3_total_changes64(p->db) - n0;
     if( rc!=SQLITE_OK ) return rc;
   }
   return dpTsSavepoint(p->pStats, iSavepoint);
@@ -782,7 +801,7 @@ static int vtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
   DpTable *p = (DpTable*)pCursor->pVtab;
   int rc;
   cursorReset(pCur);
-  if( p->bPartial ) return partialWriteError(p);
+  if( isPartial(p) ) return partialWriteError(p);
   pCur->ePlan = idxNum & PLAN_MASK;
   switch( pCur->ePlan ){
     case PLAN_MATCH:
