@@ -671,15 +671,15 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 ** vtab.c has the module methods, transactions and reads (xBestIndex,
 ** cursors, MATCH); pipeline.c the writes and the index cache.
 */
-/* What the modules of one connection share: its open docpipe tables, so
-** that dedup_index() reads a table through its storage and records its
-** work in the table's statistics.  Owned by the connection (module client
-** data), freed when the last module that holds it goes. */
 /* Why a table marked by a write that failed half-way refuses statements
 ** (vtab.c, partialWriteError; dedup.c) */
 #define DP_PARTIAL_WRITE_MSG "a write in this transaction failed after" \
   " changing rows; roll back (ROLLBACK, or ROLLBACK TO a savepoint opened" \
   " before that write)"
+/* What the modules of one connection share: its open docpipe tables, so
+** that dedup_index() reads a table through its storage and records its
+** work in the table's statistics.  Owned by the connection (module client
+** data), freed when the last module that holds it goes. */
 struct DpTableRef {
   DpStorage *pStore;      /* the table's shadow tables */
   DpSetIndex *pSet;       /* the set kind's index, else NULL */
