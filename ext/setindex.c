@@ -3861,15 +3861,15 @@ static int siEagerCount(int n){
 }
 
 /* Tally candidate val (k = 1): nMult more features of the query whose key
-** it has.  It is verified once that count reaches siEagerCount(n) (a
-** near-copy shares nearly every probed key, so it is read early and
-** raises tau); below that it stays counted in aUnv[count] (candidates not
-** verified, by count), whose highest non-empty slot tells the probe when
-** none of them can still qualify. */
+** it has.  It is verified once that count reaches nEager, siEagerCount(n)
+** of the search (a near-copy shares nearly every probed key, so it is
+** read early and raises tau); below that it stays counted in aUnv[count]
+** (candidates not verified, by count), whose highest non-empty slot tells
+** the probe when none of them can still qualify. */
 static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
                    double rMin, int bKeptOnly, const sqlite3_int64 *aSkip,
                    int nSkip, uint64_t val, int nMult, DpSetHit *aHit,
-                   int *pnHit, double *pTau, int *aUnv){
+                   int *pnHit, double *pTau, int *aUnv, int nEager){
   sqlite3_int64 iId = (sqlite3_int64)val >> 1, nOld, nCnt;
   DpSetHit hit;
   int iSlot, bHit = 0, rc;
@@ -3880,7 +3880,7 @@ static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   nOld = p->seen.aV1[iSlot];
   nCnt = (p->seen.aV1[iSlot] += nMult);
   if( nOld>0 ) aUnv[nOld]--;
-  if( nCnt<siEagerCount(n) ){
+  if( nCnt<nEager ){
     aUnv[nCnt]++;
     return SQLITE_OK;
   }
@@ -4099,6 +4099,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   ** every feature is probed and nothing is read before the end. */
   const int bCount = k>1;
   int aUnv[DP_SET_EAGER_MAX]; /* k = 1: candidates not verified, by count */
+  const int nEager = siEagerCount(nHash);  /* k = 1: verified from it */
   int bBound = 0;               /* the probe ended on the bound */
   SiOrd *aOrd = 0;
   *pnHit = 0;
@@ -4152,7 +4153,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     ** tau (for k > 1 the counted ones are ranked afterwards) */
     if( nRest<nMin ){
       if( bCount ) break;
-      int nMaxUnv = siEagerCount(nHash) - 1;  /* highest count not verified */
+      int nMaxUnv = nEager - 1;        /* highest count not verified */
       while( nMaxUnv>0 && aUnv[nMaxUnv]==0 ) nMaxUnv--;
       if( nMaxUnv + nRest<nMin ){ bBound = 1; break; }
     }
@@ -4166,7 +4167,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                                 p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, p->aPend[j].val, p->aMult[iKey], aHit, pnHit,
-                       &tau, aUnv);
+                       &tau, aUnv, nEager);
       }
     }
     /* runs */
@@ -4200,7 +4201,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                                 p->aMult[iKey])
              : siTally(p, aHash, nHash, eMeasure, rMin, bKeptOnly, aSkip,
                        nSkip, aVal[a].val, p->aMult[iKey], aHit, pnHit,
-                       &tau, aUnv);
+                       &tau, aUnv, nEager);
       }
       sqlite3_free(aVal);
     }
