@@ -650,10 +650,12 @@ static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
 
 /* The MATCH operand's k, LIMIT/OFFSET and score bound (idxNum says which
 ** argv hold them, from argv[1] on); *piArg is left at the first column
-** filter argument. */
+** filter argument.  *pbNone: the bound is NULL, so no row can pass it
+** (score >= NULL is NULL in SQL, as MATCH NULL gives no rows). */
 static int matchArgs(DpTable *p, int idxNum, sqlite3_value **argv, int *piArg,
-                     sqlite3_int64 *pnK, double *prMin){
+                     sqlite3_int64 *pnK, double *prMin, int *pbNone){
   int iArg = 1;
+  *pbNone = 0;
   /* Without k and without a LIMIT that SQLite hands over, the whole
   ** ranking: SQLite applies any LIMIT itself then, so nothing is cut. */
   *pnK = DP_K_ALL;
@@ -680,7 +682,9 @@ static int matchArgs(DpTable *p, int idxNum, sqlite3_value **argv, int *piArg,
   if( idxNum & (HAS_SCORE|HAS_SCOREGT) ){
     sqlite3_value *pS = argv[iArg++];
     int t = sqlite3_value_numeric_type(pS);
-    if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ){
+    if( t==SQLITE_NULL ){
+      *pbNone = 1;
+    }else if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ){
       return dpTableError(p, SQLITE_ERROR, "score must be compared with a number");
     }
     *prMin = sqlite3_value_double(pS);
@@ -728,13 +732,14 @@ static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
                        const char *idxStr, sqlite3_value **argv){
   sqlite3_value *pQuery = argv[0];
   const int bFilter = idxStr && idxStr[0];
-  int iArg = 1, rc, bOwn;
+  int iArg = 1, rc, bOwn, bNone;
   sqlite3_int64 nK, tSearch;
   double rMin;
   IdSet set = {0, 0};
   DpShortQuery *pShort = 0;
-  rc = matchArgs(p, idxNum, argv, &iArg, &nK, &rMin);
+  rc = matchArgs(p, idxNum, argv, &iArg, &nK, &rMin, &bNone);
   pCur->nK = (idxNum & HAS_K) ? (int)nK : 0;
+  if( rc==SQLITE_OK && bNone ) return SQLITE_OK;     /* no rows */
   /* The index first (it loads into scratch of its own; the query vector
   ** goes into p->aVec next). */
   if( rc==SQLITE_OK ) rc = dpTableEnsureIndex(p);   /* timed as load_ns */
