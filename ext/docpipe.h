@@ -676,6 +676,10 @@ int dpStorageReadBy(DpStorage *s, sqlite3_stmt *pStmt, int *pbReads);
 #define DP_PARTIAL_WRITE_MSG "a write in this transaction failed after" \
   " changing rows; roll back (ROLLBACK, or ROLLBACK TO a savepoint opened" \
   " before that write)"
+/* The same mark met at COMMIT (xSync), after which SQLite rolls the whole
+** transaction back itself: nothing is left to roll back. */
+#define DP_PARTIAL_COMMIT_MSG "a write in this transaction failed after" \
+  " changing rows; COMMIT refused and the transaction rolled back"
 /* What the modules of one connection share: its open docpipe tables, so
 ** that dedup_index() reads a table through its storage and records its
 ** work in the table's statistics.  Owned by the connection (module client

@@ -312,7 +312,9 @@ static int vtabBegin(sqlite3_vtab *pVtab){ (void)pVtab; return SQLITE_OK; }
 static int vtabSync(sqlite3_vtab *pVtab){
   DpTable *p = (DpTable*)pVtab;
   int rc = SQLITE_OK;
-  if( p->bPartial ) return partialWriteError(p);
+  if( p->bPartial ){
+    return dpTableError(p, SQLITE_ERROR, "%s", DP_PARTIAL_COMMIT_MSG);
+  }
   if( p->pSet ){
     /* the set kind's pending postings become a run (and merges advance) */
     rc = dpTableSetError(p, dpSetIndexSync(p->pSet));
