@@ -1127,9 +1127,15 @@ void dpTsRelease(DpTableStats *ts){
   ts->pConn->nSvpt++;          /* a statement may end */
 }
 
+/* ROLLBACK TO savepoint iSavepoint; -1 when it is the SAVEPOINT that
+** began the transaction (SQLite does not count that one in its savepoint
+** levels): the whole transaction is undone, and stays open. */
 void dpTsRollbackTo(DpTableStats *ts, int iSavepoint){
   ts->pConn->nSvpt++;
-  if( iSavepoint>=0 && iSavepoint<ts->nSvpt ){
+  if( iSavepoint<0 ){
+    tsDiscardFrom(ts, 0);
+    ts->nSvpt = 0;
+  }else if( iSavepoint<ts->nSvpt ){
     tsDiscardFrom(ts, ts->aSvptSeq[iSavepoint]);
   }
 }
