@@ -24,6 +24,7 @@
 **   stats         on | off                        table
 **   stats_keep    integer 1..1000000000           table
 **   measure       vector | jaccard | cosine       table
+**   normalize     nfkc | none                     embed
 **
 ** measure chooses the table's kind: 'jaccard' (the default) and 'cosine'
 ** decide by the exact Jaccard or cosine of the documents' shingle sets (the
@@ -33,6 +34,13 @@
 ** did before the set kind became the default (2026-12).  A table keeps
 ** its kind: the set kind's is stored in %_config, and a table without
 ** 'measure' there is a vector table (storage.c).
+**
+** normalize='nfkc' (tokens in NFKC with case folding, tokenize.c) is the
+** default of functions and new tables since 2026-12 (dpOptionsFinish),
+** except with hashing='seed', whose vectors are the prototype's.  Only a
+** table that normalizes stores it; one without the key (all made before)
+** keeps the tokenizer of then, 'none', so its stored sets and vectors and
+** its later documents are tokenized alike.
 */
 #include "docpipe.h"
 
@@ -43,8 +51,9 @@
 #define dpIsBlank(c) ((c)==' ' || (c)=='\t' || (c)=='\n' || (c)=='\r' \
                       || (c)=='\f' || (c)=='\v')
 
-int dpSplitWide(const DpOptions *p){
-  return p->eHashing!=DP_HASH_SEED;
+int dpTokenFlags(const DpOptions *p){
+  return (p->eHashing!=DP_HASH_SEED ? DP_TOK_SPLIT_WIDE : 0)
+       | (p->bNormalize ? DP_TOK_NFKC : 0);
 }
 
 void dpOptionsDefault(DpOptions *p){
@@ -107,7 +116,7 @@ static int parseReal(const char *z, double *pOut){
 ** set once azKey[i] has been applied. */
 static const char *const azKey[] = {
   "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
-  "stats_keep", "measure"
+  "stats_keep", "measure", "normalize"
 };
 
 /* Position of zKey in azKey[], or -1. */
@@ -162,6 +171,18 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
       p->eHashing = DP_HASH_SEED;
     }else{
       *pzErr = sqlite3_mprintf("option hashing must be 'signed' or 'seed',"
+                               " not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
+  if( sqlite3_stricmp(zKey, "normalize")==0 && (mGroups & DP_OPT_EMBED) ){
+    if( sqlite3_stricmp(zVal, "nfkc")==0 ){
+      p->bNormalize = 1;
+    }else if( sqlite3_stricmp(zVal, "none")==0 ){
+      p->bNormalize = 0;
+    }else{
+      *pzErr = sqlite3_mprintf("option normalize must be 'nfkc' or 'none',"
                                " not '%s'", zVal);
       return SQLITE_ERROR;
     }
@@ -337,7 +358,20 @@ const char *dpOptionsMeasureText(const DpOptions *p){
   }
 }
 
+/* normalize: 'nfkc' unless given, or hashing='seed' (whose vectors are
+** the prototype's, made from the text as it is). */
+void dpOptionsFinish(DpOptions *p){
+  if( (p->mSet & (1u<<keyIndex("normalize")))==0 ){
+    p->bNormalize = p->eHashing!=DP_HASH_SEED;
+  }
+}
+
+const char *dpOptionsNormalizeText(const DpOptions *p){
+  return p->bNormalize ? "nfkc" : "none";
+}
+
 void dpOptionsTableDefaults(DpOptions *p){
+  dpOptionsFinish(p);
   if( (p->mSet & (1u<<keyIndex("measure")))==0 ){
     /* dim and hashing are options of the dense kind only: naming one
     ** chooses it, as tables made before the set kind was the default */

@@ -104,6 +104,10 @@ struct DpOptions {
   int bCountRepeats;      /* 'signed' counting a repeated feature again: a
                           ** table made before features were a set (its
                           ** %_config says counting=repeats) */
+  int bNormalize;         /* normalize='nfkc': tokens in Unicode NFKC with
+                          ** case folding, marks kept in their word; 0
+                          ** ('none'): the tokenizer before 2026-12, which
+                          ** tables made then and hashing='seed' keep */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -120,7 +124,13 @@ int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
 int dpOptionsParse(DpOptions *p, int mGroups, const char *zList, char **pzErr);
 /* 1 when the tokenizer splits scripts written without spaces into one token
 ** per letter: every mode but the prototype's hashing='seed'. */
-int dpSplitWide(const DpOptions *p);
+/* The tokenizer's flags for these options (dpTokenize). */
+int dpTokenFlags(const DpOptions *p);
+/* A function's or a new table's options once parsed: the defaults that
+** depend on other options (normalize). Not for a table read back from
+** its %_config, which keeps what it was made with. */
+void dpOptionsFinish(DpOptions *p);
+const char *dpOptionsNormalizeText(const DpOptions *p);
 /* Canonical "key=value" text of one option, for the _config table. */
 char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
@@ -156,16 +166,26 @@ struct DpTokens {
   uint64_t *aSet;         /* embed.c's set of the features seen, nSet slots */
   int nSet;               /* slots of aSet in use: a power of two >= 2*features */
   int nSetAlloc;          /* slots allocated for aSet */
+  int32_t *aNorm;         /* code points of a token being normalized */
+  int nNormAlloc;         /* slots allocated for aNorm */
+  int32_t aFoldKey[256];  /* normalize='nfkc': letters last looked up (by
+                          ** their low byte; 0: none) */
+  int32_t aFoldVal[256];  /* ... and what they fold to, -1 if their token
+                          ** must be normalized whole */
 };
 
 void dpTokensInit(DpTokens *p);
 void dpTokensFree(DpTokens *p);
-/* Split z[0..n) into lowercased letter runs. bSplitWide: each letter of a
-** script written without spaces is a token of its own.  Also sizes the
-** scratch embed.c needs for these tokens (aHash; aSet when bSplitWide,
-** which callers pass for hashing='signed'), so that embedding cannot fail.
-** SQLITE_OK or NOMEM. */
-int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide);
+/* Split z[0..n) into lowercased letter runs.  Flags: DP_TOK_SPLIT_WIDE,
+** each letter of a script written without spaces is a token of its own;
+** DP_TOK_NFKC, each token in NFKC with full case folding, a word's marks
+** (and default-ignorable format characters) kept in it.  Also sizes the
+** scratch embed.c needs for these tokens (aHash; aSet with
+** DP_TOK_SPLIT_WIDE, which callers pass for hashing='signed'), so that
+** embedding cannot fail.  SQLITE_OK or NOMEM. */
+#define DP_TOK_SPLIT_WIDE 0x01
+#define DP_TOK_NFKC       0x02
+int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags);
 /* Size aSet (nSet) for nFeat distinct features. SQLITE_OK or NOMEM. */
 int dpTokensReserveSet(DpTokens *p, int nFeat);
 
@@ -185,10 +205,10 @@ void dpFeatureBucket(const DpOptions *pOpt, const DpTokens *pTok, int iFeat,
 /* Embed tokens into aOut[0..nDim) (L2-normalised; all zero when no token).
 ** hashing='signed' counts each distinct feature once, 'seed' every
 ** occurrence.  Writes per-token hashes into pTok->aHash and uses
-** pTok->aSet.  Cannot fail after dpTokenize() with bSplitWide for 'signed'
+** pTok->aSet.  Cannot fail after dpTokenize() with DP_TOK_SPLIT_WIDE for 'signed'
 ** (it sized the scratch); otherwise SQLITE_NOMEM when aSet cannot grow. */
 int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut);
-/* The one way from text to vector: tokenize (dpSplitWide) and embed in one
+/* The one way from text to vector: tokenize (dpTokenFlags) and embed in one
 ** call, reusing the tokens buffer (the tokens stay there).  aStageNs, when
 ** not NULL, gets the nanoseconds of each stage added at DP_STAGE_TOKENIZE
 ** and DP_STAGE_EMBED (at least 1 each). */

@@ -188,7 +188,7 @@ int dpEmbedTokens(const DpOptions *pOpt, DpTokens *pTok, float *aOut){
   memset(aOut, 0, sizeof(float)*(size_t)nDim);   /* int32 zeros too */
   if( nFeat==0 ) return SQLITE_OK;
   if( bDistinct && pTok->nSet<2*nFeat ){
-    /* dpTokenize() with bSplitWide sized the set already (nTok >= nFeat) */
+    /* dpTokenize() with DP_TOK_SPLIT_WIDE sized the set already (nTok >= nFeat) */
     if( dpTokensReserveSet(pTok, nFeat) ) return SQLITE_NOMEM;
   }
   dpHashTokens(pOpt, pTok);
@@ -220,7 +220,7 @@ int dpEmbedText(const DpOptions *pOpt, DpTokens *pTok,
                 const unsigned char *z, int n, float *aOut,
                 sqlite3_int64 *aStageNs){
   sqlite3_int64 t0 = aStageNs ? dpNowNs() : 0, t1 = 0;
-  int rc = dpTokenize(pTok, z, n, dpSplitWide(pOpt));
+  int rc = dpTokenize(pTok, z, n, dpTokenFlags(pOpt));
   if( aStageNs ) t1 = dpNowNs();
   if( rc==SQLITE_OK ) rc = dpEmbedTokens(pOpt, pTok, aOut);
   if( aStageNs ){
@@ -270,7 +270,7 @@ int dpSetText(const DpOptions *pOpt, DpTokens *pTok,
               const unsigned char *z, int n, uint64_t **paHash, int *pnAlloc,
               int *pnHash, sqlite3_int64 *aStageNs){
   sqlite3_int64 t0 = aStageNs ? dpNowNs() : 0, t1 = 0;
-  int rc = dpTokenize(pTok, z, n, dpSplitWide(pOpt));
+  int rc = dpTokenize(pTok, z, n, dpTokenFlags(pOpt));
   if( aStageNs ) t1 = dpNowNs();
   if( rc==SQLITE_OK ) rc = dpSetTokens(pOpt, pTok, paHash, pnAlloc, pnHash);
   if( aStageNs ){

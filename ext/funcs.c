@@ -276,7 +276,10 @@ static int optionsArg(sqlite3_context *ctx, sqlite3_value **argv, int argc,
   char *zErr = 0;
   int rc;
   dpOptionsDefault(pOut);
-  if( iArg>=argc ) return 1;
+  if( iArg>=argc ){
+    dpOptionsFinish(pOut);
+    return 1;
+  }
   pCached = (const DpOptions*)sqlite3_get_auxdata(ctx, iArg);
   if( pCached ){
     *pOut = *pCached;
@@ -289,6 +292,7 @@ static int optionsArg(sqlite3_context *ctx, sqlite3_value **argv, int argc,
   }
   rc = dpOptionsParse(pOut, DP_OPT_EMBED,
                       (const char*)sqlite3_value_text(argv[iArg]), &zErr);
+  dpOptionsFinish(pOut);
   if( rc!=SQLITE_OK ){
     if( rc==SQLITE_NOMEM ) sqlite3_result_error_nomem(ctx);
     else dpResultError(ctx, zFunc, "%s", zErr);
@@ -581,6 +585,7 @@ static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
       return rc;
     }
   }
+  dpOptionsFinish(&p->opt);
   switch( sqlite3_value_type(argv[0]) ){
     case SQLITE_NULL: return SQLITE_OK;       /* no rows */
     case SQLITE_TEXT: break;
@@ -590,7 +595,7 @@ static int tokFilter(sqlite3_vtab_cursor *pCur, int idxNum,
     const unsigned char *zText = sqlite3_value_text(argv[0]);
     int nText = sqlite3_value_bytes(argv[0]);   /* after _text(): see docs */
     if( zText==0 ) return SQLITE_NOMEM;
-    rc = dpTokenize(&p->tok, zText, nText, dpSplitWide(&p->opt));
+    rc = dpTokenize(&p->tok, zText, nText, dpTokenFlags(&p->opt));
   }
   if( rc!=SQLITE_OK ) return rc;
   dpHashTokens(&p->opt, &p->tok);

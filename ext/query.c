@@ -30,7 +30,7 @@
 
 struct DpShortQuery {
   int nWord;              /* tokens in the query (fewer than the shingle size) */
-  int bSplitWide;         /* tokenizer mode of the table */
+  int mTokFlags;          /* tokenizer flags of the table */
   int nRun;               /* distinct runs in aRun */
   uint64_t *aRun;         /* their hashes, sorted */
   unsigned char *aSeen;   /* per run: found in the document being scored */
@@ -85,7 +85,7 @@ int dpShortQueryNew(const DpOptions *pOpt, const DpTokens *pTok,
   p = dpMallocZero(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
   p->nWord = pTok->nTok;
-  p->bSplitWide = dpSplitWide(pOpt);
+  p->mTokFlags = dpTokenFlags(pOpt);
   p->aRun = sqlite3_malloc64(sizeof(uint64_t) * p->nWord * (p->nWord+1) / 2);
   p->aSeen = sqlite3_malloc64(p->nWord * (p->nWord+1) / 2);
   if( p->aRun==0 || p->aSeen==0 ){
@@ -110,7 +110,7 @@ int dpShortQueryScore(DpShortQuery *p, DpTokens *pTok,
   int rc, i, m, nFound = 0;
   *prScore = 0.0;
   if( z==0 ) return SQLITE_OK;
-  rc = dpTokenize(pTok, z, n, p->bSplitWide);
+  rc = dpTokenize(pTok, z, n, p->mTokFlags);
   if( rc!=SQLITE_OK ) return rc;
   memset(p->aSeen, 0, (size_t)p->nRun);
   for(i=0; i<pTok->nTok && nFound<p->nRun; i++){

@@ -533,7 +533,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         "INSERT INTO \"%w\".\"%w_config\" VALUES"
         " ('version', %d), ('dim', %d), ('threshold', %Q),"
         " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s;"
+        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s%s;"
         "%s;"
         "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
         zDb, zName, zDb, zName, DP_FORMAT_VERSION, s->opt.nDim,
@@ -544,6 +544,10 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         ** that an earlier docpipe (which refuses unknown keys) can open */
         s->opt.eMeasure==DP_MEASURE_JACCARD ? ", ('measure', 'jaccard')"
         : s->opt.eMeasure==DP_MEASURE_COSINE ? ", ('measure', 'cosine')" : "",
+        /* likewise only a normalizing table says so: without the key, the
+        ** tokenizer of the tables made before it (and an earlier docpipe
+        ** refuses to open a table it would tokenize differently) */
+        s->opt.bNormalize ? ", ('normalize', 'nfkc')" : "",
         zDocs, zDb, zName);
   }
   s->iFormat = DP_FORMAT_VERSION;
@@ -589,10 +593,12 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
       /* written when a version 1 table became version 2 (stats.c) */
       if( strcmp(zVal, "repeats")!=0 ) rc = SQLITE_CORRUPT_VTAB;
       s->opt.bCountRepeats = 1;
-    }else if( strcmp(zKey, "measure")==0 ){
-      /* tables made before the set kind have no 'measure': 'vector' */
-      char *zWord = sqlite3_mprintf("measure=%s", zVal);
-      rc = zWord ? dpOptionsApply(&s->opt, DP_OPT_TABLE, zWord, &zErr)
+    }else if( strcmp(zKey, "measure")==0 || strcmp(zKey, "normalize")==0 ){
+      /* tables made before the set kind have no 'measure': 'vector';
+      ** before normalization none has 'normalize': 'none' */
+      char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
+      rc = zWord ? dpOptionsApply(&s->opt, DP_OPT_EMBED|DP_OPT_TABLE, zWord,
+                                  &zErr)
                  : SQLITE_NOMEM;
       if( rc==SQLITE_EMPTY || rc==SQLITE_ERROR ) rc = SQLITE_CORRUPT_VTAB;
       sqlite3_free(zWord);

@@ -4,9 +4,13 @@
 **   SELECT token, start, end FROM tokenize('Ünïcode café, 東京タワー');
 **
 ** How it works: the text is read as UTF-8, one code point at a time. Letters
-** (Unicode categories Lu Ll Lt Lm Lo, from utf8proc) are lowercased with the
-** simple case mapping (utf8proc_tolower) and appended to the current token;
-** every other code point — digits, punctuation, marks, blanks — ends it.
+** (Unicode categories Lu Ll Lt Lm Lo, from utf8proc) are appended to the
+** current token; every other code point — digits, punctuation, blanks —
+** ends it.  With DP_TOK_NFKC (normalize='nfkc', the default) a word's
+** marks and joiners stay in it and each token is put in NFKC with full
+** case folding (see tokNormalize); without it (tables made before, and
+** hashing='seed') letters are lowercased with the simple case mapping
+** (utf8proc_tolower) and marks end a token too.
 ** Bytes that are not valid UTF-8 end a token too: a document is never
 ** rejected for its encoding.  ASCII is handled without calling utf8proc,
 ** which is most of the work on English text; runs of sixteen ASCII bytes
@@ -44,6 +48,7 @@ void dpTokensFree(DpTokens *p){
   sqlite3_free(p->zOut);
   sqlite3_free(p->aHash);
   sqlite3_free(p->aSet);
+  sqlite3_free(p->aNorm);
   memset(p, 0, sizeof(*p));
 }
 
@@ -82,19 +87,125 @@ static inline int isAsciiLetter(unsigned char c){
   return (unsigned char)((c|0x20) - 'a') < 26;
 }
 
-int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
+/* normalize='nfkc' (DP_TOK_NFKC).  A word's combining marks (Mn, Mc, Me:
+** accents written as separate code points, the vowel signs and viramas of
+** Indic scripts, Arabic harakat) and the joiners written inside words
+** (soft hyphen, ZWNJ, ZWJ, word joiner) stay in the word instead of
+** ending it, and a token holding anything that NFKC with full case
+** folding would change (a mark, an upper-case or compatibility letter, a
+** joiner) is rewritten in that form, so that the same word typed in NFC
+** or NFD, in any case (Greek final sigma too), in fullwidth or with
+** ligatures, gives the same token.  Tokens of letters already in that
+** form (lower-case ASCII, most lower-case text of any script) are copied
+** as they are. */
+static int isMarkCategory(utf8proc_category_t cat){
+  return cat==UTF8PROC_CATEGORY_MN || cat==UTF8PROC_CATEGORY_MC
+      || cat==UTF8PROC_CATEGORY_ME;
+}
+static int isWordJoiner(utf8proc_int32_t c){
+  return c==0x00AD || c==0x200C || c==0x200D || c==0x2060;
+}
+/* Halfwidth katakana and Hangul: narrow letters that NFKC makes wide, so
+** with DP_TOK_SPLIT_WIDE they stand alone as their wide forms do; their
+** voiced sound marks (Lm, U+FF9E-FF9F) join the letter before, as the
+** combining marks they become. */
+static int isHalfwidthLetter(utf8proc_int32_t c){
+  return c>=0xFF66 && c<=0xFFDC && c!=0xFF9E && c!=0xFF9F;
+}
+static int isHalfwidthSoundMark(utf8proc_int32_t c){
+  return c==0xFF9E || c==0xFF9F;
+}
+/* Is c, alone, its own NFKC with case folding?  No case mapping, no
+** compatibility or singleton decomposition (a canonical one of two or
+** more code points recomposes: é stays é), not a mark, not ignorable, not
+** a conjoining jamo (those compose with their neighbours). */
+static int isNormStable(utf8proc_int32_t c){
+  const utf8proc_property_t *pr = utf8proc_get_property(c);
+  if( pr->casefold_seqindex!=UINT16_MAX || pr->combining_class!=0
+   || pr->ignorable || (c>=0x1100 && c<=0x11FF) ) return 0;
+  if( pr->decomp_seqindex!=UINT16_MAX ){
+    utf8proc_int32_t aD[4];
+    int bc = 0;
+    if( pr->decomp_type!=0 || pr->comp_exclusion ) return 0;
+    if( utf8proc_decompose_char(c, aD, 4, UTF8PROC_DECOMPOSE, &bc)<2 ) return 0;
+  }
+  return 1;
+}
+
+/* The letter c of a token, case folded when that is one code point that
+** is its own normal form (most upper-case letters of any script), else
+** c itself and *pbNeedNorm set: the token is normalized when it ends.
+** The answers for the last 256 letters are kept (text in one script
+** repeats its letters): two property lookups a letter halved the speed
+** on Cyrillic text. */
+static utf8proc_int32_t normLetter(DpTokens *p, utf8proc_int32_t c,
+                                   int *pbNeedNorm){
+  int h = c & 255;
+  if( p->aFoldKey[h]!=c ){
+    utf8proc_int32_t aF[4];
+    int bc = 0;
+    p->aFoldKey[h] = c;
+    p->aFoldVal[h] = utf8proc_decompose_char(c, aF, 4, UTF8PROC_CASEFOLD, &bc)==1
+                     && isNormStable(aF[0]) ? aF[0] : -1;
+  }
+  if( p->aFoldVal[h]<0 ){
+    *pbNeedNorm = 1;
+    return c;
+  }
+  return p->aFoldVal[h];
+}
+
+/* Rewrite the token p->zOut[iFrom..*piEnd) in NFKC with case folding
+** (default-ignorable code points dropped), keeping room in zOut for
+** nRest more input bytes; *piEnd becomes its new end. */
+static int tokNormalize(DpTokens *p, int iFrom, int *piEnd, int nRest){
+  const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPAT
+      | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
+  utf8proc_ssize_t nCp, nByte;
+  for(;;){
+    nCp = utf8proc_decompose((const utf8proc_uint8_t*)&p->zOut[iFrom],
+                             *piEnd - iFrom, (utf8proc_int32_t*)p->aNorm,
+                             p->nNormAlloc, opt);
+    if( nCp<0 ) return SQLITE_CORRUPT;      /* the token is valid UTF-8 */
+    if( nCp<=p->nNormAlloc ) break;
+    if( nCp>0x7fffffff/8
+     || dpGrow((void**)&p->aNorm, &p->nNormAlloc, (int)nCp, sizeof(int32_t)) ){
+      return SQLITE_NOMEM;
+    }
+  }
+  /* composes, then writes UTF-8 over the code points (at most 4 bytes
+  ** each, so in place) */
+  nByte = utf8proc_reencode((utf8proc_int32_t*)p->aNorm, nCp, opt);
+  if( nByte<0 ) return SQLITE_CORRUPT;
+  if( (sqlite3_int64)iFrom + nByte + 4*(sqlite3_int64)nRest + 16 > 0x7fffffff
+   || dpGrow((void**)&p->zOut, &p->nOutAlloc,
+             (int)(iFrom + nByte + 4*(sqlite3_int64)nRest + 16), 1) ){
+    return SQLITE_NOMEM;
+  }
+  memcpy(&p->zOut[iFrom], p->aNorm, (size_t)nByte);
+  *piEnd = iFrom + (int)nByte;
+  return SQLITE_OK;
+}
+
+int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags){
+  const int bSplitWide = (mFlags & DP_TOK_SPLIT_WIDE)!=0;
+  const int bNorm = (mFlags & DP_TOK_NFKC)!=0;
   int i = 0;
   int nTok = 0;            /* tokens closed so far */
   int nOut = 0;            /* bytes written to zOut */
   int inTok = 0;           /* 1 while a token is open */
   int curStart = 0;        /* input offset of the open token */
   int curOut = 0;          /* zOut offset of the open token */
+  int bNeedNorm = 0;       /* bNorm: the open token must be normalized */
+  int bAloneOpen = 0;      /* bNorm: the open token is a letter standing
+                           ** alone (split-wide), open for its marks */
   DpToken *aTok;
   char *zOut;
   /* Tokens are separated by at least one byte, so there are at most n/2+1;
   ** zOut receives at most 4 bytes per input byte (a lowercased code point
   ** is at most 4 UTF-8 bytes; the block path copies 1 for 1).  Size both
-  ** buffers once for the worst case so the loop never checks. */
+  ** buffers once for the worst case so the loop never checks (a token
+  ** that normalization lengthens makes room for the rest itself). */
   p->nTok = 0;
   p->nOut = 0;
   if( n/2 + 1 > p->nTokAlloc ){
@@ -113,10 +224,19 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
 
 #define START_TOKEN(iAt, iOutAt) \
   if( !inTok ){ curStart = (iAt); curOut = (iOutAt); inTok = 1; }
+  /* a token to normalize ends at nOut (the block path is not taken while
+  ** one is open); one that normalizes to nothing (only ignorables) is
+  ** dropped */
 #define END_TOKEN(iAt, iOutAt) \
-  if( inTok ){ DpToken *t = &aTok[nTok++]; t->iOut = curOut; \
-               t->nOut = (iOutAt) - curOut; t->iStart = curStart; \
-               t->iEnd = (iAt); inTok = 0; }
+  if( inTok ){ int nEnd_ = (iOutAt); \
+               if( bNeedNorm ){ \
+                 int rcN_ = tokNormalize(p, curOut, &nEnd_, n - (iAt)); \
+                 if( rcN_ ) return rcN_; \
+                 zOut = p->zOut; nOut = nEnd_; bNeedNorm = 0; } \
+               if( nEnd_>curOut ){ DpToken *t = &aTok[nTok++]; \
+                 t->iOut = curOut; t->nOut = nEnd_ - curOut; \
+                 t->iStart = curStart; t->iEnd = (iAt); } \
+               inTok = 0; bAloneOpen = 0; }
 
   while( i<n ){
     unsigned char c = z[i];
@@ -125,8 +245,9 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
     ** copied to zOut with letters lowercased, and token boundaries come
     ** from the bit mask of letters, one step per boundary rather than a
     ** data-dependent branch per byte.  Separators copied along are never
-    ** inside a token's span, so they do no harm. */
-    if( c<0x80 && i+16<=n ){
+    ** inside a token's span, so they do no harm.  Not while a token to
+    ** normalize (or an alone letter) is open: it must end at nOut. */
+    if( c<0x80 && i+16<=n && !bNeedNorm && !bAloneOpen ){
       __m128i v = _mm_loadu_si128((const __m128i*)(z+i));
       if( _mm_movemask_epi8(v)==0 ){
         /* (c|0x20) - 'a' < 26, as a signed compare after moving 'a' to -128 */
@@ -158,6 +279,7 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
 #endif
     if( c<0x80 ){
       if( isAsciiLetter(c) ){
+        if( bAloneOpen ){ END_TOKEN(i, nOut); }
         START_TOKEN(i, nOut);
         zOut[nOut++] = (char)(c | 0x20);
       }else{
@@ -173,13 +295,25 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int bSplitWide){
         i++;
       }else{
         utf8proc_category_t cat = utf8proc_category(cp);
-        if( isLetterCategory(cat) ){
-          int bAlone = bSplitWide && isUnspacedLetter(cp, cat);
-          if( bAlone ){ END_TOKEN(i, nOut); }
+        if( bNorm && inTok && (isMarkCategory(cat) || isWordJoiner(cp)
+                               || isHalfwidthSoundMark(cp)) ){
+          /* a mark (or joiner) of the open word: normalized with it */
+          nOut += (int)utf8proc_encode_char(cp, (utf8proc_uint8_t*)&zOut[nOut]);
+          bNeedNorm = 1;
+        }else if( isLetterCategory(cat) && !(bNorm && isHalfwidthSoundMark(cp)) ){
+          int bAlone = bSplitWide && (isUnspacedLetter(cp, cat)
+                                      || (bNorm && isHalfwidthLetter(cp)));
+          if( bAlone || bAloneOpen ){ END_TOKEN(i, nOut); }
           START_TOKEN(i, nOut);
-          nOut += (int)utf8proc_encode_char(utf8proc_tolower(cp),
-                                            (utf8proc_uint8_t*)&zOut[nOut]);
-          if( bAlone ){ END_TOKEN(i + (int)nb, nOut); }
+          if( bNorm ){
+            nOut += (int)utf8proc_encode_char(normLetter(p, cp, &bNeedNorm),
+                                              (utf8proc_uint8_t*)&zOut[nOut]);
+            bAloneOpen = bAlone;       /* closed by the next non-mark */
+          }else{
+            nOut += (int)utf8proc_encode_char(utf8proc_tolower(cp),
+                                              (utf8proc_uint8_t*)&zOut[nOut]);
+            if( bAlone ){ END_TOKEN(i + (int)nb, nOut); }
+          }
         }else{
           END_TOKEN(i, nOut);
         }
