@@ -64,7 +64,10 @@ static const char *azSetScript[] = {
   "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth', 'a')",
   "INSERT INTO d(body, title) VALUES ('In the beginning God created the heaven and the earth!', 'b'),"
   " ('Call me Ishmael. Some years ago, never mind how long precisely', 'c'),"
-  " ('東京タワーに行く 한국어 문장 ภาษาไทย', 'd'), ('', 'e')",
+  " ('東京タワーに行く 한국어 문장 ภาษาไทย', 'd'), ('', 'e'),"
+  /* tokens that normalize='nfkc' rewrites: NFD marks, case, a ligature,
+  ** U+FDFA (one letter, 18 code points in NFKC: the buffers grow) */
+  " ('Le re\xcc\x81sume\xcc\x81 STRA\xc3\x9f \xef\xac\x83 \xef\xb7\xba \xef\xb7\xba', 'f')",
   "SELECT rowid, score FROM d WHERE d MATCH 'God created the heaven' AND k = 3 AND title <> 'x'",
   "SELECT rowid, length(embedding) FROM d",
   "UPDATE d SET body = 'a completely new body of text for this row' WHERE rowid = 2",
