@@ -892,12 +892,13 @@ static int doUpdate(DpTable *p, sqlite3_int64 iOld, sqlite3_value *pNewRowid,
     }
   }
   if( rc==SQLITE_OK
-   && (bBodySet || bEmbSet || (bReplace && dec.bDup && dec.iDupOf==iNew)) ){
+   && (bBodySet || bEmbSet || (iNew!=iOld && dec.bDup && dec.iDupOf==iNew)) ){
     /* Decide again, as if inserted now, against every other document
     ** (not itself, nor the row OR REPLACE would delete).  Nothing is
     ** changed before the decision: a refused row changes nothing.  A
-    ** duplicate moved by OR REPLACE onto the rowid of its original is
-    ** decided again too: its kept decision would name itself. */
+    ** duplicate moved onto the rowid of its original (OR REPLACE deleting
+    ** it, or after a DELETE) is decided again too: its kept decision
+    ** would name itself. */
     const sqlite3_int64 aSkip[2] = { iOld, iNew };
     rc = decide(p, p->aVec, aSkip, bReplace ? 2 : 1, &dec);
     if( rc==SQLITE_OK && dec.bDup && p->opt.eOnDup!=DP_ONDUP_KEEP ){

@@ -115,38 +115,41 @@ static int isHalfwidthLetter(utf8proc_int32_t c){
 static int isHalfwidthSoundMark(utf8proc_int32_t c){
   return c==0xFF9E || c==0xFF9F;
 }
-/* Is c, alone, its own NFKC with case folding?  No case mapping, no
-** compatibility or singleton decomposition (a canonical one of two or
-** more code points recomposes: é stays é), not a mark, not ignorable, not
-** a conjoining jamo (those compose with their neighbours). */
-static int isNormStable(utf8proc_int32_t c){
-  const utf8proc_property_t *pr = utf8proc_get_property(c);
-  if( pr->casefold_seqindex!=UINT16_MAX || pr->combining_class!=0
-   || pr->ignorable || (c>=0x1100 && c<=0x11FF) ) return 0;
-  if( pr->decomp_seqindex!=UINT16_MAX ){
-    utf8proc_int32_t aD[4];
-    int bc = 0;
-    if( pr->decomp_type!=0 || pr->comp_exclusion ) return 0;
-    if( utf8proc_decompose_char(c, aD, 4, UTF8PROC_DECOMPOSE, &bc)<2 ) return 0;
-  }
-  return 1;
+/* Conjoining Hangul vowels and final consonants: they compose with the
+** leading consonant before them (NFD Korean, as macOS writes it), so
+** they join an open alone letter as marks do. */
+static int isJamoFollower(utf8proc_int32_t c){
+  return (c>=0x1160 && c<=0x11FF) || (c>=0xD7B0 && c<=0xD7FF);
 }
 
-/* The letter c of a token, case folded when that is one code point that
-** is its own normal form (most upper-case letters of any script), else
-** c itself and *pbNeedNorm set: the token is normalized when it ends.
-** The answers for the last 256 letters are kept (text in one script
-** repeats its letters): two property lookups a letter halved the speed
-** on Cyrillic text. */
+/* The options of the normal form: NFKC with full case folding, default
+** ignorable code points dropped. */
+#define DP_NFKC_OPT (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE \
+                     | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
+
+/* The letter c of a token, as its normal form when that is one code point
+** that composes with nothing around it (most letters of any script, upper
+** case too), else c itself and *pbNeedNorm set: the token is normalized
+** whole when it ends.  The normal form of c alone is computed exactly
+** (utf8proc, as for a token) and kept for the last 256 letters met, by
+** their low byte (text in one script repeats its letters: utf8proc's case
+** mapping for every letter was slower than this). */
 static utf8proc_int32_t normLetter(DpTokens *p, utf8proc_int32_t c,
                                    int *pbNeedNorm){
   int h = c & 255;
   if( p->aFoldKey[h]!=c ){
-    utf8proc_int32_t aF[4];
-    int bc = 0;
+    utf8proc_uint8_t aU[4];
+    utf8proc_int32_t aN[32];
+    utf8proc_ssize_t nU = utf8proc_encode_char(c, aU), nN;
+    utf8proc_int32_t v = -1;
+    nN = utf8proc_decompose(aU, nU, aN, 32, DP_NFKC_OPT);
+    if( nN>0 && nN<=32 ) nN = utf8proc_normalize_utf32(aN, nN, DP_NFKC_OPT);
+    if( nN==1 && utf8proc_get_property(aN[0])->combining_class==0
+     && !(aN[0]>=0x1100 && aN[0]<=0x11FF) && !isJamoFollower(aN[0]) ){
+      v = aN[0];
+    }
     p->aFoldKey[h] = c;
-    p->aFoldVal[h] = utf8proc_decompose_char(c, aF, 4, UTF8PROC_CASEFOLD, &bc)==1
-                     && isNormStable(aF[0]) ? aF[0] : -1;
+    p->aFoldVal[h] = v;
   }
   if( p->aFoldVal[h]<0 ){
     *pbNeedNorm = 1;
@@ -159,17 +162,20 @@ static utf8proc_int32_t normLetter(DpTokens *p, utf8proc_int32_t c,
 ** (default-ignorable code points dropped), keeping room in zOut for
 ** nRest more input bytes; *piEnd becomes its new end. */
 static int tokNormalize(DpTokens *p, int iFrom, int *piEnd, int nRest){
-  const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPAT
-      | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE;
+  const utf8proc_option_t opt = DP_NFKC_OPT;
   utf8proc_ssize_t nCp, nByte;
   for(;;){
     nCp = utf8proc_decompose((const utf8proc_uint8_t*)&p->zOut[iFrom],
                              *piEnd - iFrom, (utf8proc_int32_t*)p->aNorm,
                              p->nNormAlloc, opt);
     if( nCp<0 ) return SQLITE_CORRUPT;      /* the token is valid UTF-8 */
-    if( nCp<=p->nNormAlloc ) break;
+    /* room for one more: utf8proc_reencode ends what it writes with a
+    ** NUL, past the last code point when they all take 4 bytes (and at
+    ** aNorm[0] when none is left: a token of ignorables only) */
+    if( nCp<p->nNormAlloc ) break;
     if( nCp>0x7fffffff/8
-     || dpGrow((void**)&p->aNorm, &p->nNormAlloc, (int)nCp, sizeof(int32_t)) ){
+     || dpGrow((void**)&p->aNorm, &p->nNormAlloc, (int)nCp + 1,
+               sizeof(int32_t)) ){
       return SQLITE_NOMEM;
     }
   }
@@ -296,8 +302,11 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags){
       }else{
         utf8proc_category_t cat = utf8proc_category(cp);
         if( bNorm && inTok && (isMarkCategory(cat) || isWordJoiner(cp)
-                               || isHalfwidthSoundMark(cp)) ){
-          /* a mark (or joiner) of the open word: normalized with it */
+                               || isHalfwidthSoundMark(cp)
+                               || (bAloneOpen && isJamoFollower(cp))) ){
+          /* a mark (or joiner) of the open word, or the vowel or final
+          ** consonant of a Hangul syllable written in jamo: normalized
+          ** with it */
           nOut += (int)utf8proc_encode_char(cp, (utf8proc_uint8_t*)&zOut[nOut]);
           bNeedNorm = 1;
         }else if( isLetterCategory(cat) && !(bNorm && isHalfwidthSoundMark(cp)) ){
