@@ -366,10 +366,6 @@ void dpOptionsFinish(DpOptions *p){
   }
 }
 
-const char *dpOptionsNormalizeText(const DpOptions *p){
-  return p->bNormalize ? "nfkc" : "none";
-}
-
 void dpOptionsTableDefaults(DpOptions *p){
   dpOptionsFinish(p);
   if( (p->mSet & (1u<<keyIndex("measure")))==0 ){

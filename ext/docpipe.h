@@ -130,7 +130,6 @@ int dpTokenFlags(const DpOptions *p);
 ** depend on other options (normalize). Not for a table read back from
 ** its %_config, which keeps what it was made with. */
 void dpOptionsFinish(DpOptions *p);
-const char *dpOptionsNormalizeText(const DpOptions *p);
 /* Canonical "key=value" text of one option, for the _config table. */
 char *dpOptionsTokenizeText(const DpOptions *p);   /* 'words' / 'shingle N' */
 const char *dpOptionsHashingText(const DpOptions *p);
