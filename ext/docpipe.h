@@ -122,9 +122,9 @@ void dpOptionsDefault(DpOptions *p);
 int dpOptionsApply(DpOptions *p, int mGroups, const char *zWord, char **pzErr);
 /* Parse a whole comma- or space-separated option string, as given to embed(). */
 int dpOptionsParse(DpOptions *p, int mGroups, const char *zList, char **pzErr);
-/* 1 when the tokenizer splits scripts written without spaces into one token
-** per letter: every mode but the prototype's hashing='seed'. */
-/* The tokenizer's flags for these options (dpTokenize). */
+/* The tokenizer's flags for these options (dpTokenize): DP_TOK_SPLIT_WIDE
+** in every mode but the prototype's hashing='seed', DP_TOK_NFKC with
+** normalize='nfkc'. */
 int dpTokenFlags(const DpOptions *p);
 /* A function's or a new table's options once parsed: the defaults that
 ** depend on other options (normalize). Not for a table read back from

@@ -91,13 +91,14 @@ static inline int isAsciiLetter(unsigned char c){
 ** accents written as separate code points, the vowel signs and viramas of
 ** Indic scripts, Arabic harakat) and the joiners written inside words
 ** (soft hyphen, ZWNJ, ZWJ, word joiner) stay in the word instead of
-** ending it, and a token holding anything that NFKC with full case
-** folding would change (a mark, an upper-case or compatibility letter, a
-** joiner) is rewritten in that form, so that the same word typed in NFC
-** or NFD, in any case (Greek final sigma too), in fullwidth or with
-** ligatures, gives the same token.  Tokens of letters already in that
-** form (lower-case ASCII, most lower-case text of any script) are copied
-** as they are. */
+** ending it, and each token is put in NFKC with full case folding, so
+** that the same word typed in NFC or NFD, in any case (Greek final sigma
+** too), in fullwidth or with ligatures, gives the same token.  A letter
+** whose normal form is one code point that composes with nothing is
+** written in that form as it is read (normLetter: most letters, upper
+** case too); a token holding anything else (a mark, a joiner, a letter of
+** several code points or a jamo) is rewritten whole when it ends
+** (tokNormalize). */
 static int isMarkCategory(utf8proc_category_t cat){
   return cat==UTF8PROC_CATEGORY_MN || cat==UTF8PROC_CATEGORY_MC
       || cat==UTF8PROC_CATEGORY_ME;
@@ -120,6 +121,10 @@ static int isHalfwidthSoundMark(utf8proc_int32_t c){
 ** they join an open alone letter as marks do. */
 static int isJamoFollower(utf8proc_int32_t c){
   return (c>=0x1160 && c<=0x11FF) || (c>=0xD7B0 && c<=0xD7FF);
+}
+/* Any conjoining jamo: leading consonants too (U+1100-115F). */
+static int isConjoiningJamo(utf8proc_int32_t c){
+  return (c>=0x1100 && c<=0x115F) || isJamoFollower(c);
 }
 
 /* The options of the normal form: NFKC with full case folding, default
@@ -145,7 +150,7 @@ static utf8proc_int32_t normLetter(DpTokens *p, utf8proc_int32_t c,
     nN = utf8proc_decompose(aU, nU, aN, 32, DP_NFKC_OPT);
     if( nN>0 && nN<=32 ) nN = utf8proc_normalize_utf32(aN, nN, DP_NFKC_OPT);
     if( nN==1 && utf8proc_get_property(aN[0])->combining_class==0
-     && !(aN[0]>=0x1100 && aN[0]<=0x11FF) && !isJamoFollower(aN[0]) ){
+     && !isConjoiningJamo(aN[0]) ){
       v = aN[0];
     }
     p->aFoldKey[h] = c;
