@@ -25,6 +25,7 @@
 **   stats_keep    integer 1..1000000000           table
 **   measure       vector | jaccard | cosine       table
 **   normalize     nfkc | none                     embed
+**   sets          body | stored                   table (set kind)
 **
 ** measure chooses the table's kind: 'jaccard' (the default) and 'cosine'
 ** decide by the exact Jaccard or cosine of the documents' shingle sets (the
@@ -41,6 +42,15 @@
 ** table that normalizes stores it; one without the key (all made before)
 ** keeps the tokenizer of then, 'none', so its stored sets and vectors and
 ** its later documents are tokenized alike.
+**
+** sets='body' (the default of new set tables since 2026-12) stores no
+** document's set: a set is made again from the stored body when one is
+** needed (a candidate verified, dedup_index, integrity-check), so the file
+** holds the text and the postings, not the text and ~1.7x its size in
+** 64-bit hashes as well.  'stored' keeps each set in %_sets (a verify reads
+** it instead of tokenizing the body again).  Only a 'body' table stores the
+** key, beside the tokenizer it was made with (storage.c); one without the
+** key (all made before) stores its sets.
 */
 #include "docpipe.h"
 
@@ -116,7 +126,7 @@ static int parseReal(const char *z, double *pOut){
 ** set once azKey[i] has been applied. */
 static const char *const azKey[] = {
   "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
-  "stats_keep", "measure", "normalize"
+  "stats_keep", "measure", "normalize", "sets"
 };
 
 /* Position of zKey in azKey[], or -1. */
@@ -246,7 +256,20 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     }
     return SQLITE_OK;
   }
+  if( sqlite3_stricmp(zKey, "sets")==0 && (mGroups & DP_OPT_TABLE) ){
+    if( sqlite3_stricmp(zVal, "body")==0 ){
+      p->bSetsFromBody = 1;
+    }else if( sqlite3_stricmp(zVal, "stored")==0 ){
+      p->bSetsFromBody = 0;
+    }else{
+      *pzErr = sqlite3_mprintf("option sets must be 'body' or 'stored',"
+                               " not '%s'", zVal);
+      return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+  }
   if( sqlite3_stricmp(zKey, "threshold")==0
+   || sqlite3_stricmp(zKey, "sets")==0
    || sqlite3_stricmp(zKey, "measure")==0
    || sqlite3_stricmp(zKey, "on_duplicate")==0
    || sqlite3_stricmp(zKey, "stats")==0
@@ -377,6 +400,9 @@ void dpOptionsTableDefaults(DpOptions *p){
   if( p->eMeasure==DP_MEASURE_JACCARD
    && (p->mSet & (1u<<keyIndex("threshold")))==0 ){
     p->rThreshold = DP_THRESHOLD_JACCARD;
+  }
+  if( (p->mSet & (1u<<keyIndex("sets")))==0 ){
+    p->bSetsFromBody = p->eMeasure!=DP_MEASURE_VECTOR;
   }
 }
 

@@ -108,6 +108,10 @@ struct DpOptions {
                           ** case folding, marks kept in their word; 0
                           ** ('none'): the tokenizer before 2026-12, which
                           ** tables made then and hashing='seed' keep */
+  int bSetsFromBody;      /* sets='body': the set kind stores no set, it
+                          ** makes one again from the body when needed;
+                          ** 0 ('stored', every table made before): each
+                          ** set in %_sets */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -185,6 +189,16 @@ void dpTokensFree(DpTokens *p);
 #define DP_TOK_SPLIT_WIDE 0x01
 #define DP_TOK_NFKC       0x02
 int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags);
+/* What a set made again from a body depends on beyond the options: this
+** file's rules and the shingle hash (embed.c), whose version is
+** DP_TOKENIZER_VERSION (raise it with any change to the tokens or hashes
+** of a text under the same options), and the Unicode data of the utf8proc
+** linked in.  A table with sets='body' stores it and is refused by a build
+** whose id differs: its postings were made from the bodies by the other.
+** "docpipe 1, Unicode 15.0.0" into zBuf[nBuf]. */
+#define DP_TOKENIZER_VERSION 1
+#define DP_TOKENIZER_ID_MAX 64
+void dpTokenizerId(char *zBuf, int nBuf);
 /* Size aSet (nSet) for nFeat distinct features. SQLITE_OK or NOMEM. */
 int dpTokensReserveSet(DpTokens *p, int nFeat);
 
@@ -454,6 +468,17 @@ double dpSetSimilarity(int eMeasure, sqlite3_int64 nInter, sqlite3_int64 nA,
 int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr);
 void dpSetIndexClose(DpSetIndex *p);
+/* sets='body': the table stores no set; xSetOf(pCtx, id, &aHash, &nHash)
+** makes document id's set again from its body (sorted, distinct; valid
+** until its next call) when one is needed: a candidate verified, every set
+** for dedup_index and integrity-check.  Set once, before any other call;
+** set rows then have h NULL.  It returns SQLITE_OK, or an error code and
+** may set *pzErr to a message (sqlite3_malloc; damage: SQLITE_CORRUPT_VTAB),
+** which becomes this index's (dpSetIndexErrmsg). */
+void dpSetIndexSetSource(DpSetIndex *p,
+                         int (*xSetOf)(void*, sqlite3_int64, const uint64_t**,
+                                       int*, char**),
+                         void *pCtx);
 /* bOld: runs written from now on have blocks as builds before 2026-12
 ** wrote them (512 pairs, no restart points, 64 filter words);
 ** test/setindex.c makes such a table with it. */
@@ -629,6 +654,10 @@ int dpStorageDocDelete(DpStorage *s, sqlite3_int64 iId);
 ** Release; SQLITE_DONE when there is none. */
 int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow);
 int dpStorageDocRelease(DpStorage *s);
+/* The same for the body of iId alone (column 0), on a statement of its
+** own (a set made again from it, sets='body'). */
+int dpStorageBodySeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow);
+int dpStorageBodyRelease(DpStorage *s);
 int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists);
 /* The same for the vector of iId (column 0: the blob). */
 int dpStorageVectorSeek(DpStorage *s, sqlite3_int64 iId,
@@ -744,6 +773,11 @@ struct DpTable {
   int bIndexValid;        /* index matches the shadow tables */
   sqlite3_int64 iDataVersion; /* PRAGMA data_version when index was built */
   DpTokens tok;           /* tokenizer scratch */
+  DpTokens tokBody;       /* sets='body': scratch of a stored document's set
+                          ** made again (dpTableSetOfBody), beside the one
+                          ** being searched for in aHash and tok */
+  uint64_t *aBodyHash;    /* that set */
+  int nBodyHashAlloc;     /* slots allocated for aBodyHash */
   float *aVec;            /* nDim floats of scratch */
   DpConn *pConn;          /* what the connection's tables share */
   DpTableRef ref;         /* this table in pConn's list (dedup_index) */
@@ -796,6 +830,11 @@ int dpTableEmbedBody(DpTable *p, sqlite3_value *pBody, DpTokens *pTok,
 /* The set kind: the shingle set of pBody (text, or a blob of UTF-8; NULL
 ** gives the empty set) into p->aHash, p->nHash. */
 int dpTableSet(DpTable *p, sqlite3_value *pBody);
+/* sets='body': setindex.c's xSetOf (dpSetIndexSetSource), pCtx the table:
+** the set of stored document iId made again from its body, into
+** p->aBodyHash.  A missing row or a body no insert would take is damage. */
+int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
+                     int *pnHash, char **pzErr);
 /* An error of setindex.c (its message) as the table's error; returns rc. */
 int dpTableSetError(DpTable *p, int rc);
 /* setindex.c's measure (DP_SET_*) of a set-kind table. */

@@ -257,6 +257,54 @@ int dpTableSet(DpTable *p, sqlite3_value *pBody){
                    &p->nHash, dpTsStages(p->pStats));
 }
 
+int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
+                     int *pnHash, char **pzErr){
+  DpTable *p = (DpTable*)pCtx;
+  const char *zName = dpStorageName(p->pStore);
+  sqlite3_stmt *pRow = 0;
+  int rc = dpStorageBodySeek(p->pStore, iId, &pRow);
+  *paHash = 0;
+  *pnHash = 0;
+  if( rc==SQLITE_DONE ){
+    *pzErr = sqlite3_mprintf("%s_sets has a set for document %lld, %s_docs"
+                             " no row", zName, iId, zName);
+    return SQLITE_CORRUPT_VTAB;
+  }
+  if( rc==SQLITE_ROW ){
+    const unsigned char *z = 0;
+    int n = 0, eType = sqlite3_column_type(pRow, 0);
+    if( eType==SQLITE_TEXT || eType==SQLITE_BLOB ){
+      /* as bodyText reads it: a blob as its bytes, which were valid
+      ** UTF-8 when stored (dpSetText reads invalid bytes as separators,
+      ** so damage there still gives a set, which its size check sees) */
+      z = eType==SQLITE_TEXT ? sqlite3_column_text(pRow, 0)
+                             : sqlite3_column_blob(pRow, 0);
+      n = sqlite3_column_bytes(pRow, 0);
+      rc = (z==0 && n>0) ? SQLITE_NOMEM : SQLITE_OK;
+    }else if( eType==SQLITE_NULL ){
+      rc = SQLITE_OK;
+    }else{
+      *pzErr = sqlite3_mprintf("the body of document %lld in %s_docs is not"
+                               " text", iId, zName);
+      rc = SQLITE_CORRUPT_VTAB;
+    }
+    if( rc==SQLITE_OK && z ){
+      rc = dpSetText(&p->opt, &p->tokBody, z, n, &p->aBodyHash,
+                     &p->nBodyHashAlloc, pnHash, 0);
+      if( rc==SQLITE_OK ) *paHash = p->aBodyHash;
+    }
+    {
+      int rc2 = dpStorageBodyRelease(p->pStore);
+      if( rc==SQLITE_OK ) rc = rc2;
+    }
+  }
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
+    /* the read's own error (an interrupt, I/O): SQLite's word for it */
+    *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+  }
+  return rc;
+}
+
 int dpTableSetError(DpTable *p, int rc){
   if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE && p->pSet ){
     const char *zMsg = dpSetIndexErrmsg(p->pSet);

@@ -862,6 +862,13 @@ struct DpSetIndex {
   int nFenceRowWrite;     /* blocks per fence row of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
+  int (*xSetOf)(void*, sqlite3_int64, const uint64_t**, int*, char**);
+                          /* sets='body': a document's set made again from
+                          ** its body (then h is NULL in every set row);
+                          ** NULL: each set row holds its set in h */
+  void *pSetOfCtx;        /* xSetOf's first argument */
+  uint64_t *aSetBuf;      /* a stored set decoded (siSetOf) */
+  int nSetBufAlloc;       /* slots of aSetBuf */
 };
 
 /**************************************************************************
@@ -1275,9 +1282,23 @@ static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
 ** one whose size already rules it out is not read. */
 static int siSetSize(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 *pm,
                      int *pbRow){
-  int rc = siReadSeek(p, SI_READ_SET, iId);
+  int rc;
   *pbRow = 0;
   *pm = 0;
+  if( p->xSetOf ){
+    /* sets='body': the row is small (no h), its n column says */
+    sqlite3_stmt *pStmt;
+    rc = siStmt(p, SI_SET_GET, &pStmt);
+    if( rc ) return rc;
+    sqlite3_bind_int64(pStmt, 1, iId);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      *pm = sqlite3_column_int64(pStmt, 1);
+      *pbRow = 1;
+    }
+    rc = sqlite3_reset(pStmt);
+    return rc ? siError(p, rc, "%s", sqlite3_errmsg(p->db)) : SQLITE_OK;
+  }
+  rc = siReadSeek(p, SI_READ_SET, iId);
   if( rc==SQLITE_ERROR ){
     /* no such row (the document is gone), or h NULL or a number (damage) */
     sqlite3_stmt *pStmt;
@@ -2417,6 +2438,14 @@ void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun){
   p->nRunMaybe = nRun<0 ? 0 : nRun>64 ? 64 : nRun;
 }
 
+void dpSetIndexSetSource(DpSetIndex *p,
+                         int (*xSetOf)(void*, sqlite3_int64, const uint64_t**,
+                                       int*, char**),
+                         void *pCtx){
+  p->xSetOf = xSetOf;
+  p->pSetOfCtx = pCtx;
+}
+
 int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr){
   DpSetIndex *p;
@@ -2471,6 +2500,7 @@ void dpSetIndexClose(DpSetIndex *p){
   siMapFree(&p->pendRemoved);
   siMapFree(&p->seen);
   sqlite3_free(p->aColl);
+  sqlite3_free(p->aSetBuf);
   sqlite3_free(p->aKey);
   sqlite3_free(p->aMult);
   sqlite3_free(p->aEst);
@@ -2605,7 +2635,7 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   }
   rc = siRefresh(p);
   if( rc ) return rc;
-  if( nHash>0 ){
+  if( nHash>0 && p->xSetOf==0 ){
     aBlob = sqlite3_malloc64((sqlite3_uint64)nHash*8);
     if( aBlob==0 ) return SQLITE_NOMEM;
     for(i=0; i<nHash; i++) siPut64(&aBlob[i*8], aHash[i]);
@@ -2615,8 +2645,12 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
     sqlite3_bind_int64(pStmt, 1, iId);
     sqlite3_bind_int(pStmt, 2, bKept ? 1 : 0);
     sqlite3_bind_int(pStmt, 3, nHash);
-    sqlite3_bind_blob64(pStmt, 4, aBlob ? (const void*)aBlob : (const void*)"",
-                        (sqlite3_uint64)nHash*8, SQLITE_STATIC);
+    if( p->xSetOf ){
+      sqlite3_bind_null(pStmt, 4);        /* sets='body': made again */
+    }else{
+      sqlite3_bind_blob64(pStmt, 4, aBlob ? (const void*)aBlob : (const void*)"",
+                          (sqlite3_uint64)nHash*8, SQLITE_STATIC);
+    }
     rc = siExec(p, pStmt);
     sqlite3_clear_bindings(pStmt);
   }
@@ -3491,6 +3525,54 @@ static int siHitCmp(const void *a, const void *b){
   return siBetter(a, b) ? -1 : siBetter(b, a) ? 1 : 0;
 }
 
+/* The set of document iId, whose set row says n = m and holds column h
+** (iCol of pStmt's row): decoded
+** from h into p->aSetBuf (strictly increasing, m hashes: else damage), or
+** with sets='body' made again from the body by xSetOf (h must be NULL, and
+** the set must have m hashes: a body changed behind the table's back is
+** damage).  *paB is valid until the next call. */
+static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
+                   sqlite3_stmt *pStmt, int iCol, const uint64_t **paB){
+  int eType = sqlite3_column_type(pStmt, iCol);
+  *paB = 0;
+  if( m<0 || m>DP_SET_N_MAX ) return siCorrupt(p, "a set row");
+  if( p->xSetOf ){
+    int nB = 0, rc;
+    char *zErr = 0;
+    if( eType!=SQLITE_NULL ){
+      return siCorrupt(p, "a set row (h in a table of sets='body')");
+    }
+    rc = p->xSetOf(p->pSetOfCtx, iId, paB, &nB, &zErr);
+    if( zErr ){
+      siError(p, rc, "docpipe: %s", zErr);
+      sqlite3_free(zErr);
+    }else if( rc==SQLITE_OK && nB!=m ){
+      rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
+                   " %lld of %s makes %d shingles, its set row says %lld",
+                   iId, p->zName, nB, m);
+    }
+    return rc;
+  }else{
+    const unsigned char *aH = sqlite3_column_blob(pStmt, iCol);
+    sqlite3_int64 j;
+    if( (eType!=SQLITE_BLOB && !(eType==SQLITE_NULL && m==0))
+     || (sqlite3_int64)sqlite3_column_bytes(pStmt, iCol)!=m*8
+     || (aH==0 && m>0) ){
+      return siCorrupt(p, "a set row");
+    }
+    if( m>0 && dpGrow((void**)&p->aSetBuf, &p->nSetBufAlloc, (int)m,
+                      sizeof(uint64_t)) ){
+      return SQLITE_NOMEM;
+    }
+    for(j=0; j<m; j++) p->aSetBuf[j] = siGet64(&aH[j*8]);
+    /* strictly increasing, checked in a pass of its own without a branch
+    ** per hash */
+    if( !siIsSet(p->aSetBuf, (int)m) ) return siCorrupt(p, "a set row (order)");
+    *paB = p->aSetBuf;
+    return SQLITE_OK;
+  }
+}
+
 /* Verify candidate iId: *pbHit and *pHit when it is a hit. */
 static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
                     double tau, int bKeptOnly, sqlite3_int64 iId,
@@ -3509,27 +3591,20 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
       double lo = (double)(m<n ? m : n), hi = (double)(m<n ? n : m);
       double ub = eMeasure==DP_SET_COSINE ? sqrt(lo/hi) : lo/hi;
       if( ub>=tau*(1.0 - 1e-9) ){
-        const unsigned char *aB = sqlite3_column_blob(pStmt, 2);
-        int nB = sqlite3_column_bytes(pStmt, 2);
-        if( (aB==0 && m>0) || (sqlite3_int64)nB!=m*8 ){
-          rc = siCorrupt(p, "a set row");
-        }else{
-          sqlite3_int64 i = 0, j, nInter = 0;
-          int bBad = 0;
-          /* B strictly increasing (checked in a pass of its own, without
-          ** a branch per hash), then merged without a branch per step:
-          ** a branchy merge mispredicted about every other step (12 % of
-          ** the time of verse-mix inserts, which read many sets) */
-          for(j=1; j<m; j++) bBad |= siGet64(&aB[j*8])<=siGet64(&aB[(j-1)*8]);
-          if( bBad ) rc = siCorrupt(p, "a set row");
-          j = bBad ? m : 0;
+        const uint64_t *aB = 0;
+        rc = siSetOf(p, iId, m, pStmt, 2, &aB);
+        if( rc==SQLITE_OK ){
+          sqlite3_int64 i = 0, j = 0, nInter = 0;
+          /* merged without a branch per step: a branchy merge
+          ** mispredicted about every other step (12 % of the time of
+          ** verse-mix inserts, which read many sets) */
           while( i<n && j<m ){
-            uint64_t a = aA[i], b = siGet64(&aB[j*8]);
+            uint64_t a = aA[i], b = aB[j];
             nInter += (a==b);
             i += (a<=b);
             j += (b<=a);
           }
-          if( rc==SQLITE_OK && nInter>0 ){
+          if( nInter>0 ){
             pHit->iId = iId;
             pHit->nInter = nInter;
             pHit->nSize = m;
@@ -3560,19 +3635,18 @@ int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
   rc = sqlite3_step(pStmt);
   if( rc==SQLITE_ROW ){
     sqlite3_int64 m = sqlite3_column_int64(pStmt, 1);
-    const unsigned char *aB = sqlite3_column_blob(pStmt, 2);
-    int i, nB = sqlite3_column_bytes(pStmt, 2);
+    const uint64_t *aB = 0;
     *pbKept = sqlite3_column_int(pStmt, 0);
-    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (aB==0 && m>0) ){
-      rc = siCorrupt(p, "a set row");
-    }else if( m>0 && dpGrow((void**)paHash, pnAlloc, (int)m, sizeof(uint64_t)) ){
+    rc = siSetOf(p, iId, m, pStmt, 2, &aB);
+    if( rc==SQLITE_OK && m>0
+     && dpGrow((void**)paHash, pnAlloc, (int)m, sizeof(uint64_t)) ){
       rc = SQLITE_NOMEM;
-    }else{
-      for(i=0; i<(int)m; i++) (*paHash)[i] = siGet64(&aB[i*8]);
-      if( !siIsSet(*paHash, (int)m) ) rc = siCorrupt(p, "a set row");
-      else *pnHash = (int)m;
     }
-    if( rc==SQLITE_ROW ) rc = SQLITE_ROW;
+    if( rc==SQLITE_OK ){
+      if( m>0 ) memcpy(*paHash, aB, sizeof(uint64_t)*(size_t)m);
+      *pnHash = (int)m;
+      rc = SQLITE_ROW;
+    }
   }
   rc2 = sqlite3_reset(pStmt);
   if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
@@ -3639,12 +3713,10 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   nHash = 0;
   rc = siStmt(p, SI_SET_SCAN, &pStmt);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 m = sqlite3_column_int64(pStmt, 2), j;
+    sqlite3_int64 m = sqlite3_column_int64(pStmt, 2);
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-    const unsigned char *a = sqlite3_column_blob(pStmt, 3);
-    int nB = sqlite3_column_bytes(pStmt, 3);
-    if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (m>0 && a==0)
-     || pAll->n>=nSet || nHash+m>=pAll->nHashAlloc ){
+    const uint64_t *aB = 0;
+    if( m<0 || m>DP_SET_N_MAX || pAll->n>=nSet || nHash+m>=pAll->nHashAlloc ){
       rc = siCorrupt(p, "a set row");
       break;
     }
@@ -3652,11 +3724,9 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
       rc = siCorrupt(p, "the set rows (id order)");
       break;
     }
-    for(j=0; j<m; j++) pAll->aHash[nHash+j] = siGet64(&a[j*8]);
-    if( !siIsSet(&pAll->aHash[nHash], (int)m) ){
-      rc = siCorrupt(p, "a set row (order)");
-      break;
-    }
+    rc = siSetOf(p, iId, m, pStmt, 3, &aB);
+    if( rc ) break;
+    if( m>0 ) memcpy(&pAll->aHash[nHash], aB, sizeof(uint64_t)*(size_t)m);
     pAll->aId[pAll->n] = iId;
     pAll->aOff[pAll->n] = nHash;
     pAll->n++;
@@ -3669,7 +3739,7 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   if( rc==SQLITE_OK ){
     pAll->aOff[pAll->n] = nHash;
   }else{
-    if( rc!=SQLITE_NOMEM && rc!=SQLITE_CORRUPT_VTAB ){
+    if( rc!=SQLITE_NOMEM && rc!=SQLITE_CORRUPT_VTAB && p->zErr==0 ){
       siError(p, rc, "%s", sqlite3_errmsg(p->db));
     }
     dpSetAllFree(pAll);
@@ -4377,25 +4447,23 @@ int dpSetIndexIntegrity(DpSetIndex *p){
       sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
       int bKept = sqlite3_column_int(pStmt, 1);
       sqlite3_int64 m = sqlite3_column_int64(pStmt, 2), j, nKey = 0;
-      const unsigned char *a = sqlite3_column_blob(pStmt, 3);
-      int nB = sqlite3_column_bytes(pStmt, 3), iSlot;
-      uint64_t sum = 0, prev = 0, prevKey = 0;
-      if( m<0 || m>DP_SET_N_MAX || (sqlite3_int64)nB!=m*8 || (bKept!=0 && bKept!=1)
-       || (m>0 && a==0) || sqlite3_column_type(pStmt, 3)==SQLITE_NULL ){
+      const uint64_t *aB = 0;
+      int iSlot;
+      uint64_t sum = 0, prevKey = 0;
+      if( (bKept!=0 && bKept!=1)
+       || (p->xSetOf==0 && sqlite3_column_type(pStmt, 3)==SQLITE_NULL) ){
         rc = siCorrupt(p, "a set row");
         break;
       }
-      for(j=0; j<m; j++){
-        uint64_t h = siGet64(&a[j*8]);
-        if( j>0 && h<=prev ){ rc = siCorrupt(p, "a set row (order)"); break; }
-        if( j==0 || DP_SET_KEY(h)!=prevKey ){
-          nKey++;
-          sum += siMix(DP_SET_KEY(h), (uint64_t)bKept);
-        }
-        prev = h;
-        prevKey = DP_SET_KEY(h);
-      }
+      rc = siSetOf(p, iId, m, pStmt, 3, &aB);
       if( rc ) break;
+      for(j=0; j<m; j++){
+        if( j==0 || DP_SET_KEY(aB[j])!=prevKey ){
+          nKey++;
+          sum += siMix(DP_SET_KEY(aB[j]), (uint64_t)bKept);
+        }
+        prevKey = DP_SET_KEY(aB[j]);
+      }
       /* an empty set has no live posting either (one whose h was emptied
       ** while its postings stayed is damage) */
       iSlot = siMapFind(&acc, iId);

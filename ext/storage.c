@@ -43,6 +43,9 @@ enum {
   STMT_DOC_WRITE = 0,   /* INSERT INTO %_docs(...) VALUES(...) */
   STMT_DOC_DELETE,      /* DELETE FROM %_docs WHERE id=?1 */
   STMT_DOC_GET,         /* SELECT ... FROM %_docs WHERE id=?1 */
+  STMT_BODY_GET,        /* SELECT body FROM %_docs WHERE id=?1: a set made
+                        ** again (sets='body'), which may come while a
+                        ** cursor holds STMT_DOC_GET on a row */
   STMT_VEC_WRITE,       /* INSERT INTO %_vectors(id, v) ... ON CONFLICT(id) */
   STMT_VEC_DELETE,      /* DELETE FROM %_vectors WHERE id=?1 */
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
@@ -147,6 +150,10 @@ static int getStmt(DpStorage *s, int eStmt, sqlite3_stmt **ppStmt){
               " similarity, own_vector%s FROM \"%w\".\"%w_docs\" WHERE id=?1",
               zCols, zDb, zName);
         }
+        break;
+      case STMT_BODY_GET:
+        zSql = sqlite3_mprintf("SELECT body FROM \"%w\".\"%w_docs\""
+                               " WHERE id=?1", zDb, zName);
         break;
       case STMT_VEC_WRITE:
         /* an upsert on id alone (rebuild rewrites vectors in place) */
@@ -489,6 +496,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
   const char *zDb = s->zDb, *zName = s->zName;
   char *zTok = 0, *zDocs = 0;
   char zThreshold[32];
+  char *zSetsRows = 0;    /* sets='body': its %_config rows */
   sqlite3_str *p;
   int rc = SQLITE_OK, i;
   for(i=0; rc==SQLITE_OK && i<nArg; i++){
@@ -509,7 +517,19 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         dpOptionsMeasureText(&s->opt));
     rc = SQLITE_ERROR;
   }
+  if( rc==SQLITE_OK && !dpOptionsIsSet(&s->opt) && s->opt.bSetsFromBody ){
+    *pzErr = sqlite3_mprintf("docpipe: option sets applies to measure="
+        "'jaccard' or 'cosine' only (measure='vector' keeps vectors)");
+    rc = SQLITE_ERROR;
+  }
   if( rc!=SQLITE_OK ) return rc;
+  if( s->opt.bSetsFromBody ){
+    char zTokenizer[DP_TOKENIZER_ID_MAX];
+    dpTokenizerId(zTokenizer, (int)sizeof(zTokenizer));
+    zSetsRows = sqlite3_mprintf(", ('sets', 'body'), ('tokenizer', %Q)",
+                                zTokenizer);
+    if( zSetsRows==0 ) return SQLITE_NOMEM;
+  }
   zTok = dpOptionsTokenizeText(&s->opt);
   /* 17 significant digits read back as the same double */
   dpFormatDouble(zThreshold, (int)sizeof(zThreshold), s->opt.rThreshold);
@@ -533,7 +553,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         "INSERT INTO \"%w\".\"%w_config\" VALUES"
         " ('version', %d), ('dim', %d), ('threshold', %Q),"
         " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s%s;"
+        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s%s%s;"
         "%s;"
         "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
         zDb, zName, zDb, zName, DP_FORMAT_VERSION, s->opt.nDim,
@@ -548,11 +568,14 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         ** tokenizer of the tables made before it (and an earlier docpipe
         ** refuses to open a table it would tokenize differently) */
         s->opt.bNormalize ? ", ('normalize', 'nfkc')" : "",
-        zDocs, zDb, zName);
+        /* and only a table whose sets are made from the bodies, with the
+        ** tokenizer that must make them (dpTokenizerId) */
+        zSetsRows ? zSetsRows : "", zDocs, zDb, zName);
   }
   s->iFormat = DP_FORMAT_VERSION;
   sqlite3_free(zTok);
   sqlite3_free(zDocs);
+  sqlite3_free(zSetsRows);
   return rc;
 }
 
@@ -560,7 +583,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
 int dpStorageConnect(DpStorage *s, char **pzErr){
   sqlite3_stmt *pStmt = 0;
   char *zSql;
-  int rc, nSeen = 0, bVersion = 0;
+  int rc, nSeen = 0, bVersion = 0, bTokenizer = 0;
   zSql = sqlite3_mprintf("SELECT k, v FROM \"%w\".\"%w_config\"",
                          s->zDb, s->zName);
   if( zSql==0 ) return SQLITE_NOMEM;
@@ -593,9 +616,24 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
       /* written when a version 1 table became version 2 (stats.c) */
       if( strcmp(zVal, "repeats")!=0 ) rc = SQLITE_CORRUPT_VTAB;
       s->opt.bCountRepeats = 1;
-    }else if( strcmp(zKey, "measure")==0 || strcmp(zKey, "normalize")==0 ){
+    }else if( strcmp(zKey, "tokenizer")==0 ){
+      char zOurs[DP_TOKENIZER_ID_MAX];
+      dpTokenizerId(zOurs, (int)sizeof(zOurs));
+      bTokenizer = 1;
+      if( strcmp(zVal, zOurs)!=0 ){
+        /* its postings were made from the bodies by another tokenizer:
+        ** sets made again here could differ from them */
+        *pzErr = sqlite3_mprintf("docpipe: table %s: its shingle sets are"
+            " made from the bodies by tokenizer '%s', and this docpipe's is"
+            " '%s': open it with the docpipe that made it", s->zName, zVal,
+            zOurs);
+        rc = SQLITE_ERROR;
+      }
+    }else if( strcmp(zKey, "measure")==0 || strcmp(zKey, "normalize")==0
+           || strcmp(zKey, "sets")==0 ){
       /* tables made before the set kind have no 'measure': 'vector';
-      ** before normalization none has 'normalize': 'none' */
+      ** before normalization none has 'normalize': 'none'; before sets
+      ** made from the bodies none has 'sets': 'stored' */
       char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
       rc = zWord ? dpOptionsApply(&s->opt, DP_OPT_EMBED|DP_OPT_TABLE, zWord,
                                   &zErr)
@@ -626,7 +664,9 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
   if( s->iFormat==1 && s->opt.eHashing==DP_HASH_SIGNED ){
     s->opt.bCountRepeats = 1;
   }
-  if( rc==SQLITE_OK && (!bVersion || nSeen!=7) ){
+  if( rc==SQLITE_OK && (!bVersion || nSeen!=7
+                        || bTokenizer!=s->opt.bSetsFromBody
+                        || (s->opt.bSetsFromBody && !dpOptionsIsSet(&s->opt))) ){
     *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
                              s->zName, s->zName);
     rc = SQLITE_CORRUPT_VTAB;
@@ -752,6 +792,10 @@ int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow){
   return seekById(s, STMT_DOC_GET, iId, ppRow);
 }
 int dpStorageDocRelease(DpStorage *s){ return release(s, STMT_DOC_GET); }
+int dpStorageBodySeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow){
+  return seekById(s, STMT_BODY_GET, iId, ppRow);
+}
+int dpStorageBodyRelease(DpStorage *s){ return release(s, STMT_BODY_GET); }
 
 int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists){
   sqlite3_stmt *pRow;

@@ -87,6 +87,8 @@ static void tableFree(DpTable *p){
   dpSetIndexClose(p->pSet);
   sqlite3_free(p->aHash);
   dpEmbedScratchFree(&p->tok);
+  dpEmbedScratchFree(&p->tokBody);
+  sqlite3_free(p->aBodyHash);
   dpStorageFree(p->pStore);
   sqlite3_free(p->aVec);
   sqlite3_free(p->zFeedSql);
@@ -106,6 +108,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
   if( p==0 ) return SQLITE_NOMEM;
   p->db = db;
   dpEmbedScratchInit(&p->tok);
+  dpEmbedScratchInit(&p->tokBody);
   rc = dpStorageNew(db, argv[1], argv[2], &p->pStore);
   if( rc==SQLITE_OK && bCreate ){
     rc = dpStorageCreate(p->pStore, argc-3, &argv[3], pzErr);
@@ -130,6 +133,9 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
     char *zErr = 0;
     rc = dpSetIndexOpen(db, dpStorageSchema(p->pStore), zName, bCreate,
                         &p->pSet, &zErr);
+    if( rc==SQLITE_OK && p->opt.bSetsFromBody ){
+      dpSetIndexSetSource(p->pSet, dpTableSetOfBody, p);
+    }
     if( rc!=SQLITE_OK && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("docpipe: table %s: %s", zName,
                                zErr ? zErr : sqlite3_errstr(rc));

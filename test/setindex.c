@@ -68,12 +68,14 @@
 static int nPass = 0, nFail = 0;
 static int nCheckQuiet = 0;   /* checks folded into one pass per case */
 
+static const char *zMode = "";  /* "sets='body': " while 2.x-4.x run so */
+
 static void ok(const char *zName, int bOk, const char *zWhy){
   if( bOk ){
     nPass++;
   }else{
     nFail++;
-    printf("! %s: %s\n", zName, zWhy ? zWhy : "failed");
+    printf("! %s%s: %s\n", zMode, zName, zWhy ? zWhy : "failed");
   }
 }
 
@@ -176,11 +178,66 @@ struct Conn { sqlite3 *db; DpSetIndex *p; };
 
 static char zPath[256];
 
+/* sets='body' (bBodyMode): the index stores no set and asks srcSetOf for
+** one.  The table would make it from the document's body; here it is
+** kept in a table src of the same database (written by addDoc beside
+** each add), so it rolls back with the index's rows. */
+static int bBodyMode = 0;
+static uint64_t *aSrcBuf = 0;
+static int nSrcBuf = 0;
+static int srcSetOf(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
+                    int *pnHash, char **pzErr){
+  sqlite3 *db = (sqlite3*)pCtx;
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT h FROM src WHERE id=?", -1, &pStmt, 0);
+  *paHash = 0;
+  *pnHash = 0;
+  if( rc==SQLITE_OK ){
+    sqlite3_bind_int64(pStmt, 1, iId);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      int n = sqlite3_column_bytes(pStmt, 0) / 8;
+      if( n>nSrcBuf ){
+        aSrcBuf = realloc(aSrcBuf, sizeof(uint64_t)*n);
+        nSrcBuf = n;
+      }
+      if( n>0 ) memcpy(aSrcBuf, sqlite3_column_blob(pStmt, 0), 8*(size_t)n);
+      *paHash = aSrcBuf;
+      *pnHash = n;
+    }else{
+      *pzErr = sqlite3_mprintf("no source of document %lld", iId);
+      rc = SQLITE_CORRUPT_VTAB;
+    }
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+static int addDoc(Conn *c, sqlite3_int64 iId, const uint64_t *a, int n,
+                  int bKept){
+  int rc = dpSetIndexAdd(c->p, iId, a, n, bKept);
+  if( rc==SQLITE_OK && bBodyMode ){
+    sqlite3_stmt *pStmt = 0;
+    rc = sqlite3_prepare_v2(c->db, "INSERT OR REPLACE INTO src VALUES(?, ?)",
+                            -1, &pStmt, 0);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pStmt, 1, iId);
+      sqlite3_bind_blob(pStmt, 2, a, 8*n, SQLITE_TRANSIENT);
+      sqlite3_step(pStmt);
+      rc = sqlite3_finalize(pStmt);
+    }
+  }
+  return rc;
+}
+
 static int connOpen(Conn *c, int bCreate){
   char *zErr = 0;
   int rc = sqlite3_open(zPath, &c->db);
   if( rc==SQLITE_OK ) sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", 0, 0, 0);
+  if( rc==SQLITE_OK && bBodyMode ){
+    rc = sqlite3_exec(c->db, "CREATE TABLE IF NOT EXISTS src(id INTEGER"
+                      " PRIMARY KEY, h BLOB)", 0, 0, 0);
+  }
   if( rc==SQLITE_OK ) rc = dpSetIndexOpen(c->db, "main", "t", bCreate, &c->p, &zErr);
+  if( rc==SQLITE_OK && bBodyMode ) dpSetIndexSetSource(c->p, srcSetOf, c->db);
   if( rc ) printf("open: %d %s\n", rc, zErr ? zErr : sqlite3_errmsg(c->db));
   sqlite3_free(zErr);
   return rc;
@@ -425,7 +482,7 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
         break;
       }
       rc = dpSetIndexBest(c->p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
-      if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c->p, id, a, n, !bFound);
+      if( rc==SQLITE_OK ) rc = addDoc(c, id, a, n, !bFound);
       if( rc ){ sprintf(zWhy, "add: %s", dpSetIndexErrmsg(c->p)); break; }
       modelPut(m, id, a, n, !bFound);
       TRACE("  add %d n=%d kept=%d\n", id, n, !bFound);
@@ -442,7 +499,7 @@ static int randomOps(Conn *c, Model *m, int nOps, Stats *st, char *zWhy,
       st->nRemove++;
       if( rndInt(2) ){
         int n = makeSet(m, a, 200), bKept = rndInt(2);
-        rc = dpSetIndexAdd(c->p, id, a, n, bKept);
+        rc = addDoc(c, id, a, n, bKept);
         if( rc ){ sprintf(zWhy, "re-add: %s", dpSetIndexErrmsg(c->p)); break; }
         modelPut(m, id, a, n, bKept);
         TRACE("  re-add %d n=%d kept=%d\n", id, n, bKept);
@@ -613,6 +670,19 @@ static void testRandom(void){
   connClose(&c);
   modelFree(m);
   free(m);
+}
+
+/* 2.x-4.x again with sets='body': no set stored, each asked for (srcSetOf)
+** when a candidate is verified or integrity-check reads it */
+static void testRandomBody(void){
+  bBodyMode = 1;
+  zMode = "sets='body': ";
+  testRandom();
+  bBodyMode = 0;
+  zMode = "";
+  free(aSrcBuf);
+  aSrcBuf = 0;
+  nSrcBuf = 0;
 }
 
 /* ---- 5.x damaged shadow rows ---- */
@@ -2081,7 +2151,7 @@ static int bulkAdd(Conn *c, Model *m, int nDoc, char *zWhy){
     int n = makeSet(m, a, 300), id = modelFreeId(m), bFound = 0;
     DpSetHit h;
     rc = dpSetIndexBest(c->p, a, n, DP_SET_JACCARD, 0.5, 0, 0, &h, &bFound);
-    if( rc==SQLITE_OK ) rc = dpSetIndexAdd(c->p, id, a, n, !bFound);
+    if( rc==SQLITE_OK ) rc = addDoc(c, id, a, n, !bFound);
     if( rc ){ sprintf(zWhy, "bulk add: %s", dpSetIndexErrmsg(c->p)); break; }
     modelPut(m, id, a, n, !bFound);
   }
@@ -2637,7 +2707,7 @@ done:
 ** of the older runs are cached (the block-filter path). */
 static int loAdd(Conn *c, Model *m, const uint64_t *a, int n){
   int id = modelFreeId(m);
-  int rc = dpSetIndexAdd(c->p, id, a, n, 1);
+  int rc = addDoc(c, id, a, n, 1);
   modelPut(m, id, a, n, 1);
   return rc;
 }
@@ -2824,6 +2894,7 @@ int main(void){
 #define RUN(c, f) if( z==0 || strchr(z, c) ) f()
     RUN('1', testBoundaries);
     RUN('2', testRandom);
+    RUN('2', testRandomBody);
     RUN('5', testCorrupt);
     RUN('7', testApi);
     RUN('6', testStaleMessage);
