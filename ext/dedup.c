@@ -300,6 +300,12 @@ static int loadSets(DedupCursor *pCur, DpTableRef *pRef){
   pCur->bSets = 1;
   pCur->eSetMeasure = dpStorageOptions(pRef->pStore)->eMeasure==DP_MEASURE_COSINE
                     ? DP_SET_COSINE : DP_SET_JACCARD;
+  rc = dpStorageTokenizerCheck(pRef->pStore);
+  if( rc!=SQLITE_OK ){
+    if( rc!=SQLITE_NOMEM ) setError(&pCur->base, "%s", dpStorageErrmsg(pRef->pStore));
+    dpStorageClearError(pRef->pStore);
+    return rc;
+  }
   rc = dpSetIndexLoadAll(pRef->pSet, &pCur->sets);
   if( rc!=SQLITE_OK ){
     if( rc!=SQLITE_NOMEM ){

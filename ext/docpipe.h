@@ -193,8 +193,9 @@ int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags);
 ** file's rules and the shingle hash (embed.c), whose version is
 ** DP_TOKENIZER_VERSION (raise it with any change to the tokens or hashes
 ** of a text under the same options), and the Unicode data of the utf8proc
-** linked in.  A table with sets='body' stores it and is refused by a build
-** whose id differs: its postings were made from the bodies by the other.
+** linked in.  A table with sets='body' stores it; under a build whose id
+** differs, what makes or compares its sets waits for a 'rebuild'
+** (dpStorageTokenizerCheck): its postings were made by the other.
 ** "docpipe 1, Unicode 15.0.0" into zBuf[nBuf]. */
 #define DP_TOKENIZER_VERSION 1
 #define DP_TOKENIZER_ID_MAX 64
@@ -654,6 +655,15 @@ int dpStorageDocDelete(DpStorage *s, sqlite3_int64 iId);
 ** Release; SQLITE_DONE when there is none. */
 int dpStorageDocSeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow);
 int dpStorageDocRelease(DpStorage *s);
+/* sets='body': SQLITE_OK when the table's postings were made by this
+** build's tokenizer (dpTokenizerId), else SQLITE_ERROR with a message
+** naming 'rebuild', which writes this build's id (TokenizerRecord) once it
+** has indexed every body again.  Checked by whatever makes or compares
+** sets: INSERT, UPDATE, MATCH, integrity-check, dedup_index(). */
+int dpStorageTokenizerCheck(DpStorage *s);
+int dpStorageTokenizerRecord(DpStorage *s);
+/* After ROLLBACK or ROLLBACK TO: the next check reads the row again. */
+void dpStorageTokenizerRecheck(DpStorage *s);
 /* The same for the body of iId alone (column 0), on a statement of its
 ** own (a set made again from it, sets='body'). */
 int dpStorageBodySeek(DpStorage *s, sqlite3_int64 iId, sqlite3_stmt **ppRow);

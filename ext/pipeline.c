@@ -588,8 +588,14 @@ static int rebuildMadeVector(void *pCtx, sqlite3_int64 iId,
 static int rebuild(DpTable *p){
   int rc;
   if( p->pSet ){
+    /* every set made again from its body and indexed again: with
+    ** sets='body' by this build's tokenizer, which %_config then names */
     sqlite3_int64 nDoc;
-    return forEachSetDoc(p, rebuildSetDoc, &nDoc);
+    rc = forEachSetDoc(p, rebuildSetDoc, &nDoc);
+    if( rc==SQLITE_OK ){
+      rc = dpTableStoreError(p, dpStorageTokenizerRecord(p->pStore));
+    }
+    return rc;
   }
   rc = dpTableStoreError(p, dpStorageScanDocs(p->pStore, DP_SCAN_MADE,
                                               rebuildMadeVector, p));
@@ -605,7 +611,10 @@ static int rebuild(DpTable *p){
 static int runCommand(DpTable *p, sqlite3_value *pCmd){
   const char *zCmd = (const char*)sqlite3_value_text(pCmd);
   if( zCmd==0 ) return SQLITE_NOMEM;
-  if( sqlite3_stricmp(zCmd, "integrity-check")==0 ) return integrityCheck(p);
+  if( sqlite3_stricmp(zCmd, "integrity-check")==0 ){
+    int rc = dpTableStoreError(p, dpStorageTokenizerCheck(p->pStore));
+    return rc ? rc : integrityCheck(p);
+  }
   if( sqlite3_stricmp(zCmd, "rebuild")==0 ) return rebuild(p);
   if( sqlite3_stricmp(zCmd, "merge")==0 && p->pSet ){
     /* the set kind: merge every run the tiered policy would merge */
@@ -983,6 +992,9 @@ int dpTableWrite(DpTable *p, int argc, sqlite3_value **argv,
     ** command inserts no row, so the application's stays */
     *piRowid = sqlite3_last_insert_rowid(p->db);
     rc = runCommand(p, argv[2+dpColCmd(p)]);
+  }else if( (rc = dpTableStoreError(p, dpStorageTokenizerCheck(p->pStore)))
+           !=SQLITE_OK ){
+    /* sets='body' made by another tokenizer: decided after a rebuild */
   }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
     rc = doInsert(p, argv[1], &argv[2], piRowid);
   }else{

@@ -33,6 +33,11 @@
 **   %_sets(id INTEGER PRIMARY KEY, kept INTEGER, n INTEGER, h BLOB)
 **       each document's set: n hashes, 8 bytes each, little-endian,
 **       strictly increasing.  The truth; everything else is an index of it.
+**       With a set source (dpSetIndexSetSource; the table's sets='body',
+**       the default of new tables since 2026-12-02) h is NULL and a set is
+**       asked of the source (the table makes it again from the document's
+**       body), which must give n hashes: the source is then the truth, and
+**       the row holds its size and kept flag (siSetOf).
 **   %_pruns(id INTEGER PRIMARY KEY, level, lo, hi, npair, nblock, dest, resume)
 **       one row per sorted run of postings.  [lo, hi] is the range of
 **       flush sequence numbers the run holds; dest is the run a merge in
@@ -325,7 +330,7 @@
 ** A pair of id in a run whose hi < seq is dead; merges drop dead pairs;
 ** a tombstone goes when every run has hi >= seq.  Searches ignore
 ** tombstones: a dead pair only makes a candidate whose set row is gone or
-** says otherwise, and the candidate is verified from %_sets anyway.
+** says otherwise, and the candidate is verified against its set anyway.
 ** Pending pairs of a document removed in the same batch are dropped at
 ** flush (the removal remembers the position in the pending list).
 **
@@ -378,13 +383,17 @@
 **   see SiHeavy), over the 200 MB budget:
 **   fewer bits per key (DP_SET_FILTER_BITS) or a run-level summary of
 **   ~2 bits per posting would trade page reads for memory.
-** - The file is 4.27x the text at 1M (4.76x before blocks were cut by
-**   size): %_docs ~1.2x, %_sets ~1.75x (8 B per shingle: random hashes
-**   do not compress), postings and filters the rest.  2x is out of reach
-**   while every feature is indexed and every set stored; recomputing a
-**   candidate's set from its body instead of storing it (~3.0x) costs a
-**   tokenization per verification, cheap on bigram text, not on verse
-**   mixes.  Pages freed by merges are reused by later writes but not
+** - The file: 4.27x the text at 1M with every set stored (4.76x before
+**   blocks were cut by size): %_docs ~1.2x, %_sets ~1.75x (8 B per
+**   shingle: random hashes do not compress), postings and filters the
+**   rest.  With a set source (sets='body') the sets are not stored: 2.54x
+**   at 10k bigram documents (%_docs 1.2x, blocks 1.05x, filters 0.25x),
+**   inserts 3,357 and 2,947 docs/s against 2,421 and 2,732 for the build
+**   before, alternating (AMD EPYC, 2026-12-01): writing ~40 % fewer bytes
+**   pays for a tokenization per verify (~0.05 per insert on bigram text,
+**   ~0.3 on verse mixes, ~18 per MATCH top-10).  2x would need fewer
+**   bytes per posting (~5.6 with its filter bits ~1.3) or the bodies
+**   compressed.  Pages freed by merges are reused by later writes but not
 **   returned (auto_vacuum is the table's choice).
 ** - Verse mixes (every passage in many documents) insert ~3x slower than
 **   the dense kind at 10k-20k (see bench/results/scale-verses.md): half
@@ -1279,7 +1288,9 @@ static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
 ** queries repeated on one connection, 12 passes each, alternating,
 ** 2026-11-30); with every size in memory (an experiment) 11.0-11.5.  A
 ** set row read to verify (siVerify) is checked against its n column;
-** one whose size already rules it out is not read. */
+** one whose size already rules it out is not read.  With a set source
+** (sets='body') the row has no h and is small (~10 bytes, hundreds a
+** page): its n column is read through the statement. */
 static int siSetSize(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 *pm,
                      int *pbRow){
   int rc;

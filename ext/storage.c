@@ -66,6 +66,9 @@ struct DpStorage {
   char *zExtraDecl;       /* their declarations, "title TEXT, lang TEXT" */
   sqlite3_stmt *aStmt[N_STMT]; /* prepared lazily, finalized by Free */
   char *zErrMsg;          /* message of the last error, for the caller */
+  int bTokenizerOther;    /* sets='body' and %_config's tokenizer is not
+                          ** this build's when last read (connect, then
+                          ** dpStorageTokenizerCheck) */
 };
 
 static const char *const azShadow[] = { "config", "docs", "vectors" };
@@ -620,15 +623,9 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
       char zOurs[DP_TOKENIZER_ID_MAX];
       dpTokenizerId(zOurs, (int)sizeof(zOurs));
       bTokenizer = 1;
-      if( strcmp(zVal, zOurs)!=0 ){
-        /* its postings were made from the bodies by another tokenizer:
-        ** sets made again here could differ from them */
-        *pzErr = sqlite3_mprintf("docpipe: table %s: its shingle sets are"
-            " made from the bodies by tokenizer '%s', and this docpipe's is"
-            " '%s': open it with the docpipe that made it", s->zName, zVal,
-            zOurs);
-        rc = SQLITE_ERROR;
-      }
+      /* another tokenizer made its postings: it opens, but what needs
+      ** its sets waits for a 'rebuild' (dpStorageTokenizerCheck) */
+      s->bTokenizerOther = strcmp(zVal, zOurs)!=0;
     }else if( strcmp(zKey, "measure")==0 || strcmp(zKey, "normalize")==0
            || strcmp(zKey, "sets")==0 ){
       /* tables made before the set kind have no 'measure': 'vector';
@@ -670,6 +667,67 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
     *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
                              s->zName, s->zName);
     rc = SQLITE_CORRUPT_VTAB;
+  }
+  return rc;
+}
+
+/* The tokenizer row of %_config against this build's id: SQLITE_OK when
+** they are the same (or the table stores its sets), else SQLITE_ERROR with
+** the message.  Read again only while they differ: a 'rebuild' (or one
+** rolled back) changes the row. */
+int dpStorageTokenizerCheck(DpStorage *s){
+  sqlite3_stmt *pStmt = 0;
+  char zOurs[DP_TOKENIZER_ID_MAX];
+  char *zSql, *zTheirs = 0;
+  int rc;
+  if( !s->bTokenizerOther ) return SQLITE_OK;
+  dpTokenizerId(zOurs, (int)sizeof(zOurs));
+  zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
+                         " WHERE k='tokenizer'", s->zDb, s->zName);
+  rc = zSql ? sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    const char *z = (const char*)sqlite3_column_text(pStmt, 0);
+    zTheirs = sqlite3_mprintf("%s", z ? z : "");
+    if( zTheirs==0 ) rc = SQLITE_NOMEM;
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  else sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(zTheirs);
+    return rc==SQLITE_NOMEM ? rc
+         : storeError(s, rc, "cannot read %s_config: %s", s->zName,
+                      sqlite3_errmsg(s->db));
+  }
+  if( zTheirs && strcmp(zTheirs, zOurs)==0 ){
+    s->bTokenizerOther = 0;
+  }else{
+    rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
+        " the bodies by tokenizer '%s', and this docpipe's is '%s' (another"
+        " Unicode version): run INSERT INTO \"%w\"(\"%w\") VALUES('rebuild')"
+        " to index them again with this one", s->zName,
+        zTheirs ? zTheirs : "", zOurs, s->zName, s->zName);
+  }
+  sqlite3_free(zTheirs);
+  return rc;
+}
+
+void dpStorageTokenizerRecheck(DpStorage *s){
+  /* a rollback may have undone a 'rebuild's row (one read, next check) */
+  if( s->opt.bSetsFromBody ) s->bTokenizerOther = 1;
+}
+
+int dpStorageTokenizerRecord(DpStorage *s){
+  char zOurs[DP_TOKENIZER_ID_MAX];
+  int rc;
+  if( !s->opt.bSetsFromBody ) return SQLITE_OK;
+  dpTokenizerId(zOurs, (int)sizeof(zOurs));
+  rc = dpExecf(s->db, 0, "UPDATE \"%w\".\"%w_config\" SET v=%Q"
+               " WHERE k='tokenizer'", s->zDb, s->zName, zOurs);
+  if( rc==SQLITE_OK ) s->bTokenizerOther = 0;
+  else if( rc!=SQLITE_NOMEM ){
+    rc = storeError(s, rc, "cannot write %s_config: %s", s->zName,
+                    sqlite3_errmsg(s->db));
   }
   return rc;
 }

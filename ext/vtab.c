@@ -354,6 +354,7 @@ static int vtabRollback(sqlite3_vtab *pVtab){
   p->nSvptDepth = 0;
   p->bPartial = 0;
   if( p->pSet ) dpSetIndexRollback(p->pSet);
+  dpStorageTokenizerRecheck(p->pStore);
   dpTsRollback(p->pStats);
   return SQLITE_OK;
 }
@@ -393,6 +394,7 @@ static int vtabRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
   if( p->bPartial && p->iPartialDepth>iSavepoint ) p->bPartial = 0;
   p->nSvptDepth = iSavepoint + 1;
   if( p->pSet ) dpSetIndexRollbackTo(p->pSet, iSavepoint);
+  dpStorageTokenizerRecheck(p->pStore);
   dpTsRollbackTo(p->pStats, iSavepoint);
   return SQLITE_OK;
 }
@@ -711,7 +713,9 @@ static int setMatch(DpTable *p, DpCursor *pCur, sqlite3_int64 nK, double rMin,
                     IdSet *pFilter){
   DpSetHit *aSet = 0;
   sqlite3_int64 nSet = 0, nAsk = nK;
-  int rc = SQLITE_OK, nFound = 0, i;
+  int nFound = 0, i;
+  int rc = dpTableStoreError(p, dpStorageTokenizerCheck(p->pStore));
+  if( rc!=SQLITE_OK ) return rc;
   if( nK==DP_K_ALL || pFilter ){
     rc = dpTableSetError(p, dpSetIndexCount(p->pSet, &nSet));
     nAsk = nSet;
