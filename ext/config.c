@@ -406,6 +406,11 @@ void dpOptionsTableDefaults(DpOptions *p){
   }
 }
 
+int dpOptionsGiven(const DpOptions *p, const char *zKey){
+  int i = keyIndex(zKey);
+  return i>=0 && (p->mSet & (1u<<i))!=0;
+}
+
 int dpOptionsIsSet(const DpOptions *p){
   return p->eMeasure!=DP_MEASURE_VECTOR;
 }

@@ -145,6 +145,8 @@ const char *dpOptionsMeasureText(const DpOptions *p);
 void dpOptionsTableDefaults(DpOptions *p);
 /* 1 for the set kind (measure 'jaccard' or 'cosine'). */
 int dpOptionsIsSet(const DpOptions *p);
+/* 1 when option zKey was given (applied) to *p. */
+int dpOptionsGiven(const DpOptions *p, const char *zKey);
 
 /**************************************************************************
 ** Interface to code in tokenize.c — Unicode tokens of a text.
@@ -473,7 +475,8 @@ void dpSetIndexClose(DpSetIndex *p);
 ** makes document id's set again from its body (sorted, distinct; valid
 ** until its next call) when one is needed: a candidate verified, every set
 ** for dedup_index and integrity-check.  Set once, before any other call;
-** set rows then have h NULL.  It returns SQLITE_OK, or an error code and
+** set rows then hold in h a check of the set, not the set.  It returns
+** SQLITE_OK, or an error code and
 ** may set *pzErr to a message (sqlite3_malloc; damage: SQLITE_CORRUPT_VTAB),
 ** which becomes this index's (dpSetIndexErrmsg). */
 void dpSetIndexSetSource(DpSetIndex *p,

@@ -454,6 +454,12 @@ static int forEachSetDoc(DpTable *p, int (*xDoc)(DpTable*, sqlite3_int64,
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
     rc = dpTableSet(p, sqlite3_column_value(pStmt, 1));
+    if( rc==SQLITE_MISMATCH ){
+      /* no insert takes such a body: damage, named */
+      rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "the body of document %lld"
+                        " in %s_docs is not text (DELETE the document, or"
+                        " UPDATE its body)", iId, dpStorageName(p->pStore));
+    }
     if( rc==SQLITE_OK ) rc = xDoc(p, iId, sqlite3_column_int(pStmt, 2), pnDoc);
   }
   if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);

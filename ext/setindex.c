@@ -34,10 +34,11 @@
 **       each document's set: n hashes, 8 bytes each, little-endian,
 **       strictly increasing.  The truth; everything else is an index of it.
 **       With a set source (dpSetIndexSetSource; the table's sets='body',
-**       the default of new tables since 2026-12-02) h is NULL and a set is
-**       asked of the source (the table makes it again from the document's
-**       body), which must give n hashes: the source is then the truth, and
-**       the row holds its size and kept flag (siSetOf).
+**       the default of new tables since 2026-12-02) h is 8 bytes, a check
+**       of the set (siSetCheck), and a set is asked of the source (the
+**       table makes it again from the document's body), which must give n
+**       hashes of that check: the source is then the truth, and the row
+**       holds its size, kept flag and check (siSetOf).
 **   %_pruns(id INTEGER PRIMARY KEY, level, lo, hi, npair, nblock, dest, resume)
 **       one row per sorted run of postings.  [lo, hi] is the range of
 **       flush sequence numbers the run holds; dest is the run a merge in
@@ -873,7 +874,7 @@ struct DpSetIndex {
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
   int (*xSetOf)(void*, sqlite3_int64, const uint64_t**, int*, char**);
                           /* sets='body': a document's set made again from
-                          ** its body (then h is NULL in every set row);
+                          ** its body (then h is a check, siSetCheck);
                           ** NULL: each set row holds its set in h */
   void *pSetOfCtx;        /* xSetOf's first argument */
   uint64_t *aSetBuf;      /* a stored set decoded (siSetOf) */
@@ -1289,15 +1290,15 @@ static int siRowBytes(DpSetIndex *p, int eRead, sqlite3_int64 iRow,
 ** 2026-11-30); with every size in memory (an experiment) 11.0-11.5.  A
 ** set row read to verify (siVerify) is checked against its n column;
 ** one whose size already rules it out is not read.  With a set source
-** (sets='body') the row has no h and is small (~10 bytes, hundreds a
-** page): its n column is read through the statement. */
+** (sets='body') the row is small (~20 bytes, ~200 a page): its n column
+** is read through the statement. */
 static int siSetSize(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 *pm,
                      int *pbRow){
   int rc;
   *pbRow = 0;
   *pm = 0;
   if( p->xSetOf ){
-    /* sets='body': the row is small (no h), its n column says */
+    /* sets='body': the row is small (h is 8 bytes), its n column says */
     sqlite3_stmt *pStmt;
     rc = siStmt(p, SI_SET_GET, &pStmt);
     if( rc ) return rc;
@@ -2551,6 +2552,21 @@ static int siIsSet(const uint64_t *a, int n){
   return 1;
 }
 
+/* sets='body': what a set row keeps of its set instead of the hashes, so
+** that a body changed behind the table's back (to other words of the same
+** count) is seen by the first verify that makes its set again: a sum of
+** the hashes, each mixed (no two sets of random hashes collide but with
+** probability ~2^-64). */
+static uint64_t siSetCheck(const uint64_t *a, sqlite3_int64 n){
+  uint64_t sum = 0;
+  sqlite3_int64 i;
+  for(i=0; i<n; i++){
+    uint64_t x = a[i] * 0x9E3779B97F4A7C15ull;
+    sum += x ^ (x >> 29);
+  }
+  return sum;
+}
+
 static unsigned siSlotHash(uint64_t key){
   return (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 32);
 }
@@ -2638,6 +2654,7 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   sqlite3_stmt *pStmt;
   int rc, i, nOld;
   unsigned char *aBlob = 0;
+  unsigned char aCheck[8];
   rc = dpSetIndexCheckId(p, iId);
   if( rc ) return rc;
   if( nHash<0 || nHash>DP_SET_N_MAX || !siIsSet(aHash, nHash) ){
@@ -2646,7 +2663,9 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
   }
   rc = siRefresh(p);
   if( rc ) return rc;
-  if( nHash>0 && p->xSetOf==0 ){
+  if( p->xSetOf ){
+    siPut64(aCheck, siSetCheck(aHash, nHash));
+  }else if( nHash>0 ){
     aBlob = sqlite3_malloc64((sqlite3_uint64)nHash*8);
     if( aBlob==0 ) return SQLITE_NOMEM;
     for(i=0; i<nHash; i++) siPut64(&aBlob[i*8], aHash[i]);
@@ -2657,7 +2676,8 @@ int dpSetIndexAdd(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
     sqlite3_bind_int(pStmt, 2, bKept ? 1 : 0);
     sqlite3_bind_int(pStmt, 3, nHash);
     if( p->xSetOf ){
-      sqlite3_bind_null(pStmt, 4);        /* sets='body': made again */
+      /* sets='body': the set is made again from the body; its check */
+      sqlite3_bind_blob(pStmt, 4, aCheck, 8, SQLITE_STATIC);
     }else{
       sqlite3_bind_blob64(pStmt, 4, aBlob ? (const void*)aBlob : (const void*)"",
                           (sqlite3_uint64)nHash*8, SQLITE_STATIC);
@@ -3539,9 +3559,9 @@ static int siHitCmp(const void *a, const void *b){
 /* The set of document iId, whose set row says n = m and holds column h
 ** (iCol of pStmt's row): decoded
 ** from h into p->aSetBuf (strictly increasing, m hashes: else damage), or
-** with sets='body' made again from the body by xSetOf (h must be NULL, and
-** the set must have m hashes: a body changed behind the table's back is
-** damage).  *paB is valid until the next call. */
+** with sets='body' made again from the body by xSetOf (h must be the
+** set's check, and the set must have m hashes: a body changed behind the
+** table's back is damage).  *paB is valid until the next call. */
 static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
                    sqlite3_stmt *pStmt, int iCol, const uint64_t **paB){
   int eType = sqlite3_column_type(pStmt, iCol);
@@ -3550,8 +3570,9 @@ static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
   if( p->xSetOf ){
     int nB = 0, rc;
     char *zErr = 0;
-    if( eType!=SQLITE_NULL ){
-      return siCorrupt(p, "a set row (h in a table of sets='body')");
+    const unsigned char *aH = sqlite3_column_blob(pStmt, iCol);
+    if( eType!=SQLITE_BLOB || sqlite3_column_bytes(pStmt, iCol)!=8 || aH==0 ){
+      return siCorrupt(p, "a set row (its check of a set made from the body)");
     }
     rc = p->xSetOf(p->pSetOfCtx, iId, paB, &nB, &zErr);
     if( zErr ){
@@ -3561,11 +3582,16 @@ static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
       rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
                    " %lld of %s makes %d shingles, its set row says %lld",
                    iId, p->zName, nB, m);
+    }else if( rc==SQLITE_OK && siSetCheck(*paB, m)!=siGet64(aH) ){
+      rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
+                   " %lld of %s no longer makes the set its postings were"
+                   " made from", iId, p->zName);
     }
     return rc;
   }else{
     const unsigned char *aH = sqlite3_column_blob(pStmt, iCol);
     sqlite3_int64 j;
+    int bBad = 0;
     if( (eType!=SQLITE_BLOB && !(eType==SQLITE_NULL && m==0))
      || (sqlite3_int64)sqlite3_column_bytes(pStmt, iCol)!=m*8
      || (aH==0 && m>0) ){
@@ -3578,7 +3604,8 @@ static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
     for(j=0; j<m; j++) p->aSetBuf[j] = siGet64(&aH[j*8]);
     /* strictly increasing, checked in a pass of its own without a branch
     ** per hash */
-    if( !siIsSet(p->aSetBuf, (int)m) ) return siCorrupt(p, "a set row (order)");
+    for(j=1; j<m; j++) bBad |= p->aSetBuf[j]<=p->aSetBuf[j-1];
+    if( bBad ) return siCorrupt(p, "a set row (order)");
     *paB = p->aSetBuf;
     return SQLITE_OK;
   }

@@ -68,7 +68,8 @@ struct DpStorage {
   char *zErrMsg;          /* message of the last error, for the caller */
   int bTokenizerOther;    /* sets='body' and %_config's tokenizer is not
                           ** this build's when last read (connect, then
-                          ** dpStorageTokenizerCheck) */
+                          ** dpStorageTokenizerCheck), or must be read */
+  unsigned int iTokVersion; /* SQLITE_FCNTL_DATA_VERSION at the last check */
 };
 
 static const char *const azShadow[] = { "config", "docs", "vectors" };
@@ -520,7 +521,8 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         dpOptionsMeasureText(&s->opt));
     rc = SQLITE_ERROR;
   }
-  if( rc==SQLITE_OK && !dpOptionsIsSet(&s->opt) && s->opt.bSetsFromBody ){
+  if( rc==SQLITE_OK && !dpOptionsIsSet(&s->opt)
+   && dpOptionsGiven(&s->opt, "sets") ){
     *pzErr = sqlite3_mprintf("docpipe: option sets applies to measure="
         "'jaccard' or 'cosine' only (measure='vector' keeps vectors)");
     rc = SQLITE_ERROR;
@@ -661,9 +663,14 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
   if( s->iFormat==1 && s->opt.eHashing==DP_HASH_SIGNED ){
     s->opt.bCountRepeats = 1;
   }
-  if( rc==SQLITE_OK && (!bVersion || nSeen!=7
-                        || bTokenizer!=s->opt.bSetsFromBody
+  if( rc==SQLITE_OK && (bTokenizer!=s->opt.bSetsFromBody
                         || (s->opt.bSetsFromBody && !dpOptionsIsSet(&s->opt))) ){
+    *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is damaged:"
+        " 'sets', 'tokenizer' and 'measure' disagree (a table of sets made"
+        " from the bodies has all three)", s->zName, s->zName);
+    rc = SQLITE_CORRUPT_VTAB;
+  }
+  if( rc==SQLITE_OK && (!bVersion || nSeen!=7) ){
     *pzErr = sqlite3_mprintf("docpipe: table %s: %s_config is incomplete",
                              s->zName, s->zName);
     rc = SQLITE_CORRUPT_VTAB;
@@ -673,13 +680,27 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
 
 /* The tokenizer row of %_config against this build's id: SQLITE_OK when
 ** they are the same (or the table stores its sets), else SQLITE_ERROR with
-** the message.  Read again only while they differ: a 'rebuild' (or one
-** rolled back) changes the row. */
+** the message.  Read again while they differ (a 'rebuild' changes the
+** row), after a rollback (one may have undone it) and after any commit
+** (another connection's rebuild). */
 int dpStorageTokenizerCheck(DpStorage *s){
   sqlite3_stmt *pStmt = 0;
   char zOurs[DP_TOKENIZER_ID_MAX];
   char *zSql, *zTheirs = 0;
   int rc;
+  if( !s->opt.bSetsFromBody ) return SQLITE_OK;
+  {
+    /* another connection's commit (a 'rebuild' by another build) may have
+    ** changed the row: read again after any commit */
+    unsigned int iVersion = 0;
+    if( sqlite3_txn_state(s->db, s->zDb)==SQLITE_TXN_NONE
+     || sqlite3_file_control(s->db, s->zDb, SQLITE_FCNTL_DATA_VERSION,
+                             &iVersion)!=SQLITE_OK
+     || iVersion!=s->iTokVersion ){
+      s->bTokenizerOther = 1;
+      s->iTokVersion = iVersion;
+    }
+  }
   if( !s->bTokenizerOther ) return SQLITE_OK;
   dpTokenizerId(zOurs, (int)sizeof(zOurs));
   zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
@@ -703,8 +724,8 @@ int dpStorageTokenizerCheck(DpStorage *s){
     s->bTokenizerOther = 0;
   }else{
     rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
-        " the bodies by tokenizer '%s', and this docpipe's is '%s' (another"
-        " Unicode version): run INSERT INTO \"%w\"(\"%w\") VALUES('rebuild')"
+        " the bodies by tokenizer '%s', and this docpipe's is '%s':"
+        " run INSERT INTO \"%w\"(\"%w\") VALUES('rebuild')"
         " to index them again with this one", s->zName,
         zTheirs ? zTheirs : "", zOurs, s->zName, s->zName);
   }
