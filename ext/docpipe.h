@@ -483,6 +483,15 @@ void dpSetIndexSetSource(DpSetIndex *p,
                          int (*xSetOf)(void*, sqlite3_int64, const uint64_t**,
                                        int*, char**),
                          void *pCtx);
+/* The same source in bulk, for dpSetIndexLoadAll (dedup_index): xSetsOf
+** (pCtx, nDoc, aId, aOff, aHash, anMade, &zErr) makes the set of each
+** document aId[i] (ids ascending) into aHash[aOff[i] .. aOff[i+1]) (its
+** hashes beyond that room are not written) and its count into anMade[i];
+** errors as xSetOf's.  Without it, xSetOf is asked for each. */
+void dpSetIndexSetBulkSource(DpSetIndex *p,
+                             int (*xSetsOf)(void*, int, const sqlite3_int64*,
+                                            const sqlite3_int64*, uint64_t*,
+                                            sqlite3_int64*, char**));
 /* bOld: runs written from now on have blocks as builds before 2026-12
 ** wrote them (512 pairs, no restart points, 64 filter words);
 ** test/setindex.c makes such a table with it. */
@@ -848,6 +857,12 @@ int dpTableSet(DpTable *p, sqlite3_value *pBody);
 ** p->aBodyHash.  A missing row or a body no insert would take is damage. */
 int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
                      int *pnHash, char **pzErr);
+/* ... and its bulk source (dpSetIndexSetBulkSource): the sets of the
+** documents aId[0..nDoc) (ascending) made from their bodies, read in one
+** scan of %_docs and tokenized in a thread per core. */
+int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
+                        const sqlite3_int64 *aOff, uint64_t *aHash,
+                        sqlite3_int64 *anMade, char **pzErr);
 /* An error of setindex.c (its message) as the table's error; returns rc. */
 int dpTableSetError(DpTable *p, int rc);
 /* setindex.c's measure (DP_SET_*) of a set-kind table. */
@@ -1073,6 +1088,10 @@ void dpConnRelease(void *pConn);
 /* sqlite3_exec() of a printf-formatted statement (names quoted by the
 ** caller with %w). */
 int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...);
+/* Threads worth starting for work spread over cores: one per core this
+** process may run on, at most nMax; 1 when SQLite was built without
+** threads (docpipe's threads call SQLite's allocator). */
+int dpThreadCount(int nMax);
 /* ALTER TABLE zDb.zOld_zSuffix RENAME TO zNew_zSuffix, when it exists. */
 int dpShadowRename(sqlite3 *db, const char *zDb, const char *zOld,
                    const char *zNew, const char *zSuffix, char **pzErr);

@@ -19,7 +19,10 @@
 ** instead of a vector: rowFeatures() makes the body's shingle set
 ** (dpTableSet), decideSet() asks setindex.c for the best kept document,
 ** storeDoc() and deleteDoc() add and remove the set there.  setindex.c's
-** index lives in the database and follows transactions itself.
+** index lives in the database and follows transactions itself.  With
+** sets='body' it stores no set and asks this file for one made again from
+** the body (dpTableSetOfBody; dpTableSetsOfBodies for dedup_index, the
+** bodies read in id order and tokenized in a thread per core).
 **
 ** The vector kind's index is a cache of the shadow tables (dpTableEnsureIndex): built
 ** when first needed, after any ROLLBACK or ROLLBACK TO or failed write
@@ -32,6 +35,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +306,174 @@ int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
     /* the read's own error (an interrupt, I/O): SQLite's word for it */
     *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc));
   }
+  return rc;
+}
+
+/* dpTableSetsOfBodies: a batch of bodies read, tokenized by a thread
+** per core (each with its own tokenizer scratch), each set into its room
+** in the caller's array. */
+#define DP_BODIES_BATCH_BYTES (16 << 20)  /* text read before tokenizing */
+#define DP_BODIES_BATCH_DOCS  8192
+#define DP_BODIES_MAX_THREADS 8
+#define DP_BODIES_MIN_THREADED 256        /* fewer bodies: no thread */
+typedef struct BodyBatch BodyBatch;
+struct BodyBatch {
+  const DpOptions *pOpt;
+  char *zText;            /* the batch's bodies, one after the other */
+  sqlite3_int64 nText, nTextAlloc;
+  int *aDoc;              /* per body: its index i in the caller's arrays */
+  sqlite3_int64 *aStart;  /* per body: its offset in zText */
+  int *aLen;              /* per body: bytes; -1 a NULL body (empty set) */
+  int nBody;
+  const sqlite3_int64 *aOff;  /* the caller's */
+  uint64_t *aHash;
+  sqlite3_int64 *anMade;
+};
+typedef struct BodyWorker BodyWorker;
+struct BodyWorker {
+  BodyBatch *pBatch;
+  int iFirst, nStep;      /* bodies iFirst, iFirst+nStep, ... */
+  int rc;
+  DpTokens tok;
+  uint64_t *aSet;
+  int nSetAlloc;
+};
+
+static void *bodyWork(void *pArg){
+  BodyWorker *w = (BodyWorker*)pArg;
+  BodyBatch *b = w->pBatch;
+  int j;
+  for(j=w->iFirst; w->rc==SQLITE_OK && j<b->nBody; j+=w->nStep){
+    int i = b->aDoc[j], nSet = 0;
+    if( b->aLen[j]>=0 ){
+      w->rc = dpSetText(b->pOpt, &w->tok,
+                        (const unsigned char*)&b->zText[b->aStart[j]],
+                        b->aLen[j], &w->aSet, &w->nSetAlloc, &nSet, 0);
+    }
+    if( w->rc==SQLITE_OK ){
+      sqlite3_int64 nRoom = b->aOff[i+1] - b->aOff[i];
+      b->anMade[i] = nSet;
+      if( nSet>0 ){
+        memcpy(&b->aHash[b->aOff[i]], w->aSet,
+               sizeof(uint64_t)*(size_t)(nSet<nRoom ? nSet : nRoom));
+      }
+    }
+  }
+  return 0;
+}
+
+static int bodyBatchRun(BodyBatch *b, BodyWorker *aW, int nThread){
+  pthread_t aThread[DP_BODIES_MAX_THREADS];
+  int abStarted[DP_BODIES_MAX_THREADS];
+  int i, rc = SQLITE_OK;
+  /* a small batch on this thread alone (threads only where they pay, and
+  ** the out-of-memory test's counting allocator sees one thread) */
+  if( b->nBody<DP_BODIES_MIN_THREADED ) nThread = 1;
+  for(i=0; i<nThread; i++){
+    aW[i].pBatch = b;
+    aW[i].iFirst = i;
+    aW[i].nStep = nThread;
+  }
+  for(i=1; i<nThread; i++){
+    abStarted[i] = pthread_create(&aThread[i], 0, bodyWork, &aW[i])==0;
+  }
+  bodyWork(&aW[0]);
+  for(i=1; i<nThread; i++){
+    if( abStarted[i] ) pthread_join(aThread[i], 0);
+    else bodyWork(&aW[i]);            /* no thread: done here */
+  }
+  for(i=0; i<nThread && rc==SQLITE_OK; i++) rc = aW[i].rc;
+  b->nBody = 0;
+  b->nText = 0;
+  return rc;
+}
+
+int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
+                        const sqlite3_int64 *aOff, uint64_t *aHash,
+                        sqlite3_int64 *anMade, char **pzErr){
+  DpTable *p = (DpTable*)pCtx;
+  const char *zName = dpStorageName(p->pStore);
+  BodyBatch b;
+  BodyWorker aW[DP_BODIES_MAX_THREADS];
+  sqlite3_stmt *pStmt = 0;
+  int nThread = dpThreadCount(DP_BODIES_MAX_THREADS), i = 0, k, rc;
+  memset(&b, 0, sizeof(b));
+  memset(aW, 0, sizeof(aW));
+  for(k=0; k<nThread; k++) dpEmbedScratchInit(&aW[k].tok);
+  b.pOpt = &p->opt;
+  b.aOff = aOff;
+  b.aHash = aHash;
+  b.anMade = anMade;
+  b.aDoc = sqlite3_malloc64(sizeof(int)*DP_BODIES_BATCH_DOCS);
+  b.aStart = sqlite3_malloc64(sizeof(sqlite3_int64)*DP_BODIES_BATCH_DOCS);
+  b.aLen = sqlite3_malloc64(sizeof(int)*DP_BODIES_BATCH_DOCS);
+  rc = (b.aDoc && b.aStart && b.aLen) ? SQLITE_OK : SQLITE_NOMEM;
+  if( rc==SQLITE_OK ) rc = dpStorageDocCursor(p->pStore, "ORDER BY id", &pStmt);
+  if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
+    *pzErr = sqlite3_mprintf("%s", dpStorageErrmsg(p->pStore));
+    dpStorageClearError(p->pStore);
+  }
+  /* the documents in id order beside the ids asked (ascending): a document
+  ** without a set is not this call's to judge; a set without one is damage */
+  while( rc==SQLITE_OK && i<nDoc && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    int eType, n = 0;
+    const unsigned char *z = 0;
+    if( iId<aId[i] ) continue;
+    if( iId>aId[i] ) break;
+    eType = sqlite3_column_type(pStmt, 1);
+    if( eType==SQLITE_TEXT || eType==SQLITE_BLOB ){
+      /* as dpTableSetOfBody reads it */
+      z = eType==SQLITE_TEXT ? sqlite3_column_text(pStmt, 1)
+                             : sqlite3_column_blob(pStmt, 1);
+      n = sqlite3_column_bytes(pStmt, 1);
+      if( z==0 && n>0 ){ rc = SQLITE_NOMEM; break; }
+    }else if( eType!=SQLITE_NULL ){
+      *pzErr = sqlite3_mprintf("the body of document %lld in %s_docs is not"
+                               " text", iId, zName);
+      rc = SQLITE_CORRUPT_VTAB;
+      break;
+    }
+    if( b.nBody==DP_BODIES_BATCH_DOCS || b.nText+n>DP_BODIES_BATCH_BYTES ){
+      rc = bodyBatchRun(&b, aW, nThread);
+      if( rc ) break;
+    }
+    if( b.nText+n>b.nTextAlloc ){
+      sqlite3_int64 nNew = b.nText + n + DP_BODIES_BATCH_BYTES/4;
+      char *zNew = sqlite3_realloc64(b.zText, (sqlite3_uint64)nNew);
+      if( zNew==0 ){ rc = SQLITE_NOMEM; break; }
+      b.zText = zNew;
+      b.nTextAlloc = nNew;
+    }
+    if( n>0 ) memcpy(&b.zText[b.nText], z, (size_t)n);
+    b.aDoc[b.nBody] = i;
+    b.aStart[b.nBody] = b.nText;
+    b.aLen[b.nBody] = eType==SQLITE_NULL ? -1 : n;
+    b.nBody++;
+    b.nText += n;
+    i++;
+  }
+  if( pStmt ){
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK && rc2!=SQLITE_OK ){
+      rc = rc2;
+      *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc2));
+    }
+  }
+  if( rc==SQLITE_OK && b.nBody ) rc = bodyBatchRun(&b, aW, nThread);
+  if( rc==SQLITE_OK && i<nDoc ){
+    *pzErr = sqlite3_mprintf("%s_sets has a set for document %lld, %s_docs"
+                             " no row", zName, aId[i], zName);
+    rc = SQLITE_CORRUPT_VTAB;
+  }
+  for(k=0; k<nThread; k++){
+    dpEmbedScratchFree(&aW[k].tok);
+    sqlite3_free(aW[k].aSet);
+  }
+  sqlite3_free(b.zText);
+  sqlite3_free(b.aDoc);
+  sqlite3_free(b.aStart);
+  sqlite3_free(b.aLen);
   return rc;
 }
 

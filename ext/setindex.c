@@ -876,7 +876,11 @@ struct DpSetIndex {
                           /* sets='body': a document's set made again from
                           ** its body (then h is a check, siSetCheck);
                           ** NULL: each set row holds its set in h */
-  void *pSetOfCtx;        /* xSetOf's first argument */
+  int (*xSetsOf)(void*, int, const sqlite3_int64*, const sqlite3_int64*,
+                 uint64_t*, sqlite3_int64*, char**);
+                          /* the same for many documents at once (may be
+                          ** NULL: xSetOf for each), dpSetIndexLoadAll */
+  void *pSetOfCtx;        /* xSetOf's and xSetsOf's first argument */
   uint64_t *aSetBuf;      /* a stored set decoded (siSetOf) */
   int nSetBufAlloc;       /* slots of aSetBuf */
 };
@@ -2458,6 +2462,13 @@ void dpSetIndexSetSource(DpSetIndex *p,
   p->pSetOfCtx = pCtx;
 }
 
+void dpSetIndexSetBulkSource(DpSetIndex *p,
+                             int (*xSetsOf)(void*, int, const sqlite3_int64*,
+                                            const sqlite3_int64*, uint64_t*,
+                                            sqlite3_int64*, char**)){
+  p->xSetsOf = xSetsOf;
+}
+
 int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
                    int bCreate, DpSetIndex **pp, char **pzErr){
   DpSetIndex *p;
@@ -3716,10 +3727,43 @@ void dpSetAllFree(DpSetAll *pAll){
   memset(pAll, 0, sizeof(*pAll));
 }
 
+/* dpSetIndexLoadAll with a bulk source: every set of pAll (ids, offsets
+** from the rows' n) made from the bodies at once (xSetsOf: in threads),
+** then each checked against its row as siSetOf checks one: its size, its
+** check (aCheck[i]). */
+static int siSetsOfBodies(DpSetIndex *p, DpSetAll *pAll, const uint64_t *aCheck){
+  sqlite3_int64 *anMade, i;
+  char *zErr = 0;
+  int rc;
+  anMade = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(pAll->n+1));
+  if( anMade==0 ) return SQLITE_NOMEM;
+  rc = p->xSetsOf(p->pSetOfCtx, pAll->n, pAll->aId, pAll->aOff, pAll->aHash,
+                  anMade, &zErr);
+  if( zErr ){
+    siError(p, rc, "docpipe: %s", zErr);
+    sqlite3_free(zErr);
+  }
+  for(i=0; rc==SQLITE_OK && i<pAll->n; i++){
+    sqlite3_int64 m = pAll->aOff[i+1] - pAll->aOff[i];
+    if( anMade[i]!=m ){
+      rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
+                   " %lld of %s makes %lld shingles, its set row says %lld",
+                   pAll->aId[i], p->zName, anMade[i], m);
+    }else if( siSetCheck(&pAll->aHash[pAll->aOff[i]], m)!=aCheck[i] ){
+      rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
+                   " %lld of %s no longer makes the set its postings were"
+                   " made from", pAll->aId[i], p->zName);
+    }
+  }
+  sqlite3_free(anMade);
+  return rc;
+}
+
 int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   sqlite3_stmt *pStmt = 0;
   int rc, rc2;
   sqlite3_int64 nSet = 0, nHash = 0;
+  uint64_t *aCheck = 0;   /* bulk source: each row's check of its set */
   siErrReset(p);
   memset(pAll, 0, sizeof(*pAll));
   /* sized first: the arrays are allocated once, at their size (a million
@@ -3744,8 +3788,12 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
   pAll->aHash = dpLargeMalloc((sqlite3_uint64)(nHash+1)*8);
   dpHugePages(pAll->aHash, (sqlite3_uint64)(nHash+1)*8);
   if( pAll->aHash ) pAll->nHashAlloc = nHash+1;
-  if( !pAll->aId || !pAll->aOff || !pAll->aHash ){
+  if( p->xSetsOf ){
+    aCheck = sqlite3_malloc64(sizeof(uint64_t)*(sqlite3_uint64)(nSet+1));
+  }
+  if( !pAll->aId || !pAll->aOff || !pAll->aHash || (p->xSetsOf && !aCheck) ){
     dpSetAllFree(pAll);
+    sqlite3_free(aCheck);
     return SQLITE_NOMEM;
   }
   nHash = 0;
@@ -3762,9 +3810,20 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
       rc = siCorrupt(p, "the set rows (id order)");
       break;
     }
-    rc = siSetOf(p, iId, m, pStmt, 3, &aB);
-    if( rc ) break;
-    if( m>0 ) memcpy(&pAll->aHash[nHash], aB, sizeof(uint64_t)*(size_t)m);
+    if( p->xSetsOf ){
+      /* sets='body' in bulk: the row's check now, the sets below */
+      const unsigned char *aH = sqlite3_column_blob(pStmt, 3);
+      if( sqlite3_column_type(pStmt, 3)!=SQLITE_BLOB
+       || sqlite3_column_bytes(pStmt, 3)!=8 || aH==0 ){
+        rc = siCorrupt(p, "a set row (its check of a set made from the body)");
+        break;
+      }
+      aCheck[pAll->n] = siGet64(aH);
+    }else{
+      rc = siSetOf(p, iId, m, pStmt, 3, &aB);
+      if( rc ) break;
+      if( m>0 ) memcpy(&pAll->aHash[nHash], aB, sizeof(uint64_t)*(size_t)m);
+    }
     pAll->aId[pAll->n] = iId;
     pAll->aOff[pAll->n] = nHash;
     pAll->n++;
@@ -3774,9 +3833,10 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
     rc2 = sqlite3_reset(pStmt);
     if( rc==SQLITE_OK ) rc = rc2;
   }
-  if( rc==SQLITE_OK ){
-    pAll->aOff[pAll->n] = nHash;
-  }else{
+  if( rc==SQLITE_OK ) pAll->aOff[pAll->n] = nHash;
+  if( rc==SQLITE_OK && p->xSetsOf ) rc = siSetsOfBodies(p, pAll, aCheck);
+  sqlite3_free(aCheck);
+  if( rc!=SQLITE_OK ){
     if( rc!=SQLITE_NOMEM && rc!=SQLITE_CORRUPT_VTAB && p->zErr==0 ){
       siError(p, rc, "%s", sqlite3_errmsg(p->db));
     }

@@ -98,12 +98,10 @@
 ** (the same pairs every time).  Not done: a join that does not hold
 ** every set (partitioned or streamed, for sets that outgrow memory).
 */
-#define _GNU_SOURCE             /* sched_getaffinity, CPU_COUNT */
 #include "docpipe.h"
 
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -504,12 +502,7 @@ static int joinSketch(JoinShared *s, JoinWorker *aW, int nThread){
 ** JOIN_MAX_THREADS; one for a small input (no thread is started for it),
 ** or when SQLite was built without threads. */
 static int joinThreads(int nRow){
-  cpu_set_t set;
-  int nCpu = 1;
-  if( nRow<JOIN_MIN_THREADED || !sqlite3_threadsafe() ) return 1;
-  if( sched_getaffinity(0, sizeof(set), &set)==0 ) nCpu = CPU_COUNT(&set);
-  if( nCpu<1 ) nCpu = 1;
-  return nCpu>JOIN_MAX_THREADS ? JOIN_MAX_THREADS : nCpu;
+  return nRow<JOIN_MIN_THREADED ? 1 : dpThreadCount(JOIN_MAX_THREADS);
 }
 
 int dpSetJoin(const DpSetAll *pAll, int eMeasure, double t, int nThreadArg,

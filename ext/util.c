@@ -13,7 +13,10 @@
 ** no allocation).  SQLite's own printf (sqlite3_mprintf) never looks at
 ** the locale and needs none of this.
 */
+#define _GNU_SOURCE             /* sched_getaffinity, CPU_COUNT */
 #include "docpipe.h"
+
+#include <sched.h>
 
 #include <locale.h>
 #include <stdarg.h>
@@ -225,4 +228,13 @@ int dpShadowRename(sqlite3 *db, const char *zDb, const char *zOld,
 void dpConnRelease(void *pArg){
   DpConn *pConn = (DpConn*)pArg;
   if( pConn && --pConn->nRef==0 ) sqlite3_free(pConn);
+}
+
+int dpThreadCount(int nMax){
+  cpu_set_t set;
+  int nCpu = 1;
+  if( !sqlite3_threadsafe() ) return 1;
+  if( sched_getaffinity(0, sizeof(set), &set)==0 ) nCpu = CPU_COUNT(&set);
+  if( nCpu<1 ) nCpu = 1;
+  return nCpu>nMax ? nMax : nCpu;
 }

@@ -135,6 +135,7 @@ static int tableInit(sqlite3 *db, DpConn *pConn, int bCreate, int argc,
                         &p->pSet, &zErr);
     if( rc==SQLITE_OK && p->opt.bSetsFromBody ){
       dpSetIndexSetSource(p->pSet, dpTableSetOfBody, p);
+      dpSetIndexSetBulkSource(p->pSet, dpTableSetsOfBodies);
     }
     if( rc!=SQLITE_OK && *pzErr==0 ){
       *pzErr = sqlite3_mprintf("docpipe: table %s: %s", zName,
