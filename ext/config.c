@@ -56,10 +56,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* ASCII blanks: isspace() would follow the host program's locale. */
 #define dpIsBlank(c) ((c)==' ' || (c)=='\t' || (c)=='\n' || (c)=='\r' \
                       || (c)=='\f' || (c)=='\v')
+
+/* In this leaf, beside dpTokenFlags, so that storage.c can record it:
+** the tokenizer's rules (tokenize.c, embed.c) and utf8proc's Unicode. */
+void dpTokenizerId(char *zBuf, int nBuf){
+  sqlite3_snprintf(nBuf, zBuf, "docpipe %d, Unicode %s", DP_TOKENIZER_VERSION,
+                   utf8proc_unicode_version());
+}
 
 int dpTokenFlags(const DpOptions *p){
   return (p->eHashing!=DP_HASH_SEED ? DP_TOK_SPLIT_WIDE : 0)

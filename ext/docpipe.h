@@ -130,6 +130,17 @@ int dpOptionsParse(DpOptions *p, int mGroups, const char *zList, char **pzErr);
 ** in every mode but the prototype's hashing='seed', DP_TOK_NFKC with
 ** normalize='nfkc'. */
 int dpTokenFlags(const DpOptions *p);
+/* What a set made again from a body depends on beyond the options: tokenize.c's
+** rules and the shingle hash (embed.c), whose version is
+** DP_TOKENIZER_VERSION (raise it with any change to the tokens or hashes
+** of a text under the same options), and the Unicode data of the utf8proc
+** linked in.  A table with sets='body' stores it; under a build whose id
+** differs, what makes or compares its sets waits for a 'rebuild'
+** (dpStorageTokenizerCheck): its postings were made by the other.
+** "docpipe 1, Unicode 15.0.0" into zBuf[nBuf]. */
+#define DP_TOKENIZER_VERSION 1
+#define DP_TOKENIZER_ID_MAX 64
+void dpTokenizerId(char *zBuf, int nBuf);
 /* A function's or a new table's options once parsed: the defaults that
 ** depend on other options (normalize). Not for a table read back from
 ** its %_config, which keeps what it was made with. */
@@ -191,17 +202,6 @@ void dpTokensFree(DpTokens *p);
 #define DP_TOK_SPLIT_WIDE 0x01
 #define DP_TOK_NFKC       0x02
 int dpTokenize(DpTokens *p, const unsigned char *z, int n, int mFlags);
-/* What a set made again from a body depends on beyond the options: this
-** file's rules and the shingle hash (embed.c), whose version is
-** DP_TOKENIZER_VERSION (raise it with any change to the tokens or hashes
-** of a text under the same options), and the Unicode data of the utf8proc
-** linked in.  A table with sets='body' stores it; under a build whose id
-** differs, what makes or compares its sets waits for a 'rebuild'
-** (dpStorageTokenizerCheck): its postings were made by the other.
-** "docpipe 1, Unicode 15.0.0" into zBuf[nBuf]. */
-#define DP_TOKENIZER_VERSION 1
-#define DP_TOKENIZER_ID_MAX 64
-void dpTokenizerId(char *zBuf, int nBuf);
 /* Size aSet (nSet) for nFeat distinct features. SQLITE_OK or NOMEM. */
 int dpTokensReserveSet(DpTokens *p, int nFeat);
 

@@ -39,11 +39,6 @@
 #include <emmintrin.h>
 #endif
 
-void dpTokenizerId(char *zBuf, int nBuf){
-  sqlite3_snprintf(nBuf, zBuf, "docpipe %d, Unicode %s", DP_TOKENIZER_VERSION,
-                   utf8proc_unicode_version());
-}
-
 void dpTokensInit(DpTokens *p){
   memset(p, 0, sizeof(*p));
 }
