@@ -63,10 +63,13 @@
                       || (c)=='\f' || (c)=='\v')
 
 /* In this leaf, beside dpTokenFlags, so that storage.c can record it:
-** the tokenizer's rules (tokenize.c, embed.c) and utf8proc's Unicode. */
+** the tokenizer's rules (tokenize.c, embed.c), utf8proc's Unicode data
+** and utf8proc's own version (its fixes may change a normal form within
+** one Unicode version). */
 void dpTokenizerId(char *zBuf, int nBuf){
-  sqlite3_snprintf(nBuf, zBuf, "docpipe %d, Unicode %s", DP_TOKENIZER_VERSION,
-                   utf8proc_unicode_version());
+  sqlite3_snprintf(nBuf, zBuf, "docpipe %d, Unicode %s, utf8proc %s",
+                   DP_TOKENIZER_VERSION, utf8proc_unicode_version(),
+                   utf8proc_version());
 }
 
 int dpTokenFlags(const DpOptions *p){

@@ -133,11 +133,11 @@ int dpTokenFlags(const DpOptions *p);
 /* What a set made again from a body depends on beyond the options: tokenize.c's
 ** rules and the shingle hash (embed.c), whose version is
 ** DP_TOKENIZER_VERSION (raise it with any change to the tokens or hashes
-** of a text under the same options), and the Unicode data of the utf8proc
-** linked in.  A table with sets='body' stores it; under a build whose id
+** of a text under the same options), and the Unicode data and version
+** of the utf8proc linked in.  A table with sets='body' stores it; under a build whose id
 ** differs, what makes or compares its sets waits for a 'rebuild'
 ** (dpStorageTokenizerCheck): its postings were made by the other.
-** "docpipe 1, Unicode 15.0.0" into zBuf[nBuf]. */
+** "docpipe 1, Unicode 15.0.0, utf8proc 2.8.0" into zBuf[nBuf]. */
 #define DP_TOKENIZER_VERSION 1
 #define DP_TOKENIZER_ID_MAX 64
 void dpTokenizerId(char *zBuf, int nBuf);
@@ -537,7 +537,8 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       int eMeasure, int k, double rMin, int bKeptOnly,
                       const sqlite3_int64 *aSkip, int nSkip,
                       DpSetHit *aHit, int *pnHit);
-/* The stored set of document iId into *paHash (grown with dpGrow, *pnAlloc
+/* The set of document iId (stored, or made again by the set source) into
+** *paHash (grown with dpGrow, *pnAlloc
 ** slots), *pnHash hashes and *pbKept: SQLITE_ROW, or SQLITE_DONE when iId
 ** has no set; SQLITE_CORRUPT_VTAB for a damaged row. */
 int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
@@ -854,7 +855,10 @@ int dpTableEmbedBody(DpTable *p, sqlite3_value *pBody, DpTokens *pTok,
 int dpTableSet(DpTable *p, sqlite3_value *pBody);
 /* sets='body': setindex.c's xSetOf (dpSetIndexSetSource), pCtx the table:
 ** the set of stored document iId made again from its body, into
-** p->aBodyHash.  A missing row or a body no insert would take is damage. */
+** p->aBodyHash.  A missing row or a body that is not text or a blob is
+** damage (a blob's bytes are read as the insert read them: invalid UTF-8,
+** which no insert takes, reads as separators, and the set's check then
+** tells). */
 int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
                      int *pnHash, char **pzErr);
 /* ... and its bulk source (dpSetIndexSetBulkSource): the sets of the

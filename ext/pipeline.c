@@ -303,9 +303,12 @@ int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
     }
   }
   if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
-    /* the read's own error (an interrupt, I/O): SQLite's word for it */
-    *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+    /* the read's own error (a statement not prepared, an interrupt, I/O):
+    ** storage's message, else SQLite's word for it */
+    const char *zStore = dpStorageErrmsg(p->pStore);
+    *pzErr = sqlite3_mprintf("%s", zStore ? zStore : sqlite3_errstr(rc));
   }
+  dpStorageClearError(p->pStore);
   return rc;
 }
 

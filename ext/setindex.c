@@ -1,6 +1,7 @@
 /*
 ** setindex.c — the index of the set kind (measure='jaccard'|'cosine'):
-** each document's exact set of 64-bit shingle hashes, and an inverted
+** each document's exact set of 64-bit shingle hashes (stored, or with a
+** set source made again from the document when needed), and an inverted
 ** index over them stored in the database, searched exactly.
 **
 **   CREATE VIRTUAL TABLE docs USING docpipe(measure='jaccard', threshold=0.5);
@@ -246,9 +247,10 @@
 **   top ten often holds one near-copy and nine that share a common
 **   phrase), so tau stays low and nearly every key is probed; nothing is
 **   read while probing.  Then candidates are taken by decreasing bound
-**   count + (features not probed): the size first (the length of the set
-**   row's h, from the row's header through a blob handle: no overflow
-**   page, and no statement unless the row is gone; siSetSize), the set
+**   count + (features not probed): the size first (stored sets: the
+**   length of the set row's h, from the row's header through a blob
+**   handle: no overflow page, and no statement unless the row is gone;
+**   with a set source the small row's n; siSetSize), the set
 **   only if the bound with that size can still reach rMin and beat the
 **   k-th hit held.  A document never counted is below rMin as above.
 **   50 top-10 queries on 10k bigram documents: 18 ms each when every
@@ -3596,7 +3598,8 @@ static int siSetOf(DpSetIndex *p, sqlite3_int64 iId, sqlite3_int64 m,
     }else if( rc==SQLITE_OK && siSetCheck(*paB, m)!=siGet64(aH) ){
       rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
                    " %lld of %s no longer makes the set its postings were"
-                   " made from", iId, p->zName);
+                   " made from (changed in %s_docs? 'rebuild' indexes it"
+                   " again)", iId, p->zName, p->zName);
     }
     return rc;
   }else{
@@ -3752,7 +3755,8 @@ static int siSetsOfBodies(DpSetIndex *p, DpSetAll *pAll, const uint64_t *aCheck)
     }else if( siSetCheck(&pAll->aHash[pAll->aOff[i]], m)!=aCheck[i] ){
       rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: the body of document"
                    " %lld of %s no longer makes the set its postings were"
-                   " made from", pAll->aId[i], p->zName);
+                   " made from (changed in %s_docs? 'rebuild' indexes it"
+                   " again)", pAll->aId[i], p->zName, p->zName);
     }
   }
   sqlite3_free(anMade);

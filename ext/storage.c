@@ -51,6 +51,7 @@ enum {
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
   STMT_LOAD,            /* every document with its vector */
   STMT_DATA_VERSION,    /* PRAGMA data_version */
+  STMT_TOKENIZER_GET,   /* SELECT v FROM %_config WHERE k='tokenizer' */
   STMT_READ_UNCOMMITTED, /* PRAGMA read_uncommitted */
   N_STMT
 };
@@ -69,7 +70,7 @@ struct DpStorage {
   int bTokenizerOther;    /* sets='body' and %_config's tokenizer is not
                           ** this build's when last read (connect, then
                           ** dpStorageTokenizerCheck), or must be read */
-  unsigned int iTokVersion; /* SQLITE_FCNTL_DATA_VERSION at the last check */
+  sqlite3_int64 iTokVersion; /* PRAGMA data_version at the last check */
 };
 
 static const char *const azShadow[] = { "config", "docs", "vectors" };
@@ -180,6 +181,10 @@ static int getStmt(DpStorage *s, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_DATA_VERSION:
         zSql = sqlite3_mprintf("PRAGMA \"%w\".data_version", zDb);
+        break;
+      case STMT_TOKENIZER_GET:
+        zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
+                               " WHERE k='tokenizer'", zDb, zName);
         break;
       case STMT_READ_UNCOMMITTED:
         zSql = sqlite3_mprintf("PRAGMA read_uncommitted");
@@ -686,34 +691,37 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
 int dpStorageTokenizerCheck(DpStorage *s){
   sqlite3_stmt *pStmt = 0;
   char zOurs[DP_TOKENIZER_ID_MAX];
-  char *zSql, *zTheirs = 0;
+  char *zTheirs = 0;
   int rc;
   if( !s->opt.bSetsFromBody ) return SQLITE_OK;
   {
     /* another connection's commit (a 'rebuild' by another build) may have
-    ** changed the row: read again after any commit */
-    unsigned int iVersion = 0;
-    if( sqlite3_txn_state(s->db, s->zDb)==SQLITE_TXN_NONE
-     || sqlite3_file_control(s->db, s->zDb, SQLITE_FCNTL_DATA_VERSION,
-                             &iVersion)!=SQLITE_OK
-     || iVersion!=s->iTokVersion ){
+    ** changed the row: read again when PRAGMA data_version says one came
+    ** (this connection's own changes come through Record and Recheck) */
+    sqlite3_int64 iVersion = 0;
+    int bUncommitted = 0;
+    rc = dpStorageDataVersion(s, &iVersion, &bUncommitted);
+    if( rc!=SQLITE_OK ){
+      return rc==SQLITE_NOMEM ? rc
+           : storeError(s, rc, "%s", sqlite3_errmsg(s->db));
+    }
+    if( iVersion!=s->iTokVersion || bUncommitted ){
       s->bTokenizerOther = 1;
       s->iTokVersion = iVersion;
     }
   }
   if( !s->bTokenizerOther ) return SQLITE_OK;
   dpTokenizerId(zOurs, (int)sizeof(zOurs));
-  zSql = sqlite3_mprintf("SELECT v FROM \"%w\".\"%w_config\""
-                         " WHERE k='tokenizer'", s->zDb, s->zName);
-  rc = zSql ? sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
-  sqlite3_free(zSql);
+  rc = getStmt(s, STMT_TOKENIZER_GET, &pStmt);
   if( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     const char *z = (const char*)sqlite3_column_text(pStmt, 0);
     zTheirs = sqlite3_mprintf("%s", z ? z : "");
     if( zTheirs==0 ) rc = SQLITE_NOMEM;
   }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
-  else sqlite3_finalize(pStmt);
+  if( pStmt ){
+    int rc2 = sqlite3_reset(pStmt);
+    if( rc==SQLITE_OK ) rc = rc2;
+  }
   if( rc!=SQLITE_OK ){
     sqlite3_free(zTheirs);
     return rc==SQLITE_NOMEM ? rc
@@ -722,12 +730,18 @@ int dpStorageTokenizerCheck(DpStorage *s){
   }
   if( zTheirs && strcmp(zTheirs, zOurs)==0 ){
     s->bTokenizerOther = 0;
-  }else{
+  }else if( sqlite3_stricmp(s->zDb, "main")==0 ){
     rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
         " the bodies by tokenizer '%s', and this docpipe's is '%s':"
         " run INSERT INTO \"%w\"(\"%w\") VALUES('rebuild')"
         " to index them again with this one", s->zName,
         zTheirs ? zTheirs : "", zOurs, s->zName, s->zName);
+  }else{
+    rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
+        " the bodies by tokenizer '%s', and this docpipe's is '%s':"
+        " run INSERT INTO \"%w\".\"%w\"(\"%w\") VALUES('rebuild')"
+        " to index them again with this one", s->zName,
+        zTheirs ? zTheirs : "", zOurs, s->zDb, s->zName, s->zName);
   }
   sqlite3_free(zTheirs);
   return rc;

@@ -714,9 +714,7 @@ static int setMatch(DpTable *p, DpCursor *pCur, sqlite3_int64 nK, double rMin,
                     IdSet *pFilter){
   DpSetHit *aSet = 0;
   sqlite3_int64 nSet = 0, nAsk = nK;
-  int nFound = 0, i;
-  int rc = dpTableStoreError(p, dpStorageTokenizerCheck(p->pStore));
-  if( rc!=SQLITE_OK ) return rc;
+  int rc = SQLITE_OK, nFound = 0, i;
   if( nK==DP_K_ALL || pFilter ){
     rc = dpTableSetError(p, dpSetIndexCount(p->pSet, &nSet));
     nAsk = nSet;
@@ -784,6 +782,11 @@ static int matchSearch(DpTable *p, DpCursor *pCur, int idxNum,
   tSearch = dpTsClock(p->pStats);
   if( rc==SQLITE_OK && bFilter ){
     rc = buildFilter(p, idxStr, &argv[iArg], &set);
+  }
+  if( rc==SQLITE_OK && p->pSet ){
+    /* every MATCH of a set table, also one scored by its words: what the
+    ** table answers waits for a rebuild under another tokenizer */
+    rc = dpTableStoreError(p, dpStorageTokenizerCheck(p->pStore));
   }
   if( rc==SQLITE_OK && pShort ){
     rc = shortMatch(p, pCur, pShort, (int)nK, rMin, bFilter ? &set : 0);

@@ -85,6 +85,19 @@ static const char *azSetScript[] = {
   "SELECT set_similarity('a b c d e f', shingle_set('a b c d e g'), 'cosine')",
 };
 
+/* A set table that stores its sets (sets='stored', every table made
+** before 2026-12-02): its own paths of adding, verifying, loading and
+** checking sets. */
+static const char *azStoredScript[] = {
+  "CREATE VIRTUAL TABLE d USING docpipe(measure='cosine', tokenize='shingle 2', sets='stored')",
+  "INSERT INTO d(body) VALUES ('In the beginning God created the heaven and the earth'),"
+  " ('In the beginning God created the heaven and the earth!'), ('Call me Ishmael')",
+  "SELECT rowid, score FROM d WHERE d MATCH 'God created the heaven' AND k = 3",
+  "UPDATE d SET body = 'In the beginning God made the heaven' WHERE rowid = 3",
+  "INSERT INTO d(d) VALUES ('integrity-check')",
+  "SELECT count(*) FROM dedup_index('d', 0.3, 'pairs')",
+};
+
 /* Run script az[0..n) on test database zDb; returns 1 if every statement
 ** ran. */
 static int runScript(const char *zDb, const char *const *azScript, size_t n){
@@ -161,6 +174,7 @@ int main(void){
   static const struct { const char *const *az; size_t n; } aScript[] = {
     { azScript, sizeof(azScript)/sizeof(azScript[0]) },
     { azSetScript, sizeof(azSetScript)/sizeof(azSetScript[0]) },
+    { azStoredScript, sizeof(azStoredScript)/sizeof(azStoredScript[0]) },
   };
   sqlite3_mem_methods faultMem;
   char zDb[64], zWhy[256];
