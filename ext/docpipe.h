@@ -537,12 +537,13 @@ int dpSetIndexNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
                       int eMeasure, int k, double rMin, int bKeptOnly,
                       const sqlite3_int64 *aSkip, int nSkip,
                       DpSetHit *aHit, int *pnHit);
-/* The set of document iId (stored, or made again by the set source) into
-** *paHash (grown with dpGrow, *pnAlloc
-** slots), *pnHash hashes and *pbKept: SQLITE_ROW, or SQLITE_DONE when iId
-** has no set; SQLITE_CORRUPT_VTAB for a damaged row. */
-int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
-                  int *pnAlloc, int *pnHash, int *pbKept);
+/* integrity-check: does document iId's set row describe the set
+** aHash[0..nHash) (made from its body)?  Its stored hashes, or with
+** sets='body' its size and check.  SQLITE_ROW with *pbSame and *pbKept,
+** SQLITE_DONE when iId has no set row; SQLITE_CORRUPT_VTAB for a damaged
+** row. */
+int dpSetIndexMatchRow(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
+                       int nHash, int *pbSame, int *pbKept);
 /* Number of stored sets. */
 int dpSetIndexCount(DpSetIndex *p, sqlite3_int64 *pnSet);
 /* Every stored set at once (dedup_index): set i has id aId[i] (ascending)

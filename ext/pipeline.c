@@ -642,21 +642,19 @@ static int forEachSetDoc(DpTable *p, int (*xDoc)(DpTable*, sqlite3_int64,
   return rc;
 }
 
-/* integrity-check, one document: its stored set is the set of its body,
+/* integrity-check, one document: its set row describes the set of its body,
 ** kept exactly when it is not a duplicate. */
 static int checkSetDoc(DpTable *p, sqlite3_int64 iId, int bDup,
                        sqlite3_int64 *pnDoc){
-  uint64_t *aStored = 0;
-  int nAlloc = 0, nStored = 0, bKept = 0;
-  int rc = dpTableSetError(p, dpSetIndexGet(p->pSet, iId, &aStored, &nAlloc,
-                                            &nStored, &bKept));
+  int bSame = 0, bKept = 0;
+  int rc = dpTableSetError(p, dpSetIndexMatchRow(p->pSet, iId, p->aHash,
+                                                 p->nHash, &bSame, &bKept));
   if( rc==SQLITE_DONE ){
     rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "document %lld has no set in"
                     " %s_sets", iId, dpStorageName(p->pStore));
   }else if( rc==SQLITE_ROW ){
     rc = SQLITE_OK;
-    if( nStored!=p->nHash
-     || (nStored>0 && memcmp(aStored, p->aHash, 8*(size_t)nStored)) ){
+    if( !bSame ){
       rc = dpTableError(p, SQLITE_CORRUPT_VTAB, "the set of document %lld is"
                       " not the shingle set of its body", iId);
     }else if( bKept!=!bDup ){
@@ -665,7 +663,6 @@ static int checkSetDoc(DpTable *p, sqlite3_int64 iId, int bDup,
                       bDup);
     }
   }
-  sqlite3_free(aStored);
   (*pnDoc)++;
   return rc;
 }

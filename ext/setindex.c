@@ -3674,30 +3674,41 @@ static int siVerify(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
   return rc;
 }
 
-int dpSetIndexGet(DpSetIndex *p, sqlite3_int64 iId, uint64_t **paHash,
-                  int *pnAlloc, int *pnHash, int *pbKept){
+int dpSetIndexMatchRow(DpSetIndex *p, sqlite3_int64 iId, const uint64_t *aHash,
+                       int nHash, int *pbSame, int *pbKept){
   sqlite3_stmt *pStmt;
   int rc, rc2;
   siErrReset(p);
   rc = siStmt(p, SI_SET_GET, &pStmt);
-  *pnHash = 0;
+  *pbSame = 0;
   *pbKept = 0;
   if( rc ) return rc;
   sqlite3_bind_int64(pStmt, 1, iId);
   rc = sqlite3_step(pStmt);
   if( rc==SQLITE_ROW ){
     sqlite3_int64 m = sqlite3_column_int64(pStmt, 1);
-    const uint64_t *aB = 0;
     *pbKept = sqlite3_column_int(pStmt, 0);
-    rc = siSetOf(p, iId, m, pStmt, 2, &aB);
-    if( rc==SQLITE_OK && m>0
-     && dpGrow((void**)paHash, pnAlloc, (int)m, sizeof(uint64_t)) ){
-      rc = SQLITE_NOMEM;
-    }
-    if( rc==SQLITE_OK ){
-      if( m>0 ) memcpy(*paHash, aB, sizeof(uint64_t)*(size_t)m);
-      *pnHash = (int)m;
-      rc = SQLITE_ROW;
+    if( m<0 || m>DP_SET_N_MAX ){
+      rc = siCorrupt(p, "a set row");
+    }else if( p->xSetOf ){
+      /* sets='body': the row's size and check, not the set made again
+      ** (integrity-check has made it from the body already) */
+      const unsigned char *aH = sqlite3_column_blob(pStmt, 2);
+      if( sqlite3_column_type(pStmt, 2)!=SQLITE_BLOB
+       || sqlite3_column_bytes(pStmt, 2)!=8 || aH==0 ){
+        rc = siCorrupt(p, "a set row (its check of a set made from the body)");
+      }else{
+        *pbSame = m==nHash && siGet64(aH)==siSetCheck(aHash, m);
+      }
+    }else{
+      const uint64_t *aB = 0;
+      int rc3 = siSetOf(p, iId, m, pStmt, 2, &aB);
+      if( rc3 ){
+        rc = rc3;
+      }else{
+        *pbSame = m==nHash
+               && (m==0 || memcmp(aB, aHash, sizeof(uint64_t)*(size_t)m)==0);
+      }
     }
   }
   rc2 = sqlite3_reset(pStmt);
