@@ -302,7 +302,9 @@ static int loadSets(DedupCursor *pCur, DpTableRef *pRef){
                     ? DP_SET_COSINE : DP_SET_JACCARD;
   rc = dpStorageTokenizerCheck(pRef->pStore);
   if( rc!=SQLITE_OK ){
-    if( rc!=SQLITE_NOMEM ) setError(&pCur->base, "%s", dpStorageErrmsg(pRef->pStore));
+    if( rc!=SQLITE_NOMEM ){
+      setError(&pCur->base, "%s", dpStorageErrmsg(pRef->pStore));
+    }
     dpStorageClearError(pRef->pStore);
     return rc;
   }

@@ -280,7 +280,7 @@ int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
     if( eType==SQLITE_TEXT || eType==SQLITE_BLOB ){
       /* as bodyText reads it: a blob as its bytes, which were valid
       ** UTF-8 when stored (dpSetText reads invalid bytes as separators,
-      ** so damage there still gives a set, which its size check sees) */
+      ** so damage there still gives a set, which its size and check see) */
       z = eType==SQLITE_TEXT ? sqlite3_column_text(pRow, 0)
                              : sqlite3_column_blob(pRow, 0);
       n = sqlite3_column_bytes(pRow, 0);

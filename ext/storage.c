@@ -686,8 +686,8 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
 /* The tokenizer row of %_config against this build's id: SQLITE_OK when
 ** they are the same (or the table stores its sets), else SQLITE_ERROR with
 ** the message.  Read again while they differ (a 'rebuild' changes the
-** row), after a rollback (one may have undone it) and after any commit
-** (another connection's rebuild). */
+** row), after a rollback (one may have undone it) and after another
+** connection's commit (its rebuild: PRAGMA data_version). */
 int dpStorageTokenizerCheck(DpStorage *s){
   sqlite3_stmt *pStmt = 0;
   char zOurs[DP_TOKENIZER_ID_MAX];
