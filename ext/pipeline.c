@@ -261,6 +261,32 @@ int dpTableSet(DpTable *p, sqlite3_value *pBody){
                    &p->nHash, dpTsStages(p->pStats));
 }
 
+/* The stored body of document iId in column iCol of pStmt's row, as
+** bodyText read it when it was written: *pz, *pn (*pz NULL for a NULL
+** body: the empty set).  A blob is read as its bytes, which were valid
+** UTF-8 when stored (dpSetText reads invalid bytes as separators, so damage
+** there still gives a set, which its size and check see); another type is
+** damage, named in *pzErr. */
+static int storedBody(DpTable *p, sqlite3_stmt *pStmt, int iCol,
+                      sqlite3_int64 iId, const unsigned char **pz, int *pn,
+                      char **pzErr){
+  int eType = sqlite3_column_type(pStmt, iCol);
+  *pz = 0;
+  *pn = 0;
+  if( eType==SQLITE_NULL ) return SQLITE_OK;
+  if( eType!=SQLITE_TEXT && eType!=SQLITE_BLOB ){
+    *pzErr = sqlite3_mprintf("the body of document %lld in %s_docs is not"
+                             " text", iId, dpStorageName(p->pStore));
+    return SQLITE_CORRUPT_VTAB;
+  }
+  *pz = eType==SQLITE_TEXT ? sqlite3_column_text(pStmt, iCol)
+                           : sqlite3_column_blob(pStmt, iCol);
+  *pn = sqlite3_column_bytes(pStmt, iCol);
+  if( *pz==0 && *pn>0 ) return SQLITE_NOMEM;
+  if( *pz==0 ) *pz = (const unsigned char*)"";    /* an empty blob */
+  return SQLITE_OK;
+}
+
 int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
                      int *pnHash, char **pzErr){
   DpTable *p = (DpTable*)pCtx;
@@ -276,22 +302,8 @@ int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
   }
   if( rc==SQLITE_ROW ){
     const unsigned char *z = 0;
-    int n = 0, eType = sqlite3_column_type(pRow, 0);
-    if( eType==SQLITE_TEXT || eType==SQLITE_BLOB ){
-      /* as bodyText reads it: a blob as its bytes, which were valid
-      ** UTF-8 when stored (dpSetText reads invalid bytes as separators,
-      ** so damage there still gives a set, which its size and check see) */
-      z = eType==SQLITE_TEXT ? sqlite3_column_text(pRow, 0)
-                             : sqlite3_column_blob(pRow, 0);
-      n = sqlite3_column_bytes(pRow, 0);
-      rc = (z==0 && n>0) ? SQLITE_NOMEM : SQLITE_OK;
-    }else if( eType==SQLITE_NULL ){
-      rc = SQLITE_OK;
-    }else{
-      *pzErr = sqlite3_mprintf("the body of document %lld in %s_docs is not"
-                               " text", iId, zName);
-      rc = SQLITE_CORRUPT_VTAB;
-    }
+    int n = 0;
+    rc = storedBody(p, pRow, 0, iId, &z, &n, pzErr);
     if( rc==SQLITE_OK && z ){
       rc = dpSetText(&p->opt, &p->tokBody, z, n, &p->aBodyHash,
                      &p->nBodyHashAlloc, pnHash, 0);
@@ -420,23 +432,12 @@ int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
   ** without a set is not this call's to judge; a set without one is damage */
   while( rc==SQLITE_OK && i<nDoc && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-    int eType, n = 0;
+    int n = 0;
     const unsigned char *z = 0;
     if( iId<aId[i] ) continue;
     if( iId>aId[i] ) break;
-    eType = sqlite3_column_type(pStmt, 1);
-    if( eType==SQLITE_TEXT || eType==SQLITE_BLOB ){
-      /* as dpTableSetOfBody reads it */
-      z = eType==SQLITE_TEXT ? sqlite3_column_text(pStmt, 1)
-                             : sqlite3_column_blob(pStmt, 1);
-      n = sqlite3_column_bytes(pStmt, 1);
-      if( z==0 && n>0 ){ rc = SQLITE_NOMEM; break; }
-    }else if( eType!=SQLITE_NULL ){
-      *pzErr = sqlite3_mprintf("the body of document %lld in %s_docs is not"
-                               " text", iId, zName);
-      rc = SQLITE_CORRUPT_VTAB;
-      break;
-    }
+    rc = storedBody(p, pStmt, 1, iId, &z, &n, pzErr);
+    if( rc ) break;
     if( b.nBody==DP_BODIES_BATCH_DOCS || b.nText+n>DP_BODIES_BATCH_BYTES ){
       rc = bodyBatchRun(&b, aW, nThread);
       if( rc ) break;
@@ -451,7 +452,7 @@ int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
     if( n>0 ) memcpy(&b.zText[b.nText], z, (size_t)n);
     b.aDoc[b.nBody] = i;
     b.aStart[b.nBody] = b.nText;
-    b.aLen[b.nBody] = eType==SQLITE_NULL ? -1 : n;
+    b.aLen[b.nBody] = z==0 ? -1 : n;          /* -1: a NULL body */
     b.nBody++;
     b.nText += n;
     i++;
