@@ -133,6 +133,22 @@ static int parseReal(const char *z, double *pOut){
   return 1;
 }
 
+/* An option of two values: *pb = 1 for zOne, 0 for zZero, else an error
+** naming both. */
+static int parseTwoWay(const char *zKey, const char *zVal, const char *zOne,
+                       const char *zZero, int *pb, char **pzErr){
+  if( sqlite3_stricmp(zVal, zOne)==0 ){
+    *pb = 1;
+  }else if( sqlite3_stricmp(zVal, zZero)==0 ){
+    *pb = 0;
+  }else{
+    *pzErr = sqlite3_mprintf("option %s must be '%s' or '%s', not '%s'", zKey,
+                             zOne, zZero, zVal);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 /* Every key, in the order of the table above; bit i of DpOptions.mSet is
 ** set once azKey[i] has been applied. */
 static const char *const azKey[] = {
@@ -198,16 +214,8 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     return SQLITE_OK;
   }
   if( sqlite3_stricmp(zKey, "normalize")==0 && (mGroups & DP_OPT_EMBED) ){
-    if( sqlite3_stricmp(zVal, "nfkc")==0 ){
-      p->bNormalize = 1;
-    }else if( sqlite3_stricmp(zVal, "none")==0 ){
-      p->bNormalize = 0;
-    }else{
-      *pzErr = sqlite3_mprintf("option normalize must be 'nfkc' or 'none',"
-                               " not '%s'", zVal);
-      return SQLITE_ERROR;
-    }
-    return SQLITE_OK;
+    return parseTwoWay("normalize", zVal, "nfkc", "none", &p->bNormalize,
+                       pzErr);
   }
   if( sqlite3_stricmp(zKey, "threshold")==0 && (mGroups & DP_OPT_TABLE) ){
     if( !parseReal(zVal, &rv) || !(rv>0.0 && rv<=1.0) ){
@@ -233,16 +241,7 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     return SQLITE_OK;
   }
   if( sqlite3_stricmp(zKey, "stats")==0 && (mGroups & DP_OPT_TABLE) ){
-    if( sqlite3_stricmp(zVal, "on")==0 ){
-      p->bStats = 1;
-    }else if( sqlite3_stricmp(zVal, "off")==0 ){
-      p->bStats = 0;
-    }else{
-      *pzErr = sqlite3_mprintf("option stats must be 'on' or 'off', not '%s'",
-                               zVal);
-      return SQLITE_ERROR;
-    }
-    return SQLITE_OK;
+    return parseTwoWay("stats", zVal, "on", "off", &p->bStats, pzErr);
   }
   if( sqlite3_stricmp(zKey, "stats_keep")==0 && (mGroups & DP_OPT_TABLE) ){
     if( !parseInt(zVal, &iv) || iv<1 || iv>1000000000 ){
@@ -268,16 +267,8 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     return SQLITE_OK;
   }
   if( sqlite3_stricmp(zKey, "sets")==0 && (mGroups & DP_OPT_TABLE) ){
-    if( sqlite3_stricmp(zVal, "body")==0 ){
-      p->bSetsFromBody = 1;
-    }else if( sqlite3_stricmp(zVal, "stored")==0 ){
-      p->bSetsFromBody = 0;
-    }else{
-      *pzErr = sqlite3_mprintf("option sets must be 'body' or 'stored',"
-                               " not '%s'", zVal);
-      return SQLITE_ERROR;
-    }
-    return SQLITE_OK;
+    return parseTwoWay("sets", zVal, "body", "stored", &p->bSetsFromBody,
+                       pzErr);
   }
   if( sqlite3_stricmp(zKey, "threshold")==0
    || sqlite3_stricmp(zKey, "sets")==0

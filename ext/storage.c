@@ -730,18 +730,18 @@ int dpStorageTokenizerCheck(DpStorage *s){
   }
   if( zTheirs && strcmp(zTheirs, zOurs)==0 ){
     s->bTokenizerOther = 0;
-  }else if( sqlite3_stricmp(s->zDb, "main")==0 ){
-    rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
-        " the bodies by tokenizer '%s', and this docpipe's is '%s':"
-        " run INSERT INTO \"%w\"(\"%w\") VALUES('rebuild')"
-        " to index them again with this one", s->zName,
-        zTheirs ? zTheirs : "", zOurs, s->zName, s->zName);
   }else{
-    rc = storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
-        " the bodies by tokenizer '%s', and this docpipe's is '%s':"
-        " run INSERT INTO \"%w\".\"%w\"(\"%w\") VALUES('rebuild')"
-        " to index them again with this one", s->zName,
-        zTheirs ? zTheirs : "", zOurs, s->zDb, s->zName, s->zName);
+    /* the table as the user names it: "t", or "aux"."t" when attached */
+    char *zTab = sqlite3_stricmp(s->zDb, "main")==0
+        ? sqlite3_mprintf("\"%w\"", s->zName)
+        : sqlite3_mprintf("\"%w\".\"%w\"", s->zDb, s->zName);
+    rc = zTab==0 ? SQLITE_NOMEM
+       : storeError(s, SQLITE_ERROR, "the shingle sets of %s were made from"
+             " the bodies by tokenizer '%s', and this docpipe's is '%s':"
+             " run INSERT INTO %s(\"%w\") VALUES('rebuild') to index them"
+             " again with this one", s->zName, zTheirs ? zTheirs : "", zOurs,
+             zTab, s->zName);
+    sqlite3_free(zTab);
   }
   sqlite3_free(zTheirs);
   return rc;
