@@ -29,12 +29,15 @@ DP_CFLAGS = -std=gnu11 -Wall -Wextra -fPIC -fvisibility=hidden
 # (evaluated late, with "=", after "deps" may have installed it);
 # --exclude-libs keeps its symbols from being exported next to ours.
 UTF8PROC_A = $(shell $(CC) -print-file-name=libutf8proc.a)
+# zstd (body.c) likewise: the libzstd.a of the zstd.h compiled against
+ZSTD_A = $(shell $(CC) -print-file-name=libzstd.a)
+STATIC_LIBS = $(UTF8PROC_A) $(ZSTD_A)
 DP_LDFLAGS = -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--as-needed
 
 SRC = ext/docpipe.c ext/config.c ext/tokenize.c ext/embed.c ext/simd.c \
       ext/simd_avx2.c ext/simd_avx512.c ext/funcs.c ext/util.c \
       ext/index.c ext/query.c ext/storage.c ext/pipeline.c ext/vtab.c \
-      ext/dedup.c ext/stats.c ext/setindex.c ext/setjoin.c
+      ext/dedup.c ext/stats.c ext/setindex.c ext/setjoin.c ext/body.c
 HDR = ext/docpipe.h ext/simd_sketch.h
 
 TCLSH ?= tclsh
@@ -92,11 +95,11 @@ FUZZ_OBJ = $(fuzz_OBJ)
 # --- the extension -------------------------------------------------------
 dist/docpipe.so: $(OBJ)
 	@mkdir -p dist
-	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(UTF8PROC_A) -lm -lpthread
+	$(CC) $(CFLAGS) $(DP_LDFLAGS) -o $@ $(OBJ) $(STATIC_LIBS) -lm -lpthread
 
 build/asan/docpipe.so: $(ASAN_OBJ)
 	$(CC) -fsanitize=address,undefined -shared -Wl,--exclude-libs,ALL \
-	  -o $@ $(ASAN_OBJ) $(UTF8PROC_A) -lm -lpthread
+	  -o $@ $(ASAN_OBJ) $(STATIC_LIBS) -lm -lpthread
 
 # --- tests -------------------------------------------------------------
 # The C test programs (test/NAME.c -> build/NAME_test), against the core
@@ -105,7 +108,7 @@ C_TESTS = build/kernels_test build/hist_test build/ioerr_test build/setindex_tes
           build/stats_svpt_test build/kernels_san_test
 build/%_test: test/%.c $(CORE_OBJ) | deps-test
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  $< $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  $< $(CORE_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 demo: dist/docpipe.so | deps-test
 	sqlite3 :memory: < sql/demo.sql
@@ -114,20 +117,20 @@ demo: dist/docpipe.so | deps-test
 build/oom_check: test/oom.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/oom.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  $(OOM_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 # The kernel tests again under ASan/UBSan, in make test and test-fast too:
 # a kernel that reads or writes one element past an array is seen only so.
 build/kernels_san_test: test/kernels.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/kernels.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  $(OOM_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 # The set index's C test under ASan/UBSan/LSan (in make asan).
 build/setindex_asan: test/setindex.c $(OOM_OBJ) | deps-test
 	$(CC) -O1 -g $(SAN) \
 	  -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ test/setindex.c \
-	  $(OOM_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  $(OOM_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 test-setindex: build/setindex_test
 	build/setindex_test
@@ -224,7 +227,7 @@ bench-insert: dist/docpipe.so | deps-bench
 # Benchmark programs.
 build/setindex_bench: bench/setindex_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  bench/setindex_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  bench/setindex_bench.c $(CORE_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 # The set index alone (ext/setindex.c, not yet a table kind): SETINDEX_DOCS
 # documents (default 100,000), figures in bench/results/setindex.md.
@@ -246,7 +249,7 @@ bench-setindex: build/setindex_bench
 
 build/kernel_bench: bench/kernel_bench.c $(CORE_OBJ)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -DSQLITE_CORE -Iext -o $@ \
-	  bench/kernel_bench.c $(CORE_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  bench/kernel_bench.c $(CORE_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 build/insert_bench: bench/insert_bench.c bench/verses.h
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -o $@ bench/insert_bench.c -lsqlite3 -lm
@@ -271,7 +274,7 @@ NODE_HDR = cluster/join.h cluster/net.h
 dist/docpipe-node: $(NODE_SRC) $(NODE_HDR) dist/libdocpipe.a include/sqlite-docpipe.h \
                    | deps-cluster
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -o $@ $(NODE_SRC) \
-	  dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
+	  dist/libdocpipe.a $(STATIC_LIBS) -ldqlite -lsqlite3 -lm -lpthread
 
 # The same host without docpipe: what a user gets from a node built without
 # it (test/cluster.sh shows the error).
@@ -296,7 +299,7 @@ build/asan/docpipe-node: $(NODE_SRC) $(NODE_HDR) dist/libdocpipe.a | deps-cluste
 	@mkdir -p build/asan
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Iinclude -o $@ $(NODE_SRC) \
-	  dist/libdocpipe.a $(UTF8PROC_A) -ldqlite -lsqlite3 -lm -lpthread
+	  dist/libdocpipe.a $(STATIC_LIBS) -ldqlite -lsqlite3 -lm -lpthread
 
 test-cluster-asan: dist/docpipe.so $(CLUSTER) build/asan/docpipe-node | deps-test
 	ASAN_OPTIONS=detect_leaks=0 DOCPIPE_NODE=$(CURDIR)/build/asan/docpipe-node \
@@ -311,7 +314,7 @@ bench-cluster: dist/docpipe.so $(CLUSTER) | deps-test
 FUZZ_SECONDS ?= 30
 build/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | deps-test
 	clang -g -O1 -fsanitize=fuzzer $(SAN) -std=gnu11 -DSQLITE_CORE \
-	  -Iext -o $@ $< $(FUZZ_OBJ) $(UTF8PROC_A) -lsqlite3 -lm -lpthread
+	  -Iext -o $@ $< $(FUZZ_OBJ) $(STATIC_LIBS) -lsqlite3 -lm -lpthread
 
 # The two-connection operation fuzzer (test/opfuzz.test) at length, under
 # ASan+UBSan: OPFUZZ_SEEDS seeds of 300 operations from a seed of the clock
@@ -352,7 +355,7 @@ INCDIR = $(PREFIX)/include
 # links without a clash, and member names (utf8proc.o) cannot collide.
 # libm and libpthread are libc's, so they stay link flags: "-lm -lpthread" in Libs.
 build/core/libdocpipe.o: $(CORE_OBJ)
-	$(LD) -r -o $@.tmp $(CORE_OBJ) $(UTF8PROC_A)
+	$(LD) -r -o $@.tmp $(CORE_OBJ) $(STATIC_LIBS)
 	objcopy --keep-global-symbol=sqlite3_docpipe_init $@.tmp $@
 	rm -f $@.tmp
 

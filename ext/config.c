@@ -26,6 +26,7 @@
 **   measure       vector | jaccard | cosine       table
 **   normalize     nfkc | none                     embed
 **   sets          body | stored                   table (set kind)
+**   compress      zstd | none                     table
 **
 ** measure chooses the table's kind: 'jaccard' (the default) and 'cosine'
 ** decide by the exact Jaccard or cosine of the documents' shingle sets (the
@@ -51,6 +52,11 @@
 ** it instead of tokenizing the body again).  Only a 'body' table stores the
 ** key, beside the tokenizer it was made with (storage.c); one without the
 ** key (all made before) stores its sets.
+**
+** compress='zstd' (the default of new tables since 2026-12) stores each
+** body as a zstd frame (body.c), about half its bytes; 'none' as it came.
+** Only a compressing table stores the key; one without it (all made
+** before) reads its bodies as they are.
 */
 #include "docpipe.h"
 
@@ -153,7 +159,7 @@ static int parseTwoWay(const char *zKey, const char *zVal, const char *zOne,
 ** set once azKey[i] has been applied. */
 static const char *const azKey[] = {
   "dim", "tokenize", "hashing", "threshold", "on_duplicate", "stats",
-  "stats_keep", "measure", "normalize", "sets"
+  "stats_keep", "measure", "normalize", "sets", "compress"
 };
 
 /* Position of zKey in azKey[], or -1. */
@@ -270,8 +276,12 @@ static int applyOption(DpOptions *p, int mGroups, const char *zKey,
     return parseTwoWay("sets", zVal, "body", "stored", &p->bSetsFromBody,
                        pzErr);
   }
+  if( sqlite3_stricmp(zKey, "compress")==0 && (mGroups & DP_OPT_TABLE) ){
+    return parseTwoWay("compress", zVal, "zstd", "none", &p->bCompress, pzErr);
+  }
   if( sqlite3_stricmp(zKey, "threshold")==0
    || sqlite3_stricmp(zKey, "sets")==0
+   || sqlite3_stricmp(zKey, "compress")==0
    || sqlite3_stricmp(zKey, "measure")==0
    || sqlite3_stricmp(zKey, "on_duplicate")==0
    || sqlite3_stricmp(zKey, "stats")==0
@@ -406,6 +416,7 @@ void dpOptionsTableDefaults(DpOptions *p){
   if( (p->mSet & (1u<<keyIndex("sets")))==0 ){
     p->bSetsFromBody = p->eMeasure!=DP_MEASURE_VECTOR;
   }
+  if( (p->mSet & (1u<<keyIndex("compress")))==0 ) p->bCompress = 1;
 }
 
 int dpOptionsGiven(const DpOptions *p, const char *zKey){

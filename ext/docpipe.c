@@ -49,6 +49,12 @@ static int registerAll(sqlite3 *db, char **pzErrMsg){
                                 " (%s)", sqlite3_errstr(rc));
     return rc;
   }
+  rc = dpRegisterBody(db);
+  if( rc!=SQLITE_OK ){
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_body (%s)",
+                                sqlite3_errstr(rc));
+    return rc;
+  }
   return SQLITE_OK;
 }
 

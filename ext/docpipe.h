@@ -9,7 +9,7 @@
 ** The modules and who calls whom (tools/arrows.py checks these arrows on
 ** every "make test"; util.c and config.c are leaves anyone may use):
 **
-**   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd
+**   docpipe.c  entry point        -> vtab, funcs, dedup, stats, simd, body
 **   vtab.c     the virtual table: module methods, transactions, reads
 **                                 -> pipeline, storage, index, embed,
 **                                    query, stats, setindex
@@ -23,7 +23,8 @@
 **              set_similarity()   -> embed, tokenize, simd, setindex
 **                                    (dpSetSimilarity)
 **   storage.c  shadow tables %_config, %_docs, %_vectors; the open tables
-**              of a connection    -> (leaves only)
+**              of a connection    -> body
+**   body.c     a body as %_docs stores it, docpipe_body()  -> (leaves only)
 **   stats.c    %_stats, %_latency, docpipe_latency()  -> (leaves only)
 **   index.c    in-memory vector index     -> simd
 **   embed.c    text -> vector      -> tokenize
@@ -112,6 +113,9 @@ struct DpOptions {
                           ** makes one again from the body when needed;
                           ** 0 ('stored', every table made before): each
                           ** set in %_sets */
+  int bCompress;          /* compress='zstd': bodies stored as zstd frames
+                          ** (body.c); 0 ('none', every table made before):
+                          ** as they came */
 };
 
 /* Option groups: which keys a caller accepts. */
@@ -609,6 +613,33 @@ int dpSetIndexIntegrity(DpSetIndex *p);
 void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat);
 
 /**************************************************************************
+** Interface to code in body.c — a body as %_docs stores it (zstd frames).
+*/
+#define DP_BODY_PACK_MIN 64      /* shorter bodies are stored as they are */
+typedef struct DpBodyCodec DpBodyCodec;   /* zstd contexts, made lazily */
+int dpBodyCodecNew(DpBodyCodec **pp);
+void dpBodyCodecFree(DpBodyCodec *c);
+/* Pack n bytes of UTF-8 at z: *paOut, *pnOut the zstd frame (valid until
+** the next call), or *paOut NULL when the body is to be stored as it is
+** (short, or not made smaller).  SQLITE_NOMEM on failure. */
+int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
+               int *pnOut);
+/* The text of packed body a[0..n) of document iId (-1: unknown) into
+** *pzText (sqlite3_malloc'd, NUL-terminated), *pnText bytes.  SQLITE_CORRUPT
+** with *pzErr (sqlite3_free) for a blob that is not one whole frame,
+** SQLITE_TOOBIG past nMax bytes, SQLITE_NOMEM. */
+int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
+                 sqlite3_int64 nMax, char **pzText, sqlite3_int64 *pnText,
+                 char **pzErr);
+/* The result of ctx: stored body pStored as the table shows it (a blob
+** unpacked, anything else as it is), or the error, also returned. */
+int dpBodyResult(DpBodyCodec *c, sqlite3_context *ctx, sqlite3_value *pStored,
+                 sqlite3_int64 iId);
+/* docpipe_body(x [, id]) on db: a packed body's text; anything else as it
+** is. */
+int dpRegisterBody(sqlite3 *db);
+
+/**************************************************************************
 ** Interface to code in storage.c — the shadow tables %_config, %_docs and
 ** %_vectors of one docpipe table (used by vtab.c and dedup.c).  Functions
 ** return SQLite result codes; an error's message is in dpStorageErrmsg()
@@ -720,9 +751,15 @@ int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt);
 ** decision out of range): SQLITE_CORRUPT_VTAB naming the first. */
 int dpStorageCheckRows(DpStorage *s);
 /* A new statement over %_docs (id, body, is_duplicate, duplicate_of,
-** similarity, extras) followed by zWhere; the caller finalizes it. */
-int dpStorageDocCursor(DpStorage *s, const char *zWhere,
+** similarity, extras) followed by zWhere; the caller finalizes it.  body is
+** the text, or with bPacked as stored: a packed body unread until
+** dpStorageBodyResult (a scan that wants no body unpacks none). */
+int dpStorageDocCursor(DpStorage *s, const char *zWhere, int bPacked,
                        sqlite3_stmt **ppStmt);
+/* The result of ctx: a body read as stored (dpStorageDocCursor, bPacked)
+** as the table shows it, or the error of a damaged one (also returned). */
+int dpStorageBodyResult(DpStorage *s, sqlite3_context *ctx,
+                        sqlite3_value *pStored, sqlite3_int64 iId);
 /* Ids of the documents where column aCol[i] azOp[i] apArg[i] holds for
 ** every i, ascending, in *paId (sqlite3_free). */
 int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
@@ -840,6 +877,9 @@ static inline int dpColCmd(const DpTable *p){ return DP_COL_EXTRA0 + p->nExtra +
 int dpTableError(DpTable *p, int rc, const char *zFmt, ...);
 /* An error of storage.c (its message) as the table's error; returns rc. */
 int dpTableStoreError(DpTable *p, int rc);
+/* A failed step or finalize of the table's own statement as its error,
+** with SQLite's message (a damaged packed body: docpipe_body()'s); rc. */
+int dpTableSqlError(DpTable *p, int rc);
 /* The index made to match the shadow tables (loaded when stale). */
 int dpTableEnsureIndex(DpTable *p);
 /* The vector of a row into aOut: the caller's embedding pEmb (checked)

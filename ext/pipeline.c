@@ -65,6 +65,13 @@ int dpTableStoreError(DpTable *p, int rc){
   return rc;
 }
 
+int dpTableSqlError(DpTable *p, int rc){
+  if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE ){
+    dpTableError(p, rc, "%s", sqlite3_errmsg(p->db));
+  }
+  return rc;
+}
+
 /**************************************************************************
 ** The in-memory index: built from the shadow tables when stale.
 */
@@ -315,10 +322,10 @@ int dpTableSetOfBody(void *pCtx, sqlite3_int64 iId, const uint64_t **paHash,
     }
   }
   if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM && *pzErr==0 ){
-    /* the read's own error (a statement not prepared, an interrupt, I/O):
-    ** storage's message, else SQLite's word for it */
+    /* the read's own error (a statement not prepared, an interrupt, I/O,
+    ** a damaged packed body): storage's message, else SQLite's */
     const char *zStore = dpStorageErrmsg(p->pStore);
-    *pzErr = sqlite3_mprintf("%s", zStore ? zStore : sqlite3_errstr(rc));
+    *pzErr = sqlite3_mprintf("%s", zStore ? zStore : sqlite3_errmsg(p->db));
   }
   dpStorageClearError(p->pStore);
   return rc;
@@ -423,7 +430,8 @@ int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
   b.aStart = sqlite3_malloc64(sizeof(sqlite3_int64)*DP_BODIES_BATCH_DOCS);
   b.aLen = sqlite3_malloc64(sizeof(int)*DP_BODIES_BATCH_DOCS);
   rc = (b.aDoc && b.aStart && b.aLen) ? SQLITE_OK : SQLITE_NOMEM;
-  if( rc==SQLITE_OK ) rc = dpStorageDocCursor(p->pStore, "ORDER BY id", &pStmt);
+  if( rc==SQLITE_OK ) rc = dpStorageDocCursor(p->pStore, "ORDER BY id", 0,
+                                              &pStmt);
   if( rc!=SQLITE_OK && rc!=SQLITE_NOMEM ){
     *pzErr = sqlite3_mprintf("%s", dpStorageErrmsg(p->pStore));
     dpStorageClearError(p->pStore);
@@ -461,7 +469,7 @@ int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
     int rc2 = sqlite3_finalize(pStmt);
     if( rc==SQLITE_OK && rc2!=SQLITE_OK ){
       rc = rc2;
-      *pzErr = sqlite3_mprintf("%s", sqlite3_errstr(rc2));
+      *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(p->db));
     }
   }
   if( rc==SQLITE_OK && b.nBody ) rc = bodyBatchRun(&b, aW, nThread);
@@ -625,7 +633,7 @@ static int forEachSetDoc(DpTable *p, int (*xDoc)(DpTable*, sqlite3_int64,
                          sqlite3_int64 *pnDoc){
   sqlite3_stmt *pStmt = 0;
   int rc = dpTableStoreError(p, dpStorageDocCursor(p->pStore, "ORDER BY id",
-                                                   &pStmt));
+                                                   0, &pStmt));
   *pnDoc = 0;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
@@ -638,7 +646,7 @@ static int forEachSetDoc(DpTable *p, int (*xDoc)(DpTable*, sqlite3_int64,
     }
     if( rc==SQLITE_OK ) rc = xDoc(p, iId, sqlite3_column_int(pStmt, 2), pnDoc);
   }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK ) rc = dpTableSqlError(p, sqlite3_finalize(pStmt));
   else sqlite3_finalize(pStmt);
   return rc;
 }

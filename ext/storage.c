@@ -71,7 +71,18 @@ struct DpStorage {
                           ** this build's when last read (connect, then
                           ** dpStorageTokenizerCheck), or must be read */
   sqlite3_int64 iTokVersion; /* PRAGMA data_version at the last check */
+  DpBodyCodec *pCodec;    /* compress='zstd': packs bodies (body.c) */
 };
+
+/* body as the SQL of a read names it: through docpipe_body() in a table
+** whose bodies are zstd frames (body.c), so that a filter or length()
+** sees the text, and a damaged body's message names its id.  zTab is ""
+** or the alias of %_docs with its dot ("d."). */
+static char *bodyExpr(const DpStorage *s, const char *zTab){
+  return s->opt.bCompress
+    ? sqlite3_mprintf("docpipe_body(%sbody, %sid)", zTab, zTab)
+    : sqlite3_mprintf("%sbody", zTab);
+}
 
 static const char *const azShadow[] = { "config", "docs", "vectors" };
 
@@ -150,15 +161,19 @@ static int getStmt(DpStorage *s, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_DOC_GET:
         zCols = extraList(s, ", c%d", 0);
-        if( zCols ){
-          zSql = sqlite3_mprintf("SELECT body, is_duplicate, duplicate_of,"
+        zVals = bodyExpr(s, "");
+        if( zCols && zVals ){
+          zSql = sqlite3_mprintf("SELECT %s, is_duplicate, duplicate_of,"
               " similarity, own_vector%s FROM \"%w\".\"%w_docs\" WHERE id=?1",
-              zCols, zDb, zName);
+              zVals, zCols, zDb, zName);
         }
         break;
       case STMT_BODY_GET:
-        zSql = sqlite3_mprintf("SELECT body FROM \"%w\".\"%w_docs\""
-                               " WHERE id=?1", zDb, zName);
+        zVals = bodyExpr(s, "");
+        if( zVals ){
+          zSql = sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_docs\""
+                                 " WHERE id=?1", zVals, zDb, zName);
+        }
         break;
       case STMT_VEC_WRITE:
         /* an upsert on id alone (rebuild rewrites vectors in place) */
@@ -491,6 +506,7 @@ void dpStorageFree(DpStorage *s){
   int i;
   if( s==0 ) return;
   finalizeStmts(s);
+  dpBodyCodecFree(s->pCodec);
   for(i=0; i<s->nExtra; i++) sqlite3_free(s->azExtraName[i]);
   sqlite3_free(s->azExtraName);
   sqlite3_free(s->zExtraDecl);
@@ -563,7 +579,7 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         "INSERT INTO \"%w\".\"%w_config\" VALUES"
         " ('version', %d), ('dim', %d), ('threshold', %Q),"
         " ('tokenize', %Q), ('hashing', %Q), ('on_duplicate', %Q),"
-        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s%s%s;"
+        " ('stats', %Q), ('stats_keep', %d), ('columns', %Q)%s%s%s%s;"
         "%s;"
         "CREATE TABLE \"%w\".\"%w_vectors\"(id INTEGER PRIMARY KEY, v BLOB);",
         zDb, zName, zDb, zName, DP_FORMAT_VERSION, s->opt.nDim,
@@ -580,7 +596,9 @@ int dpStorageCreate(DpStorage *s, int nArg, const char *const *azArg,
         s->opt.bNormalize ? ", ('normalize', 'nfkc')" : "",
         /* and only a table whose sets are made from the bodies, with the
         ** tokenizer that must make them (dpTokenizerId) */
-        zSetsRows ? zSetsRows : "", zDocs, zDb, zName);
+        zSetsRows ? zSetsRows : "",
+        /* and only a table whose bodies are zstd frames (body.c) */
+        s->opt.bCompress ? ", ('compress', 'zstd')" : "", zDocs, zDb, zName);
   }
   s->iFormat = DP_FORMAT_VERSION;
   sqlite3_free(zTok);
@@ -634,10 +652,11 @@ int dpStorageConnect(DpStorage *s, char **pzErr){
       ** its sets waits for a 'rebuild' (dpStorageTokenizerCheck) */
       s->bTokenizerOther = strcmp(zVal, zOurs)!=0;
     }else if( strcmp(zKey, "measure")==0 || strcmp(zKey, "normalize")==0
-           || strcmp(zKey, "sets")==0 ){
+           || strcmp(zKey, "sets")==0 || strcmp(zKey, "compress")==0 ){
       /* tables made before the set kind have no 'measure': 'vector';
       ** before normalization none has 'normalize': 'none'; before sets
-      ** made from the bodies none has 'sets': 'stored' */
+      ** made from the bodies none has 'sets': 'stored'; before bodies were
+      ** packed none has 'compress': 'none' */
       char *zWord = sqlite3_mprintf("%s=%s", zKey, zVal);
       rc = zWord ? dpOptionsApply(&s->opt, DP_OPT_EMBED|DP_OPT_TABLE, zWord,
                                   &zErr)
@@ -801,6 +820,35 @@ int dpStorageRename(DpStorage *s, const char *zNew){
 /**************************************************************************
 ** Documents and vectors.
 */
+
+/* Bind body pBody as %_docs stores it: a blob (valid UTF-8, the table
+** checked) as the text it is; a text (or such a blob) in a compressing
+** table as a zstd frame when that is smaller (body.c). */
+static int bindBody(DpStorage *s, sqlite3_stmt *pStmt, int iParam,
+                    sqlite3_value *pBody){
+  int eType = sqlite3_value_type(pBody);
+  if( eType!=SQLITE_TEXT && eType!=SQLITE_BLOB ){
+    return sqlite3_bind_value(pStmt, iParam, pBody);
+  }else{
+    const void *z = eType==SQLITE_TEXT ? (const void*)sqlite3_value_text(pBody)
+                                       : sqlite3_value_blob(pBody);
+    int n = sqlite3_value_bytes(pBody);
+    const void *aPacked = 0;
+    int nPacked = 0, rc = SQLITE_OK;
+    if( z==0 && n>0 ) return SQLITE_NOMEM;
+    if( s->opt.bCompress && n>=DP_BODY_PACK_MIN ){
+      if( s->pCodec==0 ) rc = dpBodyCodecNew(&s->pCodec);
+      if( rc==SQLITE_OK ) rc = dpBodyPack(s->pCodec, z, n, &aPacked, &nPacked);
+      if( rc!=SQLITE_OK ) return rc;
+    }
+    if( aPacked ){
+      return sqlite3_bind_blob(pStmt, iParam, aPacked, nPacked,
+                               SQLITE_TRANSIENT);
+    }
+    if( eType==SQLITE_TEXT ) return sqlite3_bind_value(pStmt, iParam, pBody);
+    return sqlite3_bind_text(pStmt, iParam, z ? z : "", n, SQLITE_TRANSIENT);
+  }
+}
 int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
                     sqlite3_value *pBody, int bOwn, int bDup,
                     sqlite3_int64 iDupOf, double rSim,
@@ -811,13 +859,8 @@ int dpStorageDocPut(DpStorage *s, sqlite3_int64 *piId, int bHasId,
   if( rc!=SQLITE_OK ) return rc;
   if( bHasId ) sqlite3_bind_int64(pStmt, 1, *piId);
   else sqlite3_bind_null(pStmt, 1);
-  if( sqlite3_value_type(pBody)==SQLITE_BLOB ){
-    /* valid UTF-8 (the table checked): stored as the text it is */
-    sqlite3_bind_text(pStmt, 2, sqlite3_value_blob(pBody),
-                      sqlite3_value_bytes(pBody), SQLITE_TRANSIENT);
-  }else{
-    sqlite3_bind_value(pStmt, 2, pBody);
-  }
+  rc = bindBody(s, pStmt, 2, pBody);
+  if( rc!=SQLITE_OK ) return rc;
   sqlite3_bind_int(pStmt, 3, bDup);
   if( bDup ){
     sqlite3_bind_int64(pStmt, 4, iDupOf);
@@ -871,6 +914,7 @@ static int seekById(DpStorage *s, int eStmt, sqlite3_int64 iId,
   if( rc!=SQLITE_ROW ){
     int rc2 = sqlite3_reset(pStmt);
     if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
+    if( rc!=SQLITE_DONE ) storeError(s, rc, "%s", sqlite3_errmsg(s->db));
   }else{
     *ppRow = pStmt;
   }
@@ -925,6 +969,14 @@ int dpStorageScanVectors(DpStorage *s,
   return rc;
 }
 
+/* Finalize a statement that read the shadow tables: its error (a damaged
+** packed body, I/O, an interrupt) with SQLite's message. */
+static int finalizeRead(DpStorage *s, sqlite3_stmt *pStmt){
+  int rc = sqlite3_finalize(pStmt);
+  if( rc!=SQLITE_OK ) storeError(s, rc, "%s", sqlite3_errmsg(s->db));
+  return rc;
+}
+
 int dpStorageScanDocs(DpStorage *s, int eWhich,
                       int (*xRow)(void*, sqlite3_int64 iId,
                                   sqlite3_value *pBody, sqlite3_value *pVec),
@@ -935,17 +987,19 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
     " WHERE d.own_vector<>0",   /* DP_SCAN_OWN: vectors the caller gave */
   };
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT d.id, d.body, v.v FROM \"%w\".\"%w_docs\""
-      " d LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id%s", s->zDb, s->zName,
-      s->zDb, s->zName, azWhere[eWhich]);
+  char *zBody = bodyExpr(s, "d.");
+  char *zSql = zBody ? sqlite3_mprintf("SELECT d.id, %s, v.v FROM"
+      " \"%w\".\"%w_docs\" d LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id%s",
+      zBody, s->zDb, s->zName, s->zDb, s->zName, azWhere[eWhich]) : 0;
   int rc = zSql ? SQLITE_OK : SQLITE_NOMEM;
+  sqlite3_free(zBody);
   if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     rc = xRow(pCtx, sqlite3_column_int64(pStmt, 0),
               sqlite3_column_value(pStmt, 1), sqlite3_column_value(pStmt, 2));
   }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK ) rc = finalizeRead(s, pStmt);
   else sqlite3_finalize(pStmt);
   return rc;
 }
@@ -966,22 +1020,28 @@ static int prepareQuery(DpStorage *s, char *zSql, const char *zWhat,
   return rc;
 }
 
+/* keep='longest' compares the bytes of the bodies as the table shows them
+** (a packed body's text, body.c) */
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
                          sqlite3_stmt **ppStmt){
-  char *zSql = bWithLength
-    ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(d.body AS BLOB))"
+  char *zBody = bodyExpr(s, "d.");
+  char *zSql = zBody==0 ? 0 : bWithLength
+    ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(%s AS BLOB))"
                       " FROM \"%w\".\"%w_vectors\" v JOIN \"%w\".\"%w_docs\" d"
-                      " ON d.id=v.id", s->zDb, s->zName, s->zDb, s->zName)
+                      " ON d.id=v.id", zBody, s->zDb, s->zName, s->zDb, s->zName)
     : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"",
                       s->zDb, s->zName);
+  sqlite3_free(zBody);
   return prepareQuery(s, zSql, "vectors", ppStmt);
 }
 
 int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt){
-  return prepareQuery(s, sqlite3_mprintf("SELECT id, length(CAST(body AS BLOB))"
-                                         " FROM \"%w\".\"%w_docs\" ORDER BY id",
-                                         s->zDb, s->zName),
-                      "docs", ppStmt);
+  char *zBody = bodyExpr(s, "");
+  char *zSql = zBody ? sqlite3_mprintf("SELECT id, length(CAST(%s AS BLOB))"
+                                       " FROM \"%w\".\"%w_docs\" ORDER BY id",
+                                       zBody, s->zDb, s->zName) : 0;
+  sqlite3_free(zBody);
+  return prepareQuery(s, zSql, "docs", ppStmt);
 }
 
 int dpStorageCheckRows(DpStorage *s){
@@ -1010,17 +1070,20 @@ int dpStorageCheckRows(DpStorage *s){
   return rc;
 }
 
-int dpStorageDocCursor(DpStorage *s, const char *zWhere,
+int dpStorageDocCursor(DpStorage *s, const char *zWhere, int bPacked,
                        sqlite3_stmt **ppStmt){
   char *zCols = extraList(s, ", c%d", 0);
-  char *zSql;
+  char *zBody = bPacked ? sqlite3_mprintf("body") : bodyExpr(s, "");
+  char *zSql = 0;
   int rc;
   *ppStmt = 0;
-  if( zCols==0 ) return SQLITE_NOMEM;
-  zSql = sqlite3_mprintf("SELECT id, body, is_duplicate, duplicate_of,"
-                         " similarity%s FROM \"%w\".\"%w_docs\" %s",
-                         zCols, s->zDb, s->zName, zWhere);
+  if( zCols && zBody ){
+    zSql = sqlite3_mprintf("SELECT id, %s, is_duplicate, duplicate_of,"
+                           " similarity%s FROM \"%w\".\"%w_docs\" %s",
+                           zBody, zCols, s->zDb, s->zName, zWhere);
+  }
   sqlite3_free(zCols);
+  sqlite3_free(zBody);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
   sqlite3_free(zSql);
@@ -1032,12 +1095,28 @@ int dpStorageDocCursor(DpStorage *s, const char *zWhere,
   return rc;
 }
 
+int dpStorageBodyResult(DpStorage *s, sqlite3_context *ctx,
+                        sqlite3_value *pStored, sqlite3_int64 iId){
+  int rc = SQLITE_OK;
+  if( !s->opt.bCompress ){
+    sqlite3_result_value(ctx, pStored);
+    return SQLITE_OK;
+  }
+  if( s->pCodec==0 ) rc = dpBodyCodecNew(&s->pCodec);
+  if( rc!=SQLITE_OK ){
+    sqlite3_result_error_nomem(ctx);
+    return rc;
+  }
+  return dpBodyResult(s->pCodec, ctx, pStored, iId);
+}
+
 int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
                        const char *const *azOp, sqlite3_value **apArg,
                        sqlite3_int64 **paId, int *pnId){
   static const char *const azFixed[] = {
     "body", "", "is_duplicate", "duplicate_of", "similarity"
   };
+  const char *zBody = s->opt.bCompress ? "docpipe_body(body, id)" : "body";
   sqlite3_str *p = sqlite3_str_new(0);
   sqlite3_stmt *pStmt = 0;
   char *zSql;
@@ -1048,7 +1127,9 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
                       s->zDb, s->zName);
   for(i=0; i<nTerm; i++){
     if( aCol[i]<DP_COL_EXTRA0 ){
-      sqlite3_str_appendf(p, " AND %s %s ?%d", azFixed[aCol[i]], azOp[i], i+1);
+      sqlite3_str_appendf(p, " AND %s %s ?%d",
+                          aCol[i]==DP_COL_BODY ? zBody : azFixed[aCol[i]],
+                          azOp[i], i+1);
     }else{
       sqlite3_str_appendf(p, " AND c%d %s ?%d", aCol[i]-DP_COL_EXTRA0,
                           azOp[i], i+1);
@@ -1075,7 +1156,7 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
     rc = dpGrow((void**)paId, &nAlloc, *pnId+1, sizeof(sqlite3_int64));
     if( rc==SQLITE_OK ) (*paId)[(*pnId)++] = sqlite3_column_int64(pStmt, 0);
   }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK ) rc = finalizeRead(s, pStmt);
   else sqlite3_finalize(pStmt);
   return rc;
 }

@@ -547,7 +547,8 @@ static int vtabClose(sqlite3_vtab_cursor *pCur){
 
 /* Statement on %_docs selecting the cursor's columns, by id or all. */
 static int cursorPrepare(DpTable *p, DpCursor *pCur, const char *zWhere){
-  return dpTableStoreError(p, dpStorageDocCursor(p->pStore, zWhere, &pCur->pStmt));
+  return dpTableStoreError(p, dpStorageDocCursor(p->pStore, zWhere, 1,
+                                                &pCur->pStmt));
 }
 
 /* Position the lookup statement on the current MATCH hit. */
@@ -564,7 +565,7 @@ static int cursorSeekHit(DpCursor *pCur){
     pCur->bEof = 0;
     return SQLITE_OK;
   }
-  rc = sqlite3_reset(pCur->pStmt);
+  rc = dpTableSqlError((DpTable*)pCur->base.pVtab, sqlite3_reset(pCur->pStmt));
   if( rc==SQLITE_OK ){
     DpTable *p = (DpTable*)pCur->base.pVtab;
     return dpTableError(p, SQLITE_CORRUPT_VTAB, "document %lld is in the index"
@@ -628,11 +629,9 @@ static int cmpHitRank(const void *pa, const void *pb){
 static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
                       int nK, double rMin, IdSet *pFilter){
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT id, body FROM \"%w\".\"%w_docs\"",
-                               dpStorageSchema(p->pStore), dpStorageName(p->pStore));
-  int rc = zSql ? SQLITE_OK : SQLITE_NOMEM, nAlloc = 0;
-  if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
+  /* columns id and body first, body as the table shows it (storage.c) */
+  int rc = dpTableStoreError(p, dpStorageDocCursor(p->pStore, "", 0, &pStmt));
+  int nAlloc = 0;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
     sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
     const unsigned char *z;
@@ -650,7 +649,7 @@ static int shortMatch(DpTable *p, DpCursor *pCur, DpShortQuery *pShort,
       pCur->nHit++;
     }
   }
-  if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK ) rc = dpTableSqlError(p, sqlite3_finalize(pStmt));
   else sqlite3_finalize(pStmt);
   if( pCur->nHit>0 ){
     qsort(pCur->aHit, (size_t)pCur->nHit, sizeof(DpHit), cmpHitRank);
@@ -843,7 +842,8 @@ static int vtabFilter(sqlite3_vtab_cursor *pCursor, int idxNum,
     return SQLITE_OK;
   }
   pCur->bEof = 1;
-  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+  return rc==SQLITE_DONE ? SQLITE_OK
+                         : dpTableSqlError(p, sqlite3_reset(pCur->pStmt));
 }
 
 static int vtabNext(sqlite3_vtab_cursor *pCursor){
@@ -856,7 +856,8 @@ static int vtabNext(sqlite3_vtab_cursor *pCursor){
   rc = sqlite3_step(pCur->pStmt);
   if( rc==SQLITE_ROW ) return SQLITE_OK;
   pCur->bEof = 1;
-  return rc==SQLITE_DONE ? SQLITE_OK : rc;
+  return rc==SQLITE_DONE ? SQLITE_OK
+         : dpTableSqlError((DpTable*)pCursor->pVtab, sqlite3_reset(pCur->pStmt));
 }
 
 static int vtabEof(sqlite3_vtab_cursor *pCursor){
@@ -866,21 +867,35 @@ static int vtabEof(sqlite3_vtab_cursor *pCursor){
 /* The embedding column of a set-kind table, which stores no vector: the
 ** vector embed() makes of the body with the table's options (so cosine()
 ** works on both kinds); NULL for a NULL body. */
-static int setEmbedding(DpTable *p, sqlite3_context *ctx, sqlite3_value *pBody){
+static int setEmbedding(DpTable *p, sqlite3_context *ctx, sqlite3_int64 iId){
   DpTokens tok;
-  float *aVec;
-  int rc;
-  if( sqlite3_value_type(pBody)==SQLITE_NULL ) return SQLITE_OK;
-  aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_uint64)p->opt.nDim);
-  if( aVec==0 ) return SQLITE_NOMEM;
-  /* scratch of its own: a read may come between a write's steps */
-  dpEmbedScratchInit(&tok);
-  rc = dpTableEmbedBody(p, pBody, &tok, aVec);
-  dpEmbedScratchFree(&tok);
-  if( rc==SQLITE_OK ){
+  float *aVec = 0;
+  sqlite3_stmt *pRow;
+  sqlite3_value *pBody;
+  /* the body as text (the cursor holds it as stored, maybe packed) */
+  int rc = dpTableStoreError(p, dpStorageBodySeek(p->pStore, iId, &pRow));
+  if( rc==SQLITE_DONE ) return SQLITE_OK;
+  if( rc!=SQLITE_ROW ) return rc;
+  pBody = sqlite3_column_value(pRow, 0);
+  rc = SQLITE_OK;
+  if( sqlite3_value_type(pBody)!=SQLITE_NULL ){
+    aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_uint64)p->opt.nDim);
+    if( aVec==0 ) rc = SQLITE_NOMEM;
+  }
+  if( aVec ){
+    /* scratch of its own: a read may come between a write's steps */
+    dpEmbedScratchInit(&tok);
+    rc = dpTableEmbedBody(p, pBody, &tok, aVec);
+    dpEmbedScratchFree(&tok);
+  }
+  if( rc==SQLITE_OK && aVec ){
     sqlite3_result_blob(ctx, aVec, 4*p->opt.nDim, sqlite3_free);
-  }else{
-    sqlite3_free(aVec);
+    aVec = 0;
+  }
+  sqlite3_free(aVec);
+  {
+    int rc2 = dpStorageBodyRelease(p->pStore);
+    if( rc==SQLITE_OK ) rc = rc2;
   }
   return rc;
 }
@@ -900,9 +915,11 @@ static int vtabColumn(sqlite3_vtab_cursor *pCursor, sqlite3_context *ctx,
     return SQLITE_OK;
   }
   if( iCol<DP_COL_EMBEDDING ){
-    sqlite3_result_value(ctx, sqlite3_column_value(pStmt, 1));
+    /* body, read as stored: unpacked only here, when it is asked for */
+    return dpStorageBodyResult(p->pStore, ctx, sqlite3_column_value(pStmt, 1),
+                               sqlite3_column_int64(pStmt, 0));
   }else if( iCol==DP_COL_EMBEDDING && p->pSet ){
-    return setEmbedding(p, ctx, sqlite3_column_value(pStmt, 1));
+    return setEmbedding(p, ctx, sqlite3_column_int64(pStmt, 0));
   }else if( iCol==DP_COL_EMBEDDING ){
     sqlite3_stmt *pVec;
     int rc = dpTableStoreError(p, dpStorageVectorSeek(p->pStore,

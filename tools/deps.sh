@@ -11,7 +11,8 @@ set -eu
 
 build="libsqlite3-dev:/usr/include/sqlite3ext.h
 libutf8proc-dev:/usr/include/utf8proc.h
-libxxhash-dev:/usr/include/xxhash.h"
+libxxhash-dev:/usr/include/xxhash.h
+libzstd-dev:/usr/include/zstd.h"
 test="sqlite3:/usr/bin/sqlite3
 tcl:/usr/bin/tclsh
 libsqlite3-tcl:/usr/lib/tcltk/sqlite3/pkgIndex.tcl
