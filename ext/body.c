@@ -17,7 +17,8 @@
 **              DP_BODY_PACK_MIN bytes or zstd does not make it smaller;
 **              also a body a user wrote into %_docs by hand
 **   BLOB       one zstd frame of the body's UTF-8 bytes, with its content
-**              size in the header.  The table never stores a blob body
+**              size in the header and its checksum (a damaged frame is
+**              an error, not another text; 4 bytes a body).  The table never stores a blob body
 **              as a blob (one of valid UTF-8 is stored as its text), so
 **              the type alone tells a packed body.
 **   others     NULL, integers and reals as they came
@@ -91,6 +92,16 @@ int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
   if( c->pPack==0 ){
     c->pPack = ZSTD_createCCtx_advanced(zMem);
     if( c->pPack==0 ) return SQLITE_NOMEM;
+    /* the frame's checksum (4 bytes) makes a damaged frame an error,
+    ** never another text */
+    if( ZSTD_isError(ZSTD_CCtx_setParameter(c->pPack, ZSTD_c_compressionLevel,
+                                            DP_BODY_LEVEL))
+     || ZSTD_isError(ZSTD_CCtx_setParameter(c->pPack, ZSTD_c_checksumFlag,
+                                            1)) ){
+      ZSTD_freeCCtx(c->pPack);
+      c->pPack = 0;
+      return SQLITE_NOMEM;
+    }
   }
   nBound = ZSTD_compressBound((size_t)n);
   if( nBound>c->nOutAlloc ){
@@ -99,8 +110,7 @@ int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
     c->aOut = aNew;
     c->nOutAlloc = nBound;
   }
-  nOut = ZSTD_compressCCtx(c->pPack, c->aOut, c->nOutAlloc, z, (size_t)n,
-                           DP_BODY_LEVEL);
+  nOut = ZSTD_compress2(c->pPack, c->aOut, c->nOutAlloc, z, (size_t)n);
   if( ZSTD_isError(nOut) ){
     /* its only failure with a bound-sized buffer is memory (a context
     ** that could not grow): the context is freed and made again */

@@ -20,6 +20,7 @@ valgrind:/usr/bin/valgrind
 clang:/usr/bin/clang
 libclang-rt-14-dev:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a
 python3:/usr/bin/python3
+zstd:/usr/bin/zstd
 pkgconf:/usr/bin/pkg-config
 sqlite-utils:/usr/bin/sqlite-utils
 python3-apsw:/usr/lib/python3/dist-packages/apsw/__init__.pyi
