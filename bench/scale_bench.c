@@ -18,6 +18,8 @@
 **                           only the docs/s of the N inserts: a new
 **                           connection's bulk insert, as a daily job makes
 **                           one, from a cold OS cache if one drops it first
+**   SCALE_OPTIONS=text      more options for the new table, after the
+**                           kind's, e.g. "compress='none'"
 **   SCALE_OPTIMIZE=1        a set table, after the last row: 'optimize'
 **                           (every run merged into one, as after a bulk
 **                           load), its time ("| optimize" row), then the
@@ -326,12 +328,12 @@ int main(int argc, char **argv){
     snprintf(zSql, sizeof zSql, "%s-wal", zFile); remove(zSql);
     snprintf(zSql, sizeof zSql, "%s-shm", zFile); remove(zSql);
     db = openDb(zSo, zFile);
-    if( strcmp(zKind, "vector")==0 ){
-      exec(db, "CREATE VIRTUAL TABLE docs USING docpipe(measure='vector',"
-                   " stats=off)");
-    }else{
+    {
+      /* SCALE_OPTIONS: more table options, e.g. "compress='none'" */
+      const char *zMore = getenv("SCALE_OPTIONS");
       snprintf(zSql, sizeof zSql, "CREATE VIRTUAL TABLE docs USING"
-               " docpipe(measure='%s', stats=off)", zKind);
+               " docpipe(measure='%s', stats=off%s%s)", zKind,
+               zMore ? ", " : "", zMore ? zMore : "");
       exec(db, zSql);
     }
     printf("| kind | stored | docs/s | new conn: 1st INSERT ms | MB after it | 1st MATCH ms | MB after it | MATCH top-10 ms | file MB | file / text | planted found |\n");
