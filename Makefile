@@ -344,7 +344,7 @@ LIBDIR = $(PREFIX)/lib
 INCDIR = $(PREFIX)/include
 
 # libdocpipe.a holds one object, build/core/libdocpipe.o: docpipe's
-# SQLITE_CORE objects and the libutf8proc.a members they use, prelinked
+# SQLITE_CORE objects and the libutf8proc.a and libzstd.a members they use, prelinked
 # with "ld -r", then every symbol but sqlite3_docpipe_init made local.
 # Why folded in rather than "-lutf8proc" in Libs: the README's
 #   cc ... $(pkg-config --cflags --libs docpipe) -lsqlite3

@@ -1116,13 +1116,15 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
   static const char *const azFixed[] = {
     "body", "", "is_duplicate", "duplicate_of", "similarity"
   };
-  const char *zBody = s->opt.bCompress ? "docpipe_body(body, id)" : "body";
-  sqlite3_str *p = sqlite3_str_new(0);
+  char *zBody = bodyExpr(s, "");
+  sqlite3_str *p;
   sqlite3_stmt *pStmt = 0;
   char *zSql;
   int rc, i, nAlloc = 0;
   *paId = 0;
   *pnId = 0;
+  if( zBody==0 ) return SQLITE_NOMEM;
+  p = sqlite3_str_new(0);
   sqlite3_str_appendf(p, "SELECT id FROM \"%w\".\"%w_docs\" WHERE 1",
                       s->zDb, s->zName);
   for(i=0; i<nTerm; i++){
@@ -1137,6 +1139,7 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
   }
   sqlite3_str_appendall(p, " ORDER BY id");
   zSql = dpStrFinish(p);
+  sqlite3_free(zBody);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);

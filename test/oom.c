@@ -68,6 +68,16 @@ static const char *azSetScript[] = {
   /* tokens that normalize='nfkc' rewrites: NFD marks, case, a ligature,
   ** U+FDFA (one letter, 18 code points in NFKC: the buffers grow) */
   " ('Le re\xcc\x81sume\xcc\x81 STRA\xc3\x9f \xef\xac\x83 \xef\xb7\xba \xef\xb7\xba', 'f')",
+  /* bodies of 64 bytes and more are stored as zstd frames (body.c): packed,
+  ** unpacked through the cursor, docpipe_body() in a filter and length() */
+  "INSERT INTO d(body, title) VALUES ('the long body of a document, long enough"
+  " to be packed, the long body of a document, long enough to be packed', 'g'),"
+  " ('the long body of a document, long enough to be packed, the long body of"
+  " a document, long enough to be packed again', 'h')",
+  "SELECT rowid, length(body) FROM d WHERE d MATCH 'the long body of a document'"
+  " AND body LIKE '%again%'",
+  "SELECT rowid FROM d WHERE body LIKE '%packed%' ORDER BY length(body)",
+  "UPDATE d SET body = body || ' and more' WHERE title = 'g'",
   "SELECT rowid, score FROM d WHERE d MATCH 'God created the heaven' AND k = 3 AND title <> 'x'",
   "SELECT rowid, length(embedding) FROM d",
   "UPDATE d SET body = 'a completely new body of text for this row' WHERE rowid = 2",
