@@ -28,7 +28,7 @@
 ** else is returned as it is.  Putting it in the SQL of the reads (storage.c)
 ** keeps LIKE, =, GLOB filters and length() on body working unchanged, and
 ** lets a user read %_docs directly.  A blob that is not a whole zstd frame
-** (damage, or one written by hand) is SQLITE_CORRUPT with a message that
+** (damage, or one written by hand) is SQLITE_CORRUPT_VTAB with a message that
 ** says so, never a wrong text.
 **
 ** The compression context is one per table per connection (storage.c holds
@@ -48,6 +48,7 @@
 #include <string.h>
 
 #define DP_BODY_LEVEL 1          /* zstd level: see the ratio and times above */
+#define DP_BODY_KEEP_BYTES (1<<20) /* a larger output buffer is freed */
 
 /* zstd allocating through SQLite (its limits, its accounting, its OOM
 ** injection in the tests). */
@@ -89,6 +90,12 @@ int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
   *paOut = 0;
   *pnOut = 0;
   if( n<DP_BODY_PACK_MIN ) return SQLITE_OK;
+  if( c->nOutAlloc>DP_BODY_KEEP_BYTES ){
+    /* not kept past one large body: the caller has copied it */
+    sqlite3_free(c->aOut);
+    c->aOut = 0;
+    c->nOutAlloc = 0;
+  }
   if( c->pPack==0 ){
     c->pPack = ZSTD_createCCtx_advanced(zMem);
     if( c->pPack==0 ) return SQLITE_NOMEM;
@@ -125,15 +132,16 @@ int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
   return SQLITE_OK;
 }
 
-/* The message of a damaged packed body (iId<0: its document unknown). */
-static char *damaged(sqlite3_int64 iId, const char *zWhat){
-  return iId>=0
+/* The message of a damaged packed body (piId NULL: its document unknown). */
+static char *damaged(const sqlite3_int64 *piId, const char *zWhat){
+  return piId
     ? sqlite3_mprintf("docpipe_body(): the stored body of document %lld is"
-                      " %s: DELETE the document", iId, zWhat)
+                      " %s: DELETE the document", *piId, zWhat)
     : sqlite3_mprintf("docpipe_body(): a stored body is %s", zWhat);
 }
 
-int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
+int dpBodyUnpack(DpBodyCodec *c, const void *a, int n,
+                 const sqlite3_int64 *piId,
                  sqlite3_int64 nMax, char **pzText, sqlite3_int64 *pnText,
                  char **pzErr){
   unsigned long long nText;
@@ -145,9 +153,9 @@ int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
   nText = n>0 ? ZSTD_getFrameContentSize(a, (size_t)n) : ZSTD_CONTENTSIZE_ERROR;
   if( nText==ZSTD_CONTENTSIZE_ERROR || nText==ZSTD_CONTENTSIZE_UNKNOWN
    || ZSTD_findFrameCompressedSize(a, (size_t)n)!=(size_t)n ){
-    *pzErr = damaged(iId, "a blob that is not one zstd frame (damaged, or"
+    *pzErr = damaged(piId, "a blob that is not one zstd frame (damaged, or"
                      " written into the table's %_docs by hand)");
-    return SQLITE_CORRUPT;
+    return SQLITE_CORRUPT_VTAB;
   }
   if( nText>(unsigned long long)nMax ) return SQLITE_TOOBIG;
   if( c->pUnpack==0 ){
@@ -162,8 +170,8 @@ int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
                && ZSTD_getErrorCode(nGot)==ZSTD_error_memory_allocation;
     sqlite3_free(zText);
     if( bMem ) return SQLITE_NOMEM;
-    *pzErr = damaged(iId, "a damaged zstd frame");
-    return SQLITE_CORRUPT;
+    *pzErr = damaged(piId, "a damaged zstd frame");
+    return SQLITE_CORRUPT_VTAB;
   }
   zText[nText] = 0;
   *pzText = zText;
@@ -172,7 +180,7 @@ int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
 }
 
 int dpBodyResult(DpBodyCodec *c, sqlite3_context *ctx, sqlite3_value *pStored,
-                 sqlite3_int64 iId){
+                 const sqlite3_int64 *piId){
   char *zText = 0, *zErr = 0;
   sqlite3_int64 nText = 0;
   int rc;
@@ -181,7 +189,7 @@ int dpBodyResult(DpBodyCodec *c, sqlite3_context *ctx, sqlite3_value *pStored,
     return SQLITE_OK;
   }
   rc = dpBodyUnpack(c, sqlite3_value_blob(pStored),
-                    sqlite3_value_bytes(pStored), iId,
+                    sqlite3_value_bytes(pStored), piId,
                     sqlite3_limit(sqlite3_context_db_handle(ctx),
                                   SQLITE_LIMIT_LENGTH, -1),
                     &zText, &nText, &zErr);
@@ -204,8 +212,9 @@ int dpBodyResult(DpBodyCodec *c, sqlite3_context *ctx, sqlite3_value *pStored,
 ** file); the id names the document in the message of a damaged body.  Its
 ** codec is the connection's (the function's user data). */
 static void bodyFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  sqlite3_int64 iId = argc>1 ? sqlite3_value_int64(argv[1]) : 0;
   dpBodyResult((DpBodyCodec*)sqlite3_user_data(ctx), ctx, argv[0],
-               argc>1 ? sqlite3_value_int64(argv[1]) : -1);
+               argc>1 ? &iId : 0);
 }
 
 static void bodyCodecDestroy(void *p){

@@ -24,6 +24,14 @@ static int registerAll(sqlite3 *db, char **pzErrMsg){
   if( pConn==0 ) return SQLITE_NOMEM;
   pConn->pTables = 0;
   pConn->nRef = 2;            /* one for each module below */
+  /* docpipe_body() first: the table's reads of packed bodies call it */
+  rc = dpRegisterBody(db);
+  if( rc!=SQLITE_OK ){
+    sqlite3_free(pConn);
+    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_body (%s)",
+                                sqlite3_errstr(rc));
+    return rc;
+  }
   rc = dpRegisterDedup(db, pConn);
   if( rc!=SQLITE_OK ){
     dpConnRelease(pConn);     /* the module's own reference went with it */
@@ -47,12 +55,6 @@ static int registerAll(sqlite3 *db, char **pzErrMsg){
   if( rc!=SQLITE_OK ){
     *pzErrMsg = sqlite3_mprintf("docpipe: cannot register its SQL functions"
                                 " (%s)", sqlite3_errstr(rc));
-    return rc;
-  }
-  rc = dpRegisterBody(db);
-  if( rc!=SQLITE_OK ){
-    *pzErrMsg = sqlite3_mprintf("docpipe: cannot register docpipe_body (%s)",
-                                sqlite3_errstr(rc));
     return rc;
   }
   return SQLITE_OK;

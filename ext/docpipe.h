@@ -624,17 +624,18 @@ void dpBodyCodecFree(DpBodyCodec *c);
 ** (short, or not made smaller).  SQLITE_NOMEM on failure. */
 int dpBodyPack(DpBodyCodec *c, const void *z, int n, const void **paOut,
                int *pnOut);
-/* The text of packed body a[0..n) of document iId (-1: unknown) into
-** *pzText (sqlite3_malloc'd, NUL-terminated), *pnText bytes.  SQLITE_CORRUPT
+/* The text of packed body a[0..n) of document *piId (NULL: unknown) into
+** *pzText (sqlite3_malloc'd, NUL-terminated), *pnText bytes.  SQLITE_CORRUPT_VTAB
 ** with *pzErr (sqlite3_free) for a blob that is not one whole frame,
 ** SQLITE_TOOBIG past nMax bytes, SQLITE_NOMEM. */
-int dpBodyUnpack(DpBodyCodec *c, const void *a, int n, sqlite3_int64 iId,
+int dpBodyUnpack(DpBodyCodec *c, const void *a, int n,
+                 const sqlite3_int64 *piId,
                  sqlite3_int64 nMax, char **pzText, sqlite3_int64 *pnText,
                  char **pzErr);
 /* The result of ctx: stored body pStored as the table shows it (a blob
 ** unpacked, anything else as it is), or the error, also returned. */
 int dpBodyResult(DpBodyCodec *c, sqlite3_context *ctx, sqlite3_value *pStored,
-                 sqlite3_int64 iId);
+                 const sqlite3_int64 *piId);
 /* docpipe_body(x [, id]) on db: a packed body's text; anything else as it
 ** is. */
 int dpRegisterBody(sqlite3 *db);

@@ -46,6 +46,9 @@ enum {
   STMT_BODY_GET,        /* SELECT body FROM %_docs WHERE id=?1: a set made
                         ** again (sets='body'), which may come while a
                         ** cursor holds STMT_DOC_GET on a row */
+  STMT_DOC_EXISTS,      /* SELECT 1 FROM %_docs WHERE id=?1: no body read
+                        ** (unpacked), so a damaged one does not stop an
+                        ** INSERT OR REPLACE of its id */
   STMT_VEC_WRITE,       /* INSERT INTO %_vectors(id, v) ... ON CONFLICT(id) */
   STMT_VEC_DELETE,      /* DELETE FROM %_vectors WHERE id=?1 */
   STMT_VEC_GET,         /* SELECT v FROM %_vectors WHERE id=?1 */
@@ -174,6 +177,10 @@ static int getStmt(DpStorage *s, int eStmt, sqlite3_stmt **ppStmt){
           zSql = sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_docs\""
                                  " WHERE id=?1", zVals, zDb, zName);
         }
+        break;
+      case STMT_DOC_EXISTS:
+        zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w_docs\" WHERE id=?1",
+                               zDb, zName);
         break;
       case STMT_VEC_WRITE:
         /* an upsert on id alone (rebuild rewrites vectors in place) */
@@ -936,9 +943,9 @@ int dpStorageBodyRelease(DpStorage *s){ return release(s, STMT_BODY_GET); }
 
 int dpStorageDocExists(DpStorage *s, sqlite3_int64 iId, int *pbExists){
   sqlite3_stmt *pRow;
-  int rc = dpStorageDocSeek(s, iId, &pRow);
+  int rc = seekById(s, STMT_DOC_EXISTS, iId, &pRow);
   *pbExists = rc==SQLITE_ROW;
-  if( rc==SQLITE_ROW ) rc = dpStorageDocRelease(s);
+  if( rc==SQLITE_ROW ) rc = release(s, STMT_DOC_EXISTS);
   return rc==SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -1107,7 +1114,7 @@ int dpStorageBodyResult(DpStorage *s, sqlite3_context *ctx,
     sqlite3_result_error_nomem(ctx);
     return rc;
   }
-  return dpBodyResult(s->pCodec, ctx, pStored, iId);
+  return dpBodyResult(s->pCodec, ctx, pStored, &iId);
 }
 
 int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
