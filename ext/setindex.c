@@ -394,10 +394,11 @@
 **   inserts 3,357 and 2,947 docs/s against 2,421 and 2,732 for the build
 **   before, alternating (AMD EPYC, 2026-12-01): writing ~40 % fewer bytes
 **   pays for a tokenization per verify (~0.05 per insert on bigram text,
-**   ~0.3 on verse mixes, ~18 per MATCH top-10).  2x would need fewer
-**   bytes per posting (~5.6 with its filter bits ~1.3) or the bodies
-**   compressed.  Pages freed by merges are reused by later writes but not
-**   returned (auto_vacuum is the table's choice).
+**   ~0.3 on verse mixes, ~18 per MATCH top-10).  With the bodies packed
+**   (compress='zstd', body.c; 2026-12-01) %_docs is 0.64x: 2.07x at 10k,
+**   1.95x at 1M.  Less would need fewer bytes per posting (~5.6 with its
+**   filter bits ~1.3).  Pages freed by merges are reused by later writes
+**   but not returned (auto_vacuum is the table's choice).
 ** - Verse mixes (every passage in many documents) insert ~3x slower than
 **   the dense kind at 10k-20k (see bench/results/scale-verses.md): half
 **   of a document's keys must be probed, each present in several runs
