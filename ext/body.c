@@ -153,8 +153,9 @@ int dpBodyUnpack(DpBodyCodec *c, const void *a, int n,
   nText = n>0 ? ZSTD_getFrameContentSize(a, (size_t)n) : ZSTD_CONTENTSIZE_ERROR;
   if( nText==ZSTD_CONTENTSIZE_ERROR || nText==ZSTD_CONTENTSIZE_UNKNOWN
    || ZSTD_findFrameCompressedSize(a, (size_t)n)!=(size_t)n ){
-    *pzErr = damaged(piId, "a blob that is not one zstd frame (damaged, or"
-                     " written into the table's %_docs by hand)");
+    *pzErr = damaged(piId, "a blob that is not one zstd frame with its size"
+                     " (damaged, or written into the table's %_docs by"
+                     " hand)");
     return SQLITE_CORRUPT_VTAB;
   }
   if( nText>(unsigned long long)nMax ) return SQLITE_TOOBIG;

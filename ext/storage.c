@@ -843,7 +843,8 @@ static int bindBody(DpStorage *s, sqlite3_stmt *pStmt, int iParam,
     const void *aPacked = 0;
     int nPacked = 0, rc = SQLITE_OK;
     if( z==0 && n>0 ) return SQLITE_NOMEM;
-    if( s->opt.bCompress && n>=DP_BODY_PACK_MIN ){
+    if( s->opt.bCompress ){
+      /* body.c stores what is short or does not shrink as it is */
       if( s->pCodec==0 ) rc = dpBodyCodecNew(&s->pCodec);
       if( rc==SQLITE_OK ) rc = dpBodyPack(s->pCodec, z, n, &aPacked, &nPacked);
       if( rc!=SQLITE_OK ) return rc;
