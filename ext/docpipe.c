@@ -12,6 +12,8 @@
 */
 #include "docpipe.h"
 
+#include <string.h>
+
 SQLITE_EXTENSION_INIT1
 
 /* Every function and module, in one place; *pzErrMsg names what failed.
@@ -22,7 +24,7 @@ static int registerAll(sqlite3 *db, char **pzErrMsg){
   DpConn *pConn;
   pConn = sqlite3_malloc64(sizeof(*pConn));
   if( pConn==0 ) return SQLITE_NOMEM;
-  pConn->pTables = 0;
+  memset(pConn, 0, sizeof(*pConn));   /* every field, nSvptChanges too */
   pConn->nRef = 2;            /* one for each module below */
   /* docpipe_body() first: the table's reads of packed bodies call it */
   rc = dpRegisterBody(db);
