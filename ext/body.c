@@ -29,7 +29,9 @@
 ** keeps LIKE, =, GLOB filters and length() on body working unchanged, and
 ** lets a user read %_docs directly.  A blob that is not a whole zstd frame
 ** (damage, or one written by hand) is SQLITE_CORRUPT_VTAB with a message that
-** says so, never a wrong text.
+** says so, never a wrong text: it must be a zstd frame with its size and
+** checksum, its size no more than its blocks can make, and the checksum
+** must hold.
 **
 ** The compression context is one per table per connection (storage.c holds
 ** it); the decompression context one per connection (the function's
@@ -140,22 +142,55 @@ static char *damaged(const sqlite3_int64 *piId, const char *zWhat){
     : sqlite3_mprintf("docpipe_body(): a stored body is %s", zWhat);
 }
 
+/* The most bytes the blocks of frame a[0..n) can make: its header is nHdr
+** bytes, a compressed block makes at most nBlockMax, a raw or RLE block
+** the size its header says.  A frame whose stated size is more is damaged:
+** read before any allocation of that size (a flipped bit there asked for
+** gigabytes).  ZSTD_findFrameCompressedSize has checked that the blocks
+** end at n. */
+static unsigned long long frameBound(const unsigned char *a, size_t n,
+                                     size_t nHdr, unsigned nBlockMax){
+  unsigned long long nOut = 0;
+  size_t i = nHdr;
+  while( i+3<=n ){
+    unsigned h = a[i] | (unsigned)a[i+1]<<8 | (unsigned)a[i+2]<<16;
+    unsigned nSize = h>>3;
+    i += 3;
+    switch( (h>>1)&3 ){
+      case 0:  nOut += nSize; i += nSize; break;     /* raw */
+      case 1:  nOut += nSize; i += 1;     break;     /* one byte, repeated */
+      default: nOut += nBlockMax; i += nSize; break; /* compressed */
+    }
+    if( h&1 ) break;                                 /* the last block */
+  }
+  return nOut;
+}
+
 int dpBodyUnpack(DpBodyCodec *c, const void *a, int n,
                  const sqlite3_int64 *piId,
                  sqlite3_int64 nMax, char **pzText, sqlite3_int64 *pnText,
                  char **pzErr){
   unsigned long long nText;
+  ZSTD_frameHeader hdr;
   size_t nGot;
   char *zText;
   *pzText = 0;
   *pnText = 0;
   if( a==0 && n>0 ) return SQLITE_NOMEM;
-  nText = n>0 ? ZSTD_getFrameContentSize(a, (size_t)n) : ZSTD_CONTENTSIZE_ERROR;
-  if( nText==ZSTD_CONTENTSIZE_ERROR || nText==ZSTD_CONTENTSIZE_UNKNOWN
+  /* one whole frame as dpBodyPack writes them: zstd's (not a skippable
+  ** one), with its size and its checksum, nothing after it */
+  if( n<=0 || ZSTD_getFrameHeader(&hdr, a, (size_t)n)!=0
+   || hdr.frameType!=ZSTD_frame || !hdr.checksumFlag
+   || hdr.frameContentSize==ZSTD_CONTENTSIZE_UNKNOWN
    || ZSTD_findFrameCompressedSize(a, (size_t)n)!=(size_t)n ){
     *pzErr = damaged(piId, "a blob that is not one zstd frame with its size"
-                     " (damaged, or written into the table's %_docs by"
-                     " hand)");
+                     " and checksum (damaged, or written into the table's"
+                     " %_docs by hand)");
+    return SQLITE_CORRUPT_VTAB;
+  }
+  nText = hdr.frameContentSize;
+  if( nText>frameBound(a, (size_t)n, hdr.headerSize, hdr.blockSizeMax) ){
+    *pzErr = damaged(piId, "a damaged zstd frame");
     return SQLITE_CORRUPT_VTAB;
   }
   if( nText>(unsigned long long)nMax ) return SQLITE_TOOBIG;

@@ -210,7 +210,7 @@ static int loadRows(sqlite3_vtab_cursor *pCur, sqlite3_stmt *pStmt,
     n++;
   }
   if( rc==SQLITE_OK ){
-    rc = sqlite3_reset(pStmt);
+    rc = dpReadCode(sqlite3_db_handle(pStmt), sqlite3_reset(pStmt));
     if( rc!=SQLITE_OK ){
       setError(pCur, "%s", sqlite3_errmsg(sqlite3_db_handle(pStmt)));
     }
@@ -341,7 +341,7 @@ static int loadSets(DedupCursor *pCur, DpTableRef *pRef){
     }
   }
   if( rc==SQLITE_OK ){
-    rc = sqlite3_reset(pStmt);
+    rc = dpReadCode(pCur->db, sqlite3_reset(pStmt));
     if( rc!=SQLITE_OK ) setError(&pCur->base, "%s", sqlite3_errmsg(pCur->db));
   }
   if( rc==SQLITE_OK && i<in->n ){

@@ -1134,6 +1134,10 @@ void dpConnRelease(void *pConn);
 /* sqlite3_exec() of a printf-formatted statement (names quoted by the
 ** caller with %w). */
 int dpExecf(sqlite3 *db, char **pzErr, const char *zFmt, ...);
+/* rc, an error of one of docpipe's own statements on db, as docpipe
+** returns it: SQLITE_CORRUPT_VTAB when the statement failed on a damaged
+** packed body (see util.c), else rc. */
+int dpReadCode(sqlite3 *db, int rc);
 /* Threads worth starting for work spread over cores: one per core this
 ** process may run on, at most nMax; 1 when SQLite was built without
 ** threads (docpipe's threads call SQLite's allocator). */

@@ -67,6 +67,7 @@ int dpTableStoreError(DpTable *p, int rc){
 
 int dpTableSqlError(DpTable *p, int rc){
   if( rc!=SQLITE_OK && rc!=SQLITE_ROW && rc!=SQLITE_DONE ){
+    rc = dpReadCode(p->db, rc);
     dpTableError(p, rc, "%s", sqlite3_errmsg(p->db));
   }
   return rc;
@@ -468,7 +469,7 @@ int dpTableSetsOfBodies(void *pCtx, int nDoc, const sqlite3_int64 *aId,
   if( pStmt ){
     int rc2 = sqlite3_finalize(pStmt);
     if( rc==SQLITE_OK && rc2!=SQLITE_OK ){
-      rc = rc2;
+      rc = dpReadCode(p->db, rc2);
       *pzErr = sqlite3_mprintf("%s", sqlite3_errmsg(p->db));
     }
   }

@@ -922,7 +922,10 @@ static int seekById(DpStorage *s, int eStmt, sqlite3_int64 iId,
   if( rc!=SQLITE_ROW ){
     int rc2 = sqlite3_reset(pStmt);
     if( rc==SQLITE_DONE && rc2!=SQLITE_OK ) rc = rc2;
-    if( rc!=SQLITE_DONE ) storeError(s, rc, "%s", sqlite3_errmsg(s->db));
+    if( rc!=SQLITE_DONE ){
+      rc = dpReadCode(s->db, rc);
+      storeError(s, rc, "%s", sqlite3_errmsg(s->db));
+    }
   }else{
     *ppRow = pStmt;
   }
@@ -980,7 +983,7 @@ int dpStorageScanVectors(DpStorage *s,
 /* Finalize a statement that read the shadow tables: its error (a damaged
 ** packed body, I/O, an interrupt) with SQLite's message. */
 static int finalizeRead(DpStorage *s, sqlite3_stmt *pStmt){
-  int rc = sqlite3_finalize(pStmt);
+  int rc = dpReadCode(s->db, sqlite3_finalize(pStmt));
   if( rc!=SQLITE_OK ) storeError(s, rc, "%s", sqlite3_errmsg(s->db));
   return rc;
 }

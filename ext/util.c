@@ -238,3 +238,18 @@ int dpThreadCount(int nMax){
   if( nCpu<1 ) nCpu = 1;
   return nCpu>nMax ? nMax : nCpu;
 }
+/* docpipe_body() fails on a damaged packed body with SQLITE_CORRUPT_VTAB,
+** like every other damage docpipe finds; but a statement of a connection
+** without extended result codes (the default of the shell, Python, Tcl)
+** reports it as plain SQLITE_CORRUPT, and plain SQLITE_CORRUPT returned
+** from a virtual table's method inside a transaction makes SQLite refuse
+** every later write, the DELETE that mends it and the COMMIT too.  The
+** connection's extended code tells the two apart; SQLite's own corruption
+** of a page keeps its code. */
+int dpReadCode(sqlite3 *db, int rc){
+  if( rc==SQLITE_CORRUPT && sqlite3_extended_errcode(db)==SQLITE_CORRUPT_VTAB ){
+    return SQLITE_CORRUPT_VTAB;
+  }
+  return rc;
+}
+
