@@ -18,24 +18,28 @@
 **              also a body a user wrote into %_docs by hand
 **   BLOB       one zstd frame of the body's UTF-8 bytes, with its content
 **              size in the header and its checksum (a damaged frame is
-**              an error, not another text; 4 bytes a body).  The table never stores a blob body
-**              as a blob (one of valid UTF-8 is stored as its text), so
-**              the type alone tells a packed body.
-**   others     NULL, integers and reals as they came
+**              an error, not another text; 4 bytes a body).  The table
+**              never stores a blob body as a blob (one of valid UTF-8 is
+**              stored as its text), so the type alone tells a packed body.
+**   NULL       a NULL body (a body is text or NULL: the table refuses
+**              numbers)
 **
 ** Every read of a compressed table's body goes through the SQL function
 ** docpipe_body(x): a BLOB becomes the TEXT it was packed from, anything
 ** else is returned as it is.  Putting it in the SQL of the reads (storage.c)
 ** keeps LIKE, =, GLOB filters and length() on body working unchanged, and
-** lets a user read %_docs directly.  A blob that is not a whole zstd frame
+** lets a user read %_docs directly.  The table's own cursor reads the
+** stored value and unpacks it only when the body column is asked for
+** (dpBodyResult through storage.c), so a count(*) or the DELETE of a
+** damaged row unpacks nothing.  A blob that is not a whole zstd frame
 ** (damage, or one written by hand) is SQLITE_CORRUPT_VTAB with a message that
 ** says so, never a wrong text: it must be a zstd frame with its size and
 ** checksum, its size no more than its blocks can make, and the checksum
 ** must hold.
 **
-** The compression context is one per table per connection (storage.c holds
-** it); the decompression context one per connection (the function's
-** user data).  zstd allocates through sqlite3_malloc, so SQLite's memory
+** A codec (zstd's contexts, made when first needed) is one per table per
+** connection for the writes and the cursor (storage.c holds it), and one
+** per connection for each form of docpipe_body() (its user data).  zstd allocates through sqlite3_malloc, so SQLite's memory
 ** accounting and limits (and the out-of-memory tests) see it.
 */
 #include "docpipe.h"
