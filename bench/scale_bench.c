@@ -13,6 +13,7 @@
 **                           maps at most SQLITE_MAX_MMAP_SIZE: 2 GB in
 **                           Debian's build)
 **   SCALE_SECURE_DELETE=on|fast|off   ... and PRAGMA secure_delete
+**   SCALE_PAGE_SIZE=bytes   PRAGMA page_size of a new file
 **   SCALE_INSERT_ONLY=1     with +N: no reading of the table before (its
 **                           text and planted copies) nor measures after,
 **                           only the docs/s of the N inserts: a new
@@ -132,6 +133,13 @@ static sqlite3 *openDb(const char *zSo, const char *zFile){
   if( sqlite3_open(zFile, &db) ){ fprintf(stderr, "open %s\n", zFile); exit(1); }
   sqlite3_enable_load_extension(db, 1);
   if( sqlite3_load_extension(db, zSo, 0, &zErr) ){ fprintf(stderr, "%s\n", zErr); exit(1); }
+  if( getenv("SCALE_PAGE_SIZE") ){
+    /* SCALE_PAGE_SIZE=bytes: the page size of a new file (before WAL) */
+    char zSql[64];
+    snprintf(zSql, sizeof zSql, "PRAGMA page_size=%d",
+             atoi(getenv("SCALE_PAGE_SIZE")));
+    exec(db, zSql);
+  }
   exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
            " PRAGMA cache_size=-65536");
   if( getenv("SCALE_MMAP") ){
