@@ -53,6 +53,7 @@
 
 #include <string.h>
 
+#define DP_BODY_PACK_MIN 64      /* shorter bodies are stored as they are */
 #define DP_BODY_LEVEL 1          /* zstd level: see the ratio and times above */
 #define DP_BODY_KEEP_BYTES (1<<20) /* a larger output buffer is freed */
 

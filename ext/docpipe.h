@@ -615,7 +615,6 @@ void dpSetIndexInfo(DpSetIndex *p, DpSetIndexStat *pStat);
 /**************************************************************************
 ** Interface to code in body.c — a body as %_docs stores it (zstd frames).
 */
-#define DP_BODY_PACK_MIN 64      /* shorter bodies are stored as they are */
 typedef struct DpBodyCodec DpBodyCodec;   /* zstd contexts, made lazily */
 int dpBodyCodecNew(DpBodyCodec **pp);
 void dpBodyCodecFree(DpBodyCodec *c);

@@ -79,12 +79,19 @@ struct DpStorage {
 
 /* body as the SQL of a read names it: through docpipe_body() in a table
 ** whose bodies are zstd frames (body.c), so that a filter or length()
-** sees the text, and a damaged body's message names its id.  zTab is ""
-** or the alias of %_docs with its dot ("d."). */
-static char *bodyExpr(const DpStorage *s, const char *zTab){
-  return s->opt.bCompress
-    ? sqlite3_mprintf("docpipe_body(%sbody, %sid)", zTab, zTab)
-    : sqlite3_mprintf("%sbody", zTab);
+** sees the text, and a damaged body's message names its id.  bAlias: %_docs
+** is "d" in the statement. */
+static const char *bodyExpr(const DpStorage *s, int bAlias){
+  if( s->opt.bCompress ){
+    return bAlias ? "docpipe_body(d.body, d.id)" : "docpipe_body(body, id)";
+  }
+  return bAlias ? "d.body" : "body";
+}
+
+/* The table's codec (body.c), made on first use; NULL when out of memory. */
+static DpBodyCodec *storageCodec(DpStorage *s){
+  if( s->pCodec==0 && dpBodyCodecNew(&s->pCodec)!=SQLITE_OK ) s->pCodec = 0;
+  return s->pCodec;
 }
 
 static const char *const azShadow[] = { "config", "docs", "vectors" };
@@ -164,19 +171,15 @@ static int getStmt(DpStorage *s, int eStmt, sqlite3_stmt **ppStmt){
         break;
       case STMT_DOC_GET:
         zCols = extraList(s, ", c%d", 0);
-        zVals = bodyExpr(s, "");
-        if( zCols && zVals ){
+        if( zCols ){
           zSql = sqlite3_mprintf("SELECT %s, is_duplicate, duplicate_of,"
               " similarity, own_vector%s FROM \"%w\".\"%w_docs\" WHERE id=?1",
-              zVals, zCols, zDb, zName);
+              bodyExpr(s, 0), zCols, zDb, zName);
         }
         break;
       case STMT_BODY_GET:
-        zVals = bodyExpr(s, "");
-        if( zVals ){
-          zSql = sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_docs\""
-                                 " WHERE id=?1", zVals, zDb, zName);
-        }
+        zSql = sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_docs\""
+                               " WHERE id=?1", bodyExpr(s, 0), zDb, zName);
         break;
       case STMT_DOC_EXISTS:
         zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w_docs\" WHERE id=?1",
@@ -845,8 +848,8 @@ static int bindBody(DpStorage *s, sqlite3_stmt *pStmt, int iParam,
     if( z==0 && n>0 ) return SQLITE_NOMEM;
     if( s->opt.bCompress ){
       /* body.c stores what is short or does not shrink as it is */
-      if( s->pCodec==0 ) rc = dpBodyCodecNew(&s->pCodec);
-      if( rc==SQLITE_OK ) rc = dpBodyPack(s->pCodec, z, n, &aPacked, &nPacked);
+      DpBodyCodec *c = storageCodec(s);
+      rc = c ? dpBodyPack(c, z, n, &aPacked, &nPacked) : SQLITE_NOMEM;
       if( rc!=SQLITE_OK ) return rc;
     }
     if( aPacked ){
@@ -998,12 +1001,10 @@ int dpStorageScanDocs(DpStorage *s, int eWhich,
     " WHERE d.own_vector<>0",   /* DP_SCAN_OWN: vectors the caller gave */
   };
   sqlite3_stmt *pStmt = 0;
-  char *zBody = bodyExpr(s, "d.");
-  char *zSql = zBody ? sqlite3_mprintf("SELECT d.id, %s, v.v FROM"
-      " \"%w\".\"%w_docs\" d LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id%s",
-      zBody, s->zDb, s->zName, s->zDb, s->zName, azWhere[eWhich]) : 0;
+  char *zSql = sqlite3_mprintf("SELECT d.id, %s, v.v FROM \"%w\".\"%w_docs\""
+      " d LEFT JOIN \"%w\".\"%w_vectors\" v ON v.id=d.id%s", bodyExpr(s, 1),
+      s->zDb, s->zName, s->zDb, s->zName, azWhere[eWhich]);
   int rc = zSql ? SQLITE_OK : SQLITE_NOMEM;
-  sqlite3_free(zBody);
   if( rc==SQLITE_OK ) rc = sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
@@ -1035,24 +1036,21 @@ static int prepareQuery(DpStorage *s, char *zSql, const char *zWhat,
 ** (a packed body's text, body.c) */
 int dpStorageVectorQuery(DpStorage *s, int bWithLength,
                          sqlite3_stmt **ppStmt){
-  char *zBody = bodyExpr(s, "d.");
-  char *zSql = zBody==0 ? 0 : bWithLength
+  char *zSql = bWithLength
     ? sqlite3_mprintf("SELECT v.id, v.v, length(CAST(%s AS BLOB))"
                       " FROM \"%w\".\"%w_vectors\" v JOIN \"%w\".\"%w_docs\" d"
-                      " ON d.id=v.id", zBody, s->zDb, s->zName, s->zDb, s->zName)
+                      " ON d.id=v.id", bodyExpr(s, 1), s->zDb, s->zName, s->zDb,
+                      s->zName)
     : sqlite3_mprintf("SELECT id, v FROM \"%w\".\"%w_vectors\"",
                       s->zDb, s->zName);
-  sqlite3_free(zBody);
   return prepareQuery(s, zSql, "vectors", ppStmt);
 }
 
 int dpStorageLengthQuery(DpStorage *s, sqlite3_stmt **ppStmt){
-  char *zBody = bodyExpr(s, "");
-  char *zSql = zBody ? sqlite3_mprintf("SELECT id, length(CAST(%s AS BLOB))"
-                                       " FROM \"%w\".\"%w_docs\" ORDER BY id",
-                                       zBody, s->zDb, s->zName) : 0;
-  sqlite3_free(zBody);
-  return prepareQuery(s, zSql, "docs", ppStmt);
+  return prepareQuery(s, sqlite3_mprintf("SELECT id, length(CAST(%s AS BLOB))"
+                                         " FROM \"%w\".\"%w_docs\" ORDER BY id",
+                                         bodyExpr(s, 0), s->zDb, s->zName),
+                      "docs", ppStmt);
 }
 
 int dpStorageCheckRows(DpStorage *s){
@@ -1084,17 +1082,15 @@ int dpStorageCheckRows(DpStorage *s){
 int dpStorageDocCursor(DpStorage *s, const char *zWhere, int bPacked,
                        sqlite3_stmt **ppStmt){
   char *zCols = extraList(s, ", c%d", 0);
-  char *zBody = bPacked ? sqlite3_mprintf("body") : bodyExpr(s, "");
-  char *zSql = 0;
+  char *zSql;
   int rc;
   *ppStmt = 0;
-  if( zCols && zBody ){
-    zSql = sqlite3_mprintf("SELECT id, %s, is_duplicate, duplicate_of,"
-                           " similarity%s FROM \"%w\".\"%w_docs\" %s",
-                           zBody, zCols, s->zDb, s->zName, zWhere);
-  }
+  if( zCols==0 ) return SQLITE_NOMEM;
+  zSql = sqlite3_mprintf("SELECT id, %s, is_duplicate, duplicate_of,"
+                         " similarity%s FROM \"%w\".\"%w_docs\" %s",
+                         bPacked ? "body" : bodyExpr(s, 0), zCols, s->zDb,
+                         s->zName, zWhere);
   sqlite3_free(zCols);
-  sqlite3_free(zBody);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(s->db, zSql, -1, ppStmt, 0);
   sqlite3_free(zSql);
@@ -1108,17 +1104,17 @@ int dpStorageDocCursor(DpStorage *s, const char *zWhere, int bPacked,
 
 int dpStorageBodyResult(DpStorage *s, sqlite3_context *ctx,
                         sqlite3_value *pStored, sqlite3_int64 iId){
-  int rc = SQLITE_OK;
+  DpBodyCodec *c;
   if( !s->opt.bCompress ){
     sqlite3_result_value(ctx, pStored);
     return SQLITE_OK;
   }
-  if( s->pCodec==0 ) rc = dpBodyCodecNew(&s->pCodec);
-  if( rc!=SQLITE_OK ){
+  c = storageCodec(s);
+  if( c==0 ){
     sqlite3_result_error_nomem(ctx);
-    return rc;
+    return SQLITE_NOMEM;
   }
-  return dpBodyResult(s->pCodec, ctx, pStored, &iId);
+  return dpBodyResult(c, ctx, pStored, &iId);
 }
 
 int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
@@ -1127,21 +1123,19 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
   static const char *const azFixed[] = {
     "body", "", "is_duplicate", "duplicate_of", "similarity"
   };
-  char *zBody = bodyExpr(s, "");
-  sqlite3_str *p;
+  sqlite3_str *p = sqlite3_str_new(0);
   sqlite3_stmt *pStmt = 0;
   char *zSql;
   int rc, i, nAlloc = 0;
   *paId = 0;
   *pnId = 0;
-  if( zBody==0 ) return SQLITE_NOMEM;
-  p = sqlite3_str_new(0);
   sqlite3_str_appendf(p, "SELECT id FROM \"%w\".\"%w_docs\" WHERE 1",
                       s->zDb, s->zName);
   for(i=0; i<nTerm; i++){
     if( aCol[i]<DP_COL_EXTRA0 ){
       sqlite3_str_appendf(p, " AND %s %s ?%d",
-                          aCol[i]==DP_COL_BODY ? zBody : azFixed[aCol[i]],
+                          aCol[i]==DP_COL_BODY ? bodyExpr(s, 0)
+                                               : azFixed[aCol[i]],
                           azOp[i], i+1);
     }else{
       sqlite3_str_appendf(p, " AND c%d %s ?%d", aCol[i]-DP_COL_EXTRA0,
@@ -1150,7 +1144,6 @@ int dpStorageFilterIds(DpStorage *s, int nTerm, const int *aCol,
   }
   sqlite3_str_appendall(p, " ORDER BY id");
   zSql = dpStrFinish(p);
-  sqlite3_free(zBody);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(s->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
