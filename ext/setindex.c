@@ -1491,23 +1491,47 @@ static inline int siBlkCached(const SiRun *pRun, int iBlk){
   return (pRun->aLoaded[iBlk/64]>>(iBlk%64)) & 1;
 }
 
+/* Is SQLite's soft heap limit (sqlite3_soft_heap_limit64, PRAGMA
+** soft_heap_limit; none by default) reached?  Then no more filters are
+** cached: each is read, asked and dropped (siBlkMaybeOnce).  Cached
+** filters cost ~1 byte a posting once a connection has touched them all
+** (a long load does; ~900 MB at 1M stored), and that is the only knob
+** SQLite's users have for a connection's memory.  The filters cached
+** before the limit was reached stay (a probe of them costs no read).
+** sqlite3_memory_used() counts them: the index allocates through
+** sqlite3_malloc. */
+static int siCacheFull(void){
+  const sqlite3_int64 nLimit = sqlite3_soft_heap_limit64(-1);
+  return nLimit>0 && sqlite3_memory_used()>=nLimit;
+}
+
+/* Read the filter row of block iBlk of pRun into a new SiBlk (as
+** siFilterRead), checked against the run's block size: the first filter
+** read tells it; every block of a run has the same (a merge resumed
+** continues its output's). */
+static int siFilterReadSized(DpSetIndex *p, SiRun *pRun, int iBlk,
+                             SiBlk **ppBlk){
+  int rc = siFilterRead(p, pRun, iBlk, ppBlk);
+  if( rc ) return rc;
+  p->nFilterRead++;
+  if( pRun->nWord==0 ){
+    pRun->nWord = (*ppBlk)->nWord;
+    pRun->nChunkBlk = DP_SET_CHUNK_WORDS / (*ppBlk)->nWord;
+  }else if( pRun->nWord!=(*ppBlk)->nWord ){
+    sqlite3_free(*ppBlk);
+    *ppBlk = 0;
+    return siCorrupt(p, "a filter row (size)");
+  }
+  return SQLITE_OK;
+}
+
 /* Cache the filter (and heavy keys) of block iBlk of pRun, not cached. */
 static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
   int iIn, iChunk, rc, i, nHot = 0;
   SiBlk *pBlk = 0;
-  rc = siFilterRead(p, pRun, iBlk, &pBlk);
+  rc = siFilterReadSized(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
-  p->nFilterRead++;
-  /* the first filter read tells the run's block size; every block of a
-  ** run has the same (a merge resumed continues its output's) */
-  if( pRun->nWord==0 ){
-    pRun->nWord = pBlk->nWord;
-    pRun->nChunkBlk = DP_SET_CHUNK_WORDS / pBlk->nWord;
-  }else if( pRun->nWord!=pBlk->nWord ){
-    sqlite3_free(pBlk);
-    return siCorrupt(p, "a filter row (size)");
-  }
   iChunk = siChunkOf(pRun, iBlk, &iIn);
   pChunk = pRun->apChunk[iChunk];
   if( pChunk==0 ){
@@ -1554,7 +1578,8 @@ static int siBlkLoad(DpSetIndex *p, SiRun *pRun, int iBlk){
   int rc, i, iFirst;
   if( siBlkCached(pRun, iBlk) ) return SQLITE_OK;
   rc = siBlkLoadOne(p, pRun, iBlk);
-  if( rc || (sqlite3_int64)pRun->nLoadedBlk*DP_SET_HOT_RUN<pRun->nBlock ){
+  if( rc || (sqlite3_int64)pRun->nLoadedBlk*DP_SET_HOT_RUN<pRun->nBlock
+   || siCacheFull() ){
     return rc;
   }
   iFirst = iBlk - iBlk % pRun->nChunkBlk;
@@ -1577,14 +1602,50 @@ static sqlite3_int64 siHeavyCount(const SiHeavy *pH, uint64_t key){
   return 1;
 }
 
+/* The postings of key in block pBlk, by its heavy keys, counted as
+** siHeavyCount would if the block were cached: keys of fewer than
+** DP_SET_HEAVY_MIN postings (and keys absent) count 1. */
+static sqlite3_int64 siBlkHeavyCount(const SiBlk *pBlk, uint64_t key){
+  int lo = 0, hi = pBlk->nHeavy;
+  while( lo<hi ){
+    const int mid = (lo + hi)/2;
+    if( pBlk->aHeavyKey[mid]<key ) lo = mid + 1; else hi = mid;
+  }
+  if( lo<pBlk->nHeavy && pBlk->aHeavyKey[lo]==key
+   && pBlk->aHeavyCnt[lo]>=DP_SET_HEAVY_MIN ){
+    return pBlk->aHeavyCnt[lo]>DP_SET_HEAVY_CNT_MAX ? DP_SET_HEAVY_CNT_MAX
+                                                    : pBlk->aHeavyCnt[lo];
+  }
+  return 1;
+}
+
+/* siBlkMaybe for a block whose filter is not cached and will not be (the
+** soft heap limit reached): its filter row read, asked and dropped. */
+static int siBlkMaybeOnce(DpSetIndex *p, SiRun *pRun, int iBlk,
+                          uint64_t key, int *pbMaybe, sqlite3_int64 *pnEst){
+  SiBlk *pBlk = 0;
+  int rc = siFilterReadSized(p, pRun, iBlk, &pBlk);
+  if( rc ) return rc;
+  *pbMaybe = siFilterTest(pBlk->aFilter, pBlk->nWord, key);
+  *pnEst = *pbMaybe ? siBlkHeavyCount(pBlk, key) : 0;
+  sqlite3_free(pBlk);
+  return SQLITE_OK;
+}
+
 /* Does the filter of block iBlk of pRun (loaded first if need be) say
-** key may be there?  *ppH: the block's heavy keys. */
+** key may be there?  *ppH: the block's heavy keys, in which to count key
+** (siHeavyCount); or NULL when the filter was read and not cached
+** (siCacheFull), and then *pnEst is key's count (0 when absent). */
 static inline int siBlkMaybe(DpSetIndex *p, SiRun *pRun, int iBlk,
                              uint64_t key, int *pbMaybe,
-                             const SiHeavy **ppH){
+                             const SiHeavy **ppH, sqlite3_int64 *pnEst){
   int iIn, rc;
   SiChunk *pChunk;
   if( !siBlkCached(pRun, iBlk) ){
+    if( siCacheFull() ){
+      *ppH = 0;
+      return siBlkMaybeOnce(p, pRun, iBlk, key, pbMaybe, pnEst);
+    }
     rc = siBlkLoad(p, pRun, iBlk);
     if( rc ) return rc;
   }
@@ -1600,12 +1661,13 @@ static int siRunProbe(DpSetIndex *p, SiRun *pRun, uint64_t key, int *piBlk,
                       int *pbMaybe){
   int iBlk, rc = siRunBlockOf(p, pRun, key, &iBlk);
   const SiHeavy *pH;
+  sqlite3_int64 nEst;
   *pbMaybe = 0;
   *piBlk = iBlk;
   if( rc ) return rc;
   p->nProbe++;
   if( iBlk<0 ) return SQLITE_OK;
-  return siBlkMaybe(p, pRun, iBlk, key, pbMaybe, &pH);
+  return siBlkMaybe(p, pRun, iBlk, key, pbMaybe, &pH, &nEst);
 }
 
 /**************************************************************************
@@ -3970,16 +4032,19 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
     for(j=0; j<nKey; j++){
       int bMaybe;
       const SiHeavy *pH;
+      sqlite3_int64 nEst;
       apH[j] = 0;
       if( aBlk[j]==SI_BLK_LEFT_OUT ) continue;
       if( i<p->nRunMaybe ) aAsked[j] |= (uint64_t)1<<i;
       if( aBlk[j]<0 ) continue;           /* below the run's first key */
       p->nProbe++;
-      rc = siBlkMaybe(p, pRun, aBlk[j], aKey[j], &bMaybe, &pH);
+      rc = siBlkMaybe(p, pRun, aBlk[j], aKey[j], &bMaybe, &pH, &nEst);
       if( rc ) return rc;
       if( bMaybe ){
         if( i<p->nRunMaybe ) aMaybe[j] |= (uint64_t)1<<i;
-        if( pH->aSlot ){     /* counted in the next stage */
+        if( pH==0 ){         /* a filter not cached: counted already */
+          aEst[j] += nEst;
+        }else if( pH->aSlot ){     /* counted in the next stage */
           apH[j] = pH;
           __builtin_prefetch(&pH->aSlot[(uint32_t)aKey[j] & pH->mask]);
         }else{

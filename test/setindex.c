@@ -612,6 +612,26 @@ static int allQueries(Conn *c, const Model *m, char *zWhy){
   return strideQueries(c, m, 1, zWhy);
 }
 
+/* The posting lists read by a search of k = 5 above 0.5
+** of every stored document's set, which ends once the keys left cannot
+** reach 0.5: the probe's order of keys follows the
+** filters' estimates, so two passes read the same lists only if the
+** estimates agree. */
+static sqlite3_int64 nearestPass(Conn *c, const Model *m){
+  DpSetIndexStat s0, s1;
+  DpSetHit aHit[5];
+  int id, nHit;
+  dpSetIndexInfo(c->p, &s0);
+  exec(c, "BEGIN; SELECT count(*) FROM t_pruns;");
+  for(id=0; id<MAXDOC; id++){
+    const Doc *d = &m->aDoc[id];
+    if( d->bUsed ) dpSetIndexNearest(c->p, d->a, d->n, 0, 5, 0.5, 0, 0, 0, aHit, &nHit);
+  }
+  exec(c, "COMMIT");
+  dpSetIndexInfo(c->p, &s1);
+  return s1.nListRead - s0.nListRead;
+}
+
 static void testRandom(void){
   Conn c, c2;
   Model *m = calloc(1, sizeof(Model));
@@ -667,6 +687,38 @@ static void testRandom(void){
   ok("4.5 first connection sees them", allQueries(&c, m, zWhy), zWhy);
   ok("4.6 integrity-check", dpSetIndexIntegrity(c.p)==SQLITE_OK, dpSetIndexErrmsg(c.p));
   connClose(&c2);
+
+  /* 4.7-4.9: SQLite's soft heap limit reached, a new connection caches no
+  ** filter: each is read, asked and dropped; the same answers, reads and
+  ** writes alike; without the limit it caches again */
+  {
+    DpSetIndexStat s0, s1;
+    sqlite3_int64 nList0, nList1;
+    sqlite3_int64 nOld = sqlite3_soft_heap_limit64(1);
+    if( connOpen(&c2, 0) ){ ok("4.7 new connection", 0, "open"); return; }
+    ok("4.7 over the soft heap limit: same decisions", allQueries(&c2, m, zWhy), zWhy);
+    rc = randomOps(&c2, m, 200, &st, zWhy, 1);
+    ok("4.7.1 over the limit: writes, with rollbacks", rc==SQLITE_OK, zWhy);
+    ok("4.7.2 over the limit: the other connection sees them",
+       allQueries(&c, m, zWhy), zWhy);
+    nList0 = nearestPass(&c2, m);
+    dpSetIndexInfo(c2.p, &s0);
+    sprintf(zWhy, "%lld filters cached, %lld read", s0.nBlockCached, s0.nFilterRead);
+    ok("4.8 over the limit: filters read, none cached",
+       s0.nBlockCached==0 && s0.nFilterRead>0, zWhy);
+    sqlite3_soft_heap_limit64(nOld);
+    ok("4.9 the limit lifted: same decisions", allQueries(&c2, m, zWhy), zWhy);
+    dpSetIndexInfo(c2.p, &s1);
+    sprintf(zWhy, "%lld filters cached", s1.nBlockCached);
+    ok("4.9.1 the limit lifted: filters cached again", s1.nBlockCached>0, zWhy);
+    nList1 = nearestPass(&c2, m);
+    sprintf(zWhy, "%lld posting lists read over the limit, %lld with filters cached",
+            nList0, nList1);
+    if( getenv("SETINDEX_DEBUG") ) printf("  %s\n", zWhy);
+    ok("4.9.2 filters read and dropped estimate as cached ones (same lists read)",
+       nList0==nList1 && nList0>0, zWhy);
+    connClose(&c2);
+  }
   connClose(&c);
   modelFree(m);
   free(m);
