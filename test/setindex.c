@@ -1628,12 +1628,14 @@ static void testStaleMessage(void){
 }
 
 static void testOom(void){
-  int n, nRun = 0, bOk = 1;
+  int n, nRun = 0, bOk = 1, iPass;
   char zWhy[200] = "";
   /* allocation N and every later one fail, then (one-shot) only N: a
-  ** single failed allocation among several made together is seen */
-  for(bOneShot=0; bOneShot<2 && bOk; bOneShot++)
-  for(n=1; n<100000 && bOk; n++){
+  ** single failed allocation among several made together is seen; then
+  ** from N on again past the soft heap limit, where no filter is cached
+  ** (each read into an allocation of its own, siBlkMaybeOnce) */
+  for(iPass=0; iPass<3 && bOk; iPass++)
+  for(n=1, bOneShot=iPass==1; n<100000 && bOk; n++){
     sqlite3 *db = 0;
     DpSetIndex *p = 0;
     char *zErr = 0;
@@ -1647,7 +1649,9 @@ static void testOom(void){
     if( rc ){ sqlite3_close(db); bOk = 0; break; }
     bFaulted = 0;
     nCountdown = n;
+    if( iPass==2 ) sqlite3_soft_heap_limit64(1);
     oomScript(db);
+    sqlite3_soft_heap_limit64(0);
     nCountdown = -1;
     nRun++;
     /* whatever failed, what is stored is consistent */
