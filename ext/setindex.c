@@ -391,7 +391,16 @@
 **   cost ~1 byte per posting (1.2 GB at 1.27M with heavy keys' counts,
 **   see SiHeavy), over the 200 MB budget:
 **   fewer bits per key (DP_SET_FILTER_BITS) or a run-level summary of
-**   ~2 bits per posting would trade page reads for memory.
+**   ~2 bits per posting would trade page reads for memory.  On an idle
+**   host with the file cached (2026-12-01, zstd bodies, 16 runs): 33-34
+**   ms on a new connection, 18-21 ms on one kept open (also within a
+**   200 MB soft heap limit), ~10 ms once every filter is cached (~900
+**   MB).  What is left is rows read: ~2.6 posting blocks a key (the
+**   copy's own, shared keys, false positives), each a pread (~45 % of
+**   the time then).  Reading the block in place of an uncached filter,
+**   a larger page cache and a map did not help (bench/results/scale.md);
+**   fewer runs (leveled merging of the large ones) would, at the cost of
+**   inserts.
 ** - The file: 4.27x the text at 1M with every set stored (4.76x before
 **   blocks were cut by size): %_docs ~1.2x, %_sets ~1.75x (8 B per
 **   shingle: random hashes do not compress), postings and filters the
