@@ -146,7 +146,9 @@
 ** open-addressing table by key with its own small Bloom filter in
 ** front).  Past SQLite's soft heap limit (PRAGMA soft_heap_limit) no
 ** filter is cached any more: each is read, asked and dropped
-** (siCacheFull), with the same estimate, so the same lists are read.  A
+** (siCacheFull), with the estimate a cached one gives, so a MATCH reads
+** the same lists (a search of k = 1 asks fewer runs whose filters are
+** not cached, see siEstimateBatch, so it may read others).  A
 ** connection kept open for 200 MATCH top-10 at 1M stored (2026-12-01,
 ** AMD EPYC, the file in the OS cache): resident 214 MB within a 200 MB
 ** limit against 707 MB without, medians 17-25 ms either way; a bulk load
@@ -3876,6 +3878,21 @@ int dpSetIndexLoadAll(DpSetIndex *p, DpSetAll *pAll){
     }
   }
   if( nSet>0x7ffffffe || nHash<0 ) return siCorrupt(p, "a set row (size)");
+  {
+    /* The join holds at least every hash (8 bytes) and an estimate of it
+    ** (1 byte), with more besides (setjoin.c, "Memory"), in arrays of
+    ** more than 1 GB that come from malloc(), unseen by SQLite's hard
+    ** heap limit (dpLargeMalloc): refused here past that limit, as
+    ** SQLite's own allocations would be, before any is made. */
+    const sqlite3_int64 nHard = sqlite3_hard_heap_limit64(-1);
+    const sqlite3_int64 nNeed = nHash*9 + nSet*16;
+    if( nHard>0 && sqlite3_memory_used() + nNeed>nHard ){
+      return siError(p, SQLITE_ERROR, "the %lld stored shingles of %s need at"
+                     " least %lld MB in memory, past SQLite's hard heap limit"
+                     " (%lld MB)", nHash, p->zName,
+                     (nNeed + (1<<20) - 1) >> 20, nHard >> 20);
+    }
+  }
   pAll->aId = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
   pAll->aOff = sqlite3_malloc64(sizeof(sqlite3_int64)*(sqlite3_uint64)(nSet+1));
   pAll->aHash = dpLargeMalloc((sqlite3_uint64)(nHash+1)*8);

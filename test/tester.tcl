@@ -37,6 +37,20 @@ proc load_docpipe {db} {
   $db eval {SELECT load_extension($::docpipe_ext)}
 }
 
+# Run a Python script (Debian's /usr/bin/python3, which loads extensions)
+# with args; its standard output.  Under `make asan` the child inherits
+# libasan, whose LeakSanitizer would report Python's own allocations.
+proc exec_python {script args} {
+  set saved [expr {[info exists ::env(ASAN_OPTIONS)] ? $::env(ASAN_OPTIONS) : ""}]
+  if {[info exists ::env(LD_PRELOAD)] && [string match *asan* $::env(LD_PRELOAD)]} {
+    set ::env(ASAN_OPTIONS) detect_leaks=0
+  }
+  set rc [catch {exec /usr/bin/python3 -c $script {*}$args} out]
+  set ::env(ASAN_OPTIONS) $saved
+  if {$rc} { error $out }
+  return $out
+}
+
 proc forcedelete {args} {
   foreach f $args {
     foreach g [list $f $f-journal $f-wal $f-shm] { file delete -force $g }
