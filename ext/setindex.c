@@ -1542,10 +1542,33 @@ static int siFilterReadSized(DpSetIndex *p, SiRun *pRun, int iBlk,
   return SQLITE_OK;
 }
 
+/* The heavy-key table of block pBlk into *pH (zeroed first): its keys of
+** DP_SET_HEAVY_MIN or more postings, aSlot NULL when it has none. */
+static int siHeavyMake(SiHeavy *pH, const SiBlk *pBlk){
+  int i, nHot = 0;
+  memset(pH, 0, sizeof(*pH));
+  for(i=0; i<pBlk->nHeavy; i++) nHot += pBlk->aHeavyCnt[i]>=DP_SET_HEAVY_MIN;
+  if( nHot>0 ){
+    uint32_t nSlot = 4;
+    while( nSlot*3<(uint32_t)nHot*4 ) nSlot *= 2;
+    pH->aSlot = dpMallocZero(sizeof(uint64_t)*nSlot);
+    if( pH->aSlot==0 ) return SQLITE_NOMEM;
+    pH->mask = nSlot - 1;
+    for(i=0; i<pBlk->nHeavy; i++){
+      uint64_t key = pBlk->aHeavyKey[i];
+      uint32_t c = pBlk->aHeavyCnt[i], j = (uint32_t)key & pH->mask;
+      if( c<DP_SET_HEAVY_MIN ) continue;
+      while( pH->aSlot[j] ) j = (j + 1) & pH->mask;
+      pH->aSlot[j] = key<<24 | (c>DP_SET_HEAVY_CNT_MAX ? DP_SET_HEAVY_CNT_MAX : c);
+    }
+  }
+  return SQLITE_OK;
+}
+
 /* Cache the filter (and heavy keys) of block iBlk of pRun, not cached. */
 static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   SiChunk *pChunk;
-  int iIn, iChunk, rc, i, nHot = 0;
+  int iIn, iChunk, rc;
   SiBlk *pBlk = 0;
   rc = siFilterReadSized(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
@@ -1558,22 +1581,8 @@ static int siBlkLoadOne(DpSetIndex *p, SiRun *pRun, int iBlk){
   }
   memcpy(&pChunk->aWord[iIn*pRun->nWord], pBlk->aFilter,
          sizeof(uint64_t)*(size_t)pRun->nWord);
-  for(i=0; i<pBlk->nHeavy; i++) nHot += pBlk->aHeavyCnt[i]>=DP_SET_HEAVY_MIN;
-  if( nHot>0 ){
-    SiHeavy *pH = &pChunk->aHeavy[iIn];
-    uint32_t nSlot = 4;
-    while( nSlot*3<(uint32_t)nHot*4 ) nSlot *= 2;
-    pH->aSlot = dpMallocZero(sizeof(uint64_t)*nSlot);
-    if( pH->aSlot==0 ){ sqlite3_free(pBlk); return SQLITE_NOMEM; }
-    pH->mask = nSlot - 1;
-    for(i=0; i<pBlk->nHeavy; i++){
-      uint64_t key = pBlk->aHeavyKey[i];
-      uint32_t c = pBlk->aHeavyCnt[i], j = (uint32_t)key & pH->mask;
-      if( c<DP_SET_HEAVY_MIN ) continue;
-      while( pH->aSlot[j] ) j = (j + 1) & pH->mask;
-      pH->aSlot[j] = key<<24 | (c>DP_SET_HEAVY_CNT_MAX ? DP_SET_HEAVY_CNT_MAX : c);
-    }
-  }
+  rc = siHeavyMake(&pChunk->aHeavy[iIn], pBlk);
+  if( rc ){ sqlite3_free(pBlk); return rc; }
   sqlite3_free(pBlk);
   pChunk->mLoaded |= (uint64_t)1<<iIn;
   pRun->aLoaded[iBlk/64] |= (uint64_t)1<<(iBlk%64);
@@ -1619,23 +1628,6 @@ static sqlite3_int64 siHeavyCount(const SiHeavy *pH, uint64_t key){
   return 1;
 }
 
-/* The postings of key in block pBlk, by its heavy keys, counted as
-** siHeavyCount would if the block were cached: keys of fewer than
-** DP_SET_HEAVY_MIN postings (and keys absent) count 1. */
-static sqlite3_int64 siBlkHeavyCount(const SiBlk *pBlk, uint64_t key){
-  int lo = 0, hi = pBlk->nHeavy;
-  while( lo<hi ){
-    const int mid = (lo + hi)/2;
-    if( pBlk->aHeavyKey[mid]<key ) lo = mid + 1; else hi = mid;
-  }
-  if( lo<pBlk->nHeavy && pBlk->aHeavyKey[lo]==key
-   && pBlk->aHeavyCnt[lo]>=DP_SET_HEAVY_MIN ){
-    return pBlk->aHeavyCnt[lo]>DP_SET_HEAVY_CNT_MAX ? DP_SET_HEAVY_CNT_MAX
-                                                    : pBlk->aHeavyCnt[lo];
-  }
-  return 1;
-}
-
 /* siBlkMaybe for a block whose filter is not cached and will not be (the
 ** soft heap limit reached): its filter row read, asked and dropped. */
 static int siBlkMaybeOnce(DpSetIndex *p, SiRun *pRun, int iBlk,
@@ -1644,9 +1636,16 @@ static int siBlkMaybeOnce(DpSetIndex *p, SiRun *pRun, int iBlk,
   int rc = siFilterReadSized(p, pRun, iBlk, &pBlk);
   if( rc ) return rc;
   *pbMaybe = siFilterTest(pBlk->aFilter, pBlk->nWord, key);
-  *pnEst = *pbMaybe ? siBlkHeavyCount(pBlk, key) : 0;
+  *pnEst = 0;
+  if( *pbMaybe ){
+    /* counted as in a cached block: through the same table */
+    SiHeavy h;
+    rc = siHeavyMake(&h, pBlk);
+    if( rc==SQLITE_OK ) *pnEst = siHeavyCount(&h, key);
+    sqlite3_free(h.aSlot);
+  }
   sqlite3_free(pBlk);
-  return SQLITE_OK;
+  return rc;
 }
 
 /* Does the filter of block iBlk of pRun (loaded first if need be) say
