@@ -148,7 +148,8 @@
 ** filter is cached any more: each is read, asked and dropped
 ** (siCacheFull), with the estimate a cached one gives, so a MATCH reads
 ** the same lists (a search of k = 1 asks fewer runs whose filters are
-** not cached, see siEstimateBatch, so it may read others).  A
+** not cached, see siEstimateBatch, so it may read others); a quarter
+** past it a search first drops the filters cached before (siCacheTrim).  A
 ** connection kept open for 200 MATCH top-10 at 1M stored (2026-12-01,
 ** AMD EPYC, the file in the OS cache): resident 214 MB within a 200 MB
 ** limit against 707 MB without, medians 17-25 ms either way; a bulk load
@@ -2031,17 +2032,27 @@ static int siWriterResume(SiWriter *w, int nBlock, sqlite3_int64 nPair){
 /**************************************************************************
 ** Run summaries.
 */
-static void siRunFree(SiRun *pRun){
+/* Drop every cached filter of pRun (its chunks and their heavy keys). */
+static void siRunFiltersDrop(SiRun *pRun){
   int i;
-  if( pRun==0 ) return;
   for(i=0; pRun->apChunk && i<pRun->nChunk; i++){
     SiChunk *pChunk = pRun->apChunk[i];
     if( pChunk ){
       int j;
       for(j=0; j<DP_SET_CHUNK_BLOCKS; j++) sqlite3_free(pChunk->aHeavy[j].aSlot);
       sqlite3_free(pChunk);
+      pRun->apChunk[i] = 0;
     }
   }
+  if( pRun->aLoaded ){
+    memset(pRun->aLoaded, 0, sizeof(uint64_t)*(size_t)(pRun->nBlock/64 + 1));
+  }
+  pRun->nLoadedBlk = 0;
+}
+
+static void siRunFree(SiRun *pRun){
+  if( pRun==0 ) return;
+  siRunFiltersDrop(pRun);
   sqlite3_free(pRun->apChunk);
   sqlite3_free(pRun->aLoaded);
   sqlite3_free(pRun->aDir);
@@ -2052,6 +2063,22 @@ static void siRunFree(SiRun *pRun){
   sqlite3_free(pRun->aGroupRead);
   sqlite3_free(pRun->aGroupDir);
   sqlite3_free(pRun);
+}
+
+/* Well past the soft heap limit (a quarter over it: the limit set or
+** lowered after this connection cached its filters, or other memory grown
+** since), drop every filter this connection caches, so that it comes back
+** under the limit and caches again up to it (siCacheFull).  The margin
+** keeps a connection that stopped caching at the limit from dropping them
+** and reading them again at each search.  Called as a search starts, when
+** no estimate holds a filter. */
+static void siCacheTrim(DpSetIndex *p){
+  const sqlite3_int64 nLimit = sqlite3_soft_heap_limit64(-1);
+  int i;
+  if( nLimit<=0 || sqlite3_memory_used()<=nLimit + nLimit/4 ) return;
+  for(i=0; i<p->nRun; i++){
+    if( p->apRun[i]->nLoadedBlk>0 ) siRunFiltersDrop(p->apRun[i]);
+  }
 }
 
 /* Decode one %_pfence row, a..pEnd, into aFence[] and aCount[] (at most
@@ -4394,6 +4421,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   if( k<=0 || nHash==0 || rMin>1.0 ) return SQLITE_OK;
   rc = siRefresh(p);
   if( rc ) return rc;
+  siCacheTrim(p);
   rc = siGrowScratch(p, nHash);
   if( rc ) return rc;
   siMapClear(&p->seen);

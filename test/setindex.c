@@ -699,6 +699,7 @@ static void testRandom(void){
     DpSetIndexStat s0, s1;
     sqlite3_int64 nList0, nList1;
     sqlite3_int64 nOld = sqlite3_soft_heap_limit64(1);
+    int id;
     if( connOpen(&c2, 0) ){
       sqlite3_soft_heap_limit64(nOld);
       ok("4.7 new connection", 0, "open");
@@ -725,6 +726,36 @@ static void testRandom(void){
     if( getenv("SETINDEX_DEBUG") ) printf("  %s\n", zWhy);
     ok("4.9.2 filters read and dropped estimate as cached ones (same lists read)",
        nList0==nList1 && nList0>0, zWhy);   /* (-1: a search failed) */
+    /* 4.9.3-4.9.4: a limit set after the filters were cached, well below
+    ** what is used: the next search drops them (and caches no more while
+    ** over it); a limit well above: nothing dropped */
+    {
+      DpSetIndexStat s2, s3;
+      const sqlite3_int64 nUsed = sqlite3_memory_used();
+      DpSetHit aHit[5];
+      int nHit = 0, bOk;
+      const Doc *d = 0;
+      for(id=0; id<MAXDOC && d==0; id++) if( m->aDoc[id].bUsed ) d = &m->aDoc[id];
+      sqlite3_soft_heap_limit64(nUsed/4);
+      exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
+      bOk = d && dpSetIndexNearest(c2.p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit, &nHit)==SQLITE_OK;
+      exec(&c2, "COMMIT");
+      dpSetIndexInfo(c2.p, &s2);
+      sprintf(zWhy, "%lld filters cached before, %lld after one search", s1.nBlockCached, s2.nBlockCached);
+      ok("4.9.3 a limit set later, far below: the next search drops the cached filters",
+         bOk && s1.nBlockCached>0 && s2.nBlockCached<s1.nBlockCached, zWhy);
+      ok("4.9.3.1 ... and answers as before", allQueries(&c2, m, zWhy), zWhy);
+      sqlite3_soft_heap_limit64(nUsed*64);
+      ok("4.9.4 a limit far above: the same answers", allQueries(&c2, m, zWhy), zWhy);
+      dpSetIndexInfo(c2.p, &s2);
+      ok("4.9.4.1 ... the filters cached again",
+         allQueries(&c2, m, zWhy), zWhy);
+      dpSetIndexInfo(c2.p, &s3);
+      sprintf(zWhy, "%lld filters cached, then %lld", s2.nBlockCached, s3.nBlockCached);
+      ok("4.9.4.2 ... and none dropped under it",
+         s2.nBlockCached>0 && s3.nBlockCached>=s2.nBlockCached, zWhy);
+      sqlite3_soft_heap_limit64(nOld);
+    }
     connClose(&c2);
   }
   connClose(&c);
