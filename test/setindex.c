@@ -736,6 +736,17 @@ static void testRandom(void){
       int nHit = 0, bOk;
       const Doc *d = 0;
       for(id=0; id<MAXDOC && d==0; id++) if( m->aDoc[id].bUsed ) d = &m->aDoc[id];
+      /* a limit just under what is used (within the quarter's margin):
+      ** caching stops, what is cached stays (no dropping and reading again
+      ** at each search of a connection that stopped at the limit) */
+      sqlite3_soft_heap_limit64(nUsed - nUsed/10);
+      exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
+      bOk = d && dpSetIndexNearest(c2.p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit, &nHit)==SQLITE_OK;
+      exec(&c2, "COMMIT");
+      dpSetIndexInfo(c2.p, &s2);
+      sprintf(zWhy, "%lld filters cached before, %lld after one search", s1.nBlockCached, s2.nBlockCached);
+      ok("4.9.2.1 a limit just under what is used: the cached filters stay",
+         bOk && s1.nBlockCached>0 && s2.nBlockCached>=s1.nBlockCached, zWhy);
       sqlite3_soft_heap_limit64(nUsed/4);
       exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
       bOk = d && dpSetIndexNearest(c2.p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit, &nHit)==SQLITE_OK;
