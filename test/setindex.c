@@ -636,6 +636,22 @@ static sqlite3_int64 nearestPass(Conn *c, const Model *m){
   return s1.nListRead - s0.nListRead;
 }
 
+/* One search of set d (k = 5, no threshold) on c in a read transaction,
+** SQLite's soft heap limit set to nLimit first; the index's statistics
+** after it into *pStat.  1 if it went through. */
+static int searchUnderLimit(Conn *c, const Doc *d, sqlite3_int64 nLimit,
+                            DpSetIndexStat *pStat){
+  DpSetHit aHit[5];
+  int nHit = 0, bOk;
+  sqlite3_soft_heap_limit64(nLimit);
+  exec(c, "BEGIN; SELECT count(*) FROM t_pruns;");
+  bOk = d && dpSetIndexNearest(c->p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit,
+                               &nHit)==SQLITE_OK;
+  exec(c, "COMMIT");
+  dpSetIndexInfo(c->p, pStat);
+  return bOk;
+}
+
 static void testRandom(void){
   Conn c, c2;
   Model *m = calloc(1, sizeof(Model));
@@ -732,26 +748,17 @@ static void testRandom(void){
     {
       DpSetIndexStat s2, s3;
       const sqlite3_int64 nUsed = sqlite3_memory_used();
-      DpSetHit aHit[5];
-      int nHit = 0, bOk;
+      int bOk;
       const Doc *d = 0;
       for(id=0; id<MAXDOC && d==0; id++) if( m->aDoc[id].bUsed ) d = &m->aDoc[id];
       /* a limit just under what is used (within the quarter's margin):
       ** caching stops, what is cached stays (no dropping and reading again
       ** at each search of a connection that stopped at the limit) */
-      sqlite3_soft_heap_limit64(nUsed - nUsed/10);
-      exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
-      bOk = d && dpSetIndexNearest(c2.p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit, &nHit)==SQLITE_OK;
-      exec(&c2, "COMMIT");
-      dpSetIndexInfo(c2.p, &s2);
+      bOk = searchUnderLimit(&c2, d, nUsed - nUsed/10, &s2);
       sprintf(zWhy, "%lld filters cached before, %lld after one search", s1.nBlockCached, s2.nBlockCached);
       ok("4.9.2.1 a limit just under what is used: the cached filters stay",
          bOk && s1.nBlockCached>0 && s2.nBlockCached>=s1.nBlockCached, zWhy);
-      sqlite3_soft_heap_limit64(nUsed/4);
-      exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
-      bOk = d && dpSetIndexNearest(c2.p, d->a, d->n, 0, 5, 0.0, 0, 0, 0, aHit, &nHit)==SQLITE_OK;
-      exec(&c2, "COMMIT");
-      dpSetIndexInfo(c2.p, &s2);
+      bOk = searchUnderLimit(&c2, d, nUsed/4, &s2);
       sprintf(zWhy, "%lld filters cached before, %lld after one search", s1.nBlockCached, s2.nBlockCached);
       ok("4.9.3 a limit set later, far below: the next search drops the cached filters",
          bOk && s1.nBlockCached>0 && s2.nBlockCached<s1.nBlockCached, zWhy);
