@@ -35,7 +35,7 @@
 **       each document's set: n hashes, 8 bytes each, little-endian,
 **       strictly increasing.  The truth; everything else is an index of it.
 **       With a set source (dpSetIndexSetSource; the table's sets='body',
-**       the default of new tables since 2026-12-02) h is 8 bytes, a check
+**       the default of new tables since build c8097b5) h is 8 bytes, a check
 **       of the set (siSetCheck), and a set is asked of the source (the
 **       table makes it again from the document's body), which must give n
 **       hashes of that check: the source is then the truth, and the row

@@ -96,7 +96,7 @@ static const char *azSetScript[] = {
 };
 
 /* A set table that stores its sets (sets='stored', every table made
-** before 2026-12-02): its own paths of adding, verifying, loading and
+** before build c8097b5 of 2026-12-01): its own paths of adding, verifying, loading and
 ** checking sets. */
 static const char *azStoredScript[] = {
   "CREATE VIRTUAL TABLE d USING docpipe(measure='cosine', tokenize='shingle 2', sets='stored')",
