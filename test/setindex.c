@@ -1001,7 +1001,7 @@ static void onlyBlob(sqlite3 *db, const char *zTab, char *zHex, sqlite3_int64 *p
 ** The posting lists it reads must be nCold on a new connection and
 ** nCached again with every filter cached. */
 static void probeOrder(const char *zName, uint64_t h, int nH, int nCold,
-                       int nCached){
+                       int nCached, int nMaybeRuns){
   Conn c;
   uint64_t q[10], a[3];
   int i, j, r, nA, bOk = 1;
@@ -1032,6 +1032,7 @@ static void probeOrder(const char *zName, uint64_t h, int nH, int nCold,
   }
   connClose(&c);
   if( connOpen(&c, 0) ){ ok(zName, 0, "reopen"); return; }
+  if( nMaybeRuns>=0 ) dpSetIndexSetMaybeRuns(c.p, nMaybeRuns);
   normalize(q, 10);
   for(i=0; bOk && i<2; i++){              /* cold, then cached */
     DpSetIndexStat st0, st1;
@@ -1552,15 +1553,23 @@ static void testApi(void){
   ** estimate leaves the second run of each ri out; the probe asks it)
   ** and with every filter cached. */
   probeOrder("7.22 the probe reads the rare keys first, by the counts of heavy keys",
-             (uint64_t)1<<24, 40, 14, 14);
+             (uint64_t)1<<24, 40, 14, 14, -1);
   /* 7.23: a key of fewer than DP_SET_HEAVY_MIN postings in its block has
   ** no count in memory and is estimated as a key of one.  H (now the
   ** largest key) in 3 documents: once every filter is cached each ri is
   ** estimated 2 (two runs) and H 1, so H is read first: 1 + 6 x 2 = 13
   ** posting lists (14 if H's count 3 were kept).  Cold, the ri are
-  ** estimated 1 (one run asked) and H, last of the ties, is not read. */
+  ** estimated 1 (one run asked) and H, last of the ties, is not read.
+  ** With the answers of no run kept (dpSetIndexSetMaybeRuns 0), so that
+  ** H's run is not ruled out as in 7.24. */
   probeOrder("7.23 a key of 3 postings in its block is estimated as one",
-             ~(uint64_t)0xFFFFFF, 3, 14, 13);
+             ~(uint64_t)0xFFFFFF, 3, 14, 13, 0);
+  /* 7.24: the same with every run's answers kept: once the filters are
+  ** cached the estimate knows the 9 ri absent from H's run, whose
+  ** documents can then share at most 1 of the 10 features (5 needed):
+  ** that run is ruled out and H not read, 6 x 2 = 12 posting lists. */
+  probeOrder("7.24 a run whose documents cannot qualify is not read",
+             ~(uint64_t)0xFFFFFF, 3, 14, 12, -1);
 }
 
 /* ---- 6.x out of memory at every allocation ---- */
