@@ -308,7 +308,9 @@
 ** alternating, 2026-12-01, AMD EPYC): 2,569-2,788 docs/s against
 ** 2,273-2,536; filter probes per insert 3,724 against 5,355, posting
 ** lists 5.8 against 6.8.  Only when every run's answers are kept
-** (runs <= nRunMaybe, 64): past that, the global bound alone.
+** (runs <= nRunMaybe, 64): past that, the global bound alone.  The
+** integrity check holds the file to it: a document alive in two runs is
+** damage.
 **
 ** MEASURED (bench/results/setindex.md; 2 shared vCPUs, WAL on disk)
 **
@@ -4643,12 +4645,15 @@ static uint64_t siMix(uint64_t key, uint64_t val){
 
 int dpSetIndexIntegrity(DpSetIndex *p){
   SiMap acc;             /* id -> (alive pairs, checksum) */
+  SiMap home;            /* id -> the run of its alive pairs (searches
+                         ** rely on one run a document: the manual) */
   SiMap tomb;
   SiRunRowInfo *aRow = 0;
   int nRow = 0, i, rc;
   sqlite3_stmt *pStmt;
   siErrReset(p);
   memset(&acc, 0, sizeof(acc));
+  memset(&home, 0, sizeof(home));
   memset(&tomb, 0, sizeof(tomb));
   rc = siRefresh(p);
   if( rc==SQLITE_OK ){
@@ -4740,6 +4745,19 @@ int dpSetIndexIntegrity(DpSetIndex *p){
           acc.aV1[iSlot]++;
           acc.aV2[iSlot] = (sqlite3_int64)((uint64_t)acc.aV2[iSlot]
                                            + siMix(pr->key, pr->val & 1));
+          if( acc.aV1[iSlot]==1 ){
+            iSlot = siMapInsert(&home, (sqlite3_int64)pr->val>>1, 0);
+            if( iSlot<0 ){ rc = SQLITE_NOMEM; break; }
+            home.aV1[iSlot] = pRun->iId;
+          }else{
+            iSlot = siMapFind(&home, (sqlite3_int64)pr->val>>1);
+            if( iSlot>=0 && home.aV1[iSlot]!=pRun->iId ){
+              rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: postings of"
+                           " document %lld of %s are in two runs",
+                           (sqlite3_int64)(pr->val>>1), p->zName);
+              break;
+            }
+          }
         }
       }
       if( rc==SQLITE_OK && (nKey!=pBlk->nKey || nHeavy!=pBlk->nHeavy) ){
@@ -4803,6 +4821,7 @@ int dpSetIndexIntegrity(DpSetIndex *p){
   }
   siBlobClose(p);
   siMapFree(&acc);
+  siMapFree(&home);
   siMapFree(&tomb);
   return rc;
 }
