@@ -1574,20 +1574,34 @@ static void testApi(void){
 }
 
 /* 7.25-7.27: the per-run bound ("ONE RUN A DOCUMENT" in the manual).
-** A = 20 keys.  Run 1: documents sharing 2 of A's keys; run 2: D, which
-** shares 14 (jaccard 14/26 >= 0.5), and documents sharing 1; run 3:
-** documents sharing 3; pending: one sharing 2.  With every filter cached
-** runs 1 and 3 are ruled out, run 2 is not: D is found, as the reference
-** finds it (7.25).  Then D is removed and added again under its id with a
+** A = 20 keys.  Run 1: documents sharing 2 of A's keys; run 2: D, 10 of
+** A's keys and nothing else (jaccard 10/20, exactly the threshold 0.5),
+** and documents sharing 1 of D's keys; run 3: documents sharing 3;
+** pending: one sharing 2.  Runs 1 and 3 are ruled out; run 2 has exactly
+** the 10 features a document needs (ruling it out at "<=" misses D): D
+** is found, as the reference finds it (7.25).  Then D is removed and added again under its id with a
 ** set sharing 3 keys, in a later run: its dead pairs in run 2 must not
 ** make it a hit, the reference finds none (7.26).  7.27: postings of one
 ** document alive in two runs (made by hand: the set row deleted between
 ** two adds, then set to their union) is damage for the integrity check. */
+/* Document id of nAll keys: nShare of q's 20 from q[iFrom] on (cyclic),
+** the rest its own ((base + n) << 24); added, and put in the model. */
+static void addSharing(Conn *c, Model *m, int id, const uint64_t *q,
+                       int iFrom, int nShare, int nAll, uint64_t base){
+  uint64_t a[40];
+  int n;
+  for(n=0; n<nShare; n++) a[n] = q[(iFrom + n) % 20];
+  for(; n<nAll; n++) a[n] = (base + (uint64_t)n) << 24;
+  n = normalize(a, nAll);
+  dpSetIndexAdd(c->p, id, a, n, 1);
+  modelPut(m, id, a, n, 1);
+}
+
 static void testPerRun(void){
   static Model m;
   Conn c;
-  uint64_t q[20], a[40];
-  int i, j, n, id = 1, bOk = 1;
+  uint64_t q[20];                  /* A: increasing, so already a set */
+  int i, j, id = 1, bOk = 1;
   char zWhy[600] = "";
   unlink(zPath);
   if( connOpen(&c, 1) ){ ok("7.25 open", 0, "open"); return; }
@@ -1596,30 +1610,16 @@ static void testPerRun(void){
     const int nShare = j==0 ? 2 : j==1 ? 1 : 3;
     exec(&c, "BEGIN");
     for(i=0; i<6; i++, id++){
-      for(n=0; n<nShare; n++) a[n] = q[(i*3 + n) % 20];
-      while( n<12 ){ a[n] = ((uint64_t)(500000 + id*50 + n) << 24); n++; }
-      n = normalize(a, n);
-      dpSetIndexAdd(c.p, id, a, n, 1);
-      modelPut(&m, id, a, n, 1);
+      addSharing(&c, &m, id, q, j==1 ? i : i*3, nShare, 12,
+                 500000 + (uint64_t)id*50);
     }
-    if( j==1 ){                            /* D = id 100 */
-      for(n=0; n<14; n++) a[n] = q[n];
-      while( n<20 ){ a[n] = ((uint64_t)(900000 + n) << 24); n++; }
-      n = normalize(a, n);
-      dpSetIndexAdd(c.p, 100, a, n, 1);
-      modelPut(&m, 100, a, n, 1);
-    }
+    if( j==1 ) addSharing(&c, &m, 100, q, 0, 10, 10, 900000);  /* D */
     commit(&c);
   }
   connClose(&c);
   if( connOpen(&c, 0) ){ ok("7.25 reopen", 0, "open"); return; }
   exec(&c, "BEGIN");
-  for(n=0; n<2; n++) a[n] = q[18 + n];     /* pending: shares 2 */
-  while( n<12 ){ a[n] = ((uint64_t)(700000 + n) << 24); n++; }
-  n = normalize(a, n);
-  dpSetIndexAdd(c.p, 200, a, n, 1);
-  modelPut(&m, 200, a, n, 1);
-  normalize(q, 20);
+  addSharing(&c, &m, 200, q, 18, 2, 12, 700000);   /* pending: shares 2 */
   for(i=0; bOk && i<3; i++){               /* cold, then cached, twice */
     DpSetHit hit;
     int bFound = 0;
@@ -1638,11 +1638,7 @@ static void testPerRun(void){
   {
     int bFound = 0;
     dpSetIndexRemove(c.p, 100, &bFound);
-    for(n=0; n<3; n++) a[n] = q[n];
-    while( n<20 ){ a[n] = ((uint64_t)(950000 + n) << 24); n++; }
-    n = normalize(a, n);
-    dpSetIndexAdd(c.p, 100, a, n, 1);
-    modelPut(&m, 100, a, n, 1);
+    addSharing(&c, &m, 100, q, 0, 3, 20, 950000);
   }
   commit(&c);
   for(i=0; bOk && i<2; i++){
