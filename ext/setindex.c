@@ -425,7 +425,10 @@
 **   the time then).  Reading the block in place of an uncached filter,
 **   a larger page cache and a map did not help (bench/results/scale.md);
 **   fewer runs (leveled merging of the large ones) would, at the cost of
-**   inserts.
+**   inserts.  With fan-in 8 on the two lowest levels (siFanIn) a new
+**   connection's MATCH at 1M took 44-48 ms against 39-43 on the table of
+**   fan-in 4 (18 runs against 17, same binary, 2026-12-01 night); inserts
+**   there went from 1,572 to 1,943 docs/s, room to spend on such merging.
 ** - The file: 4.27x the text at 1M with every set stored (4.76x before
 **   blocks were cut by size): %_docs ~1.2x, %_sets ~1.75x (8 B per
 **   shingle: random hashes do not compress), postings and filters the
