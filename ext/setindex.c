@@ -4748,13 +4748,13 @@ int dpSetIndexIntegrity(DpSetIndex *p){
           acc.aV1[iSlot]++;
           acc.aV2[iSlot] = (sqlite3_int64)((uint64_t)acc.aV2[iSlot]
                                            + siMix(pr->key, pr->val & 1));
-          if( acc.aV1[iSlot]==1 ){
-            iSlot = siMapInsert(&home, (sqlite3_int64)pr->val>>1, 0);
+          {
+            int bNew = 0;
+            iSlot = siMapInsert(&home, (sqlite3_int64)pr->val>>1, &bNew);
             if( iSlot<0 ){ rc = SQLITE_NOMEM; break; }
-            home.aV1[iSlot] = pRun->iId;
-          }else{
-            iSlot = siMapFind(&home, (sqlite3_int64)pr->val>>1);
-            if( iSlot>=0 && home.aV1[iSlot]!=pRun->iId ){
+            if( bNew ){
+              home.aV1[iSlot] = pRun->iId;
+            }else if( home.aV1[iSlot]!=pRun->iId ){
               rc = siError(p, SQLITE_CORRUPT_VTAB, "docpipe: postings of"
                            " document %lld of %s are in two runs",
                            (sqlite3_int64)(pr->val>>1), p->zName);

@@ -1573,17 +1573,6 @@ static void testApi(void){
              ~(uint64_t)0xFFFFFF, 3, 14, 12, -1);
 }
 
-/* 7.25-7.27: the per-run bound ("ONE RUN A DOCUMENT" in the manual).
-** A = 20 keys.  Run 1: documents sharing 2 of A's keys; run 2: D, 10 of
-** A's keys and nothing else (jaccard 10/20, exactly the threshold 0.5),
-** and documents sharing 1 of D's keys; run 3: documents sharing 3;
-** pending: one sharing 2.  Runs 1 and 3 are ruled out; run 2 has exactly
-** the 10 features a document needs (ruling it out at "<=" misses D): D
-** is found, as the reference finds it (7.25).  Then D is removed and added again under its id with a
-** set sharing 3 keys, in a later run: its dead pairs in run 2 must not
-** make it a hit, the reference finds none (7.26).  7.27: postings of one
-** document alive in two runs (made by hand: the set row deleted between
-** two adds, then set to their union) is damage for the integrity check. */
 /* Document id of nAll keys: nShare of q's 20 from q[iFrom] on (cyclic),
 ** the rest its own ((base + n) << 24); added, and put in the model. */
 static void addSharing(Conn *c, Model *m, int id, const uint64_t *q,
@@ -1597,6 +1586,18 @@ static void addSharing(Conn *c, Model *m, int id, const uint64_t *q,
   modelPut(m, id, a, n, 1);
 }
 
+/* 7.25-7.27: the per-run bound ("ONE RUN A DOCUMENT" in the manual).
+** A = 20 keys.  Run 1: documents sharing 2 of A's keys; run 2: D, 10 of
+** A's keys and nothing else (jaccard 10/20, exactly the threshold 0.5),
+** and documents sharing 1 of D's keys; run 3: documents sharing 3;
+** pending: one sharing 2.  Runs 1 and 3 are ruled out; run 2 has exactly
+** the 10 features a document needs (ruling it out at "<=" misses D): D
+** is found, as the reference finds it (7.25).  Then D is removed and
+** added again under its id with a set sharing 3 keys, in a later run:
+** its dead pairs in run 2 must not make it a hit, the reference finds
+** none (7.26).  7.27: postings of one document alive in two runs (made
+** by hand: the set row deleted between two adds, then set to their
+** union) is damage for the integrity check. */
 static void testPerRun(void){
   static Model m;
   Conn c;
