@@ -1630,18 +1630,42 @@ static void testPerRun(void){
     if( !bOk && !zWhy[0] ) sprintf(zWhy, "pass %d: D not found", i);
   }
   ok("7.25 a qualifying document is found in the one run not ruled out", bOk, zWhy);
-  exec(&c, "COMMIT");
+  commit(&c);                    /* the pending document flushed, as xSync */
 
-  /* 7.26: D removed and added again with 3 of A's keys, in a new run */
-  bOk = 1;
-  zWhy[0] = 0;
-  exec(&c, "BEGIN");
+  /* 7.25.1: after a rollback of D's removal and new set (flushed at a
+  ** savepoint, so a run of its own was written and undone), D is found
+  ** again; 7.25.2: on a second connection, whose filters the query has
+  ** cached, before the commit of 7.26 */
   {
+    static Model mUndone;          /* the undone set: not the reference's */
+    Conn c2;
     int bFound = 0;
+    exec(&c, "BEGIN");
+    dpSetIndexRemove(c.p, 100, &bFound);
+    addSharing(&c, &mUndone, 100, q, 0, 3, 20, 960000);
+    dpSetIndexSavepoint(c.p, 0);
+    exec(&c, "ROLLBACK");
+    dpSetIndexRollback(c.p);
+    modelFree(&mUndone);
+    zWhy[0] = 0;
+    ok("7.25.1 after a rollback: D found as before",
+       compareQuery(&c, &m, q, 20, DP_SET_JACCARD, 0.5, 5, 0, -1, zWhy), zWhy);
+    if( connOpen(&c2, 0) ){ ok("7.25.2 open", 0, "open"); return; }
+    ok("7.25.2 another connection: D found",
+       compareQuery(&c2, &m, q, 20, DP_SET_JACCARD, 0.5, 5, 0, -1, zWhy), zWhy);
+
+    /* 7.26: D removed and added again with 3 of A's keys, in a new run */
+    bOk = 1;
+    zWhy[0] = 0;
+    exec(&c, "BEGIN");
     dpSetIndexRemove(c.p, 100, &bFound);
     addSharing(&c, &m, 100, q, 0, 3, 20, 950000);
+    commit(&c);
+    /* 7.26.1: the other connection after this commit */
+    ok("7.26.1 another connection after the commit: as the reference",
+       compareQuery(&c2, &m, q, 20, DP_SET_JACCARD, 0.5, 5, 0, -1, zWhy), zWhy);
+    connClose(&c2);
   }
-  commit(&c);
   for(i=0; bOk && i<2; i++){
     bOk = compareQuery(&c, &m, q, 20, DP_SET_JACCARD, 0.5, 5, 0, -1, zWhy);
     if( bOk && i==0 ){                      /* and on a new connection */
