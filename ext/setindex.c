@@ -264,7 +264,13 @@
 **   only if the bound with that size can still reach rMin and beat the
 **   k-th hit held.  A document never counted is below rMin as above.
 **   50 top-10 queries on 10k bigram documents: 18 ms each when every
-**   candidate was verified on sight, 12 ms counting first.
+**   candidate was verified on sight, 12 ms counting first.  Such a
+**   search (no score bound) reads the block in place of the filter of a
+**   run of more than DP_SET_MATCH_FILTER_BLOCKS blocks when the filter
+**   is not cached (siEstimateBatch): at 1M stored, after 'optimize' (one
+**   run), a connection kept open went from 8.7-10.1 to 5.7 ms a MATCH,
+**   a new one from 11.3-12.3 to 8.5-8.7 (2026-12-01, AMD EPYC, file
+**   cached, 200 distinct queries after 200, and 20 new connections).
 **   The postings met are appended as (candidate, features) pairs, summed
 **   per candidate by a radix sort when the array is full and at the end,
 **   and the candidates ordered by bound with a counting sort (bounds are
@@ -422,13 +428,24 @@
 **   200 MB soft heap limit), ~10 ms once every filter is cached (~900
 **   MB).  What is left is rows read: ~2.6 posting blocks a key (the
 **   copy's own, shared keys, false positives), each a pread (~45 % of
-**   the time then).  Reading the block in place of an uncached filter,
-**   a larger page cache and a map did not help (bench/results/scale.md);
-**   fewer runs (leveled merging of the large ones) would, at the cost of
-**   inserts.  With fan-in 8 on the two lowest levels (siFanIn) a new
+**   the time then).  Reading the block in place of every uncached
+**   filter (small runs' too), a larger page cache and a map did not help
+**   (bench/results/scale.md); fewer runs (leveled merging of the large
+**   ones) would, at the cost of inserts.  With fan-in 8 on the two lowest levels (siFanIn) a new
 **   connection's MATCH at 1M took 44-48 ms against 39-43 on the table of
 **   fan-in 4 (18 runs against 17, same binary, 2026-12-01 night); inserts
 **   there went from 1,572 to 1,943 docs/s, room to spend on such merging.
+**   With blocks read in place of the large runs' uncached filters (see
+**   PROBES) and the candidate arrays kept from one search to the next:
+**   39.7-40.3 ms on a new connection and 18.4-19.3 kept open over 18 runs
+**   (43.5-44.1 and 19.2-19.3 before); after 'optimize' (135 s into one
+**   run) 8.5-8.7 and 5.7 ms, within the goal's 10.  What the 18 runs cost
+**   is ~500 row reads a run and query (a block of each large run, a filter
+**   of each small one on a new connection).  Leveled merging of the top
+**   would keep fewer: a simulation of the policy over 1,000 batches gave
+**   2 large runs for 2.2 times the merge work, 1 for 3.5 times (inserts
+**   at 1M ~1,400 and ~1,050 docs/s if merging stays a third of an
+**   insert); not done.
 ** - The file: 4.27x the text at 1M with every set stored (4.76x before
 **   blocks were cut by size): %_docs ~1.2x, %_sets ~1.75x (8 B per
 **   shingle: random hashes do not compress), postings and filters the
@@ -485,6 +502,10 @@
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
 #define DP_SET_PROBE_BATCH   32       /* keys estimated together */
+#define DP_SET_MATCH_FILTER_BLOCKS 65536  /* a MATCH reads the uncached
+                                      ** filters of runs of at most this
+                                      ** many blocks; of a larger run it
+                                      ** reads the block (siEstimateBatch) */
 #define DP_SET_HOT_RUN       4        /* a run with 1/4 of its filters
                                       ** read has the rest of each chunk
                                       ** read with a block (siBlkLoad) */
@@ -909,7 +930,10 @@ struct DpSetIndex {
   SiMap seen;             /* k = 1: candidate ids counted or verified */
   SiPair *aColl;          /* k > 1: (candidate, features) collected, the
                           ** candidate as siCollKey of its id */
-  int nColl, nCollAlloc;  /* pairs in aColl, slots allocated */
+  SiPair *aCollTmp;       /* the radix sort's other array, as large */
+  int nColl, nCollAlloc;  /* pairs in aColl, slots of aColl and aCollTmp */
+  struct SiCand *aCand;   /* k > 1: the candidates ranked (siRankColl) */
+  int nCandAlloc;         /* slots of aCand */
   sqlite3_int64 nFilterRead;  /* statistics: filter rows read */
   sqlite3_int64 nListRead;    /* statistics: posting lists read */
   sqlite3_int64 nVerify;      /* statistics: candidate sets read */
@@ -920,6 +944,8 @@ struct DpSetIndex {
   int nFenceRowWrite;     /* blocks per fence row of new runs */
   sqlite3_int64 nMergeMin;  /* least merge work of a sync */
   int nRunMaybe;          /* runs whose filter answers aMaybe keeps */
+  int nListBlocks;        /* a MATCH reads no uncached filter of a run of
+                          ** more blocks (DP_SET_MATCH_FILTER_BLOCKS) */
   int (*xSetOf)(void*, sqlite3_int64, const uint64_t**, int*, char**);
                           /* sets='body': a document's set made again from
                           ** its body (then h is a check, siSetCheck);
@@ -2582,11 +2608,28 @@ void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork){
   p->nMergeMin = nWork;
 }
 
+/* Give back the arrays of a MATCH's candidates. */
+static void siCollFree(DpSetIndex *p){
+  sqlite3_free(p->aColl);
+  sqlite3_free(p->aCollTmp);
+  sqlite3_free(p->aCand);
+  p->aColl = p->aCollTmp = 0;
+  p->aCand = 0;
+  p->nColl = p->nCollAlloc = p->nCandAlloc = 0;
+}
+
 /* Runs whose filter answers a probe's estimate keeps (at most and by
 ** default 64: a probe asks the filters of later runs again); tests lower
 ** it to reach that path, which tables of fewer than 65 runs never take. */
 void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun){
   p->nRunMaybe = nRun<0 ? 0 : nRun>64 ? 64 : nRun;
+}
+
+/* Runs of more blocks than nBlock have their uncached filters left unread
+** by a MATCH (default DP_SET_MATCH_FILTER_BLOCKS; see siEstimateBatch);
+** tests lower it to take that path with small runs. */
+void dpSetIndexSetListBlocks(DpSetIndex *p, int nBlock){
+  p->nListBlocks = nBlock<0 ? 0 : nBlock;
 }
 
 void dpSetIndexSetSource(DpSetIndex *p,
@@ -2620,6 +2663,7 @@ int dpSetIndexOpen(sqlite3 *db, const char *zDb, const char *zName,
   p->nFenceRowWrite = DP_SET_FENCE_GROUP;
   p->nMergeMin = DP_SET_MERGE_MIN;
   p->nRunMaybe = 64;
+  p->nListBlocks = DP_SET_MATCH_FILTER_BLOCKS;
   if( p->zDb==0 || p->zName==0 ) rc = SQLITE_NOMEM;
   if( rc==SQLITE_OK && bCreate ) rc = siCreateTables(db, zDb, zName, pzErr);
   if( rc==SQLITE_OK ){
@@ -2657,7 +2701,7 @@ void dpSetIndexClose(DpSetIndex *p){
   sqlite3_free(p->aPendFilter);
   siMapFree(&p->pendRemoved);
   siMapFree(&p->seen);
-  sqlite3_free(p->aColl);
+  siCollFree(p);
   sqlite3_free(p->aSetBuf);
   sqlite3_free(p->aKey);
   sqlite3_free(p->aMult);
@@ -2899,23 +2943,19 @@ static int siPairCmp(const void *a, const void *b){
 }
 
 /* Sort a[0..n) by key - base, a number below 2^nKeyBits, in stable radix
-** passes: of 14 bits for many pairs (each pass moves every pair once, and
-** 2^14 counters still fit in L2), of 8 for few (whose cost would be
-** clearing the counters). */
-static int siRadixSort(SiPair *a, int n, uint64_t base, int nKeyBits){
-  SiPair *aTmp, *src = a, *dst;
+** passes (aTmp: n more slots): of 14 bits for many pairs (each pass moves
+** every pair once, and 2^14 counters still fit in L2), of 8 for few
+** (whose cost would be clearing the counters). */
+static int siRadixSort(SiPair *a, SiPair *aTmp, int n, uint64_t base,
+                       int nKeyBits){
+  SiPair *src = a, *dst;
   int *aCnt;
   int sh, i;
   const int nBits = n<(1<<14) ? 8 : 14;
   const int nBucket = 1<<nBits;
   if( n<2 ) return SQLITE_OK;
-  aTmp = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)n);
   aCnt = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nBucket+1));
-  if( aTmp==0 || aCnt==0 ){
-    sqlite3_free(aTmp);
-    sqlite3_free(aCnt);
-    return SQLITE_NOMEM;
-  }
+  if( aCnt==0 ) return SQLITE_NOMEM;
   dst = aTmp;
   for(sh=0; sh<nKeyBits; sh+=nBits){
     const uint64_t mask = (uint64_t)(nBucket-1);
@@ -2926,7 +2966,6 @@ static int siRadixSort(SiPair *a, int n, uint64_t base, int nKeyBits){
     { SiPair *t = src; src = dst; dst = t; }
   }
   if( src!=a ) memcpy(a, src, sizeof(SiPair)*(size_t)n);
-  sqlite3_free(aTmp);
   sqlite3_free(aCnt);
   return SQLITE_OK;
 }
@@ -4060,7 +4099,20 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** everywhere as before, and most keys found maybe are never read: the
 ** probe ends on the bound after the rarest few, and asks the runs left
 ** out only for the keys it reads.  A connection whose fence groups and
-** filters are all cached asks every run, as before.  Measured 2026-11-30
+** filters are all cached asks every run, as before.
+**
+** bList (k > 1 and omin(rMin) <= 1: a MATCH without a score bound,
+** whose probe reads the list of every key in every run): a block whose filter is not cached is counted maybe
+** without reading its filter row when the run has more than
+** DP_SET_MATCH_FILTER_BLOCKS blocks, or no filter is cached any more
+** (siCacheFull); the probe reads the block.  Either read is a row; the
+** filter saves the block's only when it says absent, and then only if
+** it stays cached for the queries after (a query's ~500 keys land in
+** ~500 blocks of a large run: 1.7M blocks in the single run of a 1M
+** table, whose filters a connection seldom meets twice), while for a key
+** present in the run (the query's own document, the phrases it shares) it
+** is a read more.  A small run's filters are read and cached, as they
+** soon all are.  Measured 2026-11-30
 ** (alternating with the build before): open + INSERT rolled back 14.6-16.3
 ** against 23.8-23.9 ms at 1.2M stored, 7.3-7.5 against 9.7-10.1 at 100k;
 ** a long load does the same work.  (Leaving out every run after a key's
@@ -4073,9 +4125,9 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** slot) overlap instead of following each other. */
 #define SI_BLK_LEFT_OUT (-2)    /* aBlk: the run is not asked for this key */
 static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
-                           int bCold, uint64_t mOut, sqlite3_int64 *aEst,
-                           uint64_t *aMaybe, uint64_t *aAsked,
-                           unsigned char *aInPend){
+                           int bCold, int bList, uint64_t mOut,
+                           sqlite3_int64 *aEst, uint64_t *aMaybe,
+                           uint64_t *aAsked, unsigned char *aInPend){
   int aLo[DP_SET_PROBE_BATCH], aBlk[DP_SET_PROBE_BATCH];
   const SiHeavy *apH[DP_SET_PROBE_BATCH];   /* heavy keys to look in */
   int i, j, rc = SQLITE_OK;
@@ -4088,6 +4140,8 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
   }
   for(i=0; i<p->nRun; i++){
     SiRun *pRun = p->apRun[i];
+    const int bListRun = bList && i<p->nRunMaybe
+                      && (pRun->nBlock>p->nListBlocks || siCacheFull());
     if( i<64 && (mOut>>i & 1) ) continue;   /* ruled out (siNearest) */
     if( pRun->aDir==0 ){
       /* fence groups not all read: a key at a time, reading its group
@@ -4142,6 +4196,11 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
       if( aBlk[j]==SI_BLK_LEFT_OUT ) continue;
       if( i<p->nRunMaybe ) aAsked[j] |= (uint64_t)1<<i;
       if( aBlk[j]<0 ) continue;           /* below the run's first key */
+      if( bListRun && !siBlkCached(pRun, aBlk[j]) ){
+        aMaybe[j] |= (uint64_t)1<<i;      /* the probe reads the block */
+        aEst[j]++;
+        continue;
+      }
       p->nProbe++;
       rc = siBlkMaybe(p, pRun, aBlk[j], aKey[j], &bMaybe, &pH, &nEst);
       if( rc ) return rc;
@@ -4250,6 +4309,10 @@ static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
 /* A candidate id as the key of aColl: ids may be negative, and flipping
 ** the sign bit orders them as unsigned numbers. */
 #define SI_COLL_SIGN ((uint64_t)1<<63)
+
+/* Slots of the candidate arrays kept from one search to the next: 8 MB
+** each at most. */
+#define SI_COLL_KEEP (1<<19)
 static uint64_t siCollKey(sqlite3_int64 iId){
   return (uint64_t)iId ^ SI_COLL_SIGN;
 }
@@ -4268,7 +4331,7 @@ static int siCollectSum(DpSetIndex *p){
     if( p->aColl[i].key>hi ) hi = p->aColl[i].key;
   }
   while( nBits<64 && (hi - lo)>>nBits ) nBits++;
-  rc = siRadixSort(p->aColl, p->nColl, lo, nBits);
+  rc = siRadixSort(p->aColl, p->aCollTmp, p->nColl, lo, nBits);
   if( rc ) return rc;
   for(i=1, j=0; i<p->nColl; i++){
     if( p->aColl[i].key==p->aColl[j].key ){
@@ -4299,6 +4362,10 @@ static int siCollect(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
       aNew = sqlite3_realloc64(p->aColl, sizeof(SiPair)*(sqlite3_uint64)nNew);
       if( aNew==0 ) return SQLITE_NOMEM;
       p->aColl = aNew;
+      aNew = sqlite3_realloc64(p->aCollTmp,
+                               sizeof(SiPair)*(sqlite3_uint64)nNew);
+      if( aNew==0 ) return SQLITE_NOMEM;
+      p->aCollTmp = aNew;
       p->nCollAlloc = nNew;
     }
   }
@@ -4411,13 +4478,15 @@ static int siRankColl(DpSetIndex *p, const uint64_t *aA, int n,
   int i, rc;
   rc = siCollectSum(p);
   if( rc || p->nColl==0 ) return rc;
-  aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->nColl);
-  aPos = dpMallocZero(sizeof(int)*((sqlite3_uint64)n + 2));
-  if( aCand==0 || aPos==0 ){
-    sqlite3_free(aCand);
-    sqlite3_free(aPos);
-    return SQLITE_NOMEM;
+  if( p->nColl>p->nCandAlloc ){
+    aCand = sqlite3_realloc64(p->aCand, sizeof(SiCand)*(sqlite3_uint64)p->nColl);
+    if( aCand==0 ) return SQLITE_NOMEM;
+    p->aCand = aCand;
+    p->nCandAlloc = p->nColl;
   }
+  aCand = p->aCand;
+  aPos = dpMallocZero(sizeof(int)*((sqlite3_uint64)n + 2));
+  if( aPos==0 ) return SQLITE_NOMEM;
   /* aPos[n - nUb + 1]: candidates of bound nUb, then where each bound's
   ** first goes (highest bound first) */
   for(i=0; i<p->nColl; i++){
@@ -4432,10 +4501,8 @@ static int siRankColl(DpSetIndex *p, const uint64_t *aA, int n,
     pCand->nUb = (sqlite3_int64)p->aColl[i].val;
   }
   sqlite3_free(aPos);
-  rc = siRankCands(p, aCand, p->nColl, aA, n, eMeasure, k, rMin, bKeptOnly,
-                   aHit, pnHit, pTau);
-  sqlite3_free(aCand);
-  return rc;
+  return siRankCands(p, aCand, p->nColl, aA, n, eMeasure, k, rMin,
+                     bKeptOnly, aHit, pnHit, pTau);
 }
 
 static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
@@ -4490,13 +4557,18 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
     int aAbsRun[64];            /* features known absent from run r */
     int nAbsPend = 0;           /* ... from the pending pairs */
     const int bPerRun = p->nRun<=p->nRunMaybe;  /* every run's answers kept */
+    /* k > 1 with no threshold to speak of (a MATCH without a score
+    ** bound): a key known absent ends nothing unless every key is, so a
+    ** large run's uncached filters are not read (siEstimateBatch) */
+    const int bList = k>1 && siMinOverlap(eMeasure, rMin, nHash)<=1;
     unsigned char aInPend[DP_SET_PROBE_BATCH];
     memset(aAbsRun, 0, sizeof(aAbsRun));
     for(i=0; rc==SQLITE_OK && i<nKey; i+=DP_SET_PROBE_BATCH){
       int nBatch = nKey - i<DP_SET_PROBE_BATCH ? nKey - i : DP_SET_PROBE_BATCH, j;
       sqlite3_int64 nMin;
-      rc = siEstimateBatch(p, &p->aKey[i], nBatch, k==1, mOut, &p->aEst[i],
-                           &p->aMaybe[i], &p->aAsked[i], aInPend);
+      rc = siEstimateBatch(p, &p->aKey[i], nBatch, k==1, bList, mOut,
+                           &p->aEst[i], &p->aMaybe[i], &p->aAsked[i],
+                           aInPend);
       for(j=0; rc==SQLITE_OK && j<nBatch; j++){
         const int nMult = p->aMult[i+j];
         if( p->aEst[i+j]==0 ) nAbsent += nMult;
@@ -4600,12 +4672,13 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   }
   /* a whole-table ranking can leave a map of millions of slots, which
   ** every later search would clear, or millions of collected pairs: give
-  ** them back */
+  ** them back.  Arrays of a MATCH's size are kept for the next one (one
+  ** at 1M stored collects up to ~2.6*10^5 pairs, 4 MB in each array):
+  ** freed, each was mapped and its pages zeroed again by the next, ~10 %
+  ** of a MATCH on a connection kept open (perf, 2026-12-01). */
   if( p->seen.nSlot>(1<<16) ) siMapFree(&p->seen);
-  if( p->nCollAlloc>(1<<16) ){
-    sqlite3_free(p->aColl);
-    p->aColl = 0;
-    p->nColl = p->nCollAlloc = 0;
+  if( p->nCollAlloc>SI_COLL_KEEP || p->nCandAlloc>SI_COLL_KEEP ){
+    siCollFree(p);
   }
   if( rc ){
     *pnHit = 0;
