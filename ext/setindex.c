@@ -268,9 +268,11 @@
 **   search (no score bound) reads the block in place of the filter of a
 **   run of more than DP_SET_MATCH_FILTER_BLOCKS blocks when the filter
 **   is not cached (siEstimateBatch): at 1M stored, after 'optimize' (one
-**   run), a connection kept open went from 8.7-10.1 to 5.7 ms a MATCH,
-**   a new one from 11.3-12.3 to 8.5-8.7 (2026-12-01, AMD EPYC, file
-**   cached, 200 distinct queries after 200, and 20 new connections).
+**   run), with the candidate arrays kept (siCollFree), a connection kept
+**   open went from 8.7-11.0 to 5.7-6.6 ms a MATCH (200 distinct queries
+**   after 200), a new one from 11.5-16.7 to 8.5-12.0, median 9.1 (20 new
+**   connections a round, eight rounds; 2026-12-01, AMD EPYC, the file
+**   cached).
 **   The postings met are appended as (candidate, features) pairs, summed
 **   per candidate by a radix sort when the array is full and at the end,
 **   and the candidates ordered by bound with a counting sort (bounds are
@@ -438,8 +440,10 @@
 **   With blocks read in place of the large runs' uncached filters (see
 **   PROBES) and the candidate arrays kept from one search to the next:
 **   39.7-40.3 ms on a new connection and 18.4-19.3 kept open over 18 runs
-**   (43.5-44.1 and 19.2-19.3 before); after 'optimize' (135 s into one
-**   run) 8.5-8.7 and 5.7 ms, within the goal's 10.  What the 18 runs cost
+**   (43.5-48.5 and 17.4-21.1 before); after 'optimize' (135 s into one
+**   run) 8.5-12.0 (median 9.1) and 5.7-6.6 ms, the goal's 10 met kept
+**   open, and at the median on new connections, where the sizes of
+**   ~1,400 candidates (a row each, siSetSize) are now half the time.  What the 18 runs cost
 **   is ~500 row reads a run and query (a block of each large run, a filter
 **   of each small one on a new connection).  Leveled merging of the top
 **   would keep fewer: a simulation of the policy over 1,000 batches gave
