@@ -511,7 +511,7 @@ void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork);
 ** at most 64; later runs are asked again); tests lower it. */
 void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun);
 /* A MATCH (k > 1, no score bound) reads no uncached filter of a run of
-** more blocks than nBlock (default 65,536), but the block; tests lower it. */
+** more blocks than nBlock (default 262,144), but the block; tests lower it. */
 void dpSetIndexSetListBlocks(DpSetIndex *p, int nBlock);
 /* Drop the shadow tables (the index need not be open). */
 int dpSetIndexDrop(sqlite3 *db, const char *zDb, const char *zName,

@@ -669,10 +669,10 @@ static void testRandom(void){
     char zName[80];
     /* rounds 1 and 3: filter answers kept for one run only, so that the
     ** probe asks later runs' filters again (as past 64 runs); rounds 2
-    ** and 3: a MATCH reads no uncached filter (as of runs past 65,536
-    ** blocks) */
+    ** and 3: a MATCH reads no uncached filter (as of runs past 262,144
+    ** blocks, the default) */
     dpSetIndexSetMaybeRuns(c.p, round % 2 ? 1 : 64);
-    dpSetIndexSetListBlocks(c.p, round>=2 ? 0 : 65536);
+    dpSetIndexSetListBlocks(c.p, round>=2 ? 0 : 262144);
     rc = randomOps(&c, m, 400, &st, zWhy, 1);
     sprintf(zName, "2.%d random operations, round %d", round+1, round);
     ok(zName, rc==SQLITE_OK, zWhy);
