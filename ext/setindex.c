@@ -440,7 +440,9 @@
 **   With blocks read in place of the large runs' uncached filters (see
 **   PROBES) and the candidate arrays kept from one search to the next:
 **   39.7-40.3 ms on a new connection and 18.4-19.3 kept open over 18 runs
-**   (43.5-48.5 and 17.4-21.1 before); after 'optimize' (135 s into one
+**   with every large run read so (43.5-48.5 and 17.4-21.1 before), 44.2
+**   and 16.1 with only the 3 runs past DP_SET_MATCH_FILTER_BLOCKS (one
+**   round); after 'optimize' (135 s into one
 **   run) 8.5-12.0 (median 9.1) and 5.7-6.6 ms, the goal's 10 met kept
 **   open, and at the median on new connections, where the sizes of
 **   ~1,400 candidates (a row each, siSetSize) are now half the time.  What the 18 runs cost
