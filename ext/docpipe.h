@@ -510,8 +510,11 @@ void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork);
 /* Runs whose filter answers a probe keeps from its estimate (default and
 ** at most 64; later runs are asked again); tests lower it. */
 void dpSetIndexSetMaybeRuns(DpSetIndex *p, int nRun);
-/* A MATCH (k > 1, no score bound) reads no uncached filter of a run of
-** more blocks than nBlock (default 262,144), but the block; tests lower it. */
+/* A search of k > 1 whose rMin asks at most one shared feature (a MATCH
+** without a score bound) reads no uncached filter of a run of more blocks
+** than nBlock (default 262,144), but the block (as past the soft heap
+** limit; runs whose answers are kept only, dpSetIndexSetMaybeRuns); tests
+** lower it. */
 void dpSetIndexSetListBlocks(DpSetIndex *p, int nBlock);
 /* Drop the shadow tables (the index need not be open). */
 int dpSetIndexDrop(sqlite3 *db, const char *zDb, const char *zName,

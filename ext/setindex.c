@@ -146,10 +146,12 @@
 ** open-addressing table by key with its own small Bloom filter in
 ** front).  Past SQLite's soft heap limit (PRAGMA soft_heap_limit) no
 ** filter is cached any more: each is read, asked and dropped
-** (siCacheFull), with the estimate a cached one gives, so a MATCH reads
-** the same lists (a search of k = 1 asks fewer runs whose filters are
-** not cached, see siEstimateBatch, so it may read others); a quarter
-** past it a search first drops the filters cached before (siCacheTrim).  A
+** (siCacheFull), with the estimate a cached one gives, so a MATCH with a
+** score bound reads the same lists (a search of k = 1 asks fewer runs
+** whose filters are not cached, and one of k > 1 without a score bound
+** reads the block instead of the filter: see siEstimateBatch, bList); a
+** quarter past it a search first drops the filters cached before, and the
+** candidate arrays kept (siCacheTrim).  A
 ** connection kept open for 200 MATCH top-10 at 1M stored (2026-12-01,
 ** AMD EPYC, the file in the OS cache): resident 214 MB within a 200 MB
 ** limit against 707 MB without, medians 17-25 ms either way; a bulk load
@@ -508,11 +510,15 @@
 #define DP_SET_CHUNK_BLOCKS_MIN (DP_SET_CHUNK_WORDS/DP_SET_FILTER_WORDS_MAX)
                                       /* fewest */
 #define DP_SET_PROBE_BATCH   32       /* keys estimated together */
-#define DP_SET_MATCH_FILTER_BLOCKS 262144 /* a MATCH reads the uncached
+#define DP_SET_MATCH_FILTER_BLOCKS 262144 /* a search of k > 1 and
+                                      ** omin(rMin) <= 1 (a MATCH without a
+                                      ** score bound) reads the uncached
                                       ** filters of runs of at most this
                                       ** many blocks (~100 MB of filters
-                                      ** cached); of a larger run it reads
-                                      ** the block (siEstimateBatch) */
+                                      ** cached); of a larger run, or past
+                                      ** the soft heap limit, it reads the
+                                      ** block (siEstimateBatch, bList;
+                                      ** runs below nRunMaybe only) */
 #define DP_SET_HOT_RUN       4        /* a run with 1/4 of its filters
                                       ** read has the rest of each chunk
                                       ** read with a block (siBlkLoad) */
@@ -2125,6 +2131,16 @@ static void siRunFree(SiRun *pRun){
   sqlite3_free(pRun);
 }
 
+/* Give back the arrays of a MATCH's candidates. */
+static void siCollFree(DpSetIndex *p){
+  sqlite3_free(p->aColl);
+  sqlite3_free(p->aCollTmp);
+  sqlite3_free(p->aCand);
+  p->aColl = p->aCollTmp = 0;
+  p->aCand = 0;
+  p->nColl = p->nCollAlloc = p->nCandAlloc = 0;
+}
+
 /* Well past the soft heap limit (a quarter over it: the limit set or
 ** lowered after this connection cached its filters, or other memory grown
 ** since), drop every filter this connection caches, so that it comes back
@@ -2139,6 +2155,7 @@ static void siCacheTrim(DpSetIndex *p){
   for(i=0; i<p->nRun; i++){
     if( p->apRun[i]->nLoadedBlk>0 ) siRunFiltersDrop(p->apRun[i]);
   }
+  siCollFree(p);
 }
 
 /* Decode one %_pfence row, a..pEnd, into aFence[] and aCount[] (at most
@@ -2613,16 +2630,6 @@ void dpSetIndexSetOldFences(DpSetIndex *p, int bOld){
 ** leave merges in progress with few pairs. */
 void dpSetIndexSetMergeMin(DpSetIndex *p, sqlite3_int64 nWork){
   p->nMergeMin = nWork;
-}
-
-/* Give back the arrays of a MATCH's candidates. */
-static void siCollFree(DpSetIndex *p){
-  sqlite3_free(p->aColl);
-  sqlite3_free(p->aCollTmp);
-  sqlite3_free(p->aCand);
-  p->aColl = p->aCollTmp = 0;
-  p->aCand = 0;
-  p->nColl = p->nCollAlloc = p->nCandAlloc = 0;
 }
 
 /* Runs whose filter answers a probe's estimate keeps (at most and by
@@ -4322,9 +4329,9 @@ static int siTally(DpSetIndex *p, const uint64_t *aA, int n, int eMeasure,
 ** the sign bit orders them as unsigned numbers. */
 #define SI_COLL_SIGN ((uint64_t)1<<63)
 
-/* Slots of the candidate arrays kept from one search to the next: 8 MB
+/* Slots of the candidate arrays kept from one search to the next: 4 MB
 ** each at most. */
-#define SI_COLL_KEEP (1<<19)
+#define SI_COLL_KEEP (1<<18)
 static uint64_t siCollKey(sqlite3_int64 iId){
   return (uint64_t)iId ^ SI_COLL_SIGN;
 }
@@ -4374,10 +4381,12 @@ static int siCollect(DpSetIndex *p, int bKeptOnly, const sqlite3_int64 *aSkip,
       aNew = sqlite3_realloc64(p->aColl, sizeof(SiPair)*(sqlite3_uint64)nNew);
       if( aNew==0 ) return SQLITE_NOMEM;
       p->aColl = aNew;
-      aNew = sqlite3_realloc64(p->aCollTmp,
-                               sizeof(SiPair)*(sqlite3_uint64)nNew);
-      if( aNew==0 ) return SQLITE_NOMEM;
-      p->aCollTmp = aNew;
+      sqlite3_free(p->aCollTmp);       /* scratch: nothing to keep */
+      p->aCollTmp = sqlite3_malloc64(sizeof(SiPair)*(sqlite3_uint64)nNew);
+      if( p->aCollTmp==0 ){            /* the search fails: keep nothing */
+        siCollFree(p);
+        return SQLITE_NOMEM;
+      }
       p->nCollAlloc = nNew;
     }
   }
@@ -4490,11 +4499,11 @@ static int siRankColl(DpSetIndex *p, const uint64_t *aA, int n,
   int i, rc;
   rc = siCollectSum(p);
   if( rc || p->nColl==0 ) return rc;
-  if( p->nColl>p->nCandAlloc ){
-    aCand = sqlite3_realloc64(p->aCand, sizeof(SiCand)*(sqlite3_uint64)p->nColl);
-    if( aCand==0 ) return SQLITE_NOMEM;
-    p->aCand = aCand;
-    p->nCandAlloc = p->nColl;
+  if( p->nColl>p->nCandAlloc ){        /* as many as aColl can hold */
+    sqlite3_free(p->aCand);
+    p->aCand = sqlite3_malloc64(sizeof(SiCand)*(sqlite3_uint64)p->nCollAlloc);
+    p->nCandAlloc = p->aCand ? p->nCollAlloc : 0;
+    if( p->aCand==0 ) return SQLITE_NOMEM;
   }
   aCand = p->aCand;
   aPos = dpMallocZero(sizeof(int)*((sqlite3_uint64)n + 2));
@@ -4687,9 +4696,12 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
   ** them back.  Arrays of a MATCH's size are kept for the next one (one
   ** at 1M stored collects up to ~2.6*10^5 pairs, 4 MB in each array):
   ** freed, each was mapped and its pages zeroed again by the next, ~10 %
-  ** of a MATCH on a connection kept open (perf, 2026-12-01). */
+  ** of a MATCH on a connection kept open (perf, 2026-12-01).  Not past
+  ** the soft heap limit: they count towards it, and filters are what it
+  ** is for. */
   if( p->seen.nSlot>(1<<16) ) siMapFree(&p->seen);
-  if( p->nCollAlloc>SI_COLL_KEEP || p->nCandAlloc>SI_COLL_KEEP ){
+  if( p->nCollAlloc>SI_COLL_KEEP || p->nCandAlloc>SI_COLL_KEEP
+   || siCacheFull() ){
     siCollFree(p);
   }
   if( rc ){

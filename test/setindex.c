@@ -259,12 +259,11 @@ static int commit(Conn *c){
   return exec(c, "COMMIT");
 }
 
-/* Compare best and nearest of the index with the model for set a. */
-static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
-                        int eMeasure, double t, int k, int bKeptOnly,
-                        int iSkip, char *zWhy){
-  DpSetHit aRef[16], aGot[16], hit;
-  int nRef, nGot = 0, bFound = 0, rc, i;
+/* Compare best (threshold t) of the index with the model for set a. */
+static int compareBest(Conn *c, const Model *m, const uint64_t *a, int n,
+                       int eMeasure, double t, int iSkip, char *zWhy){
+  DpSetHit aRef[1], hit;
+  int nRef, bFound = 0, rc;
   sqlite3_int64 iSkip64 = iSkip;
   nRef = refNearest(m, a, n, eMeasure, 1, t, 1, iSkip, aRef);
   rc = dpSetIndexBest(c->p, a, n, eMeasure, t, &iSkip64, iSkip>=0, &hit, &bFound);
@@ -276,6 +275,17 @@ static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
             nRef ? aRef[0].iId : -1LL, nRef ? aRef[0].rSim : 0.0);
     return 0;
   }
+  return 1;
+}
+
+/* Compare nearest (k, above t - 0.3) of the index with the model for set
+** a. */
+static int compareNearest(Conn *c, const Model *m, const uint64_t *a, int n,
+                          int eMeasure, double t, int k, int bKeptOnly,
+                          int iSkip, char *zWhy){
+  DpSetHit aRef[16], aGot[16];
+  int nRef, nGot = 0, rc, i;
+  sqlite3_int64 iSkip64 = iSkip;
   if( k>16 ) k = 16;
   nRef = refNearest(m, a, n, eMeasure, k, t>0.3 ? t-0.3 : 0.0, bKeptOnly, iSkip, aRef);
   rc = dpSetIndexNearest(c->p, a, n, eMeasure, k, t>0.3 ? t-0.3 : 0.0, bKeptOnly,
@@ -299,6 +309,22 @@ static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
     }
   }
   return 1;
+}
+
+/* Compare best and nearest of the index with the model for set a: best
+** first for sets of an even size, nearest first for odd ones (a search
+** of k = 1 caches the filters it reads, so each order leaves the other
+** search a different cache: a k > 1 search first meets uncached filters,
+** as a MATCH on a new connection does). */
+static int compareQuery(Conn *c, const Model *m, const uint64_t *a, int n,
+                        int eMeasure, double t, int k, int bKeptOnly,
+                        int iSkip, char *zWhy){
+  if( n & 1 ){
+    return compareNearest(c, m, a, n, eMeasure, t, k, bKeptOnly, iSkip, zWhy)
+        && compareBest(c, m, a, n, eMeasure, t, iSkip, zWhy);
+  }
+  return compareBest(c, m, a, n, eMeasure, t, iSkip, zWhy)
+      && compareNearest(c, m, a, n, eMeasure, t, k, bKeptOnly, iSkip, zWhy);
 }
 
 /* ---- random sets ---- */
@@ -620,7 +646,7 @@ static int allQueries(Conn *c, const Model *m, char *zWhy){
 ** 0.5 asks one shared feature, and a search of k > 1 that asks no more
 ** reads a block in place of a filter that would not be cached
 ** (siEstimateBatch's bList), so the lists read over the limit differ
-** (by design; 9.x tests that path). */
+** (by design; 4.8.1 and 13.4-13.9 test that path). */
 static sqlite3_int64 nearestPass(Conn *c, const Model *m){
   DpSetIndexStat s0, s1;
   DpSetHit aHit[5];
@@ -638,6 +664,48 @@ static sqlite3_int64 nearestPass(Conn *c, const Model *m){
   exec(c, "COMMIT");
   dpSetIndexInfo(c->p, &s1);
   return s1.nListRead - s0.nListRead;
+}
+
+/* A MATCH's search (no score bound; k = 10, or 2 for every fourth id)
+** of every iStride-th stored set from i0, on c, against the reference;
+** the filter rows and posting lists it read into *pnFilter, *pnList.  1
+** if every ranking is equal. */
+static int listPass(Conn *c, const Model *m, int i0, int iStride,
+                    sqlite3_int64 *pnFilter, sqlite3_int64 *pnList,
+                    char *zWhy){
+  DpSetIndexStat s0, s1;
+  int i, j, bOk = 1;
+  dpSetIndexInfo(c->p, &s0);
+  for(i=i0; bOk && i<MAXDOC; i+=iStride){
+    const Doc *d = &m->aDoc[i];
+    DpSetHit aRef[10], aGot[10];
+    const int k = i%4 ? 10 : 2;
+    int nRef, nGot = 0, rc;
+    if( !d->bUsed ) continue;
+    nRef = refNearest(m, d->a, d->n, i&1, k, 0.0, 0, -1, aRef);
+    rc = dpSetIndexNearest(c->p, d->a, d->n, i&1, k, 0.0, 0, 0, 0, aGot,
+                           &nGot);
+    if( rc ){
+      sprintf(zWhy, "nearest of %d: rc=%d %s", i, rc, dpSetIndexErrmsg(c->p));
+      bOk = 0;
+      break;
+    }
+    if( nGot!=nRef ){
+      sprintf(zWhy, "nearest of %d: %d hits, reference %d", i, nGot, nRef);
+      bOk = 0;
+    }
+    for(j=0; bOk && j<nGot; j++){
+      if( aGot[j].iId!=aRef[j].iId || aGot[j].rSim!=aRef[j].rSim ){
+        sprintf(zWhy, "nearest of %d, hit %d: %lld %.17g, reference %lld %.17g",
+                i, j, aGot[j].iId, aGot[j].rSim, aRef[j].iId, aRef[j].rSim);
+        bOk = 0;
+      }
+    }
+  }
+  dpSetIndexInfo(c->p, &s1);
+  *pnFilter = s1.nFilterRead - s0.nFilterRead;
+  *pnList = s1.nListRead - s0.nListRead;
+  return bOk;
 }
 
 /* One search of set d (k = 5, no threshold) on c in a read transaction,
@@ -739,6 +807,17 @@ static void testRandom(void){
     sprintf(zWhy, "%lld filters cached, %lld read", s0.nBlockCached, s0.nFilterRead);
     ok("4.8 over the limit: filters read, none cached",
        s0.nBlockCached==0 && s0.nFilterRead>0, zWhy);
+    {
+      /* a MATCH without a score bound reads the block, not the filter
+      ** (it would not be kept): no filter row, the same rankings */
+      sqlite3_int64 nF, nL;
+      exec(&c2, "BEGIN; SELECT count(*) FROM t_pruns;");
+      rc = listPass(&c2, m, 0, 4, &nF, &nL, zWhy);
+      exec(&c2, "COMMIT");
+      if( rc ) sprintf(zWhy, "%lld filter rows, %lld lists read", nF, nL);
+      ok("4.8.1 over the limit: a MATCH reads no filter row, same rankings",
+         rc && nF==0 && nL>0, zWhy);
+    }
     sqlite3_soft_heap_limit64(nOld);
     ok("4.9 the limit lifted: same decisions", allQueries(&c2, m, zWhy), zWhy);
     dpSetIndexInfo(c2.p, &s1);
@@ -3018,48 +3097,6 @@ static int loCheck(Conn *c, const Model *m, char *zWhy, int *pnCase){
   }
   return 1;
 }
-/* A MATCH's search (no score bound; k = 10, or 2 for every fourth id)
-** of every iStride-th stored set from i0, on c, against the reference;
-** the filter rows and posting lists it read into *pnFilter, *pnList.  1
-** if every ranking is equal. */
-static int listPass(Conn *c, const Model *m, int i0, int iStride,
-                    sqlite3_int64 *pnFilter, sqlite3_int64 *pnList,
-                    char *zWhy){
-  DpSetIndexStat s0, s1;
-  int i, j, bOk = 1;
-  dpSetIndexInfo(c->p, &s0);
-  for(i=i0; bOk && i<MAXDOC; i+=iStride){
-    const Doc *d = &m->aDoc[i];
-    DpSetHit aRef[10], aGot[10];
-    const int k = i%4 ? 10 : 2;
-    int nRef, nGot = 0, rc;
-    if( !d->bUsed ) continue;
-    nRef = refNearest(m, d->a, d->n, i&1, k, 0.0, 0, -1, aRef);
-    rc = dpSetIndexNearest(c->p, d->a, d->n, i&1, k, 0.0, 0, 0, 0, aGot,
-                           &nGot);
-    if( rc ){
-      sprintf(zWhy, "nearest of %d: rc=%d %s", i, rc, dpSetIndexErrmsg(c->p));
-      bOk = 0;
-      break;
-    }
-    if( nGot!=nRef ){
-      sprintf(zWhy, "nearest of %d: %d hits, reference %d", i, nGot, nRef);
-      bOk = 0;
-    }
-    for(j=0; bOk && j<nGot; j++){
-      if( aGot[j].iId!=aRef[j].iId || aGot[j].rSim!=aRef[j].rSim ){
-        sprintf(zWhy, "nearest of %d, hit %d: %lld %.17g, reference %lld %.17g",
-                i, j, aGot[j].iId, aGot[j].rSim, aRef[j].iId, aRef[j].rSim);
-        bOk = 0;
-      }
-    }
-  }
-  dpSetIndexInfo(c->p, &s1);
-  *pnFilter = s1.nFilterRead - s0.nFilterRead;
-  *pnList = s1.nListRead - s0.nListRead;
-  return bOk;
-}
-
 static void testLeftOut(void){
   Conn c, c2;
   Model *m = calloc(1, sizeof(Model));
@@ -3151,6 +3188,11 @@ static void testLeftOut(void){
           loAdd(&c, m2, a, normalize(a, n));
         }
       }
+      if( (iMaybe + bPend) % 2 ){ /* a MATCH before any search here */
+        sqlite3_int64 nF, nL;
+        bOk = listPass(&c, m2, 2, 5, &nF, &nL, zWhy);
+        nCase++;
+      }
       for(i=(iMaybe+bPend)%3; bOk && i<MAXDOC; i+=3){
         if( m2->aDoc[i].bUsed ){
           nCase++;
@@ -3158,12 +3200,12 @@ static void testLeftOut(void){
                              (i%3) ? 0.5 : 0.8, 5, 1, i%2 ? i : -1, zWhy);
         }
       }
-      if( bOk ) bOk = loCheck(&c, m2, zWhy, &nCase);
-      if( bOk ){
+      if( bOk ){                  /* first: the filters still cold */
         sqlite3_int64 nF, nL;
         bOk = listPass(&c, m2, iMaybe, 7, &nF, &nL, zWhy);
         nCase++;
       }
+      if( bOk ) bOk = loCheck(&c, m2, zWhy, &nCase);
       dpSetIndexRollback(c.p);
       exec(&c, "ROLLBACK");
       connClose(&c);
@@ -3190,13 +3232,13 @@ static void testLeftOut(void){
         }
       }
       commit(&c);
-      bOk = loCheck(&c2, m, zWhy, &nCase);
-      if( bOk ) bOk = strideQueries(&c2, m, 11, zWhy);
-      if( bOk ){
+      {                           /* first: the new run's filters cold */
         sqlite3_int64 nF, nL;
         bOk = listPass(&c2, m, r, 5, &nF, &nL, zWhy);
         nCase++;
       }
+      if( bOk ) bOk = loCheck(&c2, m, zWhy, &nCase);
+      if( bOk ) bOk = strideQueries(&c2, m, 11, zWhy);
     }
     ok("13.2 another connection's commits: new cold runs left out", bOk, zWhy);
     connClose(&c2);
@@ -3210,7 +3252,7 @@ static void testLeftOut(void){
   ** of an uncached filter of a run of more blocks than the limit (0
   ** here: every run), and the cached filters as before */
   if( bOk ){
-    sqlite3_int64 nF0, nL0, nF1, nL1, nF2, nL2, nF3;
+    sqlite3_int64 nF0, nL0, nF1, nL1, nF2, nL2;
     connOpen(&c, 0);
     dpSetIndexSetListBlocks(c.p, 0);
     exec(&c, "BEGIN; SELECT count(*) FROM t_pruns;");
@@ -3261,12 +3303,7 @@ static void testLeftOut(void){
     sprintf(zWhy, "%lld filter rows read, %lld lists (%lld with the filters read)",
             nF2, nL2, nL1);
     ok("13.7.1 ... the cached filters used, none read", bOk && nF2==0 && nL2==nL1, zWhy);
-    /* other documents: some of their blocks' filters not cached */
-    bOk = listPass(&c, m, 1, 3, &nF3, &nL2, zWhy);
     exec(&c, "COMMIT");
-    sprintf(zWhy, "%lld filter rows read", nF3);
-    ok("13.7.2 partly cached: the same rankings, no filter read",
-       bOk && nF3==0, zWhy);
     connClose(&c);
     /* 13.8: the limit is on the run's blocks, strictly more: at the
     ** largest run's count no run takes the path (a new connection reads
@@ -3313,6 +3350,38 @@ static void testLeftOut(void){
       }
       ok("13.9 one run's answers kept: that run's filters not read",
          bOk && aF[0]>0 && aF[0]<aF[1], zWhy);
+    }
+    /* 13.10: partly cached: a connection holding every filter, then
+    ** another's commit of a new run; the limit at 0 reads that run's
+    ** blocks and none of its filters, and uses the cached ones */
+    if( bOk ){
+      sqlite3_int64 nFa, nLa, nFb, nLb, nFc, nLc, nFd, nLd;
+      connOpen(&c, 0);
+      connOpen(&c2, 0);
+      bOk = listPass(&c, m, 0, 3, &nFa, &nLa, zWhy);   /* caches them */
+      exec(&c2, "BEGIN");
+      for(q=0; q<LO_NQ; q++) loAdd(&c2, m, loQ[q], loN[q]);   /* copies */
+      for(i=0; i<40; i++){
+        int n = makeSet(m, a, 300);
+        loAdd(&c2, m, a, n);
+      }
+      rc = commit(&c2);
+      connClose(&c2);
+      dpSetIndexSetListBlocks(c.p, 0);
+      if( bOk && rc==SQLITE_OK ) bOk = listPass(&c, m, 0, 3, &nFb, &nLb, zWhy);
+      dpSetIndexSetListBlocks(c.p, 262144);     /* the new run's filters */
+      if( bOk ) bOk = listPass(&c, m, 0, 3, &nFc, &nLc, zWhy);
+      dpSetIndexSetListBlocks(c.p, 0);
+      if( bOk ) bOk = listPass(&c, m, 0, 3, &nFd, &nLd, zWhy);
+      connClose(&c);
+      if( bOk ){
+        sprintf(zWhy, "rc=%d; %lld filter rows read, %lld lists; then %lld "
+                "filter rows read at the default; again at 0: %lld rows, "
+                "%lld lists", rc, nFb, nLb, nFc, nFd, nLd);
+      }
+      ok("13.10 another's new run: its blocks read, its filters not; cached ones used",
+         bOk && rc==SQLITE_OK && nFa>0 && nFb==0 && nFc>0 && nFd==0
+         && nLd<nLb, zWhy);
     }
   }
   modelFree(m); modelFree(m2); free(m); free(m2);
