@@ -435,25 +435,30 @@
 **   the time then).  Reading the block in place of every uncached
 **   filter (small runs' too), a larger page cache and a map did not help
 **   (bench/results/scale.md); fewer runs (leveled merging of the large
-**   ones) would, at the cost of inserts.  With fan-in 8 on the two lowest levels (siFanIn) a new
-**   connection's MATCH at 1M took 44-48 ms against 39-43 on the table of
-**   fan-in 4 (18 runs against 17, same binary, 2026-12-01 night); inserts
-**   there went from 1,572 to 1,943 docs/s, room to spend on such merging.
+**   ones) would, at the cost of inserts.  With fan-in 8 on the two lowest
+**   levels (siFanIn) a new connection's MATCH at 1M took 44-48 ms against
+**   39-43 on the table of fan-in 4 (18 runs against 17, same binary,
+**   2026-12-01 night); inserts there went from 1,572 to 1,943 docs/s.
 **   With blocks read in place of the large runs' uncached filters (see
 **   PROBES) and the candidate arrays kept from one search to the next:
-**   39.7-40.3 ms on a new connection and 18.4-19.3 kept open over 18 runs
-**   with every large run read so (43.5-48.5 and 17.4-21.1 before), 44.2
-**   and 16.1 with only the 3 runs past DP_SET_MATCH_FILTER_BLOCKS (one
-**   round); after 'optimize' (135 s into one
-**   run) 8.5-12.0 (median 9.1) and 5.7-6.6 ms, the goal's 10 met kept
-**   open, and at the median on new connections, where the sizes of
-**   ~1,400 candidates (a row each, siSetSize) are now half the time.  What the 18 runs cost
-**   is ~500 row reads a run and query (a block of each large run, a filter
-**   of each small one on a new connection).  Leveled merging of the top
-**   would keep fewer: a simulation of the policy over 1,000 batches gave
-**   2 large runs for 2.2 times the merge work, 1 for 3.5 times (inserts
-**   at 1M ~1,400 and ~1,050 docs/s if merging stays a third of an
-**   insert); not done.
+**   39.7-40.3 ms on a new connection and 18.4-19.3 kept open over the 18
+**   runs with every large run read so (43.5-48.5 and 17.4-21.1 before),
+**   44.2 and 16.1 with only the 3 runs past DP_SET_MATCH_FILTER_BLOCKS
+**   (one round); after 'optimize' (135 s into one run) 8.5-12.0 (median
+**   9.1) and 5.7-6.6 ms: the goal's 10 met kept open, and at the median on
+**   new connections.  There the sizes of ~1,400 candidates (a row each,
+**   siSetSize) are now half the time: a lower bound of the sets' sizes
+**   (per run, or the table's) would spare 93 % of them on the benchmark's
+**   text (no set below 355 shingles; a count of the sizes read by 30
+**   queries) and none in a table holding one short document; a table of
+**   sizes by ranges of ids (a row a page) would spare most everywhere, at
+**   a write per commit.  Not built.  As loaded, each large run costs a
+**   MATCH ~500 row reads.  Keeping fewer of them (leveled merging of the
+**   top) rewrites the largest run for each new one: a simulation over
+**   1,000 batches gave 2 large runs for 2.2 times the merge work, 1 for
+**   3.5 times, and at 1M the work lands at the top (~500M pairs, 135 s,
+**   for each run of 64,000 documents: ~2 ms an insert, inserts below 500
+**   docs/s).  'optimize' after a bulk load is the way, as with FTS5.
 ** - The file: 4.27x the text at 1M with every set stored (4.76x before
 **   blocks were cut by size): %_docs ~1.2x, %_sets ~1.75x (8 B per
 **   shingle: random hashes do not compress), postings and filters the
@@ -4113,7 +4118,13 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** everywhere as before, and most keys found maybe are never read: the
 ** probe ends on the bound after the rarest few, and asks the runs left
 ** out only for the keys it reads.  A connection whose fence groups and
-** filters are all cached asks every run, as before.
+** filters are all cached asks every run, as before.  Measured 2026-11-30
+** (alternating with the build before): open + INSERT rolled back 14.6-16.3
+** against 23.8-23.9 ms at 1.2M stored, 7.3-7.5 against 9.7-10.1 at 100k;
+** a long load does the same work.  (Leaving out every run after a key's
+** first maybe, cached or not, cut the estimate's filter probes by 24 %
+** at 100k and 30-40 % at 1.1M, but the partial estimates ordered the
+** probe worse: 24-63 % more posting lists read, no faster at 1.1M.)
 **
 ** bList (k > 1 and omin(rMin) <= 1: a MATCH without a score bound,
 ** whose probe reads the list of every key in every run): a block whose
@@ -4131,13 +4142,7 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** run's filters are read and cached as before: at 100k stored (a run of
 ** 110k blocks, half the pairs) reading its blocks instead made a new
 ** connection's MATCH 1.5 ms faster and one kept open 0.3 ms slower
-** (3.8-4.6 against 3.6-4.0 ms, its filters no longer cached).  Measured 2026-11-30
-** (alternating with the build before): open + INSERT rolled back 14.6-16.3
-** against 23.8-23.9 ms at 1.2M stored, 7.3-7.5 against 9.7-10.1 at 100k;
-** a long load does the same work.  (Leaving out every run after a key's
-** first maybe, cached or not, cut the estimate's filter probes by 24 %
-** at 100k and 30-40 % at 1.1M, but the partial estimates ordered the
-** probe worse: 24-63 % more posting lists read, no faster at 1.1M.)
+** (3.8-4.6 against 3.6-4.0 ms, its filters no longer cached).
 **
 ** Run by run, in stages over all the keys, so that the cache misses of
 ** different keys (directory, fence, filter word and heavy keys, heavy
