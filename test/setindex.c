@@ -646,7 +646,7 @@ static int allQueries(Conn *c, const Model *m, char *zWhy){
 ** 0.5 asks one shared feature, and a search of k > 1 that asks no more
 ** reads a block in place of a filter that would not be cached
 ** (siEstimateBatch's bList), so the lists read over the limit differ
-** (by design; 4.8.1 and 13.4-13.9 test that path). */
+** (by design; 4.8.1 and 13.4-13.10 test that path). */
 static sqlite3_int64 nearestPass(Conn *c, const Model *m){
   DpSetIndexStat s0, s1;
   DpSetHit aHit[5];
