@@ -4148,6 +4148,11 @@ static int siGrowScratch(DpSetIndex *p, int n){
 ** different keys (directory, fence, filter word and heavy keys, heavy
 ** slot) overlap instead of following each other. */
 #define SI_BLK_LEFT_OUT (-2)    /* aBlk: the run is not asked for this key */
+
+/* Is run i ruled out in mOut (bit i; runs past 63 never are)? */
+static inline int siRunOut(uint64_t mOut, int i){
+  return i<64 && (mOut>>i & 1);
+}
 static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
                            int bCold, int bList, uint64_t mOut,
                            sqlite3_int64 *aEst, uint64_t *aMaybe,
@@ -4166,7 +4171,7 @@ static int siEstimateBatch(DpSetIndex *p, const uint64_t *aKey, int nKey,
     SiRun *pRun = p->apRun[i];
     const int bListRun = bList && i<p->nRunMaybe
                       && (pRun->nBlock>p->nListBlocks || siCacheFull());
-    if( i<64 && (mOut>>i & 1) ) continue;   /* ruled out (siNearest) */
+    if( siRunOut(mOut, i) ) continue;       /* ruled out (siNearest) */
     if( pRun->aDir==0 ){
       /* fence groups not all read: a key at a time, reading its group
       ** if need be (a new connection's first probes) */
@@ -4658,7 +4663,7 @@ static int siNearest(DpSetIndex *p, const uint64_t *aHash, int nHash,
       int iBlk, nPair, a, bMaybe;
       SiPair *aVal = 0;
       int nVal = 0;
-      if( j<64 && (mOut>>j & 1) ) continue;     /* no document can qualify */
+      if( siRunOut(mOut, j) ) continue;         /* no document can qualify */
       if( j<p->nRunMaybe && (p->aAsked[iKey]>>j & 1) ){
         /* the estimate asked its filter */
         if( (p->aMaybe[iKey]>>j & 1)==0 ) continue;
